@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Filter that checks an inventory summary (docs in inventory_problems.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import inventory_problems as _problems
+
+
+def inventory_problems(summary):
+    """Return the list of problems of an inventory summary; an empty list means valid."""
+    if not isinstance(summary, dict):
+        raise AnsibleFilterError("inventory_problems: expected a mapping with groups, hosts, domains and versions")
+    return _problems(summary)
+
+
+class FilterModule:
+    """Inventory validation filter."""
+
+    def filters(self):
+        return {"inventory_problems": inventory_problems}
