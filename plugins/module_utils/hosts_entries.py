@@ -58,7 +58,9 @@ def build_hosts_entries(services: dict, ingress_address: str, direct: dict | Non
         why = ipv4_problem(address)
         if why:
             source = f"the address of '{service}'" if service in direct else "the ingress address"
-            raise HostsEntriesError(f"{source} '{address}' is invalid ({why}); set it to the IPv4 address that serves {domain}")
+            raise HostsEntriesError(
+                f"{source} '{address}' is invalid ({why}); set it to the IPv4 address that serves {domain}"
+            )
         by_address.setdefault(str(address), set()).add(domain)
 
     return [

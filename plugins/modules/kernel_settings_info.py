@@ -115,7 +115,9 @@ def sysctl_status(key, wanted):
 def run(params):
     modules = {name: module_status(name, params["module_probes"].get(name, [])) for name in params["modules"]}
     sysctl = {key: sysctl_status(key, value) for key, value in sorted(params["sysctl"].items())}
-    mismatches = [f"kernel module {name} is not loaded or built in" for name, s in modules.items() if not s["available"]]
+    mismatches = [
+        f"kernel module {name} is not loaded or built in" for name, s in modules.items() if not s["available"]
+    ]
     for key, status in sysctl.items():
         if not status["ok"]:
             actual = "missing" if status["actual"] is None else status["actual"]

@@ -1,0 +1,130 @@
+import pytest
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import (
+    domain_problem,
+    inventory_problems,
+    ipv4_problem,
+    server_count_problem,
+)
+
+
+def good_inventory(**changes):
+    inventory = {
+        "groups": {"k3s_servers": ["s1"], "k3s_agents": ["a1"], "registry": ["r1"]},
+        "hosts": {"s1": "10.0.0.11", "a1": "10.0.0.21", "r1": "10.0.0.30"},
+        "domains": {"gitea": "gitea.local", "registry": "registry.local"},
+        "versions": {"k3s": "v1.36.4+k3s1"},
+        "required_groups": ["k3s_servers", "k3s_agents", "registry"],
+        "required_versions": ["k3s"],
+    }
+    inventory.update(changes)
+    return inventory
+
+
+def test_valid_inventory_has_no_problems():
+    assert inventory_problems(good_inventory()) == []
+
+
+@pytest.mark.parametrize("name", ["gitea.local", "a.b-c.d", "x", "registry.local.", "A1.Local"])
+def test_valid_domains(name):
+    assert domain_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("gitea_local", "underscores"),
+        ("-bad.local", "starts or ends with a hyphen"),
+        ("bad-.local", "starts or ends with a hyphen"),
+        ("a..local", "empty label"),
+        ("", "empty"),
+        (None, "empty"),
+        ("x" * 64 + ".local", "letters, digits"),
+        ("é.local", "letters, digits"),
+        ("a." * 127 + "local", "longer than 253"),
+    ],
+)
+def test_invalid_domains(name, why):
+    assert why in domain_problem(name)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "192.168.56.11", "127.0.0.2"])
+def test_valid_ipv4(address):
+    assert ipv4_problem(address) is None
+
+
+@pytest.mark.parametrize(
+    "address", ["not-an-ip", "10.0.0", "10.0.0.256", "::1", "0.0.0.0", "224.0.0.1", "255.255.255.255"]
+)
+def test_invalid_ipv4(address):
+    assert ipv4_problem(address) is not None
+
+
+@pytest.mark.parametrize(("count", "ok"), [(0, False), (1, True), (2, False), (3, True), (4, False), (5, True)])
+def test_server_counts(count, ok):
+    assert (server_count_problem(count) is None) is ok
+
+
+def test_duplicate_host_ip_names_both_hosts():
+    problems = inventory_problems(good_inventory(hosts={"s1": "10.0.0.11", "a1": "10.0.0.11", "r1": "10.0.0.30"}))
+    assert problems == ["hosts 'a1' and 's1' share the address 10.0.0.11: give each host its own node_ip"]
+
+
+def test_invalid_domain_names_the_variable_and_fix():
+    problems = inventory_problems(good_inventory(domains={"gitea": "gitea_local"}))
+    assert len(problems) == 1
+    assert problems[0].startswith("local_domains_services.gitea = 'gitea_local' is not a valid domain")
+    assert "use a name like 'gitea.local'" in problems[0]
+
+
+def test_two_servers():
+    groups = {"k3s_servers": ["s1", "s2"], "k3s_agents": ["a1"], "registry": ["r1"]}
+    hosts = {"s1": "10.0.0.11", "s2": "10.0.0.12", "a1": "10.0.0.21", "r1": "10.0.0.30"}
+    problems = inventory_problems(good_inventory(groups=groups, hosts=hosts))
+    assert problems == [
+        "group 'k3s_servers': there are 2 k3s servers; embedded etcd needs 1 or an odd number >= 3; "
+        "add or remove servers in hosts.yml"
+    ]
+
+
+def test_missing_registry_group():
+    groups = {"k3s_servers": ["s1"], "k3s_agents": ["a1"]}
+    problems = inventory_problems(good_inventory(groups=groups, hosts={"s1": "10.0.0.11", "a1": "10.0.0.21"}))
+    assert problems == [
+        "group 'registry' is missing from the inventory: add it to hosts.yml (see inventory/sample/hosts.yml)"
+    ]
+
+
+def test_two_registry_hosts():
+    groups = {"k3s_servers": ["s1"], "k3s_agents": ["a1"], "registry": ["r1", "r2"]}
+    hosts = {"s1": "10.0.0.11", "a1": "10.0.0.21", "r1": "10.0.0.30", "r2": "10.0.0.31"}
+    assert "must hold exactly one host" in inventory_problems(good_inventory(groups=groups, hosts=hosts))[0]
+
+
+def test_non_ip_and_missing_address():
+    problems = inventory_problems(good_inventory(hosts={"s1": "server-1.example", "a1": "", "r1": "10.0.0.30"}))
+    assert problems == [
+        "host 'a1': node_ip (or ansible_host) is not set; set node_ip to its IPv4 address",
+        "host 's1': node_ip 'server-1.example' is invalid (it is not an IPv4 address); set node_ip to the host's IPv4 address",
+    ]
+
+
+def test_shared_domain_and_missing_version():
+    problems = inventory_problems(
+        good_inventory(domains={"gitea": "git.local", "drone": "GIT.local"}, versions={"k3s": ""})
+    )
+    assert problems == [
+        "local_domains_services.gitea and .drone both use 'git.local': give each service its own name",
+        "gauntlet_versions.k3s is not set: pin it in group_vars/all/versions.yml "
+        "(see inventory/sample/group_vars/all/versions.yml)",
+    ]
+
+
+def test_every_problem_is_reported_at_once():
+    problems = inventory_problems(
+        good_inventory(
+            groups={"k3s_servers": ["s1", "s2"], "k3s_agents": []},
+            hosts={"s1": "10.0.0.1", "s2": "10.0.0.1"},
+            domains={"gitea": "-bad.local"},
+        )
+    )
+    assert len(problems) == 4
