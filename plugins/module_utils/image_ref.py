@@ -73,12 +73,14 @@ class ImageRef:
         """The reference under a local registry keeping the full upstream path.
 
         ``quay.io/keycloak/keycloak:26`` under ``registry.local:5000`` becomes
-        ``registry.local:5000/quay.io/keycloak/keycloak:26``.
+        ``registry.local:5000/quay.io/keycloak/keycloak:26``. An upstream
+        registry with a port becomes ``host_port`` (``:`` is not allowed in a
+        repository path); ``registry_path`` gives that component.
         """
         local = normalize_registry(local_registry)
         if self.registry == local:
             return self
-        return ImageRef(local, f"{self.registry}/{self.repository}", self.tag, self.digest)
+        return ImageRef(local, f"{registry_path(self.registry)}/{self.repository}", self.tag, self.digest)
 
     def as_dict(self) -> dict:
         return {
@@ -105,6 +107,19 @@ def normalize_registry(registry: str) -> str:
         raise ImageRefError(f"invalid registry host {registry!r}: expected host[:port], e.g. registry.local:5000")
     value = value.lower()
     return DEFAULT_REGISTRY if value in _DOCKER_HUB_ALIASES else value
+
+
+def registry_path(registry: str) -> str:
+    """The path component that stands for an upstream registry under the local one.
+
+    ``quay.io`` -> ``quay.io``; ``registry.example:5000`` -> ``registry.example_5000``.
+    """
+    host = normalize_registry(registry)
+    if host.startswith("["):
+        raise ImageRefError(
+            f"registry {registry!r}: images from an IPv6 address cannot be mirrored under another registry; use a host name"
+        )
+    return host.replace(":", "_")
 
 
 def _is_registry(component: str) -> bool:

@@ -26,6 +26,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     ImageRefError,
     normalize_registry,
     parse_image,
+    registry_path,
 )
 
 DEFAULT_MIRRORED_REGISTRIES = ("docker.io", "quay.io", "ghcr.io", "registry.k8s.io", "cr.l5d.io")
@@ -91,7 +92,7 @@ def build_registries(
     wanted.discard(host)
     mirrors: dict = {}
     for reg in sorted(wanted):
-        mirrors[reg] = {"endpoint": [url], "rewrite": {"^(.*)$": f"{reg}/$1"}}
+        mirrors[reg] = {"endpoint": [url], "rewrite": {"^(.*)$": f"{registry_path(reg)}/$1"}}
     if mirror_local:
         mirrors[host] = {"endpoint": [url]}
     config: dict = {}

@@ -12,6 +12,7 @@ written as an OCI layout, an oci-archive and a docker-archive.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import gzip
 import hashlib
@@ -21,6 +22,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import time
@@ -207,15 +209,28 @@ class Registry:
         assert proc.returncode == 0, f"skopeo inspect {ref} failed: {proc.stderr.decode()}"
         return proc.stdout
 
+    def _open(self, path: str, method: str = "GET", accept: str | None = None):
+        req = urllib.request.Request(f"{self.scheme}://{self.host}{path}", method=method)  # noqa: S310 - http(s) to the test registry
+        if accept:
+            req.add_header("Accept", accept)
+        if self.username:
+            req.add_header(
+                "Authorization", "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            )
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls else None
+        return urllib.request.urlopen(req, context=context)  # noqa: S310 - http(s) to the test registry
+
     def catalog(self) -> list[str]:
-        with urllib.request.urlopen(f"http://{self.host}/v2/_catalog") as resp:
+        with self._open("/v2/_catalog") as resp:
             return json.load(resp)["repositories"]
 
     def has_manifest(self, repo: str, ref: str) -> bool:
-        req = urllib.request.Request(f"http://{self.host}/v2/{repo}/manifests/{ref}", method="HEAD")
-        req.add_header("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
         try:
-            with urllib.request.urlopen(req):  # noqa: S310
+            with self._open(
+                f"/v2/{repo}/manifests/{ref}",
+                "HEAD",
+                "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            ):
                 return True
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

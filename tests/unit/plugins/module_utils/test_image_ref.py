@@ -79,6 +79,11 @@ def test_mirror():
         == "registry.local:5000/quay.io/keycloak/keycloak:26"
     )
     assert mirror_image("nginx", "https://registry.local:5000/") == "registry.local:5000/docker.io/library/nginx:latest"
+    # A port cannot be part of a repository path.
+    assert (
+        mirror_image("registry.example:5000/app:1", "registry.local:5000")
+        == "registry.local:5000/registry.example_5000/app:1"
+    )
     # Already local: unchanged.
     assert mirror_image("registry.local:5000/task-api:1", "registry.local:5000") == "registry.local:5000/task-api:1"
 

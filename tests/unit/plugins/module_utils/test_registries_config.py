@@ -28,6 +28,11 @@ def test_default_mirrors_and_extra_registries():
     assert "configs" not in out
 
 
+def test_registry_with_port_rewrites_to_path_component():
+    out = build_registries(["git.example:3000/team/app:1"], "registry.local:5000", registries=[])
+    assert out["mirrors"]["git.example:3000"]["rewrite"] == {"^(.*)$": "git.example_3000/$1"}
+
+
 def test_auth_and_tls():
     out = build_registries(
         [], "registry.local:5000", username="u", password="p", ca_file="/etc/ssl/ca.crt", mirror_local=False
