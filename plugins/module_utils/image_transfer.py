@@ -116,16 +116,35 @@ def _run_pool(tasks, concurrency: int) -> list:
 
 
 def push_bundle(
-    source: BundleSource,
+    sources,
     client: RegistryClient,
     *,
     images=None,
     check_mode: bool = False,
     concurrency: int = 4,
 ) -> dict:
-    """Push a bundle's images into ``client``'s registry at their full upstream paths."""
+    """Push the images of one or more bundle sources into ``client``'s registry at their full upstream paths.
+
+    Blobs are de-duplicated across all sources: each missing blob is uploaded
+    once and mounted into every other repository that needs it.
+    """
     started = time.monotonic()
-    entries = source.entries()
+    if isinstance(sources, BundleSource):
+        sources = [sources]
+    entries = []  # (source, entry), first occurrence of a name wins
+    seen: dict[str, tuple] = {}
+    for source in sources:
+        for entry in source.entries():
+            if entry.name in seen:
+                if seen[entry.name][1].digest != entry.digest:
+                    raise ContentError(
+                        f"image {entry.name} is in {seen[entry.name][0].location} as {seen[entry.name][1].digest} "
+                        f"and in {source.location} as {entry.digest}; remove one of them"
+                    )
+                continue
+            seen[entry.name] = (source, entry)
+            entries.append((source, entry))
+    where = ", ".join(s.location for s in sources) or "no source"
     if images:
         wanted = {}
         for image in images:
@@ -133,21 +152,21 @@ def push_bundle(
                 wanted[str(parse_image(image))] = image
             except ImageRefError as exc:
                 raise ContentError(f"images: {exc}") from exc
-        names = {e.name for e in entries}
-        missing = [orig for norm, orig in wanted.items() if norm not in names]
+        missing = [orig for norm, orig in wanted.items() if norm not in seen]
         if missing:
             raise ContentError(
-                f"images not in {source.location}: {', '.join(missing)}; the bundle has: {', '.join(sorted(names)) or 'nothing'}"
+                f"images not in {where}: {', '.join(missing)}; the bundle has: {', '.join(sorted(seen)) or 'nothing'}"
             )
-        entries = [e for e in entries if e.name in wanted]
+        entries = [(s, e) for s, e in entries if e.name in wanted]
     # 1. manifest trees (validates media types and blob presence before any write)
-    trees = [tree_from_source(source, e.name, e.digest, e.media_type) for e in entries]
-    targets = {t.name: target_for(t.name, client.registry) for t in trees}
+    trees = [(s, tree_from_source(s, e.name, e.digest, e.media_type)) for s, e in entries]
+    targets = {t.name: target_for(t.name, client.registry) for _, t in trees}
     # 2. what is already there
-    remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for t in trees], concurrency)
+    remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _, t in trees], concurrency)
     results = []
     todo = []
-    for tree, found in zip(trees, remote, strict=True):
+    known: dict[str, str] = {}  # blob -> a repository of the registry that has it
+    for (source, tree), found in zip(trees, remote, strict=True):
         repo, reference = targets[tree.name]
         present = bool(found) and found[0] == tree.digest
         results.append(
@@ -162,16 +181,20 @@ def push_bundle(
                 "bytes": 0,
             }
         )
-        if not present:
-            todo.append((tree, results[-1]))
+        if present:
+            # The registry accepted this manifest, so it holds all its blobs: mount sources for free.
+            for blob in tree.blobs:
+                known.setdefault(blob, repo)
+        else:
+            todo.append((source, tree, results[-1]))
     # 3. blobs: each missing blob uploaded once into its home repository, mounted elsewhere
-    homes: dict[str, tuple[str, int, dict, str]] = {}
+    homes: dict[str, tuple] = {}  # blob -> (repo, size, result, image name, source)
     others: list[tuple[str, str, int]] = []
-    for tree, result in todo:
+    for source, tree, result in todo:
         repo = targets[tree.name][0]
         for blob, size in tree.blobs.items():
             if blob not in homes:
-                homes[blob] = (repo, size, result, tree.name)
+                homes[blob] = (repo, size, result, tree.name, source)
             elif homes[blob][0] != repo:
                 others.append((blob, repo, size))
     stats = {"blobs_uploaded": 0, "blobs_mounted": 0, "blobs_present": 0, "bytes_pushed": 0, "manifests_pushed": 0}
@@ -181,43 +204,40 @@ def push_bundle(
         with lock:
             stats[key] += n
 
-    def ensure_home(blob: str) -> None:
-        repo, size, result, name = homes[blob]
-        if client.blob_exists(repo, blob):
-            count("blobs_present")
-            return
+    def upload(blob: str, repo: str, size: int, location: str | None = None) -> None:
+        _home, _size, result, name, source = homes[blob]
         if not check_mode:
-            client.upload_blob(repo, blob, size, lambda: source.open_blob(blob), where=f"{name} ({source.location})")
+            client.upload_blob(
+                repo, blob, size, lambda: source.open_blob(blob), where=f"{name} ({source.location})", location=location
+            )
         count("blobs_uploaded")
         count("bytes_pushed", size)
         with lock:
             result["bytes"] += size
 
-    def ensure_mounted(blob: str, repo: str, size: int) -> None:
+    def ensure(blob: str, repo: str, size: int, mount_from: str | None) -> None:
         if client.blob_exists(repo, blob):
             count("blobs_present")
             return
-        if check_mode:
-            count("blobs_mounted")
+        if mount_from and mount_from != repo:
+            if check_mode:
+                count("blobs_mounted")
+                return
+            mounted, location = client.mount_blob(repo, blob, mount_from)
+            if mounted:
+                count("blobs_mounted")
+                return
+            upload(blob, repo, size, location)
             return
-        mounted, location = client.mount_blob(repo, blob, homes[blob][0])
-        if mounted:
-            count("blobs_mounted")
-            return
-        name = homes[blob][3]
-        client.upload_blob(
-            repo, blob, size, lambda: source.open_blob(blob), where=f"{name} ({source.location})", location=location
-        )
-        count("blobs_uploaded")
-        count("bytes_pushed", size)
+        upload(blob, repo, size)
 
     # Biggest first keeps the pool busy to the end.
     order = sorted(homes, key=lambda b: -homes[b][1])
-    _run_pool([lambda b=b: ensure_home(b) for b in order], concurrency)
-    _run_pool([lambda o=o: ensure_mounted(*o) for o in others], concurrency)
+    _run_pool([lambda b=b: ensure(b, homes[b][0], homes[b][1], known.get(b)) for b in order], concurrency)
+    _run_pool([lambda o=o: ensure(o[0], o[1], o[2], homes[o[0]][0]) for o in others], concurrency)
     # 4. manifests: children by digest, then the tag
     if not check_mode:
-        for tree, _result in todo:
+        for _source, tree, _result in todo:
             repo, reference = targets[tree.name]
             for digest, media_type, data in tree.manifests[:-1]:
                 if client.manifest_digest(repo, digest) is None:

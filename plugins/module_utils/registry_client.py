@@ -337,7 +337,7 @@ class RegistryClient:
                 )
             if stream and 200 <= resp.status < 300:
                 return _Response(resp.status, resp.headers, raw=resp)
-            data = resp.read() if method != "HEAD" else b""
+            data = resp.read()
             if resp.will_close:
                 self._drop_connection(host, scheme)
             return _Response(resp.status, resp.headers, data)

@@ -234,64 +234,26 @@ class ImagePreload:
         )
 
     def run(self) -> dict:
-        totals = {
-            "changed": False,
-            "images": [],
-            "bytes_pushed": 0,
-            "blobs_uploaded": 0,
-            "blobs_mounted": 0,
-            "blobs_present": 0,
-            "manifests_pushed": 0,
-            "seconds": 0.0,
-        }
-        wanted = self.module.params["images"]
         sources = [open_source(path) for path in self.module.params["src"]]
-        if wanted and len(sources) > 1:
-            # Each requested image must be somewhere; filter per source.
-            from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import normalize_image
-
-            norm = {normalize_image(i) for i in wanted}
-            found = set()
-            per_source = []
+        try:
+            result = push_bundle(
+                sources,
+                self.client,
+                images=self.module.params["images"],
+                check_mode=self.module.check_mode,
+                concurrency=self.module.params["concurrency"],
+            )
+        finally:
             for source in sources:
-                names = {e.name for e in source.entries()} & norm
-                found |= names
-                per_source.append(sorted(names))
-            missing = sorted(norm - found)
-            if missing:
-                raise ContentError(f"images not in any bundle source: {', '.join(missing)}")
-        else:
-            per_source = [wanted] * len(sources)
-        for source, images in zip(sources, per_source, strict=True):
-            if wanted and not images:
-                continue
-            with source:
-                result = push_bundle(
-                    source,
-                    self.client,
-                    images=images or None,
-                    check_mode=self.module.check_mode,
-                    concurrency=self.module.params["concurrency"],
-                )
-            totals["changed"] |= result["changed"]
-            totals["images"].extend(result["images"])
-            for key in (
-                "bytes_pushed",
-                "blobs_uploaded",
-                "blobs_mounted",
-                "blobs_present",
-                "manifests_pushed",
-                "seconds",
-            ):
-                totals[key] += result[key]
+                source.close()
         if self.module._diff:
-            totals["diff"] = {
+            result["diff"] = {
                 "before": "".join(
-                    f"{i['target']} @ {i['digest']}\n" for i in totals["images"] if i["status"] == "present"
+                    f"{i['target']} @ {i['digest']}\n" for i in result["images"] if i["status"] == "present"
                 ),
-                "after": "".join(f"{i['target']} @ {i['digest']}\n" for i in totals["images"]),
+                "after": "".join(f"{i['target']} @ {i['digest']}\n" for i in result["images"]),
             }
-        return totals
+        return result
 
 
 def main() -> None:
