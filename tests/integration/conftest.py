@@ -431,3 +431,135 @@ class TestImages:
 @pytest.fixture(scope="session")
 def test_images() -> TestImages:
     return TestImages()
+
+
+# -- bearer-token auth --------------------------------------------------------
+
+
+class TokenServer:
+    """A minimal token service for docker-registry's ``auth.token``: issues ES256 JWTs with an x5c chain."""
+
+    def __init__(self, workdir: Path, username: str, password: str):
+        import base64 as b64
+        import http.server
+        import threading
+        import urllib.parse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        from cryptography.x509.oid import NameOID
+
+        self.username, self.password = username, password
+        self.service, self.issuer = "gauntlet-registry", "gauntlet-token-issuer"
+        self.issued: list[list[str]] = []
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gauntlet token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        self.bundle = workdir / "token-signer.crt"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        x5c = b64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+        def enc(data: bytes) -> str:
+            return b64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        def issue(subject: str, scopes: list[str]) -> str:
+            access = []
+            for scope in scopes:
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            t = int(time.time())
+            header = enc(json.dumps({"alg": "ES256", "typ": "JWT", "x5c": [x5c]}).encode())
+            claims = enc(
+                json.dumps(
+                    {
+                        "iss": self.issuer,
+                        "sub": subject,
+                        "aud": self.service,
+                        "exp": t + 300,
+                        "nbf": t - 10,
+                        "iat": t,
+                        "jti": os.urandom(8).hex(),
+                        "access": access,
+                    }
+                ).encode()
+            )
+            r, s = decode_dss_signature(key.sign(f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256())))
+            return f"{header}.{claims}.{enc(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                expected = "Basic " + b64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+                if self.headers.get("Authorization") != expected or query.get("service") != [server.service]:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = query.get("scope", [])
+                server.issued.append(scopes)
+                body = json.dumps({"token": issue(server.username, scopes), "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def token_registry(tmp_path):
+    """A docker-registry with bearer-token auth backed by TokenServer."""
+    need_binary("docker-registry", REGISTRY_BIN)
+    workdir = tmp_path / "token-registry"
+    workdir.mkdir()
+    tokens = TokenServer(workdir, "gauntlet", "t0ken-pass")
+    reg = Registry.__new__(Registry)
+    reg.binary = REGISTRY_BIN
+    reg.workdir, reg.port = workdir, free_port()
+    reg.host, reg.storage, reg.tls, reg.ca_file, reg.proc = (
+        f"127.0.0.1:{reg.port}",
+        workdir / "storage",
+        False,
+        None,
+        None,
+    )
+    reg.username, reg.password = tokens.username, tokens.password
+    reg.config = workdir / "config.yml"
+    reg.config.write_text(
+        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {reg.storage}}}}}\n"
+        f"http: {{addr: {reg.host}, secret: gauntlet-test-secret}}\n"
+        f"auth: {{token: {{realm: '{tokens.realm}', service: {tokens.service}, issuer: {tokens.issuer}, rootcertbundle: {tokens.bundle}}}}}\n"
+    )
+    reg.start()
+    reg.tokens = tokens
+    yield reg
+    reg.stop()
+    tokens.stop()
