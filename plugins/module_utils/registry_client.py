@@ -198,11 +198,12 @@ class RegistryClient:
         headers = {"User-Agent": USER_AGENT}
         if self.username:
             headers["Authorization"] = self._basic()
-        conn = http.client.HTTPSConnection(
-            url.netloc, timeout=self.timeout, context=self._ssl or ssl.create_default_context()
-        )
         if url.scheme == "http":
             conn = http.client.HTTPConnection(url.netloc, timeout=self.timeout)
+        else:
+            conn = http.client.HTTPSConnection(
+                url.netloc, timeout=self.timeout, context=self._ssl or ssl.create_default_context()
+            )
         try:
             conn.request("GET", path or "/", headers=headers)
             resp = conn.getresponse()
@@ -227,34 +228,34 @@ class RegistryClient:
         except (ValueError, KeyError) as exc:
             raise RegistryError(f"token service {realm} of registry {self.registry} returned no token") from exc
 
-    def _on_unauthorized(self, resp: http.client.HTTPResponse, scopes: tuple, sent_auth: bool) -> bool:
-        """Learn the challenge; return True when the request is worth retrying with credentials."""
+    def _on_unauthorized(self, resp: http.client.HTTPResponse, scopes: tuple, sent_auth: bool, tries: int) -> None:
+        """Learn the challenge; raise when credentials are missing or wrong, else the caller retries."""
         header = resp.getheader("WWW-Authenticate", "")
         scheme, params = _parse_challenge(header)
         with self._auth_lock:
-            previous = self._challenge
             self._challenge = (scheme, params)
             if scheme == "bearer":
+                # An expired token is dropped and fetched again once.
                 self._tokens.pop(scopes, None)
         if scheme == "basic":
             if not self.username:
                 raise RegistryAuthError(
                     f"registry {self.registry} requires authentication: set the registry username and password", 401
                 )
-            if sent_auth and previous and previous[0] == "basic":
+            if sent_auth:
                 raise RegistryAuthError(
                     f"authentication to registry {self.registry} failed for user {self.username!r}: wrong username or password",
                     401,
                 )
-            return True
+            return
         if scheme == "bearer":
-            if sent_auth and previous and previous[0] == "bearer":
+            if sent_auth and tries >= 2:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
                 raise RegistryAuthError(
-                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); check credentials and permissions",
+                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); check the credentials and the user's permissions",
                     401,
                 )
-            return True
+            return
         raise RegistryAuthError(f"registry {self.registry} asked for unsupported authentication {header!r}", 401)
 
     # -- requests ----------------------------------------------------------
@@ -310,12 +311,16 @@ class RegistryClient:
                     self._sleep(attempt)
                     continue
                 raise err from exc
-            if resp.status == 401 and own_host and auth_tries < 2:
+            if resp.status == 401 and own_host:
                 resp.read()
                 auth_tries += 1
-                if self._on_unauthorized(resp, scopes, bool(auth)) and (body is None or isinstance(body, bytes)):
+                self._on_unauthorized(resp, scopes, bool(auth), auth_tries)
+                if body is None or isinstance(body, bytes):
                     continue
-                raise RegistryAuthError(f"registry {self.registry} requires authentication before this upload", 401)
+                # A streamed body cannot be replayed: upload_blob restarts the upload with a fresh token.
+                raise TransientError(
+                    f"registry {self.registry} asked to authenticate again during an upload (token expired)", 401
+                )
             if resp.status in (301, 302, 303, 307, 308) and redirects > 0 and resp.getheader("Location"):
                 resp.read()
                 location = urllib.parse.urljoin(f"{scheme}://{host}{req_path}", resp.getheader("Location"))
