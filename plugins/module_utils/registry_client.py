@@ -19,6 +19,7 @@ Stdlib only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import random
@@ -539,28 +540,22 @@ class RegistryClient:
         try:
             while sent < size:
                 n = min(self.chunk_size, size - sent)
-                chunk = _Limited(reader, n)
-                resp = self._send(
-                    "PATCH",
-                    location,
-                    repo,
-                    {
-                        "Content-Type": "application/octet-stream",
-                        "Content-Length": str(n),
-                        "Content-Range": f"{sent}-{sent + n - 1}",
-                    },
-                    chunk,
-                    where,
-                )
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(n),
+                    "Content-Range": f"{sent}-{sent + n - 1}",
+                }
+                resp = self._send("PATCH", location, repo, headers, _Limited(reader, n), where)
                 if resp.status != 202:
                     raise self._fail(resp, f"chunked upload of blob {digest} to {repo}")
                 location = resp.header("Location") or location
                 sent += n
-            try:
-                reader.read(0)
-            except DigestMismatchError:
+            reader.read(0)  # verify (also covers size 0)
+        except ContentError:
+            # Never commit bad content: cancel the upload session (best effort) and report.
+            with contextlib.suppress(RegistryError):
                 self._request("DELETE", location, scopes=self._scopes(repo, push=True), retry=False)
-                raise
+            raise
         finally:
             reader.close()
         resp = self._request("PUT", self._with_digest(location, digest), scopes=self._scopes(repo, push=True))
