@@ -182,3 +182,20 @@ def test_upstream_cnpg_manifest():
         pytest.skip(f"upstream manifest {path} not present")
     objs = list(yaml.safe_load_all(path.read_text()))
     assert images_from_manifests(objs) == ["ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0"]
+
+
+def test_upstream_kube_prometheus_manifests():
+    """Operator-managed images (Prometheus spec.image, config-reloader argument) are found."""
+    from pathlib import Path
+
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[5] / "shared" / "upstream" / "kube-prometheus" / "v0.18.0" / "manifests"
+    if not root.is_dir():
+        pytest.skip(f"upstream manifests {root} not present")
+    objs = []
+    for path in sorted(root.glob("*.yaml")):  # not setup/: CRDs only
+        objs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    images = images_from_manifests(objs)
+    assert "quay.io/prometheus-operator/prometheus-config-reloader:v0.92.0" in images
+    assert any(i.startswith("quay.io/prometheus/prometheus:") for i in images)
+    assert any(i.startswith("quay.io/prometheus/alertmanager:") for i in images)
