@@ -258,6 +258,7 @@ def main() -> None:
         f"{len(archives)} archives, {sum(p.stat().st_size for p, _ in archives) / 1e6:.0f} MB on disk, {mb:.0f} MB of distinct blobs",
         flush=True,
     )
+    os.sync()  # flush the freshly written archives so writeback does not slow the first tool
     floor = floor_seconds(archives, opts.concurrency)
     times = {}
     tools = [
@@ -275,7 +276,9 @@ def main() -> None:
     for label, run in tools:
         reg = Registry(workdir / f"registry-{label}")
         try:
+            os.sync()
             cold = run(reg)
+            os.sync()
             warm = run(reg)
         finally:
             reg.stop()
