@@ -1,41 +1,565 @@
-"""Helpers for tests that run the real ansible-playbook against this checkout."""
+"""Fixtures: real registries (Debian's docker-registry) on loopback and real image content.
 
+Registries listen on 127.0.0.1 random free ports with temporary storage and a
+config file written here: plain HTTP, htpasswd auth, TLS with a CA and server
+certificate generated with ``cryptography``. Missing binaries skip the tests
+with the reason, unless GAUNTLET_REQUIRE_ALL=1 (CI), where they fail.
+
+Image content is built in Python: deterministic tar layers (gzip), configs,
+OCI manifests, an index with two platforms, layers shared across images;
+written as an OCI layout, an oci-archive and a docker-archive.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import gzip
+import hashlib
+import io
+import json
 import os
+import random
+import shutil
+import socket
+import ssl
 import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REGISTRY_BIN = "/usr/bin/docker-registry"
+REQUIRE_ALL = os.environ.get("GAUNTLET_REQUIRE_ALL") == "1"
 
 
-@pytest.fixture
-def ansible_env():
-    """The checkout's ansible.cfg, with no fact cache shared between tests."""
+def need_binary(name: str, path: str | None = None) -> str:
+    found = path if path and os.access(path, os.X_OK) else shutil.which(name)
+    if not found:
+        reason = f"{name} is not installed (Debian package listed in scripts/apt-packages.d/images.txt)"
+        if REQUIRE_ALL:
+            pytest.fail(f"GAUNTLET_REQUIRE_ALL=1 but {reason}")
+        pytest.skip(reason)
+    return found
 
-    def make(tmp_path):
-        return dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- TLS material -------------------------------------------------------------
+
+
+def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1/localhost signed by it."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gauntlet test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
         )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = directory / "ca.crt"
+    cert_file = directory / "server.crt"
+    key_file = directory / "server.key"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_file, cert_file, key_file
 
-    return make
+
+# -- registry -----------------------------------------------------------------
 
 
-@pytest.fixture
-def run_playbook(tmp_path, ansible_env):
-    def run(playbook, inventory, *args):
-        return subprocess.run(
-            ["ansible-playbook", str(REPO / "playbooks" / playbook), "-i", str(inventory), *args],
+class Registry:
+    """A docker-registry process with its own storage and config."""
+
+    def __init__(self, workdir: Path, *, auth: bool = False, tls: bool = False):
+        self.binary = need_binary("docker-registry", REGISTRY_BIN)
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.storage = workdir / "storage"
+        self.tls = tls
+        self.username = self.password = None
+        self.ca_file = None
+        self.proc = None
+        lines = [
+            "version: 0.1",
+            "log: {level: error, accesslog: {disabled: true}}",
+            f"storage: {{filesystem: {{rootdirectory: {self.storage}}}, delete: {{enabled: true}}}}",
+            "http:",
+            f"  addr: {self.host}",
+            "  secret: gauntlet-test-secret",
+        ]
+        if tls:
+            (workdir / "tls").mkdir()
+            (workdir / "ca").mkdir()
+            _ca, cert, key = make_ca_and_cert(workdir / "tls")
+            self.ca_file = workdir / "ca" / "ca.crt"
+            shutil.copy(_ca, self.ca_file)
+            lines.append(f"  tls: {{certificate: {cert}, key: {key}}}")
+        if auth:
+            need_binary("htpasswd")
+            self.username, self.password = "gauntlet", "s3cret-pass"
+            htpasswd = workdir / "htpasswd"
+            out = subprocess.run(
+                ["htpasswd", "-Bbn", self.username, self.password], check=True, capture_output=True, text=True
+            ).stdout
+            htpasswd.write_text(out)
+            lines.append(f"auth: {{htpasswd: {{realm: gauntlet, path: {htpasswd}}}}}")
+        self.config = workdir / "config.yml"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.start()
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def start(self) -> None:
+        self.log = open(self.workdir / "registry.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", str(self.config)], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {(self.workdir / 'registry.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("docker-registry did not start listening within 15 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc:
+            self.log.close()
+        self.proc = None
+
+    def client_kwargs(self, **extra) -> dict:
+        kwargs = {
+            "plain_http": not self.tls,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
+            "retries": 1,
+            "backoff": 0.05,
+            "timeout": 30,
+        }
+        if self.username:
+            kwargs.update(username=self.username, password=self.password)
+        kwargs.update(extra)
+        return kwargs
+
+    def skopeo_args(self) -> list[str]:
+        args = ["--tls-verify=false"] if not self.tls else [f"--cert-dir={self.ca_file.parent}"]
+        if self.username:
+            args.append(f"--creds={self.username}:{self.password}")
+        return args
+
+    def inspect_raw(self, ref: str) -> bytes:
+        """The manifest as skopeo (a peer client) sees it."""
+        skopeo = need_binary("skopeo")
+        proc = subprocess.run(
+            [skopeo, "inspect", "--raw", *self.skopeo_args(), f"docker://{self.host}/{ref}"],
             capture_output=True,
-            text=True,
-            cwd=REPO,
-            env=ansible_env(tmp_path),
-            check=False,
-            timeout=300,
+            timeout=60,
         )
+        assert proc.returncode == 0, f"skopeo inspect {ref} failed: {proc.stderr.decode()}"
+        return proc.stdout
 
-    return run
+    def _open(self, path: str, method: str = "GET", accept: str | None = None):
+        req = urllib.request.Request(f"{self.scheme}://{self.host}{path}", method=method)  # noqa: S310 - http(s) to the test registry
+        if accept:
+            req.add_header("Accept", accept)
+        if self.username:
+            req.add_header(
+                "Authorization", "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            )
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls else None
+        return urllib.request.urlopen(req, context=context)  # noqa: S310 - http(s) to the test registry
+
+    def catalog(self) -> list[str]:
+        with self._open("/v2/_catalog") as resp:
+            return json.load(resp)["repositories"]
+
+    def has_manifest(self, repo: str, ref: str) -> bool:
+        try:
+            with self._open(
+                f"/v2/{repo}/manifests/{ref}",
+                "HEAD",
+                "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            ):
+                return True
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return False
+            raise
+
+
+@pytest.fixture
+def registry_factory(tmp_path):
+    started = []
+
+    def start(**kwargs) -> Registry:
+        reg = Registry(tmp_path / f"registry{len(started)}", **kwargs)
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture
+def registry(registry_factory) -> Registry:
+    return registry_factory()
+
+
+# -- image content ------------------------------------------------------------
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def make_layer(files: dict[str, bytes]) -> bytes:
+    """A deterministic tar layer (uncompressed)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def pseudo_random(seed: str, size: int) -> bytes:
+    """Incompressible, deterministic bytes."""
+    return random.Random(seed).randbytes(size)  # noqa: S311 - test data, not crypto
+
+
+class Layer:
+    def __init__(self, name: str, size: int):
+        self.raw = make_layer({f"{name}/data.bin": pseudo_random(name, size), f"{name}/id": name.encode()})
+        self.gz = gzip.compress(self.raw, compresslevel=1, mtime=0)
+        self.diff_id = sha(self.raw)
+        self.digest = sha(self.gz)
+
+
+class TestImages:
+    """A set of images with shared layers and a two-platform index."""
+
+    __test__ = False
+
+    def __init__(self, layer_size: int = 256 * 1024):
+        self.blobs: dict[str, bytes] = {}
+        base = Layer("base", layer_size)
+        self.layers = {n: Layer(n, layer_size) for n in ("app1", "app2", "amd64", "arm64")}
+        self.layers["base"] = base
+        # name -> (top digest, media type)
+        self.images: dict[str, tuple[str, str]] = {}
+        self.single("quay.io/gauntlet/base:1", ["base", "app1"])
+        self.single("docker.io/gauntlet/app:2", ["base", "app2"])
+        self.index("ghcr.io/gauntlet/multi:3", {"linux/amd64": ["base", "amd64"], "linux/arm64": ["base", "arm64"]})
+
+    def _add(self, data: bytes) -> str:
+        digest = sha(data)
+        self.blobs[digest] = data
+        return digest
+
+    def _manifest(self, layer_names: list[str], platform: str) -> tuple[bytes, bytes]:
+        os_, arch = platform.split("/")
+        layers = [self.layers[n] for n in layer_names]
+        config = json.dumps(
+            {
+                "architecture": arch,
+                "os": os_,
+                "config": {"Cmd": ["/bin/true"]},
+                "rootfs": {"type": "layers", "diff_ids": [lyr.diff_id for lyr in layers]},
+            },
+            sort_keys=True,
+        ).encode()
+        for lyr in layers:
+            self.blobs[lyr.digest] = lyr.gz
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": self._add(config),
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": lyr.digest,
+                        "size": len(lyr.gz),
+                    }
+                    for lyr in layers
+                ],
+            },
+            indent=3,  # unusual formatting: a re-serialising client would change the digest
+        ).encode()
+        return manifest, config
+
+    def single(self, name: str, layer_names: list[str]) -> None:
+        manifest, _ = self._manifest(layer_names, "linux/amd64")
+        self.images[name] = (self._add(manifest), "application/vnd.oci.image.manifest.v1+json")
+
+    def index(self, name: str, platforms: dict[str, list[str]]) -> None:
+        children = []
+        for platform, names in platforms.items():
+            manifest, _ = self._manifest(names, platform)
+            os_, arch = platform.split("/")
+            children.append(
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": self._add(manifest),
+                    "size": len(manifest),
+                    "platform": {"os": os_, "architecture": arch},
+                }
+            )
+        index = json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
+        ).encode()
+        self.images[name] = (self._add(index), "application/vnd.oci.image.index.v1+json")
+
+    def write_layout(self, path: Path, names=None) -> Path:
+        (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+        entries = []
+        for name, (digest, media_type) in self.images.items():
+            if names and name not in names:
+                continue
+            entries.append(
+                {
+                    "mediaType": media_type,
+                    "digest": digest,
+                    "size": len(self.blobs[digest]),
+                    "annotations": {"org.opencontainers.image.ref.name": name},
+                }
+            )
+        (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
+        for digest, data in self.blobs.items():
+            (path / "blobs" / "sha256" / digest[7:]).write_bytes(data)
+        return path
+
+    def write_oci_archive(self, path: Path, workdir: Path) -> Path:
+        layout = self.write_layout(workdir / "layout-for-archive")
+        with tarfile.open(path, "w") as tar:
+            for item in sorted(layout.rglob("*")):
+                tar.add(item, arcname=str(item.relative_to(layout)), recursive=False)
+        return path
+
+    def write_docker_archive(self, path: Path) -> Path:
+        """docker save style: <config>.json, <diffid>/layer.tar (uncompressed), manifest.json."""
+        entries = []
+        with tarfile.open(path, "w") as tar:
+
+            def add(name: str, data: bytes) -> None:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+            written = set()
+            for name, (digest, media_type) in self.images.items():
+                if media_type != "application/vnd.oci.image.manifest.v1+json":
+                    continue
+                manifest = json.loads(self.blobs[digest])
+                config = self.blobs[manifest["config"]["digest"]]
+                config_name = manifest["config"]["digest"][7:] + ".json"
+                add(config_name, config)
+                layers = []
+                for desc in manifest["layers"]:
+                    layer = next(lyr for lyr in self.layers.values() if lyr.digest == desc["digest"])
+                    member = f"{layer.diff_id[7:]}/layer.tar"
+                    if member not in written:
+                        add(member, layer.raw)
+                        written.add(member)
+                    layers.append(member)
+                short = name.removeprefix("docker.io/")
+                entries.append({"Config": config_name, "RepoTags": [short], "Layers": layers})
+            add("manifest.json", json.dumps(entries).encode())
+        return path
+
+
+@pytest.fixture(scope="session")
+def test_images() -> TestImages:
+    return TestImages()
+
+
+# -- bearer-token auth --------------------------------------------------------
+
+
+class TokenServer:
+    """A minimal token service for docker-registry's ``auth.token``: issues ES256 JWTs with an x5c chain."""
+
+    def __init__(self, workdir: Path, username: str, password: str):
+        import base64 as b64
+        import http.server
+        import threading
+        import urllib.parse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        from cryptography.x509.oid import NameOID
+
+        self.username, self.password = username, password
+        self.service, self.issuer = "gauntlet-registry", "gauntlet-token-issuer"
+        self.issued: list[list[str]] = []
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gauntlet token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        self.bundle = workdir / "token-signer.crt"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        x5c = b64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+        def enc(data: bytes) -> str:
+            return b64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        def issue(subject: str, scopes: list[str]) -> str:
+            access = []
+            for scope in scopes:
+                kind, _, rest = scope.partition(":")
+                repo, _, actions = rest.rpartition(":")
+                access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+            t = int(time.time())
+            header = enc(json.dumps({"alg": "ES256", "typ": "JWT", "x5c": [x5c]}).encode())
+            claims = enc(
+                json.dumps(
+                    {
+                        "iss": self.issuer,
+                        "sub": subject,
+                        "aud": self.service,
+                        "exp": t + 300,
+                        "nbf": t - 10,
+                        "iat": t,
+                        "jti": os.urandom(8).hex(),
+                        "access": access,
+                    }
+                ).encode()
+            )
+            r, s = decode_dss_signature(key.sign(f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256())))
+            return f"{header}.{claims}.{enc(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                expected = "Basic " + b64.b64encode(f"{server.username}:{server.password}".encode()).decode()
+                if self.headers.get("Authorization") != expected or query.get("service") != [server.service]:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = query.get("scope", [])
+                server.issued.append(scopes)
+                body = json.dumps({"token": issue(server.username, scopes), "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def token_registry(tmp_path):
+    """A docker-registry with bearer-token auth backed by TokenServer."""
+    need_binary("docker-registry", REGISTRY_BIN)
+    workdir = tmp_path / "token-registry"
+    workdir.mkdir()
+    tokens = TokenServer(workdir, "gauntlet", "t0ken-pass")
+    reg = Registry.__new__(Registry)
+    reg.binary = REGISTRY_BIN
+    reg.workdir, reg.port = workdir, free_port()
+    reg.host, reg.storage, reg.tls, reg.ca_file, reg.proc = (
+        f"127.0.0.1:{reg.port}",
+        workdir / "storage",
+        False,
+        None,
+        None,
+    )
+    reg.username, reg.password = tokens.username, tokens.password
+    reg.config = workdir / "config.yml"
+    reg.config.write_text(
+        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {reg.storage}}}}}\n"
+        f"http: {{addr: {reg.host}, secret: gauntlet-test-secret}}\n"
+        f"auth: {{token: {{realm: '{tokens.realm}', service: {tokens.service}, issuer: {tokens.issuer}, rootcertbundle: {tokens.bundle}}}}}\n"
+    )
+    reg.start()
+    reg.tokens = tokens
+    yield reg
+    reg.stop()
+    tokens.stop()

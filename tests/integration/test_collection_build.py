@@ -3,8 +3,9 @@
 import os
 import subprocess
 import tarfile
+from pathlib import Path
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tarball_installs_and_plugins_resolve(tmp_path):

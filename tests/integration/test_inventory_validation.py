@@ -5,11 +5,12 @@ them, the recap would list them as unreachable. No network traffic is involved.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_inventory(tmp_path, servers, agents, registry):

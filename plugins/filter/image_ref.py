@@ -1,0 +1,79 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for container image references.
+
+- ``normalize_image``: ``nginx`` -> ``docker.io/library/nginx:latest``
+- ``image_parse``: a mapping with registry, repository, tag, digest, name, reference, full
+- ``image_registry`` / ``image_repository`` / ``image_tag`` / ``image_digest``: one part
+- ``image_mirror(local_registry)``: ``quay.io/x/y:1`` -> ``registry.local:5000/quay.io/x/y:1``
+- ``image_registries``: the sorted unique registries of a list of images
+
+Every filter raises AnsibleFilterError on a reference that does not parse.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
+
+
+def _parse(value, filter_name):
+    try:
+        return parse_image(value)
+    except ImageRefError as exc:
+        raise AnsibleFilterError(f"{filter_name}: {exc}") from exc
+
+
+def normalize_image(value):
+    return str(_parse(value, "normalize_image"))
+
+
+def image_parse(value):
+    return _parse(value, "image_parse").as_dict()
+
+
+def image_registry(value):
+    return _parse(value, "image_registry").registry
+
+
+def image_repository(value):
+    return _parse(value, "image_repository").repository
+
+
+def image_tag(value):
+    return _parse(value, "image_tag").tag
+
+
+def image_digest(value):
+    return _parse(value, "image_digest").digest
+
+
+def image_mirror(value, local_registry):
+    ref = _parse(value, "image_mirror")
+    try:
+        return str(ref.mirror(local_registry))
+    except ImageRefError as exc:
+        raise AnsibleFilterError(f"image_mirror: {exc}") from exc
+
+
+def image_registries(values):
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise AnsibleFilterError(f"image_registries: expected a list of image references, got {type(values).__name__}")
+    return sorted({_parse(v, "image_registries").registry for v in values})
+
+
+class FilterModule:
+    """Image reference filters."""
+
+    def filters(self):
+        return {
+            "normalize_image": normalize_image,
+            "image_parse": image_parse,
+            "image_registry": image_registry,
+            "image_repository": image_repository,
+            "image_tag": image_tag,
+            "image_digest": image_digest,
+            "image_mirror": image_mirror,
+            "image_registries": image_registries,
+        }

@@ -1,0 +1,149 @@
+"""The bundle lock file: every artefact of the bundle with its digest.
+
+JSON, sorted, without timestamps, so an unchanged bundle writes byte-identical
+content (idempotent) and diffs stay readable::
+
+    {
+      "version": 1,
+      "images": [
+        {"name": "docker.io/library/nginx:1.27", "source": "docker.io/library/nginx:1.27",
+         "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
+         "platforms": ["linux/amd64", "linux/arm64"]}
+      ],
+      "files": [
+        {"name": "k3s", "url": "https://github.com/.../k3s", "sha256": "..."}
+      ]
+    }
+
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+
+LOCK_VERSION = 1
+_HEX64 = re.compile(r"^[a-f0-9]{64}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+class BundleLockError(ValueError):
+    """An unreadable or invalid lock file or entry."""
+
+
+def empty_lock() -> dict:
+    return {"version": LOCK_VERSION, "images": [], "files": []}
+
+
+def validate_lock(data, path: str = "lock file") -> dict:
+    if not isinstance(data, dict):
+        raise BundleLockError(f"{path}: expected a JSON object at the top level")
+    if data.get("version") != LOCK_VERSION:
+        raise BundleLockError(
+            f"{path}: unsupported lock version {data.get('version')!r} (this collection writes version {LOCK_VERSION})"
+        )
+    for key in ("images", "files"):
+        if not isinstance(data.get(key, []), list):
+            raise BundleLockError(f"{path}: {key!r} must be a list")
+    for entry in data.get("images", []):
+        if not isinstance(entry, dict) or not entry.get("name") or not _DIGEST.match(str(entry.get("digest", ""))):
+            raise BundleLockError(f"{path}: invalid image entry {entry!r}: needs name and digest sha256:<64 hex>")
+    for entry in data.get("files", []):
+        if not isinstance(entry, dict) or not entry.get("name") or not _HEX64.match(str(entry.get("sha256", ""))):
+            raise BundleLockError(f"{path}: invalid file entry {entry!r}: needs name and sha256 (64 hex)")
+    data.setdefault("images", [])
+    data.setdefault("files", [])
+    return data
+
+
+def load_lock(path: str, missing_ok: bool = True) -> dict:
+    """Read a lock file; a missing file gives an empty lock when ``missing_ok``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        if missing_ok:
+            return empty_lock()
+        raise BundleLockError(f"lock file {path} does not exist; build the bundle with playbooks/bundle.yml") from None
+    except json.JSONDecodeError as exc:
+        raise BundleLockError(f"lock file {path} is not valid JSON ({exc}); delete it and rebuild the bundle") from exc
+    return validate_lock(data, path)
+
+
+def dump_lock(data: dict) -> str:
+    data = validate_lock(dict(data))
+    out = {
+        "version": LOCK_VERSION,
+        "images": sorted(data["images"], key=lambda e: e["name"]),
+        "files": sorted(data["files"], key=lambda e: e["name"]),
+    }
+    return json.dumps(out, indent=2, sort_keys=True) + "\n"
+
+
+def write_lock(path: str, data: dict) -> bool:
+    """Write atomically; return True when the content changed."""
+    text = dump_lock(data)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _upsert(entries: list, entry: dict) -> None:
+    for i, existing in enumerate(entries):
+        if existing.get("name") == entry["name"]:
+            entries[i] = entry
+            return
+    entries.append(entry)
+
+
+def set_image(
+    data: dict, name: str, digest: str, *, source: str | None = None, media_type: str | None = None, platforms=None
+) -> dict:
+    if not _DIGEST.match(str(digest)):
+        raise BundleLockError(f"image {name}: invalid digest {digest!r}")
+    entry = {"name": name, "source": source or name, "digest": digest}
+    if media_type:
+        entry["media_type"] = media_type
+    entry["platforms"] = sorted(platforms or [])
+    _upsert(data.setdefault("images", []), entry)
+    return entry
+
+
+def set_file(data: dict, name: str, sha256: str, *, url: str | None = None, path: str | None = None) -> dict:
+    value = str(sha256).removeprefix("sha256:")
+    if not _HEX64.match(value):
+        raise BundleLockError(f"file {name}: invalid sha256 {sha256!r}")
+    entry = {"name": name, "sha256": value}
+    if url:
+        entry["url"] = url
+    if path:
+        entry["path"] = path
+    _upsert(data.setdefault("files", []), entry)
+    return entry
+
+
+def get_image(data: dict, name: str) -> dict | None:
+    return next((e for e in data.get("images", []) if e.get("name") == name), None)
+
+
+def get_file(data: dict, name: str) -> dict | None:
+    return next((e for e in data.get("files", []) if e.get("name") == name), None)

@@ -1,0 +1,255 @@
+"""OCI image layout directories: the bundle's own format.
+
+``<dir>/oci-layout``, ``<dir>/index.json`` and ``<dir>/blobs/sha256/<hex>``.
+Each image is an ``index.json`` entry annotated with its full reference
+(``org.opencontainers.image.ref.name`` and ``io.containerd.image.name``, e.g.
+``quay.io/keycloak/keycloak:26.7.4``), so one layout holds every image of the
+platform and blobs shared between images are stored once.
+
+Blobs are written through a temporary file, hashed while streaming, and renamed
+into place only when the sha256 matches: a layout never holds a corrupt blob
+from an interrupted or bad download.
+
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+    ANNOTATION_CONTAINERD_NAME,
+    ANNOTATION_REF_NAME,
+    READ_SIZE,
+    ContentError,
+    VerifyingReader,
+    check_digest,
+    verify_bytes,
+)
+
+OCI_LAYOUT_VERSION = "1.0.0"
+# Manifests and configs are read whole; anything bigger is not a manifest.
+MAX_METADATA_SIZE = 32 << 20
+
+
+class ImageEntry:
+    """An image of a bundle: its name and the descriptor of its manifest or index."""
+
+    def __init__(self, name: str, descriptor: dict):
+        self.name = name
+        self.descriptor = descriptor
+
+    @property
+    def digest(self) -> str:
+        return self.descriptor["digest"]
+
+    @property
+    def media_type(self) -> str | None:
+        return self.descriptor.get("mediaType")
+
+    def __repr__(self) -> str:
+        return f"ImageEntry({self.name!r}, {self.digest})"
+
+
+def entry_name(desc: dict, location: str) -> str | None:
+    """The full image name of an index.json entry (None when it has none)."""
+    annotations = desc.get("annotations") or {}
+    for key in (ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME):
+        name = annotations.get(key)
+        if not name:
+            continue
+        # skopeo's oci:dir:tag stores only a tag (no repository): not a usable name.
+        if key == ANNOTATION_REF_NAME and "/" not in name and ":" not in name and "@" not in name:
+            continue
+        try:
+            return str(parse_image(name))
+        except ImageRefError as exc:
+            raise ContentError(
+                f"{location}: image name {name!r} in index.json is not a valid reference: {exc}"
+            ) from exc
+    return None
+
+
+class BundleSource:
+    """Read access shared by layouts and archives."""
+
+    location = "bundle"
+    format = "unknown"
+
+    def entries(self) -> list[ImageEntry]:
+        raise NotImplementedError
+
+    def blob_size(self, digest: str) -> int | None:
+        raise NotImplementedError
+
+    def open_blob(self, digest: str):
+        """A raw file-like object positioned at the blob (caller verifies)."""
+        raise NotImplementedError
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_size(digest) is not None
+
+    def read_blob(self, digest: str, where: str) -> bytes:
+        """A small blob (manifest, config), verified."""
+        check_digest(digest, where)
+        size = self.blob_size(digest)
+        if size is None:
+            raise ContentError(
+                f"{where}: blob {digest} is missing from {self.location}; the bundle is incomplete, rebuild it with playbooks/bundle.yml"
+            )
+        if size > MAX_METADATA_SIZE:
+            raise ContentError(f"{where}: blob {digest} is {size} bytes, too large for a manifest or config")
+        handle = self.open_blob(digest)
+        try:
+            data = handle.read(size)
+        finally:
+            handle.close()
+        if len(data) != size:
+            raise ContentError(
+                f"{where}: blob {digest} in {self.location} is truncated ({len(data)} of {size} bytes); rebuild the bundle"
+            )
+        return verify_bytes(data, digest, f"{where} (blob in {self.location})")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _index_entries(index: dict, location: str) -> list[ImageEntry]:
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        raise ContentError(f"{location}: index.json has no 'manifests' list; this is not an OCI image layout")
+    out = []
+    for desc in index["manifests"]:
+        if not isinstance(desc, dict):
+            raise ContentError(f"{location}: invalid entry in index.json: {desc!r}")
+        check_digest(desc.get("digest"), f"{location} index.json")
+        name = entry_name(desc, location)
+        if name is None:
+            raise ContentError(
+                f"{location}: index.json entry {desc.get('digest')} has no full image name "
+                f"({ANNOTATION_REF_NAME} holds only {((desc.get('annotations') or {}).get(ANNOTATION_REF_NAME))!r}); "
+                "copy images with a full reference, e.g. skopeo copy docker://nginx:1.27 oci:DIR:docker.io/library/nginx:1.27"
+            )
+        out.append(ImageEntry(name, desc))
+    return out
+
+
+class OciLayout(BundleSource):
+    """An OCI image layout directory (read and write)."""
+
+    format = "oci"
+
+    def __init__(self, path: str, create: bool = False):
+        self.path = os.path.abspath(path)
+        self.location = f"OCI layout {self.path}"
+        self._lock = threading.Lock()
+        layout_file = os.path.join(self.path, "oci-layout")
+        if not os.path.isfile(layout_file):
+            if not create:
+                raise ContentError(
+                    f"{self.path} is not an OCI image layout (no oci-layout file); build the bundle with playbooks/bundle.yml"
+                )
+            os.makedirs(os.path.join(self.path, "blobs", "sha256"), exist_ok=True)
+            self._atomic_write(layout_file, json.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}).encode())
+            if not os.path.exists(self._index_path):
+                self._write_index({"schemaVersion": 2, "manifests": []})
+        os.makedirs(os.path.join(self.path, "blobs", "sha256"), exist_ok=True)
+
+    @property
+    def _index_path(self) -> str:
+        return os.path.join(self.path, "index.json")
+
+    def _read_index(self) -> dict:
+        try:
+            with open(self._index_path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return {"schemaVersion": 2, "manifests": []}
+        except ValueError as exc:
+            raise ContentError(f"{self.location}: index.json is not valid JSON ({exc})") from exc
+
+    def _write_index(self, index: dict) -> None:
+        self._atomic_write(self._index_path, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
+
+    def _atomic_write(self, path: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def entries(self) -> list[ImageEntry]:
+        return _index_entries(self._read_index(), self.location)
+
+    def blob_path(self, digest: str) -> str:
+        check_digest(digest, self.location)
+        return os.path.join(self.path, "blobs", "sha256", digest.split(":", 1)[1])
+
+    def blob_size(self, digest: str) -> int | None:
+        try:
+            return os.stat(self.blob_path(digest)).st_size
+        except FileNotFoundError:
+            return None
+
+    def open_blob(self, digest: str):
+        return open(self.blob_path(digest), "rb", buffering=READ_SIZE)
+
+    def write_blob(self, digest: str, raw, size: int, where: str) -> int:
+        """Stream ``raw`` into the layout, verifying size and digest; return bytes written."""
+        final = self.blob_path(digest)
+        reader = VerifyingReader(raw, digest, size, where)
+        fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(final))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                while True:
+                    chunk = reader.read(READ_SIZE)
+                    if not chunk:
+                        break
+                    handle.write(chunk)
+            reader.read(0)  # verifies a zero-size blob too
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return reader.count
+
+    def write_bytes(self, digest: str, data: bytes, where: str) -> None:
+        verify_bytes(data, digest, where)
+        if self.blob_size(digest) != len(data):
+            self._atomic_write(self.blob_path(digest), data)
+
+    def set_image(self, name: str, descriptor: dict) -> bool:
+        """Point ``name`` at ``descriptor`` in index.json; return True when it changed."""
+        desc = {k: descriptor[k] for k in ("mediaType", "digest", "size") if k in descriptor}
+        desc["annotations"] = {ANNOTATION_REF_NAME: name, ANNOTATION_CONTAINERD_NAME: name}
+        with self._lock:
+            index = self._read_index()
+            manifests = index.setdefault("manifests", [])
+            for i, existing in enumerate(manifests):
+                if entry_name(existing, self.location) == name:
+                    if existing == desc:
+                        return False
+                    manifests[i] = desc
+                    break
+            else:
+                manifests.append(desc)
+            manifests.sort(key=lambda d: d["annotations"][ANNOTATION_REF_NAME] if "annotations" in d else "")
+            index["schemaVersion"] = 2
+            self._write_index(index)
+        return True

@@ -1,0 +1,584 @@
+"""A registry client for the OCI distribution spec (Docker Registry HTTP API v2).
+
+- Auth: HTTP basic, and the bearer-token flow (``WWW-Authenticate: Bearer
+  realm=...,service=...,scope=...``; tokens cached per scope set).
+- TLS with the system trust store or a custom CA file; plain HTTP only when
+  ``plain_http`` is set explicitly.
+- Blobs: ``HEAD`` before every upload, cross-repository mount
+  (``POST ...?mount=<digest>&from=<repo>``), monolithic ``PUT`` uploads and
+  chunked ``PATCH`` uploads for blobs above ``monolithic_max`` (or when a
+  monolithic upload is refused with 413). Bodies are streamed in 1 MiB pieces
+  and hashed on the fly; a digest mismatch is reported by name.
+- Retries with exponential backoff on connection errors, 429 and 5xx; an
+  upload is restarted from a fresh reader.
+- One keep-alive connection per thread, so callers may use a thread pool.
+
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import random
+import re
+import ssl
+import threading
+import time
+import urllib.parse
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+    ACCEPT_MANIFESTS,
+    READ_SIZE,
+    ContentError,
+    DigestMismatchError,
+    VerifyingReader,
+    sha256_digest,
+)
+
+USER_AGENT = "gauntlet.platform-registry-client/1"
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DEFAULT_MONOLITHIC_MAX = 1 << 30
+DEFAULT_CHUNK_SIZE = 64 << 20
+
+
+class RegistryError(Exception):
+    """A registry operation failed; the message says what to do."""
+
+    def __init__(self, msg: str, status: int | None = None, code: str | None = None):
+        super().__init__(msg)
+        self.status = status
+        self.code = code
+
+
+class RegistryAuthError(RegistryError):
+    """Missing or wrong credentials, or access denied."""
+
+
+class TransientError(RegistryError):
+    """A failure worth retrying (connection lost, 5xx, 429)."""
+
+
+def _parse_challenge(header: str) -> tuple[str, dict]:
+    scheme, _, rest = header.strip().partition(" ")
+    params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    return scheme.lower(), params
+
+
+def _error_detail(body: bytes) -> tuple[str | None, str]:
+    try:
+        errors = json.loads(body).get("errors") or []
+        if errors:
+            first = errors[0]
+            return first.get("code"), "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+    except (ValueError, AttributeError):
+        pass
+    text = body[:200].decode("utf-8", "replace").strip()
+    return None, text
+
+
+class _Response:
+    """A fully-handled response: status, headers, body (unless streamed)."""
+
+    def __init__(self, status: int, headers, body: bytes = b"", raw=None):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.raw = raw
+
+    def header(self, name: str, default=None):
+        return self.headers.get(name, default)
+
+
+class RegistryClient:
+    """Talk to one registry (host[:port])."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        plain_http: bool = False,
+        ca_file: str | None = None,
+        validate_certs: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        monolithic_max: int = DEFAULT_MONOLITHIC_MAX,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        api_host: str | None = None,
+    ):
+        self.registry = registry
+        self.host = api_host or registry
+        self.scheme = "http" if plain_http else "https"
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.monolithic_max = monolithic_max
+        self.chunk_size = chunk_size
+        self._local = threading.local()
+        self._auth_lock = threading.Lock()
+        self._challenge: tuple[str, dict] | None = None
+        self._tokens: dict[tuple, str] = {}
+        self._ssl = None
+        if not plain_http:
+            try:
+                self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(f"cannot load CA file {ca_file} for registry {registry}: {exc}") from exc
+            if not validate_certs:
+                self._ssl.check_hostname = False
+                self._ssl.verify_mode = ssl.CERT_NONE
+        self.stats = {"requests": 0, "retries": 0}
+
+    # -- connections -------------------------------------------------------
+
+    def _connection(self, host: str | None = None, scheme: str | None = None):
+        host = host or self.host
+        scheme = scheme or self.scheme
+        key = (scheme, host)
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(key)
+        if conn is None:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(host, timeout=self.timeout, context=self._ssl, blocksize=READ_SIZE)
+            else:
+                conn = http.client.HTTPConnection(host, timeout=self.timeout, blocksize=READ_SIZE)
+            conns[key] = conn
+        return conn
+
+    def _drop_connection(self, host: str | None = None, scheme: str | None = None) -> None:
+        conns = getattr(self._local, "conns", None) or {}
+        conn = conns.pop((scheme or self.scheme, host or self.host), None)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        for conn in (getattr(self._local, "conns", None) or {}).values():
+            conn.close()
+        self._local.conns = {}
+
+    # -- auth --------------------------------------------------------------
+
+    def _basic(self) -> str:
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def _auth_header(self, scopes: tuple) -> str | None:
+        if self._challenge is None:
+            return None
+        scheme, params = self._challenge
+        if scheme == "basic":
+            return self._basic() if self.username else None
+        if scheme == "bearer":
+            with self._auth_lock:
+                token = self._tokens.get(scopes)
+                if token is None:
+                    token = self._fetch_token(params, scopes)
+                    self._tokens[scopes] = token
+            return "Bearer " + token
+        return None
+
+    def _fetch_token(self, params: dict, scopes: tuple) -> str:
+        realm = params.get("realm")
+        if not realm:
+            raise RegistryAuthError(f"registry {self.registry} asked for a bearer token without a realm")
+        query = [("service", params["service"])] if params.get("service") else []
+        query += [("scope", s) for s in scopes]
+        url = urllib.parse.urlsplit(realm)
+        path = url.path + "?" + urllib.parse.urlencode(query) if query else url.path
+        if url.query:
+            path = url.path + "?" + url.query + ("&" + urllib.parse.urlencode(query) if query else "")
+        headers = {"User-Agent": USER_AGENT}
+        if self.username:
+            headers["Authorization"] = self._basic()
+        if url.scheme == "http":
+            conn = http.client.HTTPConnection(url.netloc, timeout=self.timeout)
+        else:
+            conn = http.client.HTTPSConnection(
+                url.netloc, timeout=self.timeout, context=self._ssl or ssl.create_default_context()
+            )
+        try:
+            conn.request("GET", path or "/", headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransientError(f"cannot reach the token service {realm} of registry {self.registry}: {exc}") from exc
+        finally:
+            conn.close()
+        if resp.status in (401, 403):
+            who = f"user {self.username!r}" if self.username else "anonymous access"
+            raise RegistryAuthError(
+                f"the token service of registry {self.registry} refused {who} (HTTP {resp.status}); check the registry username and password",
+                resp.status,
+            )
+        if resp.status != 200:
+            raise RegistryError(
+                f"token service {realm} of registry {self.registry} answered HTTP {resp.status}", resp.status
+            )
+        try:
+            data = json.loads(body)
+            return data.get("token") or data["access_token"]
+        except (ValueError, KeyError) as exc:
+            raise RegistryError(f"token service {realm} of registry {self.registry} returned no token") from exc
+
+    def _on_unauthorized(self, resp: http.client.HTTPResponse, scopes: tuple, sent_auth: bool, tries: int) -> None:
+        """Learn the challenge; raise when credentials are missing or wrong, else the caller retries."""
+        header = resp.getheader("WWW-Authenticate", "")
+        scheme, params = _parse_challenge(header)
+        with self._auth_lock:
+            self._challenge = (scheme, params)
+            if scheme == "bearer":
+                # An expired token is dropped and fetched again once.
+                self._tokens.pop(scopes, None)
+        if scheme == "basic":
+            if not self.username:
+                raise RegistryAuthError(
+                    f"registry {self.registry} requires authentication: set the registry username and password", 401
+                )
+            if sent_auth:
+                raise RegistryAuthError(
+                    f"authentication to registry {self.registry} failed for user {self.username!r}: wrong username or password",
+                    401,
+                )
+            return
+        if scheme == "bearer":
+            if sent_auth and tries >= 2:
+                who = f"user {self.username!r}" if self.username else "anonymous access"
+                raise RegistryAuthError(
+                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); check the credentials and the user's permissions",
+                    401,
+                )
+            return
+        raise RegistryAuthError(f"registry {self.registry} asked for unsupported authentication {header!r}", 401)
+
+    # -- requests ----------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> tuple[str, str, str]:
+        """(scheme, host, path) for a path or an absolute URL (Location headers)."""
+        if path_or_url.startswith(("http://", "https://")):
+            url = urllib.parse.urlsplit(path_or_url)
+            path = url.path + ("?" + url.query if url.query else "")
+            return url.scheme, url.netloc, path
+        return self.scheme, self.host, path_or_url
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: tuple = (),
+        headers: dict | None = None,
+        body=None,
+        stream: bool = False,
+        retry: bool = True,
+        redirects: int = 5,
+    ) -> _Response:
+        """One request with auth, redirects and (for replayable bodies) retries."""
+        attempt = 0
+        auth_tries = 0
+        while True:
+            scheme, host, req_path = self._url(path)
+            own_host = host == self.host
+            hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
+            auth = self._auth_header(scopes) if own_host else None
+            if auth:
+                hdrs["Authorization"] = auth
+            if body is None and method in ("PUT", "POST", "PATCH"):
+                hdrs.setdefault("Content-Length", "0")
+            conn = self._connection(host, scheme)
+            self.stats["requests"] += 1
+            try:
+                conn.request(method, req_path, body=body, headers=hdrs)
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                self._drop_connection(host, scheme)
+                if isinstance(exc, ssl.SSLCertVerificationError):
+                    raise RegistryError(
+                        f"TLS verification of registry {host} failed ({exc.verify_message}); pass the registry CA with ca_file, or fix the certificate"
+                    ) from exc
+                if isinstance(exc, ContentError):
+                    raise
+                err = TransientError(f"cannot reach registry {host} ({method} {req_path.split('?')[0]}): {exc}")
+                if retry and attempt < self.retries and (body is None or isinstance(body, bytes)):
+                    attempt += 1
+                    self._sleep(attempt)
+                    continue
+                raise err from exc
+            if resp.status == 401 and own_host:
+                resp.read()
+                auth_tries += 1
+                self._on_unauthorized(resp, scopes, bool(auth), auth_tries)
+                if body is None or isinstance(body, bytes):
+                    continue
+                # A streamed body cannot be replayed: upload_blob restarts the upload with a fresh token.
+                raise TransientError(
+                    f"registry {self.registry} asked to authenticate again during an upload (token expired)", 401
+                )
+            if resp.status in (301, 302, 303, 307, 308) and redirects > 0 and resp.getheader("Location"):
+                resp.read()
+                location = urllib.parse.urljoin(f"{scheme}://{host}{req_path}", resp.getheader("Location"))
+                path = location
+                redirects -= 1
+                if resp.status == 303:
+                    method, body = "GET", None
+                continue
+            if resp.status in TRANSIENT_STATUS:
+                data = resp.read()
+                if retry and attempt < self.retries and (body is None or isinstance(body, bytes)):
+                    attempt += 1
+                    self._sleep(attempt, resp.getheader("Retry-After"))
+                    continue
+                _, detail = _error_detail(data)
+                raise TransientError(
+                    f"registry {host} answered HTTP {resp.status} to {method} {req_path.split('?')[0]}: {detail}",
+                    resp.status,
+                )
+            if stream and 200 <= resp.status < 300:
+                return _Response(resp.status, resp.headers, raw=resp)
+            data = resp.read()
+            if resp.will_close:
+                self._drop_connection(host, scheme)
+            return _Response(resp.status, resp.headers, data)
+
+    def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
+        self.stats["retries"] += 1
+        delay = self.backoff * (2 ** (attempt - 1))
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), 60.0))
+        time.sleep(delay * (0.8 + 0.4 * random.random()))  # noqa: S311 - jitter, not crypto
+
+    def _fail(self, resp: _Response, what: str) -> RegistryError:
+        code, detail = _error_detail(resp.body)
+        cls = RegistryAuthError if resp.status in (401, 403) else RegistryError
+        hint = ""
+        if resp.status == 403:
+            hint = "; the user lacks permission"
+        elif code == "DIGEST_INVALID":
+            hint = (
+                "; the content does not match its digest, the bundle is corrupt: rebuild it with playbooks/bundle.yml"
+            )
+        elif code == "MANIFEST_BLOB_UNKNOWN":
+            hint = "; a blob the manifest references is missing from the registry"
+        return cls(f"{what} on registry {self.registry} failed: HTTP {resp.status} {detail}{hint}", resp.status, code)
+
+    # -- API ---------------------------------------------------------------
+
+    @staticmethod
+    def _scopes(repo: str, push: bool = False, mount_from: str | None = None) -> tuple:
+        scopes = [f"repository:{repo}:{'pull,push' if push else 'pull'}"]
+        if mount_from:
+            scopes.append(f"repository:{mount_from}:pull")
+        return tuple(scopes)
+
+    def ping(self) -> None:
+        """Check the API version endpoint (and the credentials)."""
+        resp = self._request("GET", "/v2/")
+        if resp.status == 401:
+            raise RegistryAuthError(
+                f"authentication to registry {self.registry} failed: check the username and password", 401
+            )
+        if resp.status != 200:
+            raise self._fail(resp, "GET /v2/")
+
+    def manifest_digest(self, repo: str, reference: str) -> tuple[str, str] | None:
+        """(digest, media type) of a manifest, or None when absent."""
+        resp = self._request(
+            "HEAD", f"/v2/{repo}/manifests/{reference}", scopes=self._scopes(repo), headers={"Accept": ACCEPT_MANIFESTS}
+        )
+        if resp.status == 404:
+            return None
+        if resp.status != 200:
+            raise self._fail(resp, f"HEAD manifest {repo}:{reference}")
+        digest = resp.header("Docker-Content-Digest")
+        if not digest:
+            _data, media_type, digest = self.get_manifest(repo, reference)
+            return digest, media_type
+        return digest, resp.header("Content-Type", "")
+
+    def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
+        """(bytes, media type, digest); the digest is computed from the bytes."""
+        resp = self._request(
+            "GET", f"/v2/{repo}/manifests/{reference}", scopes=self._scopes(repo), headers={"Accept": ACCEPT_MANIFESTS}
+        )
+        if resp.status == 404:
+            raise RegistryError(
+                f"image {self.registry}/{repo}:{reference} not found (HTTP 404); check the image name and tag",
+                404,
+                "MANIFEST_UNKNOWN",
+            )
+        if resp.status != 200:
+            raise self._fail(resp, f"GET manifest {repo}:{reference}")
+        digest = sha256_digest(resp.body)
+        if reference.startswith("sha256:") and digest != reference:
+            raise DigestMismatchError(
+                f"digest mismatch for manifest {self.registry}/{repo}@{reference}: expected {reference}, got {digest}"
+            )
+        return resp.body, resp.header("Content-Type", "").split(";")[0].strip(), digest
+
+    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> str:
+        expected = sha256_digest(data)
+        resp = self._request(
+            "PUT",
+            f"/v2/{repo}/manifests/{reference}",
+            scopes=self._scopes(repo, push=True),
+            headers={"Content-Type": media_type},
+            body=data,
+        )
+        if resp.status not in (200, 201, 202):
+            raise self._fail(resp, f"PUT manifest {repo}:{reference}")
+        got = resp.header("Docker-Content-Digest")
+        if got and got != expected:
+            raise RegistryError(
+                f"registry {self.registry} stored manifest {repo}:{reference} as {got}, expected {expected}; the registry rewrote it"
+            )
+        return expected
+
+    def blob_exists(self, repo: str, digest: str) -> bool:
+        resp = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo))
+        if resp.status == 200:
+            return True
+        if resp.status == 404:
+            return False
+        raise self._fail(resp, f"HEAD blob {repo}@{digest}")
+
+    def open_blob(self, repo: str, digest: str):
+        """A streaming response body for a blob (redirects followed)."""
+        resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo), stream=True)
+        if resp.raw is None:
+            if resp.status == 404:
+                raise RegistryError(
+                    f"blob {digest} of {self.registry}/{repo} not found (HTTP 404)", 404, "BLOB_UNKNOWN"
+                )
+            raise self._fail(resp, f"GET blob {repo}@{digest}")
+        return resp.raw
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> tuple[bool, str | None]:
+        """Cross-repository mount: (True, None) when mounted, else (False, upload location)."""
+        query = urllib.parse.urlencode({"mount": digest, "from": from_repo})
+        resp = self._request(
+            "POST", f"/v2/{repo}/blobs/uploads/?{query}", scopes=self._scopes(repo, push=True, mount_from=from_repo)
+        )
+        if resp.status == 201:
+            return True, None
+        if resp.status == 202 and resp.header("Location"):
+            return False, resp.header("Location")
+        raise self._fail(resp, f"mount blob {digest} from {from_repo} into {repo}")
+
+    def _start_upload(self, repo: str) -> str:
+        resp = self._request("POST", f"/v2/{repo}/blobs/uploads/", scopes=self._scopes(repo, push=True))
+        if resp.status != 202 or not resp.header("Location"):
+            raise self._fail(resp, f"start upload to {repo}")
+        return resp.header("Location")
+
+    @staticmethod
+    def _with_digest(location: str, digest: str) -> str:
+        sep = "&" if "?" in location else "?"
+        return f"{location}{sep}digest={urllib.parse.quote(digest)}"
+
+    def upload_blob(self, repo: str, digest: str, size: int, opener, where: str, location: str | None = None) -> int:
+        """Upload a blob read from ``opener()``; retried from scratch on transient errors. Returns bytes sent."""
+        attempt = 0
+        while True:
+            try:
+                loc = location or self._start_upload(repo)
+                location = None
+                if size > self.monolithic_max:
+                    return self._upload_chunked(repo, digest, size, opener, where, loc)
+                try:
+                    return self._upload_monolithic(repo, digest, size, opener, where, loc)
+                except RegistryError as exc:
+                    if exc.status != 413:
+                        raise
+                    return self._upload_chunked(repo, digest, size, opener, where, self._start_upload(repo))
+            except TransientError:
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                self._sleep(attempt)
+
+    def _send(self, method: str, location: str, repo: str, headers: dict, reader, where: str) -> _Response:
+        try:
+            return self._request(
+                method, location, scopes=self._scopes(repo, push=True), headers=headers, body=reader, retry=False
+            )
+        except ContentError:
+            scheme, host, _ = self._url(location)
+            self._drop_connection(host, scheme)
+            raise
+
+    def _upload_monolithic(self, repo, digest, size, opener, where, location) -> int:
+        raw = opener()
+        reader = VerifyingReader(raw, digest, size, where)
+        try:
+            resp = self._send(
+                "PUT",
+                self._with_digest(location, digest),
+                repo,
+                {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                reader,
+                where,
+            )
+            reader.read(0)  # verify (also covers size 0)
+        finally:
+            reader.close()
+        if resp.status != 201:
+            raise self._fail(resp, f"upload of blob {digest} to {repo}")
+        return size
+
+    def _upload_chunked(self, repo, digest, size, opener, where, location) -> int:
+        raw = opener()
+        reader = VerifyingReader(raw, digest, size, where)
+        sent = 0
+        try:
+            while sent < size:
+                n = min(self.chunk_size, size - sent)
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(n),
+                    "Content-Range": f"{sent}-{sent + n - 1}",
+                }
+                resp = self._send("PATCH", location, repo, headers, _Limited(reader, n), where)
+                if resp.status != 202:
+                    raise self._fail(resp, f"chunked upload of blob {digest} to {repo}")
+                location = resp.header("Location") or location
+                sent += n
+            reader.read(0)  # verify (also covers size 0)
+        except ContentError:
+            # Never commit bad content: cancel the upload session (best effort) and report.
+            with contextlib.suppress(RegistryError):
+                self._request("DELETE", location, scopes=self._scopes(repo, push=True), retry=False)
+            raise
+        finally:
+            reader.close()
+        resp = self._request("PUT", self._with_digest(location, digest), scopes=self._scopes(repo, push=True))
+        if resp.status != 201:
+            raise self._fail(resp, f"finishing chunked upload of blob {digest} to {repo}")
+        return size
+
+
+class _Limited:
+    """At most ``n`` bytes of a reader (one PATCH chunk)."""
+
+    def __init__(self, reader, n: int):
+        self._reader = reader
+        self._left = n
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = self._reader.read(size)
+        self._left -= len(data)
+        return data
+
+
+__all__ = ["RegistryAuthError", "RegistryClient", "RegistryError", "TransientError"]

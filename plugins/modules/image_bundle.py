@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: image_bundle
+short_description: Pull container images into an OCI image layout and lock their digests
+version_added: "0.1.0"
+description:
+  - The online phase of the offline image engine. Pulls every image of O(images) from its
+    upstream registry into one OCI image layout directory (the bundle), all platforms of a
+    multi-arch index included, and writes the bundle lock file with every digest.
+  - Manifests are stored byte for byte, so digests are preserved exactly; every blob is verified
+    against its sha256 while it is streamed to disk and only then moved into place.
+  - Idempotent. An image already in the layout whose digest matches the registry (or the digest
+    the reference is pinned to) is skipped without downloading anything; blobs shared between
+    images are downloaded once.
+  - The lock keeps the C(files) entries other tasks recorded (see the bundle_lock helpers); its
+    C(images) entries are exactly the images of this run.
+author:
+  - Cloud Native Gauntlet contributors
+options:
+  images:
+    description:
+      - Image references in any form (C(nginx) means C(docker.io/library/nginx:latest)); a reference
+        pinned by digest (C(@sha256:...)) is verified against it.
+      - Typically the output of the P(gauntlet.platform.images_from_manifests#filter) filter.
+    type: list
+    elements: str
+    required: true
+  dest:
+    description: The OCI image layout directory; created when missing.
+    type: path
+    required: true
+  lock_file:
+    description: The bundle lock file (JSON). Default is C(bundle.lock.json) beside O(dest).
+    type: path
+  registry_auth:
+    description: Credentials per upstream registry (basic auth or the bearer-token flow). Default is anonymous.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      registry:
+        description: Registry host as in image references, for example C(ghcr.io) or C(docker.io).
+        type: str
+        required: true
+      username:
+        description: User name.
+        type: str
+        required: true
+      password:
+        description: Password or access token.
+        type: str
+        required: true
+  plain_http_registries:
+    description: Registries to talk plain HTTP to (only for registries without TLS, for example a lab mirror).
+    type: list
+    elements: str
+    default: []
+  ca_file:
+    description: Extra CA certificate (PEM) to verify registries' TLS certificates. Default is the system trust store.
+    type: path
+  validate_certs:
+    description: Verify TLS certificates.
+    type: bool
+    default: true
+  concurrency:
+    description: Blob downloads in flight at once.
+    type: int
+    default: 4
+  retries:
+    description: Retries, with exponential backoff, after a connection error, HTTP 429 or 5xx.
+    type: int
+    default: 4
+  timeout:
+    description: Socket timeout in seconds.
+    type: int
+    default: 120
+notes:
+  - Supports check mode (reports what would be pulled and the bytes missing, writes nothing) and diff mode (the lock entries).
+  - Needs network access to the upstream registries; run it from the online machine (playbooks/bundle.yml).
+seealso:
+  - module: gauntlet.platform.image_preload
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Pull every platform image into the bundle
+  gauntlet.platform.image_bundle:
+    images: "{{ __bundle_objects | gauntlet.platform.images_from_manifests }}"
+    dest: "{{ playbook_dir }}/../bundle/images"
+    lock_file: "{{ playbook_dir }}/../bundle/bundle.lock.json"
+    registry_auth:
+      - registry: docker.io
+        username: "{{ dockerhub_username }}"
+        password: "{{ dockerhub_token }}"
+"""
+
+RETURN = r"""
+images:
+  description: One entry per requested image.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Normalised reference (the name in the layout and in the lock).
+      type: str
+      sample: docker.io/library/nginx:1.27
+    source:
+      description: The reference as requested.
+      type: str
+    digest:
+      description: Digest of the manifest or index.
+      type: str
+    media_type:
+      description: Media type of the manifest or index.
+      type: str
+    platforms:
+      description: Platforms of the image.
+      type: list
+      elements: str
+    status:
+      description: C(pulled), C(present) (skipped, nothing downloaded) or C(would_pull) (check mode).
+      type: str
+    bytes:
+      description: Bytes of blobs downloaded (or missing, in check mode).
+      type: int
+bytes_pulled:
+  description: Bytes downloaded in total.
+  returned: always
+  type: int
+lock_file:
+  description: Path of the lock file.
+  returned: always
+  type: str
+"""
+
+import copy
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+    ImageRefError,
+    normalize_registry,
+    parse_image,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+
+
+def argument_spec() -> dict:
+    return dict(
+        images=dict(type="list", elements="str", required=True),
+        dest=dict(type="path", required=True),
+        lock_file=dict(type="path"),
+        registry_auth=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                registry=dict(type="str", required=True),
+                username=dict(type="str", required=True),
+                password=dict(type="str", required=True, no_log=True),
+            ),
+        ),
+        plain_http_registries=dict(type="list", elements="str", default=[]),
+        ca_file=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        concurrency=dict(type="int", default=4),
+        retries=dict(type="int", default=4),
+        timeout=dict(type="int", default=120),
+    )
+
+
+class ImageBundle:
+    """Pull images into a layout and record them in the lock."""
+
+    def __init__(self, module: AnsibleModule):
+        self.module = module
+        params = module.params
+        for key in ("concurrency", "timeout"):
+            if params[key] < 1:
+                module.fail_json(msg=f"{key} must be at least 1, got {params[key]}")
+        self.lock_file = params["lock_file"] or os.path.join(
+            os.path.dirname(os.path.abspath(params["dest"])), "bundle.lock.json"
+        )
+        try:
+            self.refs = [(image, parse_image(image)) for image in params["images"]]
+            self.auth = {normalize_registry(a["registry"]): a for a in params["registry_auth"]}
+            self.plain = {normalize_registry(r) for r in params["plain_http_registries"]}
+        except ImageRefError as exc:
+            module.fail_json(msg=f"invalid input: {exc}")
+        self.clients: dict[str, RegistryClient] = {}
+
+    def client(self, registry: str) -> RegistryClient:
+        if registry not in self.clients:
+            params = self.module.params
+            auth = self.auth.get(registry) or {}
+            api_host = parse_image(f"{registry}/x").api_host
+            self.clients[registry] = RegistryClient(
+                registry,
+                api_host=api_host,
+                plain_http=registry in self.plain,
+                ca_file=params["ca_file"],
+                validate_certs=params["validate_certs"],
+                username=auth.get("username"),
+                password=auth.get("password"),
+                timeout=params["timeout"],
+                retries=params["retries"],
+            )
+        return self.clients[registry]
+
+    def run(self) -> dict:
+        check = self.module.check_mode
+        dest = self.module.params["dest"]
+        layout = None if check and not os.path.isdir(dest) else OciLayout(dest, create=True)
+        existed = os.path.exists(self.lock_file)
+        lock = bundle_lock.load_lock(self.lock_file)
+        before = copy.deepcopy(lock)
+        results = []
+        seen = set()
+        for image, ref in self.refs:
+            if str(ref) in seen:
+                continue
+            seen.add(str(ref))
+            client = self.client(ref.registry)
+            if layout is None:
+                _data, media_type, digest = client.get_manifest(ref.repository, ref.reference)
+                results.append(
+                    {
+                        "name": str(ref),
+                        "source": image,
+                        "digest": digest,
+                        "media_type": media_type,
+                        "platforms": [],
+                        "status": "would_pull",
+                        "bytes": 0,
+                    }
+                )
+                continue
+            results.append(
+                pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
+            )
+        lock["images"] = []
+        for item in results:
+            bundle_lock.set_image(
+                lock,
+                item["name"],
+                item["digest"],
+                source=item["source"],
+                media_type=item.get("media_type"),
+                platforms=item.get("platforms"),
+            )
+        lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
+        if lock_changed and not check:
+            bundle_lock.write_lock(self.lock_file, lock)
+        changed = lock_changed or any(r["status"] in ("pulled", "would_pull") for r in results)
+        out = {
+            "changed": changed,
+            "images": results,
+            "bytes_pulled": sum(r["bytes"] for r in results if r["status"] == "pulled"),
+            "lock_file": self.lock_file,
+        }
+        if self.module._diff:
+            out["diff"] = {
+                "before": bundle_lock.dump_lock(before) if existed else "",
+                "after": bundle_lock.dump_lock(lock),
+                "before_header": self.lock_file,
+                "after_header": self.lock_file,
+            }
+        return out
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = ImageBundle(module).run()
+    except (ContentError, RegistryError, bundle_lock.BundleLockError) as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg=f"cannot write the bundle: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: image_preload
+short_description: Push the images of an offline bundle into a registry
+version_added: "0.1.0"
+description:
+  - Pushes every image of an image bundle (an OCI image layout directory, an C(oci-archive)
+    or a C(docker-archive) tarball) into a registry at its full upstream path under it,
+    for example C(quay.io/keycloak/keycloak:26.7.4) becomes
+    C(registry.local:5000/quay.io/keycloak/keycloak:26.7.4).
+  - Manifests and indexes (multi-arch) are pushed byte for byte, so the digest in the
+    registry equals the digest in the bundle and in the bundle lock.
+  - Idempotent. An image whose tag already names the same digest is left alone without reading
+    any of its layers. Blobs already in the registry are never uploaded again (C(HEAD) before every
+    upload), and blobs shared between repositories are mounted across repositories.
+  - Every blob is verified against its sha256 while it is streamed. Tags are pushed only after all
+    blobs are in place, so a failure never leaves a tag pointing at a broken manifest; rerun to complete.
+  - Runs with no internet access; stdlib only, so it also runs on the VMs.
+author:
+  - Cloud Native Gauntlet contributors
+options:
+  src:
+    description:
+      - Bundle sources. Each is an OCI image layout directory, an uncompressed C(oci-archive)
+        or an uncompressed C(docker-archive) tarball; the format is detected.
+      - Images of an OCI layout are named by their C(io.containerd.image.name) or a full
+        C(org.opencontainers.image.ref.name) annotation; those of a docker-archive by their C(RepoTags).
+    type: list
+    elements: path
+    required: true
+  registry:
+    description: The target registry, C(host[:port]), for example C(registry.local:5000).
+    type: str
+    required: true
+  images:
+    description:
+      - Push only these images (references in any form, normalised, for example C(nginx:1.27)).
+        Each must be in the bundle. Default is every image of the bundle.
+    type: list
+    elements: str
+  plain_http:
+    description: Talk plain HTTP to the registry. Only for registries without TLS; never the default.
+    type: bool
+    default: false
+  ca_file:
+    description: CA certificate (PEM) to verify the registry's TLS certificate. Default is the system trust store.
+    type: path
+  validate_certs:
+    description: Verify the registry's TLS certificate. Only switch off for throw-away test registries.
+    type: bool
+    default: true
+  username:
+    description: Registry user (HTTP basic or bearer-token flow).
+    type: str
+  password:
+    description: Password of O(username).
+    type: str
+  concurrency:
+    description: Blob transfers in flight at once.
+    type: int
+    default: 4
+  retries:
+    description: Retries, with exponential backoff, of a request after a connection error, HTTP 429 or 5xx.
+    type: int
+    default: 4
+  timeout:
+    description: Socket timeout in seconds.
+    type: int
+    default: 120
+  monolithic_max_mb:
+    description: Blobs up to this size (MiB) are uploaded in one C(PUT); larger ones in C(PATCH) chunks.
+    type: int
+    default: 1024
+  chunk_size_mb:
+    description: Size (MiB) of each C(PATCH) chunk of a chunked upload.
+    type: int
+    default: 64
+notes:
+  - Supports check mode (reports the images that would be pushed and the bytes that would be uploaded)
+    and diff mode (the images that would change).
+  - Compressed tarballs (C(.tar.gz)) cannot be read in place; decompress them first.
+seealso:
+  - module: gauntlet.platform.image_bundle
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Preload every bundle image into the local registry
+  gauntlet.platform.image_preload:
+    src: /opt/gauntlet/bundle/images
+    registry: registry.local:5000
+    ca_file: /etc/gauntlet/registry-ca.crt
+    username: "{{ registry_username }}"
+    password: "{{ registry_password }}"
+  register: __image_preload_result
+
+- name: Push one docker save archive over plain HTTP (lab registry without TLS)
+  gauntlet.platform.image_preload:
+    src: /tmp/task-api.tar
+    registry: 127.0.0.1:5000
+    plain_http: true
+    images:
+      - registry.local:5000/task-api:1.0.0
+"""
+
+RETURN = r"""
+images:
+  description: One entry per image of the bundle (or of O(images)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The image's full upstream reference.
+      type: str
+      sample: quay.io/keycloak/keycloak:26.7.4
+    target:
+      description: Where it is in the registry.
+      type: str
+      sample: registry.local:5000/quay.io/keycloak/keycloak:26.7.4
+    digest:
+      description: Digest of the manifest or index (equal in bundle and registry).
+      type: str
+      sample: sha256:4f0ad9c1...
+    media_type:
+      description: Media type of the manifest or index.
+      type: str
+    platforms:
+      description: Platforms of an index (empty for a single manifest).
+      type: list
+      elements: str
+      sample: [linux/amd64, linux/arm64]
+    status:
+      description: C(pushed), C(present) (already there, nothing read) or C(would_push) (check mode).
+      type: str
+    bytes:
+      description: Bytes of blobs uploaded for this image.
+      type: int
+bytes_pushed:
+  description: Bytes of blobs uploaded (0 when everything was present).
+  returned: always
+  type: int
+blobs_uploaded:
+  description: Blobs uploaded.
+  returned: always
+  type: int
+blobs_mounted:
+  description: Blobs mounted from another repository of the registry instead of uploaded.
+  returned: always
+  type: int
+blobs_present:
+  description: Blobs that were already in place.
+  returned: always
+  type: int
+manifests_pushed:
+  description: Manifests and indexes pushed.
+  returned: always
+  type: int
+seconds:
+  description: Wall time of the transfer.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+
+
+def argument_spec() -> dict:
+    return dict(
+        src=dict(type="list", elements="path", required=True),
+        registry=dict(type="str", required=True),
+        images=dict(type="list", elements="str"),
+        plain_http=dict(type="bool", default=False),
+        ca_file=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        concurrency=dict(type="int", default=4),
+        retries=dict(type="int", default=4),
+        timeout=dict(type="int", default=120),
+        monolithic_max_mb=dict(type="int", default=1024),
+        chunk_size_mb=dict(type="int", default=64),
+    )
+
+
+class ImagePreload:
+    """Push bundle sources one after the other into one registry."""
+
+    def __init__(self, module: AnsibleModule):
+        self.module = module
+        params = module.params
+        for key in ("concurrency", "monolithic_max_mb", "chunk_size_mb", "timeout"):
+            if params[key] < 1:
+                module.fail_json(msg=f"{key} must be at least 1, got {params[key]}")
+        if params["retries"] < 0:
+            module.fail_json(msg=f"retries must be 0 or more, got {params['retries']}")
+        try:
+            self.registry = normalize_registry(params["registry"])
+        except ImageRefError as exc:
+            module.fail_json(msg=f"registry: {exc}")
+        if params["plain_http"] and params["ca_file"]:
+            module.fail_json(
+                msg="ca_file was given with plain_http=true; TLS settings need an HTTPS registry, drop one of them"
+            )
+        if bool(params["username"]) != bool(params["password"]):
+            module.fail_json(msg="username and password must be given together")
+        self.client = RegistryClient(
+            self.registry,
+            plain_http=params["plain_http"],
+            ca_file=params["ca_file"],
+            validate_certs=params["validate_certs"],
+            username=params["username"],
+            password=params["password"],
+            timeout=params["timeout"],
+            retries=params["retries"],
+            monolithic_max=params["monolithic_max_mb"] << 20,
+            chunk_size=params["chunk_size_mb"] << 20,
+        )
+
+    def run(self) -> dict:
+        sources = [open_source(path) for path in self.module.params["src"]]
+        try:
+            result = push_bundle(
+                sources,
+                self.client,
+                images=self.module.params["images"],
+                check_mode=self.module.check_mode,
+                concurrency=self.module.params["concurrency"],
+            )
+        finally:
+            for source in sources:
+                source.close()
+        if self.module._diff:
+            result["diff"] = {
+                "before": "".join(
+                    f"{i['target']} @ {i['digest']}\n" for i in result["images"] if i["status"] == "present"
+                ),
+                "after": "".join(f"{i['target']} @ {i['digest']}\n" for i in result["images"]),
+            }
+        return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = ImagePreload(module).run()
+    except (ContentError, RegistryError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
