@@ -1,0 +1,236 @@
+"""The JWT negative suite: every bad token is a 401 with a Bearer challenge, never a 500."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+from task_api.app import create_app
+from task_api_dev.services import KID, public_jwk
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def segment(obj: dict) -> str:
+    return b64(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def assert_401(response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "missing or invalid bearer token"}
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_valid_token_is_accepted(client, tokens, user):
+    assert client.get("/tasks", headers=tokens.headers(user)).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_no_token(client, method):
+    response = getattr(client, method)("/tasks")
+    assert_401(response)
+    assert "error=" not in response.headers["www-authenticate"]
+
+
+def test_no_token_beats_a_malformed_body(client):
+    # Anonymous callers learn nothing about the schema: 401 before the body is parsed.
+    response = client.post("/tasks", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert_401(response)
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "Token abc", "bearer"])
+def test_wrong_scheme_or_empty_token(client, header):
+    assert_401(client.get("/tasks", headers={"Authorization": header}))
+
+
+def test_alg_none(client, tokens, user):
+    claims = tokens.claims(user)
+    for alg in ("none", "None", "NONE"):
+        token = f"{segment({'alg': alg, 'typ': 'JWT', 'kid': KID})}.{segment(claims)}."
+        assert_401(client.get("/tasks", headers=bearer(token)))
+
+
+def test_hs256_signed_with_the_public_key(client, tokens, user, public_pem):
+    header = segment({"alg": "HS256", "typ": "JWT", "kid": KID})
+    payload = segment(tokens.claims(user))
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    assert_401(client.get("/tasks", headers=bearer(f"{header}.{payload}.{b64(signature)}")))
+
+
+@pytest.mark.parametrize("alg", ["RS384", "RS512", "PS256"])
+def test_other_rsa_algorithms_are_refused(client, tokens, user, signing_key, alg):
+    token = jwt.encode(tokens.claims(user), signing_key, algorithm=alg, headers={"kid": KID})
+    assert_401(client.get("/tasks", headers=bearer(token)))
+
+
+def test_wrong_issuer(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, iss="https://evil.example/realms/gauntlet")))
+
+
+def test_missing_issuer(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, iss=None)))
+
+
+@pytest.mark.parametrize("aud", ["account", ["account", "other"], None])
+def test_wrong_or_missing_audience(client, tokens, user, aud):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, aud=aud)))
+
+
+def test_audience_list_containing_ours_is_accepted(client, tokens, user):
+    assert client.get("/tasks", headers=tokens.headers(user, aud=["account", "task-api"])).status_code == 200
+
+
+def test_expired(client, tokens, user):
+    now = int(time.time())
+    assert_401(client.get("/tasks", headers=tokens.headers(user, iat=now - 600, exp=now - 60)))
+
+
+def test_expired_within_leeway_is_accepted(client, tokens, user):
+    # The test app allows 10 s of clock skew.
+    now = int(time.time())
+    assert client.get("/tasks", headers=tokens.headers(user, exp=now - 3)).status_code == 200
+
+
+def test_missing_exp(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, exp=None)))
+
+
+def test_nbf_in_the_future(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, nbf=int(time.time()) + 120)))
+
+
+def test_nbf_within_leeway_is_accepted(client, tokens, user):
+    assert client.get("/tasks", headers=tokens.headers(user, nbf=int(time.time()) + 3)).status_code == 200
+
+
+def test_missing_subject(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, sub=None)))
+    assert_401(client.get("/tasks", headers=tokens.headers("")))
+
+
+def test_tampered_payload(client, tokens, user):
+    header, _, signature = tokens.token(user).split(".")
+    forged = segment(tokens.claims(user, realm_access={"roles": ["task-admin"]}))
+    assert_401(client.get("/tasks", headers=bearer(f"{header}.{forged}.{signature}")))
+
+
+def test_tampered_signature(client, tokens, user):
+    token = tokens.token(user)
+    flipped = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert_401(client.get("/tasks", headers=bearer(flipped)))
+
+
+def test_signed_by_another_key_with_our_kid(client, tokens, user):
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert_401(client.get("/tasks", headers=bearer(tokens.token(user, key=rogue))))
+
+
+def test_unknown_kid(client, tokens, user):
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert_401(client.get("/tasks", headers=bearer(tokens.token(user, key=rogue, kid="rogue"))))
+
+
+def test_missing_kid(client, tokens, user, signing_key):
+    token = jwt.encode(tokens.claims(user), signing_key, algorithm="RS256")
+    assert_401(client.get("/tasks", headers=bearer(token)))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        "a.b.c",
+        "a.b",
+        "...",
+        "e30.e30.",
+        "eyJhbGciOiJSUzI1NiJ9.!!!.sig",
+        b64(b"[1,2]") + ".e30.sig",
+        b64(b'{"alg":"RS256","kid":5}') + ".e30.sig",
+        b64(b'{"alg":"RS256","kid":"test-key-1"}') + "." + b64(b"not json") + ".c2ln",
+        b64(b'{"alg":"RS256","kid":"test-key-1"}') + "." + b64(b"[]") + ".c2ln",
+        b64(b'{"alg":"RS256","kid":"test-key-1","crit":["x"]}') + ".e30.c2ln",
+        "é.é.é",
+    ],
+)
+def test_malformed_tokens(client, token):
+    assert_401(client.get("/tasks", headers={"Authorization": ("Bearer " + token).encode("utf-8")}))
+
+
+def test_oversized_token(client, tokens, user):
+    token = tokens.token(user, padding="x" * 10_000)
+    assert_401(client.get("/tasks", headers=bearer(token)))
+
+
+def test_unauthenticated_requests_are_counted_by_route_template(client):
+    client.get(f"/tasks/{uuid.uuid4()}")
+    metrics = client.get("/metrics").text
+    assert 'route="/tasks/{task_id}",status="401"' in metrics
+
+
+# --------------------------------------------------------------------- key rotation and the cache
+
+
+def test_no_network_call_per_request(make_settings, jwks_server, tokens, user):
+    with TestClient(create_app(make_settings())) as client:
+        before = jwks_server.fetches
+        for _ in range(5):
+            assert client.get("/tasks", headers=tokens.headers(user)).status_code == 200
+        assert jwks_server.fetches == before
+
+
+def test_unknown_kid_refresh_is_rate_limited(make_settings, jwks_server, tokens, user):
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with TestClient(create_app(make_settings(jwks_min_refresh_interval=0.5))) as client:
+        time.sleep(0.6)  # let the startup fetch age past the interval
+        before = jwks_server.fetches
+        for i in range(10):
+            assert_401(client.get("/tasks", headers=bearer(tokens.token(user, key=rogue, kid=f"forged-{i}"))))
+        assert jwks_server.fetches == before + 1
+
+
+def test_rotated_key_is_picked_up_on_unknown_kid(make_settings, jwks_server, tokens, user, signing_key):
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    original = list(jwks_server.keys)
+    with TestClient(create_app(make_settings(jwks_min_refresh_interval=0.2))) as client:
+        try:
+            jwks_server.keys = [*original, public_jwk(new_key, "rotated")]
+            time.sleep(0.3)
+            token = tokens.token(user, key=new_key, kid="rotated")
+            assert client.get("/tasks", headers=bearer(token)).status_code == 200
+            # the old key keeps working while both are published
+            assert client.get("/tasks", headers=tokens.headers(user)).status_code == 200
+        finally:
+            jwks_server.keys = original
+
+
+def test_jwks_keys_for_other_uses_are_ignored(make_settings, jwks_server, tokens, user, signing_key):
+    enc = {**public_jwk(signing_key, "enc-key"), "use": "enc", "alg": "RSA-OAEP"}
+    original = list(jwks_server.keys)
+    jwks_server.keys = [*original, enc]
+    try:
+        with TestClient(create_app(make_settings())) as client:
+            token = tokens.token(user, kid="enc-key")
+            assert_401(client.get("/tasks", headers=bearer(token)))
+    finally:
+        jwks_server.keys = original
+
+
+def test_keycloak_down_at_startup_is_not_fatal(make_settings, tokens, user):
+    settings = make_settings(jwks_url="http://127.0.0.1:9/certs", jwks_timeout=0.5)
+    with TestClient(create_app(settings)) as client:
+        assert_401(client.get("/tasks", headers=tokens.headers(user)))
+        assert client.get("/readyz").json()["jwks_loaded"] is False
