@@ -10,6 +10,11 @@ Security decisions, each deliberate:
   Keycloak; concurrent misses share that single fetch;
 - issuer, audience, exp, nbf and iat are verified with a small leeway for clock
   skew; ``sub`` is required because it is the owner of every task;
+- a token that passed every check is remembered (bounded LRU, by the exact token
+  string) until its own ``exp``: clients reuse an access token for minutes, and
+  the signature and claims of identical bytes cannot change. A key removed from
+  the JWKS therefore stops being trusted for cached tokens only when they expire,
+  which is the lifetime Keycloak gave them anyway;
 - any failure is an :class:`AuthError` (401); details go to the log, not the client.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,8 +139,11 @@ class TokenVerifier:
         leeway: float,
         max_token_bytes: int,
         admin_role: str,
+        cache_size: int = 4096,
     ) -> None:
         self.jwks = jwks
+        self.cache_size = cache_size
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
@@ -153,6 +162,13 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         if len(token) > self.max_token_bytes:
             raise AuthError("token exceeds the size limit")
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() <= expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -184,12 +200,21 @@ class TokenVerifier:
             raise AuthError("token has an empty subject")
         roles = self._roles(claims)
         username = claims.get("preferred_username")
-        return Principal(
+        principal = Principal(
             subject=subject,
             username=username if isinstance(username, str) else None,
             roles=roles,
             is_admin=self.admin_role in roles,
         )
+        self._remember(token, principal, float(claims["exp"]) + self.leeway)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires: float) -> None:
+        if self.cache_size <= 0:
+            return
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)
 
     def _roles(self, claims: dict[str, Any]) -> frozenset[str]:
         """Keycloak puts realm roles in realm_access and client roles in resource_access.<client>."""

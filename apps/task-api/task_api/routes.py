@@ -21,15 +21,17 @@ MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000
 
 
-def principal(request: Request) -> Principal:
+# Dependencies are async on purpose: FastAPI runs plain `def` dependencies in a
+# worker thread, a context switch per request for a dictionary lookup.
+async def principal(request: Request) -> Principal:
     return request.state.principal
 
 
-def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
+async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 

@@ -234,3 +234,67 @@ def test_keycloak_down_at_startup_is_not_fatal(make_settings, tokens, user):
     with TestClient(create_app(settings)) as client:
         assert_401(client.get("/tasks", headers=tokens.headers(user)))
         assert client.get("/readyz").json()["jwks_loaded"] is False
+
+
+# --------------------------------------------------------------------- verified-token cache
+
+
+def _verifier(jwks_server, **overrides):
+    from task_api.auth import JwksCache, TokenVerifier
+
+    jwks = JwksCache(jwks_server.url, min_refresh_interval=30, timeout=2)
+    options = {
+        "issuer": jwks_server.issuer,
+        "audience": "task-api",
+        "leeway": 0,
+        "max_token_bytes": 8192,
+        "admin_role": "task-admin",
+    }
+    options.update(overrides)
+    return TokenVerifier(jwks, **options)
+
+
+def test_cached_token_still_expires(jwks_server, tokens, user, monkeypatch):
+    import task_api.auth as auth_module
+    from task_api.auth import AuthError
+
+    now = time.time()
+    token = tokens.token(user, iat=int(now), exp=int(now) + 60)
+
+    async def scenario():
+        verifier = _verifier(jwks_server)
+        try:
+            assert (await verifier.verify(token)).subject == user
+            fetches = jwks_server.fetches
+            assert (await verifier.verify(token)).subject == user  # served from the cache
+            assert jwks_server.fetches == fetches
+            # Past exp the cache must not answer: with the keys gone, a full
+            # verification is the only path left, and it fails.
+            verifier.jwks._keys = {}
+            verifier.jwks.min_refresh_interval = 1e9
+            assert (await verifier.verify(token)).subject == user  # still cached before exp
+            monkeypatch.setattr(auth_module.time, "time", lambda: now + 120)
+            with pytest.raises(AuthError):
+                await verifier.verify(token)
+            assert token not in verifier._verified
+        finally:
+            await verifier.jwks.aclose()
+
+    import asyncio
+
+    asyncio.run(scenario())
+
+
+def test_cache_is_bounded(jwks_server, tokens):
+    import asyncio
+
+    async def scenario():
+        verifier = _verifier(jwks_server, cache_size=3)
+        try:
+            for i in range(10):
+                await verifier.verify(tokens.token(f"user-{i}"))
+            assert len(verifier._verified) == 3
+        finally:
+            await verifier.jwks.aclose()
+
+    asyncio.run(scenario())
