@@ -64,6 +64,7 @@ def test_dockerfile_is_multi_stage_and_runs_as_the_manifests_user():
     assert pod_security["runAsUser"] == int(uid)
     assert pod_security["runAsGroup"] == int(gid)
     assert "PYTHONDONTWRITEBYTECODE=1" in text, "a read-only root filesystem cannot take .pyc files"
+    assert re.search(r"^STOPSIGNAL SIGTERM$", text, re.MULTILINE), "uvicorn drains on SIGTERM; do not inherit another"
 
 
 def test_lock_file_agrees_with_the_requirements():
