@@ -49,6 +49,16 @@ def test_readyz_is_503_without_the_database(make_settings):
         assert client.get("/healthz").status_code == 200
 
 
+def test_database_outage_is_503_not_500(make_settings, tokens, user):
+    settings = make_settings(
+        database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_min=0, migrate_on_startup=False
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.get("/tasks", headers=tokens.headers(user))
+        assert response.status_code == 503
+        assert response.json() == {"detail": "database unavailable"}
+
+
 def test_request_id_is_echoed_or_generated(client):
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id; rm -rf"}).headers["x-request-id"]
