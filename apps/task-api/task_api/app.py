@@ -79,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.jwks_url,
         min_refresh_interval=settings.jwks_min_refresh_interval,
         timeout=settings.jwks_timeout,
-        verify=settings.jwks_ca_file or True,
+        ca_file=settings.jwks_ca_file,
     )
     app.state.verifier = TokenVerifier(
         app.state.jwks,

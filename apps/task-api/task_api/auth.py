@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -60,11 +61,13 @@ class JwksCache:
         *,
         min_refresh_interval: float,
         timeout: float,
-        verify: str | bool = True,
+        ca_file: str | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
         self.min_refresh_interval = min_refresh_interval
+        # A private CA (the platform's) is given as a file; otherwise the system store.
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self._client = client or httpx.AsyncClient(timeout=timeout, verify=verify)
         self._keys: dict[str, Any] = {}
         self._last_attempt = float("-inf")
@@ -125,8 +128,11 @@ class JwksCache:
         """Background task: pick up rotated keys before any token needs them."""
         while True:
             await asyncio.sleep(interval)
-            async with self._lock:
-                await self.refresh()
+            try:
+                async with self._lock:
+                    await self.refresh()
+            except Exception:  # the loop must outlive any surprise; the old keys stay
+                logger.exception("periodic JWKS refresh failed")
 
 
 class TokenVerifier:

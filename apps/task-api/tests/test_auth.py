@@ -298,3 +298,20 @@ def test_cache_is_bounded(jwks_server, tokens):
             await verifier.jwks.aclose()
 
     asyncio.run(scenario())
+
+
+def test_periodic_refresh_picks_up_new_keys_without_a_miss(make_settings, jwks_server, tokens, user):
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    original = list(jwks_server.keys)
+    # Unknown-kid refreshes are effectively off here: only the background task can help.
+    settings = make_settings(jwks_refresh_interval=0.2, jwks_min_refresh_interval=3600)
+    with TestClient(create_app(settings)) as client:
+        try:
+            jwks_server.keys = [*original, public_jwk(new_key, "background")]
+            deadline = time.monotonic() + 5
+            token = tokens.token(user, key=new_key, kid="background")
+            while client.get("/tasks", headers=bearer(token)).status_code != 200:
+                assert time.monotonic() < deadline, "the background refresh never loaded the new key"
+                time.sleep(0.1)
+        finally:
+            jwks_server.keys = original
