@@ -201,6 +201,11 @@ class TokenVerifier:
             raise AuthError(f"token rejected: {exc}") from None
         except (ValueError, TypeError) as exc:  # defensive: never let a bad token become a 500
             raise AuthError(f"token rejected: {exc}") from None
+        # Keycloak marks its tokens: an ID token ("ID") for the same client would
+        # pass every check above, so only access tokens ("Bearer") are accepted.
+        token_type = claims.get("typ")
+        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
+            raise AuthError(f"token type {token_type!r} is not an access token")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("token has an empty subject")

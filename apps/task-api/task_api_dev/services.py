@@ -193,6 +193,7 @@ class TokenFactory:
             "sub": subject,
             "iat": now,
             "exp": now + 300,
+            "typ": "Bearer",
             "preferred_username": subject[:8],
             "realm_access": {"roles": roles or []},
         }

@@ -122,6 +122,12 @@ def test_missing_subject(client, tokens, user):
     assert_401(client.get("/tasks", headers=tokens.headers("")))
 
 
+def test_keycloak_id_token_is_not_an_access_token(client, tokens, user):
+    assert_401(client.get("/tasks", headers=tokens.headers(user, typ="ID")))
+    assert_401(client.get("/tasks", headers=tokens.headers(user, typ="Refresh")))
+    assert client.get("/tasks", headers=tokens.headers(user, typ="Bearer")).status_code == 200
+
+
 def test_tampered_payload(client, tokens, user):
     header, _, signature = tokens.token(user).split(".")
     forged = segment(tokens.claims(user, realm_access={"roles": ["task-admin"]}))
