@@ -199,6 +199,45 @@ def test_deployment_runs_the_pinned_image_hardened_and_meshed(objects):
     assert grace > container["lifecycle"]["preStop"]["sleep"]["seconds"] + int(config["TASK_API_SHUTDOWN_TIMEOUT"])
 
 
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """The checks of the restricted Pod Security Standard that apply to this pod."""
+    problems = []
+    pod_ctx = pod.get("securityContext", {})
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(flag):
+            problems.append(f"{flag} is set")
+    for volume in pod.get("volumes", []):
+        allowed = {"name", "configMap", "emptyDir", "projected", "secret", "downwardAPI", "persistentVolumeClaim"}
+        if set(volume) - allowed:
+            problems.append(f"volume {volume['name']} has a restricted type")
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        ctx = container.get("securityContext", {})
+        name = container["name"]
+        if ctx.get("privileged"):
+            problems.append(f"{name} is privileged")
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name} may escalate privileges")
+        if not ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")):
+            problems.append(f"{name} may run as root")
+        if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
+            problems.append(f"{name} runs as uid 0")
+        seccomp = ctx.get("seccompProfile", pod_ctx.get("seccompProfile", {})).get("type")
+        if seccomp not in {"RuntimeDefault", "Localhost"}:
+            problems.append(f"{name} has no seccomp profile")
+        capabilities = ctx.get("capabilities", {})
+        if "ALL" not in capabilities.get("drop", []):
+            problems.append(f"{name} does not drop ALL capabilities")
+        if set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name} adds capabilities")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            problems.append(f"{name} uses a hostPort")
+    return problems
+
+
+def test_pod_meets_the_restricted_pod_security_standard(objects):
+    assert restricted_violations(find(objects, "Deployment")["spec"]["template"]["spec"]) == []
+
+
 def test_selectors_and_ports_line_up(objects):
     pod_labels = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
     container_ports = {
