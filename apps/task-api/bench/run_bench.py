@@ -119,6 +119,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1, leaves a core to the API)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
     parser.add_argument("--no-access-log", action="store_true", help="disable the JSON access log")
+    parser.add_argument(
+        "--token-cache-size",
+        type=int,
+        default=4096,
+        help="TASK_API_TOKEN_CACHE_SIZE of the server; 0 verifies the RS256 signature on every request",
+    )
     args = parser.parse_args()
 
     wrk = shutil.which("wrk")
@@ -146,6 +152,7 @@ def main() -> int:
         "TASK_API_HOST": HOST,
         "TASK_API_PORT": str(port),
         "TASK_API_ACCESS_LOG": "false" if args.no_access_log else "true",
+        "TASK_API_TOKEN_CACHE_SIZE": str(args.token_cache_size),
     }
     with open(logdir / "task-api.log", "w") as log:
         server = subprocess.Popen([sys.executable, "-m", "task_api"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -182,7 +189,8 @@ def main() -> int:
     print(
         f"\nTask API benchmark: wrk {args.threads} thread(s), {args.connections} connections, "
         f"{args.duration}s per scenario (cap {args.max_requests} requests), 1 server process, "
-        f"{os.cpu_count()} CPUs, access log {'off' if args.no_access_log else 'on'}\n"
+        f"{os.cpu_count()} CPUs, access log {'off' if args.no_access_log else 'on'}, "
+        f"token cache {args.token_cache_size or 'off (signature checked on every request)'}\n"
     )
     print(f"{'scenario':42} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
     for name, stats in results.items():

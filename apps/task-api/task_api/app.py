@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         leeway=settings.jwt_leeway,
         max_token_bytes=settings.max_token_bytes,
         admin_role=settings.admin_role,
+        cache_size=settings.token_cache_size,
     )
     metrics.observe_pool(lambda: app.state.pool)
 

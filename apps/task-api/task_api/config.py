@@ -31,6 +31,7 @@ class Settings:
     jwks_min_refresh_interval: float = 30.0
     jwks_timeout: float = 5.0
     max_token_bytes: int = 8192
+    token_cache_size: int = 4096
     admin_role: str = "task-admin"
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -94,6 +95,7 @@ class Settings:
         optional("JWKS_MIN_REFRESH_INTERVAL", "jwks_min_refresh_interval", float, 0)
         optional("JWKS_TIMEOUT", "jwks_timeout", float, 0.1)
         optional("MAX_TOKEN_BYTES", "max_token_bytes", int, 256)
+        optional("TOKEN_CACHE_SIZE", "token_cache_size", int, 0)
         optional("ADMIN_ROLE", "admin_role", str)
         optional("DB_POOL_MIN", "db_pool_min", int, 0)
         optional("DB_POOL_MAX", "db_pool_max", int, 1)

@@ -321,3 +321,17 @@ def test_periodic_refresh_picks_up_new_keys_without_a_miss(make_settings, jwks_s
                 time.sleep(0.1)
         finally:
             jwks_server.keys = original
+
+
+def test_token_cache_can_be_disabled(jwks_server, tokens, user):
+    import asyncio
+
+    async def scenario():
+        verifier = _verifier(jwks_server, cache_size=0)
+        try:
+            await verifier.verify(tokens.token(user))
+            assert len(verifier._verified) == 0
+        finally:
+            await verifier.jwks.aclose()
+
+    asyncio.run(scenario())
