@@ -95,6 +95,9 @@ def run_wrk(
     line = [ln for ln in result.stdout.splitlines() if ln.startswith("{")][-1]
     stats = json.loads(line)
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    # wrk reports the configured duration even when the request cap stopped it
+    # early, so a capped run's rate is only a lower bound.
+    stats["capped"] = stats["requests"] >= per_thread * args.threads
     stats["errors"] = sum(v for k, v in stats.items() if k.startswith("errors_"))
     return stats
 
@@ -195,9 +198,12 @@ def main() -> int:
     print(f"{'scenario':42} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
     for name, stats in results.items():
         print(
-            f"{name:42} {stats['rps']:10.0f} {stats['p50_us'] / 1000:8.2f} {stats['p99_us'] / 1000:8.2f} "
+            f"{name:42} {stats['rps']:9.0f}{'*' if stats['capped'] else ' '} "
+            f"{stats['p50_us'] / 1000:8.2f} {stats['p99_us'] / 1000:8.2f} "
             f"{stats['requests']:9d} {stats['errors']:7d}"
         )
+    if any(stats["capped"] for stats in results.values()):
+        print("* stopped by --max-requests before the duration ended: req/s is a lower bound")
     baseline = next(iter(results.values()))
     print("\nratio to the minimal endpoint (throughput: higher is better; p99: lower is better)")
     for name, stats in list(results.items())[1:]:
