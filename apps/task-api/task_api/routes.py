@@ -24,7 +24,16 @@ MAX_OFFSET = 10_000
 # Dependencies are async on purpose: FastAPI runs plain `def` dependencies in a
 # worker thread, a context switch per request for a dictionary lookup.
 async def principal(request: Request) -> Principal:
-    return request.state.principal
+    # The guard middleware sets it for every /tasks path; refusing here too means a
+    # route added outside that prefix can never run unauthenticated (or crash).
+    user = getattr(request.state, "principal", None)
+    if user is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="task-api"'},
+        )
+    return user
 
 
 async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:

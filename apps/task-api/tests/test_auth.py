@@ -335,3 +335,26 @@ def test_token_cache_can_be_disabled(jwks_server, tokens, user):
             await verifier.jwks.aclose()
 
     asyncio.run(scenario())
+
+
+def test_every_task_route_is_behind_the_guard():
+    from task_api.guard import AuthGuardMiddleware
+    from task_api.routes import router
+
+    guard = AuthGuardMiddleware(None, verifier_getter=lambda: None)
+    assert router.routes
+    for route in router.routes:
+        assert guard._protected(route.path.replace("{task_id}", "x")), route.path
+
+
+def test_a_route_reached_without_the_guard_is_still_401(make_settings):
+    # Defence in depth: the dependency refuses a request the guard did not authenticate.
+    from task_api.guard import AuthGuardMiddleware
+
+    app = create_app(make_settings())
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not AuthGuardMiddleware]
+    app.state.verifier = None  # had the guard run, this would be a 500
+    with TestClient(app) as client:
+        response = client.get("/tasks")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
