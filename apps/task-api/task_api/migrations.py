@@ -2,7 +2,7 @@
 
 A dedicated tool (Alembic) would pull SQLAlchemy and a sync driver into an image
 that uses neither. The rules here are the ones that matter: files named
-``NNNN_description.sql`` in ``migrations/``, each applied in its own transaction
+``NNNN_description.sql`` in ``task_api/schema/``, each applied in its own transaction
 and recorded in ``schema_migrations``, under a PostgreSQL advisory lock so that
 replicas starting together never race.
 """
@@ -32,7 +32,7 @@ class Migration:
 def load_migrations() -> list[Migration]:
     pattern = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
     found: list[Migration] = []
-    for entry in resources.files("task_api").joinpath("migrations").iterdir():
+    for entry in resources.files("task_api").joinpath("schema").iterdir():
         match = pattern.match(entry.name)
         if match is None:
             continue
