@@ -86,6 +86,7 @@ def test_metrics_count_requests_and_latency_by_route_and_status(client, tokens, 
 
 def test_migrations_are_ordered_and_idempotent(database_url):
     migrations = load_migrations()
+    assert migrations, "no migrations found in task_api/schema/"
     assert [m.version for m in migrations] == sorted(m.version for m in migrations)
 
     async def run() -> list[int]:
