@@ -63,7 +63,15 @@ def create_app(settings: Settings) -> FastAPI:
             # triggers a (rate-limited) refresh, and the periodic task keeps trying.
             await state.jwks.refresh()
             refresher = asyncio.create_task(state.jwks.run_periodic_refresh(settings.jwks_refresh_interval))
-            logger.info("task api started", extra={"fields": {"version": __version__}})
+            # What tokens must match, stated once: a mismatch here explains every 401.
+            startup = {
+                "version": __version__,
+                "issuer": settings.oidc_issuer,
+                "audience": settings.oidc_audience,
+                "jwks_url": settings.jwks_url,
+                "admin_role": settings.admin_role,
+            }
+            logger.info("task api started", extra={"fields": startup})
             yield
         finally:
             # uvicorn has stopped accepting and drained in-flight requests by now.

@@ -200,6 +200,9 @@ def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_se
     entries = [json.loads(line) for line in output.splitlines() if line.strip()]
     messages = [e["msg"] for e in entries]
     assert "task api started" in messages
+    started = entries[messages.index("task api started")]
+    assert (started["issuer"], started["audience"]) == (jwks_server.issuer, "task-api")
+    assert "postgresql://" not in output, "the database URL (and its password) must never be logged"
     assert "task api stopped" in messages
     assert messages.index("task api stopped") < messages.index(f"Finished server process [{proc.pid}]")
     assert any(e.get("path") == "/tasks" and e.get("status") == 401 for e in entries)
