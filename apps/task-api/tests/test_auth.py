@@ -358,3 +358,32 @@ def test_a_route_reached_without_the_guard_is_still_401(make_settings):
         response = client.get("/tasks")
         assert response.status_code == 401
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_fuzzed_tokens_are_401_never_500(client, tokens, user):
+    """Seeded random junk, plausible headers with hostile values, and truncations."""
+    import random
+
+    rng = random.Random(20260926)  # noqa: S311 - reproducible fuzzing, not cryptography
+    valid = tokens.token(user)
+    header, payload, signature = valid.split(".")
+    hostile_headers = [
+        {"alg": ["RS256"], "kid": KID},
+        {"alg": "RS256", "kid": [KID]},
+        {"alg": "RS256", "kid": {"$ne": ""}},
+        {"alg": "RS256", "kid": "../../etc/passwd"},
+        {"alg": "RS256", "kid": KID, "jku": "http://127.0.0.1:9/evil"},
+        {"alg": "RS256", "kid": KID, "jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"}},
+        {"alg": "RS256", "kid": KID, "b64": False, "crit": ["b64"]},
+        {"alg": None, "kid": KID},
+        {},
+    ]
+    candidates = [f"{segment(h)}.{payload}.{signature}" for h in hostile_headers]
+    candidates += [valid[:cut] for cut in range(0, len(valid), 37)]
+    candidates += [f"{header}.{segment(p)}.{signature}" for p in ({"sub": 1}, {"exp": "never"}, {"aud": 5}, [])]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "
+    for _ in range(60):
+        candidates.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 400))))
+    for token in candidates:
+        response = client.get("/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (token, response.status_code, response.text)
