@@ -196,7 +196,9 @@ def test_deployment_runs_the_pinned_image_hardened_and_meshed(objects):
     assert config["TASK_API_OIDC_AUDIENCE"] == "task-api"
     assert not any("PASSWORD" in key for key in config)
     grace = spec["terminationGracePeriodSeconds"]
-    assert grace > container["lifecycle"]["preStop"]["sleep"]["seconds"] + int(config["TASK_API_SHUTDOWN_TIMEOUT"])
+    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"] + int(config["TASK_API_SHUTDOWN_TIMEOUT"])
+    proxy_wait = int(pod["metadata"]["annotations"]["config.alpha.linkerd.io/proxy-wait-before-exit-seconds"])
+    assert drain <= proxy_wait < grace, "the mesh proxy must outlive the drain, and both fit in the grace period"
 
 
 def restricted_violations(pod: dict[str, Any]) -> list[str]:
