@@ -1,0 +1,142 @@
+"""Application factory: wiring, lifespan (pool, migrations, JWKS) and error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from task_api import __version__
+from task_api.auth import JwksCache, TokenVerifier
+from task_api.config import Settings
+from task_api.guard import AuthGuardMiddleware
+from task_api.health import router as health_router
+from task_api.metrics import Metrics, MetricsMiddleware
+from task_api.middleware import RequestContextMiddleware
+from task_api.migrations import migrate
+from task_api.routes import router as tasks_router
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to undo, so skip asyncpg's default reset query.
+
+    The default runs ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``,
+    one extra round trip per request. This service never sets session state,
+    listens, keeps cursors or takes advisory locks on pooled connections, and
+    asyncpg still rolls back any open transaction before calling this hook.
+    """
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        if settings.migrate_on_startup:
+            # A dedicated connection: the advisory lock dies with it, whatever happens.
+            conn = await asyncpg.connect(settings.database_url, timeout=settings.db_command_timeout)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+        state.pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            command_timeout=settings.db_command_timeout,
+            reset=_keep_session,
+        )
+        refresher = None
+        try:
+            # A Keycloak outage at startup is not fatal: the first token with a kid
+            # triggers a (rate-limited) refresh, and the periodic task keeps trying.
+            await state.jwks.refresh()
+            refresher = asyncio.create_task(state.jwks.run_periodic_refresh(settings.jwks_refresh_interval))
+            # What tokens must match, stated once: a mismatch here explains every 401.
+            startup = {
+                "version": __version__,
+                "issuer": settings.oidc_issuer,
+                "audience": settings.oidc_audience,
+                "jwks_url": settings.jwks_url,
+                "admin_role": settings.admin_role,
+            }
+            logger.info("task api started", extra={"fields": startup})
+            yield
+        finally:
+            # uvicorn has stopped accepting and drained in-flight requests by now.
+            state.shutting_down = True
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            await state.jwks.aclose()
+            await state.pool.close()
+            logger.info("task api stopped")
+
+    app = FastAPI(
+        title="Task API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        # Larger bodies (chunked or not) get 413 before any parsing.
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.pool = None
+    app.state.shutting_down = False
+    app.state.jwks = JwksCache(
+        settings.jwks_url,
+        min_refresh_interval=settings.jwks_min_refresh_interval,
+        timeout=settings.jwks_timeout,
+        ca_file=settings.jwks_ca_file,
+    )
+    app.state.verifier = TokenVerifier(
+        app.state.jwks,
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        leeway=settings.jwt_leeway,
+        max_token_bytes=settings.max_token_bytes,
+        admin_role=settings.admin_role,
+        cache_size=settings.token_cache_size,
+    )
+    metrics.observe_pool(lambda: app.state.pool)
+
+    app.include_router(health_router)
+    app.include_router(tasks_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Say what is wrong and where; do not echo the input back (it may be huge or hostile).
+        errors = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": "request validation failed", "errors": errors}, status_code=422)
+
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.exceptions.ConnectionDoesNotExistError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("database unavailable", extra={"fields": {"error": repr(exc)}})
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    # Outermost first: metrics see every response, including 401/413 from the inner layers.
+    app.add_middleware(AuthGuardMiddleware, verifier_getter=lambda: app.state.verifier)
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=[*health_router.routes, *tasks_router.routes])
+    return app

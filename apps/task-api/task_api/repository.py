@@ -1,0 +1,98 @@
+"""SQL for tasks. Ownership is enforced here, in the WHERE clause, so no handler can forget it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+COLUMNS = "id, owner, title, description, status, due_date, created_at, updated_at"
+# Columns a client may change; the names come from this set, never from input.
+UPDATABLE = ("title", "description", "status", "due_date")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose tasks a caller may touch: one owner, or everyone (admin)."""
+
+    owner: str
+    all_owners: bool = False
+
+
+def _scope_clause(scope: Scope, params: list[Any]) -> str:
+    if scope.all_owners:
+        return "TRUE"
+    params.append(scope.owner)
+    return f"owner = ${len(params)}"
+
+
+async def create_task(pool: asyncpg.Pool, owner: str, fields: dict[str, Any]) -> asyncpg.Record:
+    return await pool.fetchrow(
+        f"INSERT INTO tasks (owner, title, description, status, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}",  # noqa: S608 - column list is a constant
+        owner,
+        fields["title"],
+        fields["description"],
+        fields["status"],
+        fields["due_date"],
+    )
+
+
+async def get_task(pool: asyncpg.Pool, scope: Scope, task_id: UUID) -> asyncpg.Record | None:
+    params: list[Any] = [task_id]
+    where = _scope_clause(scope, params)
+    return await pool.fetchrow(f"SELECT {COLUMNS} FROM tasks WHERE id = $1 AND {where}", *params)  # noqa: S608
+
+
+async def list_tasks(
+    pool: asyncpg.Pool,
+    scope: Scope,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+) -> tuple[list[asyncpg.Record], bool]:
+    """Return one page and whether another page follows (fetches limit+1 instead of a COUNT)."""
+    params: list[Any] = []
+    conditions = [_scope_clause(scope, params)]
+    if status is not None:
+        params.append(status)
+        conditions.append(f"status = ${len(params)}")
+    if due_before is not None:
+        params.append(due_before)
+        conditions.append(f"due_date <= ${len(params)}")
+    if due_after is not None:
+        params.append(due_after)
+        conditions.append(f"due_date >= ${len(params)}")
+    params.extend((limit + 1, offset))
+    sql = (
+        f"SELECT {COLUMNS} FROM tasks WHERE {' AND '.join(conditions)} "  # noqa: S608 - conditions are constants
+        f"ORDER BY created_at DESC, id DESC LIMIT ${len(params) - 1} OFFSET ${len(params)}"
+    )
+    rows = await pool.fetch(sql, *params)
+    return rows[:limit], len(rows) > limit
+
+
+async def update_task(
+    pool: asyncpg.Pool, scope: Scope, task_id: UUID, changes: dict[str, Any]
+) -> asyncpg.Record | None:
+    params: list[Any] = [task_id]
+    assignments = []
+    for column in UPDATABLE:
+        if column in changes:
+            params.append(changes[column])
+            assignments.append(f"{column} = ${len(params)}")
+    where = _scope_clause(scope, params)
+    sql = f"UPDATE tasks SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 AND {where} RETURNING {COLUMNS}"  # noqa: S608
+    return await pool.fetchrow(sql, *params)
+
+
+async def delete_task(pool: asyncpg.Pool, scope: Scope, task_id: UUID) -> bool:
+    params: list[Any] = [task_id]
+    where = _scope_clause(scope, params)
+    result = await pool.execute(f"DELETE FROM tasks WHERE id = $1 AND {where}", *params)  # noqa: S608
+    return result == "DELETE 1"

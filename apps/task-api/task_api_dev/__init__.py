@@ -1,0 +1,1 @@
+"""Development helpers for the Task API tests and benchmark; not part of the image."""

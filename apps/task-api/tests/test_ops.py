@@ -1,0 +1,220 @@
+"""Health, readiness, metrics, migrations, configuration, logs and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from task_api.app import create_app
+from task_api.config import ConfigError, Settings
+from task_api.logs import JsonFormatter, request_id_var
+from task_api.migrations import load_migrations, migrate
+
+APP_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "jwks_loaded": True}
+
+
+def test_readyz_is_503_without_the_database(make_settings):
+    # min pool 0 and no migration: the app starts, but the database does not exist.
+    settings = make_settings(
+        database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_min=0, migrate_on_startup=False
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "database unavailable"}
+        assert client.get("/healthz").status_code == 200
+
+
+def test_database_outage_is_503_not_500(make_settings, tokens, user):
+    settings = make_settings(
+        database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_min=0, migrate_on_startup=False
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.get("/tasks", headers=tokens.headers(user))
+        assert response.status_code == 503
+        assert response.json() == {"detail": "database unavailable"}
+
+
+def test_request_id_is_echoed_or_generated(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id; rm -rf"}).headers["x-request-id"]
+    assert len(generated) == 32
+
+
+def test_metrics_count_requests_and_latency_by_route_and_status(client, tokens, user):
+    headers = tokens.headers(user)
+    task = client.post("/tasks", json={"title": "metrics"}, headers=headers).json()
+    client.get(f"/tasks/{task['id']}", headers=headers)
+    client.get("/no/such/path")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'task_api_http_requests_total{method="POST",route="/tasks",status="201"}' in text
+    assert 'task_api_http_requests_total{method="GET",route="/tasks/{task_id}",status="200"}' in text
+    assert 'route="unmatched",status="404"' in text
+    assert task["id"] not in text  # raw paths never become labels
+    assert 'task_api_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/tasks",status="201"}' in text
+    for gauge in ("task_api_db_pool_size", "task_api_db_pool_idle", "task_api_db_pool_in_use", "task_api_db_pool_max"):
+        assert f"\n{gauge} " in text
+    assert "\ntask_api_db_pool_max 5.0" in text
+
+
+def test_migrations_are_ordered_and_idempotent(database_url):
+    migrations = load_migrations()
+    assert migrations, "no migrations found in task_api/schema/"
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+
+    async def run() -> list[int]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            again = await migrate(conn)
+            versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+            assert versions == [m.version for m in migrations]
+            return again
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == []  # the app already applied everything
+
+
+def test_settings_from_env_defaults_and_derived_jwks_url():
+    settings = Settings.from_env(
+        {
+            "TASK_API_DATABASE_URL": "postgresql://task-api@db/tasks",
+            "TASK_API_OIDC_ISSUER": "https://keycloak.local/realms/gauntlet/",
+            "TASK_API_ACCESS_LOG": "false",
+            "TASK_API_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.jwks_url == "https://keycloak.local/realms/gauntlet/protocol/openid-connect/certs"
+    assert settings.oidc_audience == "task-api"
+    assert settings.access_log is False
+    assert settings.log_level == "DEBUG"
+
+
+def test_settings_report_every_problem_at_once():
+    with pytest.raises(ConfigError) as excinfo:
+        Settings.from_env(
+            {
+                "TASK_API_OIDC_ISSUER": "keycloak.local",
+                "TASK_API_PORT": "http",
+                "TASK_API_DB_POOL_MIN": "20",
+                "TASK_API_ACCESS_LOG": "maybe",
+            }
+        )
+    message = str(excinfo.value)
+    for fragment in (
+        "TASK_API_DATABASE_URL is required",
+        "TASK_API_OIDC_ISSUER must be an http(s) URL",
+        "TASK_API_PORT='http' is not a valid int",
+        "TASK_API_DB_POOL_MIN (20) must not exceed TASK_API_DB_POOL_MAX (10)",
+        "TASK_API_ACCESS_LOG='maybe' is not a valid bool",
+    ):
+        assert fragment in message
+
+
+def test_log_records_are_json_with_request_id_and_fields():
+    record = logging.LogRecord("task_api", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record.fields = {"status": 201}
+    token = request_id_var.set("rid-1")
+    try:
+        entry = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert entry["msg"] == "hello world"
+    assert entry["level"] == "info"
+    assert entry["request_id"] == "rid-1"
+    assert entry["status"] == 201
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_server):
+    """The real entry point: uvicorn + uvloop, SIGTERM drains and closes the pool, exit 0."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(APP_DIR),
+        "TASK_API_DATABASE_URL": database_url,
+        "TASK_API_OIDC_ISSUER": jwks_server.issuer,
+        "TASK_API_JWKS_URL": jwks_server.url,
+        "TASK_API_HOST": "127.0.0.1",
+        "TASK_API_PORT": str(port),
+        "TASK_API_SHUTDOWN_TIMEOUT": "5",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "task_api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        response = httpx.get(f"http://127.0.0.1:{port}/tasks", timeout=2)
+        assert response.status_code == 401
+        assert "server" not in response.headers
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so the
+    # process ends "killed by SIGTERM" (exit 143 in a container) after draining.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [e["msg"] for e in entries]
+    assert "task api started" in messages
+    started = entries[messages.index("task api started")]
+    assert (started["issuer"], started["audience"]) == (jwks_server.issuer, "task-api")
+    assert "postgresql://" not in output, "the database URL (and its password) must never be logged"
+    assert "task api stopped" in messages
+    assert messages.index("task api stopped") < messages.index(f"Finished server process [{proc.pid}]")
+    assert any(e.get("path") == "/tasks" and e.get("status") == 401 for e in entries)
+
+
+def test_entry_point_refuses_incomplete_configuration():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASK_API_")}
+    env["PYTHONPATH"] = str(APP_DIR)
+    result = subprocess.run(
+        [sys.executable, "-m", "task_api"], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    entry = json.loads(result.stdout.strip().splitlines()[-1])
+    assert entry["level"] == "error"
+    assert "TASK_API_DATABASE_URL is required" in entry["msg"]

@@ -1,0 +1,150 @@
+"""Happy paths for every task endpoint, ownership and the admin role."""
+
+from __future__ import annotations
+
+import uuid
+
+from task_api_dev.services import ADMIN_ROLE
+
+
+def create(client, headers, **fields):
+    body = {"title": "write tests", **fields}
+    response = client.post("/tasks", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_returns_the_task_with_defaults(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    assert task["owner"] == user
+    assert task["title"] == "write tests"
+    assert task["description"] == ""
+    assert task["status"] == "todo"
+    assert task["due_date"] is None
+    uuid.UUID(task["id"])
+    assert task["created_at"] == task["updated_at"]
+
+
+def test_create_with_all_fields_and_title_whitespace_stripped(client, tokens, user):
+    task = create(
+        client, tokens.headers(user), title="  ship it  ", description="d", status="in_progress", due_date="2026-12-24"
+    )
+    assert (task["title"], task["description"], task["status"], task["due_date"]) == (
+        "ship it",
+        "d",
+        "in_progress",
+        "2026-12-24",
+    )
+
+
+def test_get_returns_own_task(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    response = client.get(f"/tasks/{task['id']}", headers=tokens.headers(user))
+    assert response.status_code == 200
+    assert response.json() == task
+
+
+def test_list_is_newest_first_and_only_own_tasks(client, tokens, user):
+    other = f"other-{uuid.uuid4()}"
+    create(client, tokens.headers(other), title="not mine")
+    ids = [create(client, tokens.headers(user), title=f"t{i}")["id"] for i in range(3)]
+    page = client.get("/tasks", headers=tokens.headers(user)).json()
+    assert [t["id"] for t in page["items"]] == ids[::-1]
+    assert page["next_offset"] is None
+    assert {t["owner"] for t in page["items"]} == {user}
+
+
+def test_list_paginates(client, tokens, user):
+    headers = tokens.headers(user)
+    ids = [create(client, headers, title=f"t{i}")["id"] for i in range(5)][::-1]
+    seen = []
+    offset = 0
+    while offset is not None:
+        page = client.get("/tasks", params={"limit": 2, "offset": offset}, headers=headers).json()
+        assert page["limit"] == 2
+        seen += [t["id"] for t in page["items"]]
+        offset = page["next_offset"]
+    assert seen == ids
+
+
+def test_list_filters_by_status_and_due_date(client, tokens, user):
+    headers = tokens.headers(user)
+    early = create(client, headers, title="early", due_date="2026-01-10", status="done")
+    late = create(client, headers, title="late", due_date="2026-06-10")
+    create(client, headers, title="undated")
+
+    def titles(**params):
+        return [t["title"] for t in client.get("/tasks", params=params, headers=headers).json()["items"]]
+
+    assert titles(status="done") == [early["title"]]
+    assert titles(due_before="2026-03-01") == ["early"]
+    assert titles(due_after="2026-03-01") == ["late"]
+    assert titles(due_after="2026-01-10", due_before="2026-06-10") == ["late", "early"]
+    assert titles(status="todo", due_after="2026-01-01") == [late["title"]]
+
+
+def test_patch_changes_only_given_fields(client, tokens, user):
+    headers = tokens.headers(user)
+    task = create(client, headers, description="keep me", due_date="2026-05-01")
+    response = client.patch(f"/tasks/{task['id']}", json={"status": "done", "title": "renamed"}, headers=headers)
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert (updated["status"], updated["title"], updated["description"]) == ("done", "renamed", "keep me")
+    assert updated["due_date"] == "2026-05-01"
+    assert updated["updated_at"] > task["updated_at"]
+    cleared = client.patch(f"/tasks/{task['id']}", json={"due_date": None}, headers=headers).json()
+    assert cleared["due_date"] is None
+
+
+def test_delete_removes_the_task(client, tokens, user):
+    headers = tokens.headers(user)
+    task = create(client, headers)
+    response = client.delete(f"/tasks/{task['id']}", headers=headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404
+    assert client.delete(f"/tasks/{task['id']}", headers=headers).status_code == 404
+
+
+def test_another_user_can_neither_read_nor_change_a_task(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    intruder = tokens.headers(f"intruder-{uuid.uuid4()}")
+    url = f"/tasks/{task['id']}"
+    for response in (
+        client.get(url, headers=intruder),
+        client.patch(url, json={"title": "mine now"}, headers=intruder),
+        client.delete(url, headers=intruder),
+    ):
+        assert response.status_code == 404
+        assert response.json() == {"detail": "task not found"}
+    # and the task is untouched
+    assert client.get(url, headers=tokens.headers(user)).json() == task
+
+
+def test_unknown_task_is_404(client, tokens, user):
+    assert client.get(f"/tasks/{uuid.uuid4()}", headers=tokens.headers(user)).status_code == 404
+
+
+def test_admin_role_sees_and_changes_every_task(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    admin = tokens.headers(f"admin-{uuid.uuid4()}", roles=[ADMIN_ROLE])
+    listed = client.get("/tasks", params={"limit": 100}, headers=admin).json()["items"]
+    assert task["id"] in {t["id"] for t in listed}
+    assert client.get(f"/tasks/{task['id']}", headers=admin).json()["owner"] == user
+    patched = client.patch(f"/tasks/{task['id']}", json={"status": "done"}, headers=admin).json()
+    assert patched["owner"] == user  # an admin edit does not steal the task
+    assert client.delete(f"/tasks/{task['id']}", headers=admin).status_code == 204
+
+
+def test_admin_role_from_client_roles(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    headers = tokens.headers(
+        f"admin-{uuid.uuid4()}", resource_access={"task-api": {"roles": [ADMIN_ROLE]}}, realm_access=None
+    )
+    assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 200
+
+
+def test_other_roles_do_not_grant_admin(client, tokens, user):
+    task = create(client, tokens.headers(user))
+    headers = tokens.headers(f"u-{uuid.uuid4()}", roles=["admin", "offline_access"])
+    assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404

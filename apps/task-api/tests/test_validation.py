@@ -1,0 +1,96 @@
+"""Invalid input is a 422 whose body says what and where, never a 500."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+
+def assert_422(response, *locations):
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["detail"] == "request validation failed"
+    found = [tuple(error["loc"]) for error in body["errors"]]
+    for location in locations:
+        assert location in found, f"{location} not in {found}"
+    for error in body["errors"]:
+        assert error["msg"]
+        assert "input" not in error  # the body is not echoed back
+
+
+@pytest.mark.parametrize(
+    ("body", "location"),
+    [
+        ({}, ("body", "title")),
+        ({"title": ""}, ("body", "title")),
+        ({"title": "   "}, ("body", "title")),
+        ({"title": "x" * 201}, ("body", "title")),
+        ({"title": 5}, ("body", "title")),
+        ({"title": "ok", "description": "x" * 10001}, ("body", "description")),
+        ({"title": "ok", "status": "someday"}, ("body", "status")),
+        ({"title": "ok", "due_date": "tomorrow"}, ("body", "due_date")),
+        ({"title": "ok", "due_date": "2026-02-30"}, ("body", "due_date")),
+        ({"title": "ok", "owner": "someone-else"}, ("body", "owner")),
+    ],
+)
+def test_create_rejects_invalid_fields(client, tokens, user, body, location):
+    assert_422(client.post("/tasks", json=body, headers=tokens.headers(user)), location)
+
+
+def test_create_rejects_malformed_json(client, tokens, user):
+    headers = {**tokens.headers(user), "Content-Type": "application/json"}
+    response = client.post("/tasks", content=b'{"title": ', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "request validation failed"
+
+
+def test_create_rejects_a_non_object_body(client, tokens, user):
+    assert_422(client.post("/tasks", json=["title"], headers=tokens.headers(user)))
+
+
+def test_oversized_body_is_413(client, tokens, user):
+    response = client.post("/tasks", json={"title": "x", "description": "y" * 100_000}, headers=tokens.headers(user))
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({}, "at least one"),
+        ({"title": None}, "title cannot be null"),
+        ({"status": None}, "status cannot be null"),
+        ({"status": "finished"}, None),
+        ({"id": str(uuid.uuid4())}, None),
+    ],
+)
+def test_patch_rejects_invalid_updates(client, tokens, user, body, fragment):
+    headers = tokens.headers(user)
+    task = client.post("/tasks", json={"title": "t"}, headers=headers).json()
+    response = client.patch(f"/tasks/{task['id']}", json=body, headers=headers)
+    assert_422(response)
+    if fragment:
+        assert fragment in response.text
+
+
+@pytest.mark.parametrize(
+    ("params", "location"),
+    [
+        ({"limit": 0}, ("query", "limit")),
+        ({"limit": 101}, ("query", "limit")),
+        ({"limit": "ten"}, ("query", "limit")),
+        ({"offset": -1}, ("query", "offset")),
+        ({"offset": 10_001}, ("query", "offset")),
+        ({"status": "later"}, ("query", "status")),
+        ({"due_before": "soon"}, ("query", "due_before")),
+    ],
+)
+def test_list_rejects_invalid_query(client, tokens, user, params, location):
+    assert_422(client.get("/tasks", params=params, headers=tokens.headers(user)), location)
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_malformed_task_id_is_422(client, tokens, user, method):
+    kwargs = {"json": {"title": "x"}} if method == "patch" else {}
+    response = getattr(client, method)("/tasks/not-a-uuid", headers=tokens.headers(user), **kwargs)
+    assert_422(response, ("path", "task_id"))
