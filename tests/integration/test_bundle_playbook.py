@@ -1,0 +1,155 @@
+"""playbooks/bundle.yml end to end, with loopback stand-ins for upstream: a local HTTP
+server for the files and a real docker-registry for the images. No internet."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    root = tmp_path / "upstream-files"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def upstream(registry_factory, test_images, tmp_path, file_server):
+    """Files and images where bundle.yml will look for them; returns the bundle inventory."""
+    registry = registry_factory()
+    push_bundle(
+        OciLayout(str(test_images.write_layout(tmp_path / "src"))), RegistryClient(registry.host, plain_http=True)
+    )
+    root, base_url = file_server
+    binary = b"#!/bin/sh\necho stand-in k3s\n"
+    (root / "k3s").write_bytes(binary)
+    (root / "sha256sum-amd64.txt").write_text(f"{hashlib.sha256(binary).hexdigest()}  k3s\n")
+    manifest = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "c", "image": f"{registry.host}/quay.io/gauntlet/base:1"}]}
+                }
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "initContainers": [{"name": "i", "image": f"{registry.host}/ghcr.io/gauntlet/multi:3"}]
+                            }
+                        }
+                    }
+                }
+            },
+        },
+    ]
+    text = yaml.safe_dump_all(manifest)
+    (root / "install.yaml").write_text(text)
+    extra_vars = {
+        "gauntlet_bundle_dir": str(tmp_path / "bundle"),
+        "gauntlet_bundle_plain_http_registries": [registry.host],
+        "gauntlet_bundle_files": [
+            {"name": "k3s/v0/k3s", "url": f"{base_url}/k3s", "checksum_url": f"{base_url}/sha256sum-amd64.txt"},
+            {
+                "name": "demo/install.yaml",
+                "url": f"{base_url}/install.yaml",
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "manifest": True,
+            },
+        ],
+        "gauntlet_bundle_extra_images": [f"{registry.host}/docker.io/gauntlet/app:2"],
+        "gauntlet_bundle_image_lists": [],
+    }
+    return registry, extra_vars, tmp_path
+
+
+def bundle(tmp_path, extra_vars, *args):
+    varfile = tmp_path / "bundle-vars.json"
+    varfile.write_text(json.dumps(extra_vars))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            str(REPO / "playbooks" / "bundle.yml"),
+            "-i",
+            str(REPO / "inventory" / "sample"),
+            "-e",
+            f"@{varfile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def recap_changed(stdout):
+    line = next(line for line in stdout.split("PLAY RECAP", 1)[1].splitlines() if line.startswith("localhost"))
+    return int(line.split("changed=")[1].split()[0])
+
+
+def test_bundle_downloads_checks_pulls_and_locks(upstream, test_images):
+    registry, extra_vars, tmp_path = upstream
+    first = bundle(tmp_path, extra_vars)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    lock = json.loads((tmp_path / "bundle" / "bundle.lock.json").read_text())
+    files = {entry["name"]: entry for entry in lock["files"]}
+    assert (
+        files["k3s/v0/k3s"]["sha256"] == hashlib.sha256((tmp_path / "bundle/files/k3s/v0/k3s").read_bytes()).hexdigest()
+    )
+    assert files["demo/install.yaml"]["url"].endswith("/install.yaml")
+    locked = {entry["name"]: entry["digest"] for entry in lock["images"]}
+    # Two images computed from the manifest (a Deployment container, a CronJob initContainer), one extra.
+    assert locked == {f"{registry.host}/{name}": test_images.images[name][0] for name in test_images.images}
+    assert "3 image(s)" in first.stdout
+
+    second = bundle(tmp_path, extra_vars)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert recap_changed(second.stdout) == 0, second.stdout[-3000:]
+
+
+def test_wrong_checksum_fails_clearly_and_keeps_the_lock(upstream):
+    _registry, extra_vars, tmp_path = upstream
+    extra_vars["gauntlet_bundle_files"][1]["sha256"] = "0" * 64
+    result = bundle(tmp_path, extra_vars)
+    assert result.returncode != 0
+    assert "did not match" in result.stdout or "checksum" in result.stdout.lower(), result.stdout[-3000:]
+    assert not (tmp_path / "bundle" / "bundle.lock.json").exists()
+    assert not (tmp_path / "bundle" / "files" / "demo" / "install.yaml").exists()
