@@ -48,7 +48,12 @@ def starts(host):
 
 
 def ansible_playbook(playbook, *args):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
     return subprocess.run(
         ["ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / playbook), *args],
         cwd=REPO,

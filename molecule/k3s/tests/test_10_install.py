@@ -142,5 +142,6 @@ def test_check_mode_reports_no_change():
 
     result = ansible_playbook("k3s.yml", "--check", "--diff")
     assert result.returncode == 0, result.stdout[-3000:]
-    recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)", plain, re.MULTILINE)
     assert recap and all(changed == "0" for _, changed in recap), recap

@@ -105,7 +105,12 @@ def test_bad_server_count(tmp_path, servers, agents, message, unchanged):
     result = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks/k3s.yml")],
         cwd=REPO,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        },
         capture_output=True,
         text=True,
         check=False,
