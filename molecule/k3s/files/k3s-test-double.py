@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""k3s TEST DOUBLE: not k3s. Installed as `k3s` by the Molecule scenario `k3s` in place of the real binary.
+
+Real k3s cannot run in unprivileged containers, so this small program stands in for it. It:
+- records every call (argv, selected environment, the config.yaml it read) as a JSON line in
+  /var/lib/k3s-double/calls.jsonl;
+- as `k3s server` / `k3s agent` (run by systemd, Type=notify): reads config.yaml, keeps the cluster
+  token like k3s does (/var/lib/rancher/k3s/server/token, K10<hash>::server:<token>), refuses to start
+  with a different token, joins the server named by `server:` over plain HTTP on the API port
+  (the join is refused when the token differs), writes /etc/rancher/k3s/k3s.yaml, tells systemd it is
+  ready and then serves a tiny HTTP API: /readyz, /join and /nodes;
+- as `k3s kubectl get --raw /readyz` and `k3s kubectl get nodes -o json`: answers from that API, so
+  the role's real waiting logic runs. Every node it reports carries the annotation
+  `gauntlet.test/k3s-test-double: "true"`: a node is "Ready" here only because it joined;
+- as `k3s kubectl drain|cordon|uncordon NODE`: records the call and succeeds;
+- as `k3s --version`: prints the version it was built for (the scenario's prepare step sets VERSION).
+"""
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSION = "@VERSION@"
+STATE = "/var/lib/k3s-double"
+CONFIG = "/etc/rancher/k3s/config.yaml"
+DATA = "/var/lib/rancher/k3s"
+KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
+PORT = 6443
+
+
+def parse_config(path):
+    """The subset of YAML the role writes with to_nice_yaml: scalars and lists of scalars."""
+    config, key = {}, None
+    if not os.path.exists(path):
+        return config
+    with open(path, encoding="utf-8") as handle:
+        for raw in handle:
+            line = raw.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if line.startswith("- ") or line.startswith("  - "):
+                config[key].append(scalar(line.split("- ", 1)[1]))
+                continue
+            key, _, value = line.partition(":")
+            value = value.strip()
+            config[key] = [] if value == "" else scalar(value)
+    return config
+
+
+def scalar(text):
+    text = text.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def record(config=None):
+    os.makedirs(STATE, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k.startswith(("K3S_", "NOTIFY_SOCKET", "INVOCATION_ID"))}
+    entry = {"time": time.time(), "pid": os.getpid(), "argv": sys.argv, "env": env, "config": config}
+    with open(os.path.join(STATE, "calls.jsonl"), "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def notify_ready():
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(b"READY=1\nSTATUS=k3s test double running\n")
+
+
+def http(url, payload=None):
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})  # noqa: S310 - plain HTTP to the double
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - plain HTTP to the double
+        return json.loads(response.read() or b"null")
+
+
+def plain(url):
+    """The role writes https://host:port; the double speaks plain HTTP on the same port."""
+    return url.replace("https://", "http://").rstrip("/")
+
+
+class Cluster:
+    def __init__(self, token, upstream=None):
+        self.token = token
+        self.upstream = upstream
+        self.lock = threading.Lock()
+        self.path = os.path.join(STATE, "nodes.json")
+
+    def nodes(self):
+        if self.upstream:
+            return http(self.upstream + "/nodes")
+        if os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as handle:
+                return json.load(handle)
+        return {}
+
+    def join(self, name, role, token):
+        if self.upstream:
+            return http(self.upstream + "/join", {"name": name, "role": role, "token": token})
+        if token != self.token:
+            raise PermissionError("token mismatch")
+        with self.lock:
+            nodes = self.nodes()
+            nodes[name] = {"role": role, "joined": nodes.get(name, {}).get("joined", time.time()), "seen": time.time()}
+            with open(self.path, "w", encoding="utf-8") as handle:
+                json.dump(nodes, handle)
+        return {"joined": name}
+
+
+def serve(cluster):
+    class Handler(BaseHTTPRequestHandler):
+        def reply(self, code, body):
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            if self.path == "/readyz":
+                self.reply(200, "ok")
+            elif self.path == "/nodes":
+                self.reply(200, cluster.nodes())
+            else:
+                self.reply(404, "not found")
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            try:
+                self.reply(200, cluster.join(body.get("name"), body.get("role"), body.get("token")))
+            except PermissionError as exc:
+                self.reply(401, str(exc))
+            except (urllib.error.URLError, OSError) as exc:
+                self.reply(502, str(exc))
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()  # noqa: S104 - the API port of a node
+
+
+def join_upstream(url, name, role, token):
+    for _ in range(60):
+        try:
+            return http(plain(url) + "/join", {"name": name, "role": role, "token": token})
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                sys.exit(f"k3s test double: {url} refused to join {name}: the token does not match the cluster")
+            time.sleep(1)
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    sys.exit(f"k3s test double: cannot reach {url} to join")
+
+
+def write_kubeconfig():
+    text = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n"
+        "    certificate-authority-data: azNzLXRlc3QtZG91YmxlCg==\n  name: default\n"
+        "contexts:\n- context:\n    cluster: default\n    user: default\n  name: default\n"
+        "current-context: default\nusers:\n- name: default\n  user:\n    token: k3s-test-double\n"
+    )
+    fd = os.open(KUBECONFIG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def run_node(kind):
+    config = parse_config(CONFIG)
+    record(config)
+    token = ""
+    if config.get("token-file"):
+        with open(config["token-file"], encoding="utf-8") as handle:
+            token = handle.read().strip()
+    token = config.get("token", token)
+    name = config.get("node-name") or socket.gethostname()
+    if kind == "server":
+        os.makedirs(os.path.join(DATA, "server"), exist_ok=True)
+        stored_path = os.path.join(DATA, "server", "token")
+        if os.path.exists(stored_path):
+            with open(stored_path, encoding="utf-8") as handle:
+                stored = handle.read().strip().rsplit(":", 1)[-1]
+            if stored != token:
+                sys.exit("k3s test double: bootstrap data already found and encrypted with a different token")
+        if config.get("server"):
+            join_upstream(config["server"], name, "server", token)
+            cluster = Cluster(token, upstream=plain(config["server"]))
+        else:
+            cluster = Cluster(token)
+            cluster.join(name, "server", token)
+        with open(stored_path, "w", encoding="utf-8") as handle:
+            handle.write(f"K10{hashlib.sha256(token.encode()).hexdigest()}::server:{token}\n")
+        write_kubeconfig()
+        threading.Thread(target=serve, args=(cluster,), daemon=True).start()
+        notify_ready()
+        while True:
+            time.sleep(3600)
+    if not config.get("server"):
+        sys.exit("k3s test double: an agent needs `server` in config.yaml")
+    if any(key in config for key in ("cluster-init", "secrets-encryption", "kube-apiserver-arg")):
+        sys.exit("k3s test double: an agent was given server flags")
+    join_upstream(config["server"], name, "agent", token)
+    notify_ready()
+    while True:
+        time.sleep(3600)
+
+
+def node_list(nodes):
+    items = []
+    for name, node in sorted(nodes.items()):
+        roles = {"node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/etcd": "true"}
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {"kubernetes.io/hostname": name, **(roles if node["role"] == "server" else {})},
+                    "annotations": {"gauntlet.test/k3s-test-double": "true"},
+                },
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "JoinedTheTestDouble"}],
+                    "nodeInfo": {"kubeletVersion": VERSION.split("+")[0]},
+                },
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def kubectl(args):
+    record()
+    local = f"http://127.0.0.1:{PORT}"
+    try:
+        if args[:3] == ["get", "--raw", "/readyz"]:
+            print(http(local + "/readyz"))
+            return 0
+        if args[:2] == ["get", "nodes"]:
+            print(json.dumps(node_list(http(local + "/nodes")), indent=2))
+            return 0
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"k3s test double: the API at {local} does not answer: {exc}", file=sys.stderr)
+        return 1
+    if args and args[0] in ("drain", "cordon", "uncordon"):
+        print(f"node/{args[1]} {args[0]}ed (k3s test double)")
+        return 0
+    print(f"k3s test double: kubectl {' '.join(args)} is not implemented", file=sys.stderr)
+    return 1
+
+
+def main():
+    args = sys.argv[1:]
+    if args[:1] in (["--version"], ["-v"], ["version"]):
+        record()
+        print(f"k3s version {VERSION} (k3s test double)")
+        return 0
+    if args[:1] in (["server"], ["agent"]):
+        return run_node(args[0])
+    if args[:1] == ["kubectl"]:
+        return kubectl(args[1:])
+    record()
+    print(f"k3s test double: `k3s {' '.join(args)}` is not implemented", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Filters of the k3s roles (docs in k3s_config.yml, k3s_bundle_entries.yml, k3s_token_matches.yml,
+k8s_object_filename.yml, k8s_object_filenames.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import (
+    K3sConfigError,
+    build_config,
+    bundle_entries,
+    object_filename,
+    token_matches,
+)
+
+
+def k3s_config(settings, role):
+    """config.yaml content for a server or an agent; see k3s_config.yml."""
+    try:
+        return build_config(settings, role)
+    except K3sConfigError as exc:
+        raise AnsibleFilterError(f"k3s_config: {exc}") from exc
+
+
+def k3s_bundle_entries(lock, names):
+    """Lock entries {name: {name, sha256, ...}} for the given bundle file names."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
+    try:
+        return bundle_entries(lock, names)
+    except K3sConfigError as exc:
+        raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc
+
+
+def k3s_token_matches(stored, token):
+    """True when the token a server stored belongs to this cluster token (or nothing is stored)."""
+    if not isinstance(stored, str) or not isinstance(token, str):
+        raise AnsibleFilterError("k3s_token_matches: expected the stored token text and the cluster token")
+    return token_matches(stored, token)
+
+
+def k8s_object_filename(obj, index):
+    """File name of a rendered object: NN-kind-namespace-name.yaml."""
+    try:
+        return object_filename(obj, int(index))
+    except (K3sConfigError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"k8s_object_filename: {exc}") from exc
+
+
+def k8s_object_filenames(objects):
+    """File names of a whole component's objects, in order; fails on duplicates."""
+    if not isinstance(objects, list):
+        raise AnsibleFilterError("k8s_object_filenames: expected the list of objects")
+    names = [k8s_object_filename(obj, index) for index, obj in enumerate(objects)]
+    seen = set()
+    for obj in objects:
+        key = (
+            obj.get("apiVersion", "").split("/")[0],
+            obj["kind"],
+            obj["metadata"].get("namespace"),
+            obj["metadata"]["name"],
+        )
+        if key in seen:
+            raise AnsibleFilterError(f"k8s_object_filenames: {obj['kind']} {obj['metadata']['name']} appears twice")
+        seen.add(key)
+    return names
+
+
+class FilterModule:
+    """k3s filters."""
+
+    def filters(self):
+        return {
+            "k3s_config": k3s_config,
+            "k3s_bundle_entries": k3s_bundle_entries,
+            "k3s_token_matches": k3s_token_matches,
+            "k8s_object_filename": k8s_object_filename,
+            "k8s_object_filenames": k8s_object_filenames,
+        }
