@@ -122,19 +122,27 @@ def test_default_certificate_is_signed_by_the_local_ca_for_every_domain(rendered
     assert (rendered["dir"] / "traefik/00-secret-kube-system-gauntlet-default-tls.yaml").stat().st_mode & 0o077 == 0
     cert = tmp_path / "tls.crt"
     cert.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    ca = rendered["work"] / "credentials/tls/ca.crt"
+    ca = rendered["work"] / "credentials/ca/ca.crt"
     verify = subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(cert)], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)], capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)], capture_output=True, text=True
+    ).stdout
     for domain in SERVICES.values():
         assert f"DNS:{domain}" in text
     assert "DNS:*.local" in text
-    for name in ("ca.key", "ca.crt", "default.key", "default.crt"):
-        assert (rendered["work"] / "credentials/tls" / name).stat().st_mode & 0o777 == 0o600
+    # Keys are private; certificates are public (nodes install the CA to trust it).
+    for name, mode in (
+        ("ca.key", 0o600),
+        ("traefik-default.key", 0o600),
+        ("ca.crt", 0o644),
+        ("traefik-default.crt", 0o644),
+    ):
+        assert (rendered["work"] / "credentials/ca" / name).stat().st_mode & 0o777 == mode
 
 
 def test_credentials_are_generated_once(rendered):
-    ca = (rendered["work"] / "credentials/tls/ca.crt").read_bytes()
+    ca = (rendered["work"] / "credentials/ca/ca.crt").read_bytes()
     again = rendered["run"](
         rendered["work"] / "render.yml",
         "-e",
@@ -143,7 +151,7 @@ def test_credentials_are_generated_once(rendered):
         f"gauntlet_credentials_dir={rendered['work'] / 'credentials'}",
     )
     assert again.returncode == 0
-    assert (rendered["work"] / "credentials/tls/ca.crt").read_bytes() == ca
+    assert (rendered["work"] / "credentials/ca/ca.crt").read_bytes() == ca
 
 
 def test_stale_files_are_removed(rendered, tmp_path):
