@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
 
 LOCK_VERSION = 1
 _HEX64 = re.compile(r"^[a-f0-9]{64}$")
@@ -94,16 +95,7 @@ def write_lock(path: str, data: dict) -> bool:
         pass
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text.encode("utf-8"))
     return True
 
 

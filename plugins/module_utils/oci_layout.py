@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 
+from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
     ANNOTATION_CONTAINERD_NAME,
@@ -181,16 +182,7 @@ class OciLayout(BundleSource):
         self._atomic_write(self._index_path, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
 
     def _atomic_write(self, path: str, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, data)
 
     def entries(self) -> list[ImageEntry]:
         return _index_entries(self._read_index(), self.location)

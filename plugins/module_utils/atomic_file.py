@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Write a file so readers see the old content or the new, never half of it.
+
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
