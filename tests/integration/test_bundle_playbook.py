@@ -7,8 +7,6 @@ import functools
 import hashlib
 import http.server
 import json
-import os
-import subprocess
 import threading
 from pathlib import Path
 
@@ -97,27 +95,10 @@ def upstream(registry_factory, test_images, tmp_path, file_server):
     return registry, extra_vars, tmp_path
 
 
-def bundle(tmp_path, extra_vars, *args):
+def write_vars(tmp_path, extra_vars):
     varfile = tmp_path / "bundle-vars.json"
     varfile.write_text(json.dumps(extra_vars))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            str(REPO / "playbooks" / "bundle.yml"),
-            "-i",
-            str(REPO / "inventory" / "sample"),
-            "-e",
-            f"@{varfile}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    return f"@{varfile}"
 
 
 def recap_changed(stdout):
@@ -125,9 +106,9 @@ def recap_changed(stdout):
     return int(line.split("changed=")[1].split()[0])
 
 
-def test_bundle_downloads_checks_pulls_and_locks(upstream, test_images):
+def test_bundle_downloads_checks_pulls_and_locks(upstream, test_images, run_playbook):
     registry, extra_vars, tmp_path = upstream
-    first = bundle(tmp_path, extra_vars)
+    first = run_playbook("bundle.yml", REPO / "inventory" / "sample", "-e", write_vars(tmp_path, extra_vars))
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     lock = json.loads((tmp_path / "bundle" / "bundle.lock.json").read_text())
     files = {entry["name"]: entry for entry in lock["files"]}
@@ -140,15 +121,15 @@ def test_bundle_downloads_checks_pulls_and_locks(upstream, test_images):
     assert locked == {f"{registry.host}/{name}": test_images.images[name][0] for name in test_images.images}
     assert "3 image(s)" in first.stdout
 
-    second = bundle(tmp_path, extra_vars)
+    second = run_playbook("bundle.yml", REPO / "inventory" / "sample", "-e", write_vars(tmp_path, extra_vars))
     assert second.returncode == 0, second.stdout[-3000:]
     assert recap_changed(second.stdout) == 0, second.stdout[-3000:]
 
 
-def test_wrong_checksum_fails_clearly_and_keeps_the_lock(upstream):
+def test_wrong_checksum_fails_clearly_and_keeps_the_lock(upstream, run_playbook):
     _registry, extra_vars, tmp_path = upstream
     extra_vars["gauntlet_bundle_files"][1]["sha256"] = "0" * 64
-    result = bundle(tmp_path, extra_vars)
+    result = run_playbook("bundle.yml", REPO / "inventory" / "sample", "-e", write_vars(tmp_path, extra_vars))
     assert result.returncode != 0
     assert "did not match" in result.stdout or "checksum" in result.stdout.lower(), result.stdout[-3000:]
     assert not (tmp_path / "bundle" / "bundle.lock.json").exists()

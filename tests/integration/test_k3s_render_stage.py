@@ -1,41 +1,23 @@
 """The k3s stage's cluster objects render from the real playbook without contacting any host."""
 
-import os
-import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_k3s_playbook_renders_objects_without_hosts(tmp_path):
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(REPO / "inventory/sample"),
-            str(REPO / "playbooks/k3s.yml"),
-            "--tags",
-            "coredns_custom,traefik",
-            "-e",
-            f"gauntlet_render_dir={tmp_path / 'render'}",
-            "-e",
-            f"gauntlet_credentials_dir={tmp_path / 'credentials'}",
-            # Any SSH attempt to the sample's 192.168.56.x hosts fails fast instead of hanging.
-            "-e",
-            "ansible_ssh_common_args='-o ConnectTimeout=1'",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+def test_k3s_playbook_renders_objects_without_hosts(tmp_path, run_playbook):
+    result = run_playbook(
+        "k3s.yml",
+        REPO / "inventory/sample",
+        "--tags",
+        "coredns_custom,traefik",
+        "-e",
+        f"gauntlet_render_dir={tmp_path / 'render'}",
+        "-e",
+        f"gauntlet_credentials_dir={tmp_path / 'credentials'}",
+        # Any SSH attempt to the sample's 192.168.56.x hosts fails fast instead of hanging.
+        "-e",
+        "ansible_ssh_common_args='-o ConnectTimeout=1'",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "unreachable=0" in result.stdout and "UNREACHABLE" not in result.stdout
