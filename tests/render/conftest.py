@@ -5,9 +5,12 @@ k3s); custom resources against the openAPIV3Schema of their upstream CRD, read f
 ../shared/upstream (never copied into the repository).
 """
 
+import functools
+import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,15 +18,25 @@ import kubernetes_validate
 import pytest
 import yaml
 
+# Helper modules beside this file (pod_security) import by name under importlib mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 REPO = Path(__file__).resolve().parents[2]
 UPSTREAM = REPO.parent / "shared" / "upstream"
 VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
 # v1.36.4+k3s1 -> 1.36.0: kubernetes-validate ships one schema set per minor.
 K8S_VERSION = ".".join(VERSIONS["k3s"].lstrip("v").split(".")[:2]) + ".0"
-CRD_FILES = {
-    ("helm.cattle.io", "HelmChartConfig"): UPSTREAM / "helm-controller/crds/helm.cattle.io_helmchartconfigs.yaml",
-    ("helm.cattle.io", "HelmChart"): UPSTREAM / "helm-controller/crds/helm.cattle.io_helmcharts.yaml",
-}
+# Upstream files holding CustomResourceDefinitions (whole install manifests included:
+# only their CRD documents are used).
+CRD_SOURCES = [
+    "helm-controller/crds/helm.cattle.io_helmchartconfigs.yaml",
+    "helm-controller/crds/helm.cattle.io_helmcharts.yaml",
+    "cloudnative-pg/1.30.0/cnpg-1.30.0.yaml",
+    "argo-cd/v3.5.1/install.yaml",
+    "keycloak/26.0.0/kubernetes/keycloaks.k8s.keycloak.org-v1.yml",
+    "keycloak/26.0.0/kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml",
+    "kube-prometheus/v0.18.0/manifests/setup/*.yaml",
+]
 
 
 def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -55,12 +68,27 @@ def _strict(schema):
     return schema
 
 
+@functools.cache
+def upstream_crds() -> dict:
+    """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+
+    loader = manifest_loader()
+    crds = {}
+    for pattern in CRD_SOURCES:
+        paths = sorted(UPSTREAM.glob(pattern))
+        assert paths, f"upstream CRD source {pattern} is missing under {UPSTREAM}"
+        for path in paths:
+            for doc in yaml.load_all(path.read_text(), Loader=loader):
+                if doc and doc.get("kind") == "CustomResourceDefinition":
+                    crds[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc
+    return crds
+
+
 def crd_validate(obj: dict) -> None:
     group, version = obj["apiVersion"].split("/")
-    path = CRD_FILES.get((group, obj["kind"]))
-    if path is None or not path.exists():
-        pytest.skip(f"no upstream CRD for {obj['kind']} at {path}")
-    crd = yaml.safe_load(path.read_text())
+    crd = upstream_crds().get((group, obj["kind"]))
+    assert crd is not None, f"no upstream CRD for {obj['apiVersion']} {obj['kind']}: add its file to CRD_SOURCES"
     served = {v["name"]: v for v in crd["spec"]["versions"]}
     assert version in served, f"{obj['kind']} {version} is not served by the CRD ({sorted(served)})"
     schema = _strict(served[version]["schema"]["openAPIV3Schema"])
@@ -76,6 +104,102 @@ def validate_object(obj: dict) -> None:
         crd_validate(obj)
     else:
         kubernetes_validate.validate(json.loads(json.dumps(obj)), K8S_VERSION, strict=True)
+
+
+VARS_PLAYBOOK = """---
+- name: Write the inventory's resolved variables
+  hosts: k3s_servers[0]
+  gather_facts: false
+  tasks:
+    - name: Write them as JSON
+      ansible.builtin.copy:
+        content: "{{ dict(__names | zip(__names | map('extract', vars))) | to_nice_json }}"
+        dest: "{{ __dest }}"
+        mode: "0600"
+      delegate_to: localhost
+"""
+
+
+def inventory_vars(work: Path, names: list[str], *extra: str) -> dict:
+    """Variables of the first k3s server of inventory/sample, templated by Ansible itself."""
+    playbook = work / "vars.yml"
+    playbook.write_text(VARS_PLAYBOOK)
+    dest = work / "vars.json"
+    result = run_playbook(playbook, "-e", json.dumps({"__names": names, "__dest": str(dest)}), *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(dest.read_text())
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_upstream_bundle(work: Path) -> tuple[Path, dict]:
+    """A bundle folder made of the upstream copies in ../shared/upstream, with its lock.
+
+    Every gauntlet_bundle_files entry whose name exists under ../shared/upstream is
+    linked in (names follow the upstream folders); binaries that are not there (k3s, the
+    registry tarball) are left out, which render mode never reads. Returns the folder
+    and the resolved gauntlet_bundle_files entries.
+    """
+    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+
+    entries = inventory_vars(work, ["gauntlet_bundle_files"])["gauntlet_bundle_files"]
+    bundle = work / "bundle"
+    lock = bundle_lock.empty_lock()
+    for entry in entries:
+        source = UPSTREAM / entry["name"]
+        if not source.is_file():
+            continue
+        target = bundle / "files" / entry["name"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source)
+        bundle_lock.set_file(lock, entry["name"], sha256_of(source), url=entry["url"])
+    bundle_lock.write_lock(str(bundle / "bundle.lock.json"), lock)
+    return bundle, {entry["name"]: entry for entry in entries}
+
+
+@pytest.fixture(scope="session")
+def platform_render(tmp_path_factory):
+    """playbooks/platform.yml rendered twice from inventory/sample with an upstream bundle.
+
+    Returns the render folder, the first render's bytes, the second run's output, the
+    credentials folder, the bundle entries, the computed image list and the domains.
+    """
+    work = tmp_path_factory.mktemp("platform")
+    bundle, entries = make_upstream_bundle(work)
+    out = work / "render"
+    args = [
+        "-e",
+        json.dumps(
+            {
+                "gauntlet_render_dir": str(out),
+                "gauntlet_credentials_dir": str(work / "credentials"),
+                "gauntlet_bundle_dir": str(bundle),
+            }
+        ),
+    ]
+    first = run_playbook(REPO / "playbooks/platform.yml", *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    snapshot = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.yaml"))}
+    second = run_playbook(REPO / "playbooks/platform.yml", *args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    resolved = inventory_vars(work, ["gauntlet_bundle_images", "local_domains_services"], *args)
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        dir=out,
+        work=work,
+        args=args,
+        first=snapshot,
+        second_stdout=second.stdout,
+        credentials=work / "credentials",
+        bundle=bundle,
+        bundle_entries=entries,
+        images=resolved["gauntlet_bundle_images"],
+        domains=resolved["local_domains_services"],
+        objects={p: yaml.safe_load(b) for p, b in snapshot.items()},
+    )
 
 
 @pytest.fixture(scope="session")

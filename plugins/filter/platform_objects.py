@@ -1,0 +1,43 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters building the Namespace and the Ingress of a platform role.
+
+``'gitea' | gauntlet.platform.platform_namespace(pod_security='restricted', inject=false)``
+returns a Namespace with PodSecurity labels (enforce as given, audit and warn
+``restricted``) and, with ``inject``, the ``linkerd.io/inject: enabled`` annotation.
+
+``'gitea' | gauntlet.platform.platform_ingress(namespace='gitea', host='gitea.local',
+service='gitea-http', port=3000, path='/', annotations={})`` returns an Ingress for
+Traefik's ``websecure`` entry point with TLS from Traefik's default certificate.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import (
+    PlatformObjectError,
+    ingress_object,
+    namespace_object,
+)
+
+
+def platform_namespace(name, pod_security="restricted", inject=False):
+    try:
+        return namespace_object(name, pod_security=pod_security, inject=bool(inject))
+    except PlatformObjectError as exc:
+        raise AnsibleFilterError(f"platform_namespace: {exc}") from exc
+
+
+def platform_ingress(name, namespace, host, service, port, path="/", annotations=None):
+    try:
+        return ingress_object(name, namespace, host, service, port, path=path, annotations=annotations)
+    except PlatformObjectError as exc:
+        raise AnsibleFilterError(f"platform_ingress: {exc}") from exc
+
+
+class FilterModule:
+    """Namespace and Ingress of a platform role."""
+
+    def filters(self):
+        return {"platform_namespace": platform_namespace, "platform_ingress": platform_ingress}

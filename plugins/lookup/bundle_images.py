@@ -1,0 +1,89 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lookup: the computed image list of the platform."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: bundle_images
+short_description: The platform's image list, computed from the bundle's manifests plus the images no manifest names
+description:
+  - Returns the sorted, unique, normalised images of every object in the manifest files named (read from the
+    bundle and checked against its lock), plus O(images) (operand, chart and pipeline images that no manifest
+    names), plus every image listed one per line (C(#) comments allowed) in the O(lists) files.
+  - C(playbooks/bundle.yml) pulls exactly this list; the render tests check that every image of every
+    rendered object is in it.
+options:
+  bundle_dir:
+    description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
+    type: str
+    required: true
+  manifests:
+    description: Bundle file names of manifests whose images the platform runs.
+    type: list
+    elements: str
+    default: []
+  images:
+    description: More image references.
+    type: list
+    elements: str
+    default: []
+  lists:
+    description: Paths of text files with one image reference per line.
+    type: list
+    elements: str
+    default: []
+"""
+
+RETURN = r"""
+_list:
+  description: Normalised image references (registry/repository:tag), sorted.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import (
+    BundleFileError,
+    bundle_file_path,
+    load_manifest,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import (
+    ImageListError,
+    images_from_manifests,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_image
+
+
+def _listed(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise AnsibleLookupError(f"bundle_images: cannot read the image list {path}: {exc.strerror}") from None
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        bundle_dir = self.get_option("bundle_dir")
+        found = set()
+        for name in self.get_option("manifests"):
+            try:
+                found.update(images_from_manifests(load_manifest(bundle_file_path(bundle_dir, name))))
+            except (BundleFileError, ImageListError) as exc:
+                raise AnsibleLookupError(f"bundle_images: {name}: {exc}") from None
+        for path in self.get_option("lists"):
+            found.update(self._normalized(_listed(path), path))
+        found.update(self._normalized(self.get_option("images"), "images"))
+        return sorted(found)
+
+    @staticmethod
+    def _normalized(refs, where):
+        try:
+            return [normalize_image(ref) for ref in refs]
+        except ImageRefError as exc:
+            raise AnsibleLookupError(f"bundle_images: {where}: {exc}") from None
