@@ -12,7 +12,7 @@ description:
     value from the system's CSPRNG, atomically, mode 0600, in folders of mode 0700.
   - The file is written in check mode too, like every generated secret of the platform, so C(--check) can
     compute the objects that carry it; it is never changed afterwards (delete it to rotate).
-  - A file that exists but is empty or not private (group or other can read it) is an error: the secret may
+  - A file that exists but is empty or not private (group or other can read it) is an error, as the secret may
     have been truncated or exposed.
 options:
   _terms:
