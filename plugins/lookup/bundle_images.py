@@ -68,17 +68,22 @@ def _listed(path: str) -> list[str]:
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
-        bundle_dir = self.get_option("bundle_dir")
+        # Options are read directly so the plugin also works outside the plugin loader.
+        unknown = set(kwargs) - {"bundle_dir", "manifests", "images", "lists"}
+        if unknown or not kwargs.get("bundle_dir"):
+            raise AnsibleLookupError(
+                f"bundle_images: needs bundle_dir; options are bundle_dir, manifests, images, lists (got {sorted(kwargs)})"
+            )
+        bundle_dir = kwargs["bundle_dir"]
         found = set()
-        for name in self.get_option("manifests"):
+        for name in kwargs.get("manifests") or []:
             try:
                 found.update(images_from_manifests(load_manifest(bundle_file_path(bundle_dir, name))))
             except (BundleFileError, ImageListError) as exc:
                 raise AnsibleLookupError(f"bundle_images: {name}: {exc}") from None
-        for path in self.get_option("lists"):
+        for path in kwargs.get("lists") or []:
             found.update(self._normalized(_listed(path), path))
-        found.update(self._normalized(self.get_option("images"), "images"))
+        found.update(self._normalized(kwargs.get("images") or [], "images"))
         return sorted(found)
 
     @staticmethod

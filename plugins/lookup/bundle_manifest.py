@@ -47,8 +47,10 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file impo
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
-        bundle_dir = self.get_option("bundle_dir")
+        # Options are read directly so the plugin also works outside the plugin loader.
+        bundle_dir = kwargs.get("bundle_dir")
+        if not bundle_dir or set(kwargs) - {"bundle_dir"}:
+            raise AnsibleLookupError("bundle_manifest: pass bundle_dir=gauntlet_bundle_dir and nothing else")
         objects = []
         for name in terms:
             try:

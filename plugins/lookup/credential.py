@@ -85,9 +85,16 @@ def read_or_create(path: str, length: int, alphabet: str) -> str:
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
-        base = self.get_option("dir")
-        length = self.get_option("length")
+        # Options are read directly (not through set_options) so the plugin also works
+        # when imported outside Ansible's plugin loader, as the unit tests do.
+        unknown = set(kwargs) - {"dir", "length", "chars"}
+        if unknown:
+            raise AnsibleLookupError(f"credential: unknown option(s) {', '.join(sorted(unknown))}")
+        base = kwargs.get("dir")
+        length = int(kwargs.get("length", 32))
+        chars = kwargs.get("chars", "alnum")
+        if chars not in ALPHABETS:
+            raise AnsibleLookupError(f"credential: chars must be one of {', '.join(ALPHABETS)}, got {chars!r}")
         if not base:
             raise AnsibleLookupError("credential: dir is empty; pass dir=gauntlet_credentials_dir")
         if length < 16:
@@ -96,5 +103,5 @@ class LookupModule(LookupBase):
         for name in terms:
             if not name or name.startswith("/") or ".." in name.split("/"):
                 raise AnsibleLookupError(f"credential: {name!r} must be a relative name inside the credentials folder")
-            values.append(read_or_create(os.path.join(base, name), length, ALPHABETS[self.get_option("chars")]))
+            values.append(read_or_create(os.path.join(base, name), length, ALPHABETS[chars]))
         return values

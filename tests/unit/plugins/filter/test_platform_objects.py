@@ -1,0 +1,58 @@
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.gauntlet.platform.plugins.filter.platform_objects import FilterModule
+
+F = FilterModule().filters()
+
+
+def test_namespace_enforces_the_level_and_audits_restricted():
+    ns = F["platform_namespace"]("gitea")
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert "annotations" not in ns["metadata"]
+
+
+def test_injected_namespace_must_be_privileged():
+    ns = F["platform_namespace"]("gitea", pod_security="privileged", inject=True)
+    assert ns["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
+    with pytest.raises(AnsibleFilterError, match="NET_ADMIN"):
+        F["platform_namespace"]("gitea", inject=True)
+
+
+@pytest.mark.parametrize(("name", "level"), [("Gitea", "restricted"), ("gitea", "strict"), ("-x", "baseline")])
+def test_namespace_bad_input(name, level):
+    with pytest.raises(AnsibleFilterError, match="platform_namespace"):
+        F["platform_namespace"](name, pod_security=level)
+
+
+def test_ingress_routes_https_to_the_service():
+    ing = F["platform_ingress"]("gitea", "gitea", "gitea.local", "gitea-http", 3000)
+    assert ing["spec"]["ingressClassName"] == "traefik"
+    assert ing["spec"]["tls"] == [{"hosts": ["gitea.local"]}]
+    (rule,) = ing["spec"]["rules"]
+    assert rule["host"] == "gitea.local"
+    assert rule["http"]["paths"][0]["backend"] == {"service": {"name": "gitea-http", "port": {"number": 3000}}}
+    assert ing["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
+
+
+def test_ingress_named_port_and_extra_annotations():
+    ing = F["platform_ingress"]("web", "ns", "x.local", "svc", "http", path="/ui", annotations={"a": "b"})
+    assert ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "http"}
+    assert ing["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/ui"
+    assert ing["metadata"]["annotations"]["a"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "path", "match"),
+    [
+        ("Gitea.Local", 80, "/", "host"),
+        ("x.local", 0, "/", "port"),
+        ("x.local", True, "/", "port"),
+        ("x.local", 80, "ui", "path"),
+    ],
+)
+def test_ingress_bad_input(host, port, path, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        F["platform_ingress"]("web", "ns", host, "svc", port, path=path)
