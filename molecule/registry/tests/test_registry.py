@@ -79,6 +79,15 @@ def test_registry_service_runs_hardened(host):
     assert "htpasswd" in config and "tls.crt" in config
 
 
+def test_registry_runs_the_bundle_release_unpacked_on_the_host():
+    registry = testinfra.get_host("podman://mr-registry-1")
+    link = registry.file("/usr/local/bin/gauntlet-registry")
+    assert link.is_symlink and link.linked_to == "/usr/local/lib/gauntlet-registry/3.1.1/registry"
+    assert registry.file("/usr/local/lib/gauntlet-registry/3.1.1/registry").mode == 0o755
+    unit = registry.file("/etc/systemd/system/gauntlet-registry.service").content_string
+    assert "ExecStart=/usr/local/bin/gauntlet-registry serve" in unit
+
+
 def test_password_file_is_private():
     assert PASSWORD_FILE.stat().st_mode & 0o777 == 0o600
 
