@@ -131,9 +131,13 @@ def task_error(result, expect: str | None = None) -> str | None:
     if result.get("skipped"):
         reason = result.get("skip_reason") or result.get("false_condition") or ""
         return f"skipped{': ' + str(reason) if reason else ''}"
-    broken = result.get("failed") or (expect is not None and expect not in result)
-    if expect == "status" and result.get("status", -1) == -1:
-        broken = True
+    if expect is None:
+        broken = bool(result.get("failed"))
+    else:
+        # A result holding its success key succeeded, even when `failed` is set: an
+        # `until` that waited in vain (pods never Ready) marks the last answer failed,
+        # and that answer is exactly what the check judges.
+        broken = expect not in result or (expect == "status" and result.get("status", -1) == -1)
     if not broken:
         return None
     msg = msg or "failed without a message"

@@ -110,6 +110,14 @@ def test_task_error_success_unreachable_skipped():
     assert vc.task_error({"changed": False}, expect="images") == "failed without a message"
 
 
+def test_task_error_after_waiting_in_vain_is_the_answer_not_an_error():
+    # An `until` that never held: Ansible sets failed and attempts on the last answer.
+    waited = dict(uri(200, {"status": "success"}), failed=True, attempts=12, msg="OK (402 bytes)")
+    assert vc.task_error(waited, expect="status") is None
+    assert vc.task_error({"failed": True, "attempts": 12, "resources": []}, expect="resources") is None
+    assert vc.task_error({"failed": True, "msg": "boom"}) == "boom"
+
+
 # -- 1. DNS ------------------------------------------------------------------------------------
 
 
