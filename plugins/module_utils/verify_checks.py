@@ -896,7 +896,11 @@ HEADERS = ("CHECK", "TARGET", "RESULT", "DETAIL")
 
 
 def render_table(rows) -> list[str]:
-    """The rows as aligned text lines: a header, one line per row (more for multi-line details), a summary."""
+    """The rows as aligned text lines: a header, one line per row (more for multi-line details), a summary.
+
+    Every line starts with ``|``, so Ansible's output quotes all lines alike (YAML would
+    leave some plain and quote others) and the columns stay aligned in JSON and YAML.
+    """
     if not isinstance(rows, list):
         raise VerifyInputError("expected a list of result rows")
     clean = []
@@ -910,15 +914,17 @@ def render_table(rows) -> list[str]:
             widths[i] = max(widths[i], len(row[key]))
 
     def line(cells) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells[:3], widths, strict=True)) + "  " + str(cells[3])
+        return (
+            "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells[:3], widths, strict=True)) + " | " + cells[3]
+        ).rstrip()
 
-    out = [line(HEADERS).rstrip(), "  ".join("-" * w for w in widths) + "  " + "-" * len(HEADERS[3])]
+    out = [line(HEADERS), "|" + "|".join("-" * (w + 2) for w in widths) + "|" + "-" * (len(HEADERS[3]) + 1)]
     for row in clean:
         details = row["detail"] or [""]
-        out.append(line((row["check"], row["target"], row["result"], details[0])).rstrip())
-        out.extend(line(("", "", "", extra)).rstrip() for extra in details[1:])
+        out.append(line((row["check"], row["target"], row["result"], details[0])))
+        out.extend(line(("", "", "", extra)) for extra in details[1:])
     counts = {r: sum(1 for row in clean if row["result"] == r) for r in RESULTS}
-    out.append(f"{len(clean)} checks: {counts[OK]} OK, {counts[FAIL]} FAIL, {counts[SKIP]} SKIP")
+    out.append(f"| {len(clean)} checks: {counts[OK]} OK, {counts[FAIL]} FAIL, {counts[SKIP]} SKIP")
     return out
 
 

@@ -30,7 +30,7 @@ options:
     default: 2048
     choices: [2048, 3072, 4096]
 notes:
-  - Supports check mode. Put C(no_log) on the task: the input and the output are bearer tokens.
+  - Supports check mode. Put C(no_log) on the task, as the input and the output are bearer tokens.
 attributes:
   check_mode:
     support: full

@@ -294,19 +294,16 @@ def stage(tmp_path, registry_factory, test_images):
 
 
 def table_of(stdout: str) -> dict:
-    """{(check, target): (result, first detail line)} from the printed table."""
-    assert '"CHECK ' in stdout, f"no table printed:\n{stdout[-5000:]}"
-    start = stdout.index('"CHECK ')
+    """{(check, target): (result, first detail line)} from the printed table (JSON result format)."""
+    assert '"| CHECK ' in stdout, f"no table printed:\n{stdout[-5000:]}"
+    start = stdout.index('"| CHECK ')
     lines = json.loads("[" + stdout[start : stdout.index("]", start)] + "]")
-    header = lines[0]
-    cols = [header.index(h) for h in ("TARGET", "RESULT", "DETAIL")]
     rows = {}
     for line in lines[2:-1]:
-        if not line[: cols[0]].strip():
-            continue
-        key = (line[: cols[0]].strip(), line[cols[0] : cols[1]].strip())
-        rows[key] = (line[cols[1] : cols[2]].strip(), line[cols[2] :].strip())
-    rows["summary"] = lines[-1]
+        check, target, result, detail = (cell.strip() for cell in line.removeprefix("| ").split(" | ", 3))
+        if check:
+            rows[(check, target)] = (result, detail)
+    rows["summary"] = lines[-1].removeprefix("| ")
     return rows
 
 
@@ -354,9 +351,9 @@ def test_filters_load_by_fqcn(tmp_path, ansible_env):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert '"linkerd   meshed namespaces  SKIP    disabled"' in result.stdout
-    assert '"task-api  forged             FAIL    HTTP 200 OK, expected 401"' in result.stdout
-    assert '"2 checks: 0 OK, 1 FAIL, 1 SKIP"' in result.stdout
+    assert '"| linkerd  | meshed namespaces | SKIP   | disabled"' in result.stdout
+    assert '"| task-api | forged            | FAIL   | HTTP 200 OK, expected 401"' in result.stdout
+    assert '"| 2 checks: 0 OK, 1 FAIL, 1 SKIP"' in result.stdout
 
 
 @stand_ins

@@ -24,7 +24,7 @@ def test_rows_and_table_through_the_filters():
         FILTERS["verify_row"]("linkerd", "meshed namespaces", "SKIP", "Linkerd is disabled"),
         FILTERS["verify_http_status"]({"status": 401}, "task-api", "GET without a token", 401),
     ]
-    assert FILTERS["verify_table"](rows)[-1] == "2 checks: 1 OK, 0 FAIL, 1 SKIP"
+    assert FILTERS["verify_table"](rows)[-1] == "| 2 checks: 1 OK, 0 FAIL, 1 SKIP"
 
 
 def test_hosts_entries_errors_surface_as_filter_errors():

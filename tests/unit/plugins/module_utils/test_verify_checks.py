@@ -941,18 +941,18 @@ def test_render_table_aligns_and_counts():
         vc.make_row("linkerd", "meshed namespaces", "SKIP", "Linkerd is disabled"),
     ]
     assert vc.render_table(rows) == [
-        "CHECK    TARGET             RESULT  DETAIL",
-        "-------  -----------------  ------  ------",
-        "dns      node server-1      OK      10 names resolve to the expected addresses",
-        "pods     all namespaces     FAIL    1 of 40 pods not Ready",
-        "                                    gitea/gitea-0: Pending",
-        "linkerd  meshed namespaces  SKIP    Linkerd is disabled",
-        "3 checks: 1 OK, 1 FAIL, 1 SKIP",
+        "| CHECK   | TARGET            | RESULT | DETAIL",
+        "|---------|-------------------|--------|-------",
+        "| dns     | node server-1     | OK     | 10 names resolve to the expected addresses",
+        "| pods    | all namespaces    | FAIL   | 1 of 40 pods not Ready",
+        "|         |                   |        | gitea/gitea-0: Pending",
+        "| linkerd | meshed namespaces | SKIP   | Linkerd is disabled",
+        "| 3 checks: 1 OK, 1 FAIL, 1 SKIP",
     ]
 
 
 def test_render_table_empty_and_bad_rows():
-    assert vc.render_table([])[-1] == "0 checks: 0 OK, 0 FAIL, 0 SKIP"
+    assert vc.render_table([])[-1] == "| 0 checks: 0 OK, 0 FAIL, 0 SKIP"
     assert all(line == line.rstrip() for line in vc.render_table([vc.make_row("a", "b", "OK")]))
     with pytest.raises(vc.VerifyInputError):
         vc.render_table([{"check": "a", "result": "MAYBE"}])

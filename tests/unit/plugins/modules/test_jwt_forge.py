@@ -92,5 +92,7 @@ def test_docs_match_the_argument_spec():
     assert doc["module"] == "jwt_forge"
     assert set(doc["options"]) == set(jwt_forge.argument_spec())
     assert jwt_forge.argument_spec()["token"]["no_log"] is True
+    # Plain strings only: "a: b" in a list item would be a mapping, and ansible-doc fails on it.
+    assert all(isinstance(line, str) for key in ("description", "notes") for line in doc.get(key, []))
     yaml.safe_load(jwt_forge.EXAMPLES)
     yaml.safe_load(jwt_forge.RETURN)

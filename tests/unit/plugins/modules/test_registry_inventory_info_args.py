@@ -77,5 +77,7 @@ def test_docs_match_the_argument_spec():
     assert doc["module"] == "registry_inventory_info"
     assert set(doc["options"]) == set(mod.argument_spec())
     assert mod.argument_spec()["password"]["no_log"] is True
+    # Plain strings only: "a: b" in a list item would be a mapping, and ansible-doc fails on it.
+    assert all(isinstance(line, str) for key in ("description", "notes") for line in doc.get(key, []))
     yaml.safe_load(mod.EXAMPLES)
     yaml.safe_load(mod.RETURN)
