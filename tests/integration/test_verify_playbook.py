@@ -397,7 +397,10 @@ def test_every_check_runs_and_the_run_fails_at_the_end(stage, tmp_path, run_play
 @stand_ins
 def test_a_task_api_that_trusts_any_signature_fails(stage, tmp_path, run_playbook):
     _platform, extra = stage(task_api_checks_signatures=False)
-    result = run_playbook("verify.yml", write_inventory(tmp_path), "-e", f"@{extra}", "--tags", "verify_auth")
+    # In check mode too: verify only reads, so --check runs the same requests.
+    result = run_playbook(
+        "verify.yml", write_inventory(tmp_path), "-e", f"@{extra}", "--tags", "verify_auth", "--check"
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     table = table_of(result.stdout)
     assert table[("task-api", "GET with a forged token")] == (
