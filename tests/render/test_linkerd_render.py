@@ -148,6 +148,8 @@ def test_the_version_placeholder_is_set_through_values(platform_render, name):
 
 def test_the_crds_chart_installs_the_gateway_api_k3s_136_lacks(platform_render):
     assert values(platform_render, "linkerd-crds") == {"installGatewayAPI": True}
+    # A failed upgrade must not uninstall the CRDs (that would delete every policy object).
+    assert helm_chart(platform_render, "linkerd-crds")["spec"]["failurePolicy"] == "retry"
     members = archive(platform_render, "linkerd-crds")
     assert "linkerd-crds/templates/gateway.networking.k8s.io_httproutes.yaml" in members
 
