@@ -37,6 +37,9 @@ CRD_SOURCES = [
     "keycloak/26.0.0/kubernetes/keycloakrealmimports.k8s.keycloak.org-v1.yml",
     "kube-prometheus/v0.18.0/manifests/setup/*.yaml",
 ]
+# CRDs with no upstream copy in ../shared/upstream, kept beside the tests (each file says
+# where its schema comes from).
+LOCAL_CRDS = Path(__file__).resolve().parent / "crds"
 
 
 def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -70,18 +73,20 @@ def _strict(schema):
 
 @functools.cache
 def upstream_crds() -> dict:
-    """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES."""
+    """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES and LOCAL_CRDS."""
     from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
 
     loader = manifest_loader()
     crds = {}
+    sources = []
     for pattern in CRD_SOURCES:
         paths = sorted(UPSTREAM.glob(pattern))
         assert paths, f"upstream CRD source {pattern} is missing under {UPSTREAM}"
-        for path in paths:
-            for doc in yaml.load_all(path.read_text(), Loader=loader):
-                if doc and doc.get("kind") == "CustomResourceDefinition":
-                    crds[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc
+        sources += paths
+    for path in sources + sorted(LOCAL_CRDS.glob("*.yaml")):
+        for doc in yaml.load_all(path.read_text(), Loader=loader):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                crds[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc
     return crds
 
 
