@@ -99,13 +99,16 @@ def crd_validate(obj: dict) -> None:
     schema = _strict(served[version]["schema"]["openAPIV3Schema"])
     # metadata is the API server's, not the CRD's to describe.
     schema["properties"].pop("metadata", None)
+    schema["required"] = [r for r in schema.get("required", []) if r != "metadata"]
     jsonschema.validate({k: v for k, v in obj.items() if k != "metadata"}, schema)
 
 
 def validate_object(obj: dict) -> None:
     """Validate one object, strictly, for the pinned Kubernetes minor."""
     assert obj["metadata"]["name"]
-    if "." in obj["apiVersion"].split("/")[0]:
+    group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
+    # Built-in API groups are *.k8s.io (or have no dot); anything else is a custom resource.
+    if (group, obj["kind"]) in upstream_crds() or ("." in group and not group.endswith("k8s.io")):
         crd_validate(obj)
     else:
         kubernetes_validate.validate(json.loads(json.dumps(obj)), K8S_VERSION, strict=True)

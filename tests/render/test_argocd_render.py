@@ -1,0 +1,386 @@
+"""The argocd role as rendered by playbooks/platform.yml (issue "Platform services I", item 5).
+
+Uses the shared `platform_render` fixture (two renders from inventory/sample with an upstream
+bundle) and checks what is particular to Argo CD: the upstream manifest put into its namespace,
+the platform's settings merged in, the admin password, SSO, the gitops wiring. A second run with
+other settings (and a rotated admin password) checks the role's switches.
+"""
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from passlib.hash import bcrypt
+
+REPO = Path(__file__).resolve().parents[2]
+UPSTREAM_MANIFEST = REPO.parent / "shared" / "upstream" / "argo-cd" / "v3.5.1" / "install.yaml"
+CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+NAMESPACE = "argocd"
+REPO_URL = "http://gitea-http.gitea.svc:3000/gauntlet/gitops.git"  # the contract in group_vars/all/platform.yml
+CONTAINER_KEYS = ("initContainers", "containers")
+
+
+def upstream_objects():
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+
+    return [d for d in yaml.load_all(UPSTREAM_MANIFEST.read_text(), Loader=manifest_loader()) if d]
+
+
+def component(render, name):
+    """{(kind, name): object} of one component folder, and the objects in file order."""
+    items = sorted((p, o) for p, o in render.objects.items() if p.parts[0] == name)
+    return {(o["kind"], o["metadata"]["name"]): o for _, o in items}, [o for _, o in items]
+
+
+def secret_data(secret):
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def credential(render, name):
+    return (render.credentials / name).read_text().rstrip("\n")
+
+
+@pytest.fixture(scope="module")
+def argocd(platform_render):
+    objects, ordered = component(platform_render, "argocd")
+    crds, _ = component(platform_render, "argocd-crds")
+    apps, app_list = component(platform_render, "argocd-apps")
+    return {"objects": objects, "ordered": ordered, "crds": crds, "apps": apps, "app_list": app_list}
+
+
+def test_components_and_apply_order(argocd):
+    assert [name for _, name in argocd["crds"]] == [
+        "applications.argoproj.io",
+        "applicationsets.argoproj.io",
+        "appprojects.argoproj.io",
+    ]
+    assert argocd["ordered"][0]["kind"] == "Namespace" and argocd["ordered"][0]["metadata"]["name"] == NAMESPACE
+    assert [o["kind"] for o in argocd["app_list"]] == ["Secret", "AppProject", "Application"]
+    assert not any(o["kind"] == "CustomResourceDefinition" for o in argocd["ordered"] + argocd["app_list"])
+
+
+def test_crds_are_upstreams_unchanged(argocd):
+    upstream = {o["metadata"]["name"]: o for o in upstream_objects() if o["kind"] == "CustomResourceDefinition"}
+    for (_, name), crd in argocd["crds"].items():
+        assert crd == upstream[name], f"CRD {name} differs from the upstream manifest"
+
+
+def test_namespace_set_on_every_namespaced_object(argocd):
+    for (kind, name), obj in {**argocd["objects"], **argocd["apps"]}.items():
+        if kind in CLUSTER_KINDS:
+            assert "namespace" not in obj["metadata"], f"{kind} {name} is cluster-scoped"
+        else:
+            assert obj["metadata"].get("namespace") == NAMESPACE, f"{kind} {name} is not in {NAMESPACE}"
+
+
+def test_every_upstream_object_but_dex_is_applied(argocd):
+    wanted = {(o["kind"], o["metadata"]["name"]) for o in upstream_objects() if o["kind"] != "CustomResourceDefinition"}
+    dex = {key for key in wanted if key[1].startswith("argocd-dex-server")}
+    assert len(dex) == 6, "Dex's objects upstream: SA, Role, RoleBinding, Service, Deployment, NetworkPolicy"
+    assert set(argocd["objects"]) >= wanted - dex
+    assert not set(argocd["objects"]) & dex, "Dex runs only with argocd_dex_enabled"
+
+
+def test_cluster_role_bindings_name_the_namespace(argocd):
+    bindings = [o for (k, _), o in argocd["objects"].items() if k == "ClusterRoleBinding"]
+    assert len(bindings) == 3
+    for binding in bindings:
+        assert binding["subjects"] and all(s["namespace"] == NAMESPACE for s in binding["subjects"])
+
+
+def test_namespace_is_meshed_and_privileged_for_linkerd(argocd):
+    namespace = argocd["objects"][("Namespace", NAMESPACE)]
+    assert namespace["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+def test_linkerd_proxy_ports_are_open_inside_the_namespace(argocd):
+    policy = argocd["objects"][("NetworkPolicy", "argocd-linkerd-proxy")]
+    assert policy["spec"]["podSelector"] == {}
+    rules = {p["port"]: r["from"] for r in policy["spec"]["ingress"] for p in r["ports"]}
+    assert rules[4143] == [{"podSelector": {}}], "meshed traffic between Argo CD's pods arrives on 4143"
+    assert 4191 in rules
+
+
+def test_no_initial_admin_secret_is_rendered(platform_render):
+    names = {o["metadata"]["name"] for o in platform_render.objects.values()}
+    assert "argocd-initial-admin-secret" not in names
+
+
+def test_admin_password_is_a_bcrypt_hash_of_the_credential(platform_render, argocd):
+    data = secret_data(argocd["objects"][("Secret", "argocd-secret")])
+    password = credential(platform_render, "argocd/admin-password")
+    salt = credential(platform_render, "argocd/admin-password-salt")
+    assert len(password) >= 32 and len(salt) == 22
+    digest = data["admin.password"]
+    assert re.fullmatch(r"\$2[aby]\$12\$[./A-Za-z0-9]{53}", digest), digest
+    assert digest[7:28] == salt[:21], "the salt is the credential's (the 22nd character carries 2 bits only)"
+    assert bcrypt.verify(password, digest)
+    assert not bcrypt.verify(password + "x", digest)
+
+
+def test_admin_password_hash_is_identical_across_renders(platform_render):
+    path = Path("argocd") / "31-secret-argocd-argocd-secret.yaml"
+    assert path in platform_render.first
+    second = yaml.safe_load((platform_render.dir / path).read_text())
+    first = yaml.safe_load(platform_render.first[path])
+    assert second["data"]["admin.password"] == first["data"]["admin.password"]
+    assert second["data"]["admin.passwordMtime"] == first["data"]["admin.passwordMtime"]
+
+
+def test_admin_password_mtime_is_recorded_once_for_this_hash(platform_render, argocd):
+    data = secret_data(argocd["objects"][("Secret", "argocd-secret")])
+    when, fingerprint = credential(platform_render, "argocd/admin-password-mtime").split()
+    assert data["admin.passwordMtime"] == when
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", when), "RFC 3339, as Argo CD parses it"
+    assert fingerprint == hashlib.sha256(data["admin.password"].encode()).hexdigest()
+
+
+def test_argocd_secret_holds_the_generated_keys_and_keeps_upstream_labels(platform_render, argocd):
+    secret = argocd["objects"][("Secret", "argocd-secret")]
+    assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
+    data = secret_data(secret)
+    assert set(data) == {"admin.password", "admin.passwordMtime", "server.secretkey", "oidc.keycloak.clientSecret"}
+    assert data["server.secretkey"] == credential(platform_render, "argocd/server-secretkey")
+    assert data["oidc.keycloak.clientSecret"] == credential(platform_render, "keycloak/client-argocd")
+
+
+def test_server_runs_plain_http_behind_traefik(argocd, platform_render):
+    params = argocd["objects"][("ConfigMap", "argocd-cmd-params-cm")]
+    assert params["data"]["server.insecure"] == "true"
+    ingress = argocd["objects"][("Ingress", "argocd-server")]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == platform_render.domains["argocd"] == "argocd.local"
+    assert ingress["spec"]["tls"] == [{"hosts": ["argocd.local"]}]
+    assert ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    service = argocd["objects"][("Service", backend["name"])]
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"]]
+    assert port["targetPort"] == 8080, "argocd-server's plain HTTP port"
+
+
+def test_sso_through_keycloak_trusting_the_local_ca(platform_render, argocd):
+    data = argocd["objects"][("ConfigMap", "argocd-cm")]["data"]
+    assert data["url"] == "https://argocd.local"
+    assert data["admin.enabled"] == "true" and data["users.anonymous.enabled"] == "false"
+    assert "resource.exclusions" in data, "upstream's argocd-cm keys are kept"
+    oidc = yaml.safe_load(data["oidc.config"])
+    assert oidc["issuer"] == "https://keycloak.local/realms/gauntlet"
+    assert oidc["clientID"] == "argocd"
+    assert oidc["clientSecret"] == "$oidc.keycloak.clientSecret"
+    assert oidc["clientSecret"][1:] in argocd["objects"][("Secret", "argocd-secret")]["data"]
+    assert {"openid", "groups"} <= set(oidc["requestedScopes"])
+    assert oidc["rootCA"].strip() == (platform_render.credentials / "ca" / "ca.crt").read_text().strip()
+
+
+def test_rbac_readonly_by_default_admin_by_group(argocd):
+    data = argocd["objects"][("ConfigMap", "argocd-rbac-cm")]["data"]
+    assert data["policy.default"] == "role:readonly"
+    assert data["policy.csv"] == "g, argocd-admins, role:admin\n"
+    assert json.loads(data["scopes"]) == ["groups"]
+
+
+def test_every_container_has_requests_and_limits(argocd):
+    workloads = [o for (k, _), o in argocd["objects"].items() if k in ("Deployment", "StatefulSet")]
+    assert len(workloads) == 6
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        for container in [c for key in CONTAINER_KEYS for c in pod.get(key, [])]:
+            resources = container.get("resources") or {}
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            assert set(resources.get("requests", {})) == {"cpu", "memory"}, where
+            assert set(resources.get("limits", {})) == {"cpu", "memory"}, where
+            assert container["image"], where
+
+
+def test_upstream_pods_are_otherwise_unchanged(argocd):
+    """Only resources are added: images, commands and security contexts stay upstream's."""
+    upstream = {(o["kind"], o["metadata"]["name"]): o for o in upstream_objects()}
+    for key, obj in argocd["objects"].items():
+        if key[0] not in ("Deployment", "StatefulSet"):
+            continue
+        ours, theirs = obj["spec"]["template"]["spec"], upstream[key]["spec"]["template"]["spec"]
+        for field in CONTAINER_KEYS:
+            strip = [{k: v for k, v in c.items() if k != "resources"} for c in ours.get(field, [])]
+            assert strip == theirs.get(field, []), f"{key}: {field} changed beyond resources"
+
+
+def test_repository_secret_points_at_the_gitops_contract(platform_render, argocd):
+    secret = argocd["apps"][("Secret", "gitops-repository")]
+    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
+    data = secret_data(secret)
+    assert data["url"] == REPO_URL
+    assert data["type"] == "git" and data["username"] == "argocd"
+    assert data["password"] == credential(platform_render, "gitea/argocd-password")
+
+
+def test_application_syncs_task_api_automatically(argocd):
+    app = argocd["apps"][("Application", "task-api")]
+    spec = app["spec"]
+    assert spec["source"] == {"repoURL": REPO_URL, "path": "task-api", "targetRevision": "HEAD"}
+    assert spec["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "task-api"}
+    assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]
+    assert spec["syncPolicy"]["retry"]["limit"] > 0
+    # The path and namespace match what gitops/ holds (and namespace.yaml brings the Namespace).
+    kustomization = yaml.safe_load((REPO / "gitops" / spec["source"]["path"] / "kustomization.yaml").read_text())
+    assert kustomization["namespace"] == spec["destination"]["namespace"]
+    assert "namespace.yaml" in kustomization["resources"]
+
+
+def test_appproject_allows_only_the_gitops_repository_and_the_app_namespaces(argocd):
+    app = argocd["apps"][("Application", "task-api")]
+    project = argocd["apps"][("AppProject", app["spec"]["project"])]["spec"]
+    assert project["sourceRepos"] == [REPO_URL]
+    assert project["destinations"] == [{"namespace": "task-api", "server": "https://kubernetes.default.svc"}]
+    assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+
+
+# --- A second run with the role's switches flipped --------------------------------------
+
+VARIANT = {
+    "argocd_namespace": "gitops-cd",
+    "argocd_dex_enabled": True,
+    "argocd_oidc_enabled": False,
+    "gauntlet_linkerd_enabled": False,
+    "argocd_rbac_policy_extra": ["p, role:ci, applications, sync, */*, allow"],
+    "argocd_applications": [{"name": "task-api", "path": "task-api", "namespace": "task-api", "revision": "main"}],
+}
+
+
+@pytest.fixture(scope="module")
+def variant(platform_render, render_tools, tmp_path_factory):
+    """Render --tags argocd with VARIANT and a rotated admin password (a copy of the credentials)."""
+    work = tmp_path_factory.mktemp("argocd-variant")
+    credentials = work / "credentials"
+    shutil.copytree(platform_render.credentials, credentials)
+    (credentials / "argocd" / "admin-password").write_text("RotatedPasswordForTheVariant2026\n")
+    out = work / "render"
+    extra = {
+        **json.loads(platform_render.args[1]),
+        "gauntlet_render_dir": str(out),
+        "gauntlet_credentials_dir": str(credentials),
+        **VARIANT,
+    }
+    result = render_tools.run_playbook(REPO / "playbooks/platform.yml", "--tags", "argocd", "-e", json.dumps(extra))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr
+    objects = {p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))}
+    return {"objects": objects, "credentials": credentials}
+
+
+def variant_objects(variant):
+    return {(o["kind"], o["metadata"]["name"]): o for o in variant["objects"].values()}
+
+
+def test_variant_validates_and_uses_its_namespace(variant, render_tools):
+    for path, obj in variant["objects"].items():
+        render_tools.validate_object(obj)
+        if obj["kind"] not in CLUSTER_KINDS:
+            assert obj["metadata"]["namespace"] == "gitops-cd", path
+    objects = variant_objects(variant)
+    for binding in (o for (k, _), o in objects.items() if k == "ClusterRoleBinding"):
+        assert all(s["namespace"] == "gitops-cd" for s in binding["subjects"])
+
+
+def test_variant_runs_dex_with_resources_and_no_mesh(variant):
+    objects = variant_objects(variant)
+    dex = objects[("Deployment", "argocd-dex-server")]["spec"]["template"]["spec"]
+    assert dex["initContainers"][0]["resources"]["limits"]["memory"] == "128Mi"
+    assert dex["containers"][0]["resources"]["requests"]["cpu"] == "10m"
+    namespace = objects[("Namespace", "gitops-cd")]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "annotations" not in namespace["metadata"]
+    assert ("NetworkPolicy", "argocd-linkerd-proxy") not in objects
+
+
+def test_variant_without_sso(variant):
+    objects = variant_objects(variant)
+    assert "oidc.config" not in objects[("ConfigMap", "argocd-cm")]["data"]
+    assert "oidc.keycloak.clientSecret" not in objects[("Secret", "argocd-secret")]["data"]
+    assert objects[("ConfigMap", "argocd-rbac-cm")]["data"]["policy.csv"] == (
+        "g, argocd-admins, role:admin\np, role:ci, applications, sync, */*, allow\n"
+    )
+    assert objects[("Application", "task-api")]["spec"]["source"]["targetRevision"] == "main"
+
+
+def test_rotated_password_gets_a_new_hash_and_a_new_mtime(platform_render, argocd, variant):
+    before = secret_data(argocd["objects"][("Secret", "argocd-secret")])
+    after = secret_data(variant_objects(variant)[("Secret", "argocd-secret")])
+    assert after["admin.password"] != before["admin.password"]
+    assert bcrypt.verify("RotatedPasswordForTheVariant2026", after["admin.password"])
+    assert after["admin.password"][7:28] == before["admin.password"][7:28], "same salt credential"
+    when, fingerprint = (variant["credentials"] / "argocd" / "admin-password-mtime").read_text().split()
+    assert fingerprint == hashlib.sha256(after["admin.password"].encode()).hexdigest()
+    assert after["admin.passwordMtime"] == when >= before["admin.passwordMtime"]
+
+
+def test_a_renamed_upstream_container_stops_the_run(platform_render, render_tools, tmp_path):
+    extra = {
+        **json.loads(platform_render.args[1]),
+        "gauntlet_render_dir": str(tmp_path / "render"),
+        "argocd_resources": {"argocd-server": {"argocd-srv": {"limits": {"memory": "1Gi"}}}},
+    }
+    result = render_tools.run_playbook(
+        REPO / "playbooks/platform.yml", "--tags", "argocd_install", "-e", json.dumps(extra)
+    )
+    assert result.returncode != 0
+    assert "Deployment argocd-server.spec.template.spec.containers has no item named 'argocd-srv'" in result.stdout
+    assert not (tmp_path / "render" / "argocd").exists(), "nothing is rendered from a failed overlay"
+
+
+REPORT_PLAYBOOK = """---
+- name: Render the Applications report of the verify step
+  hosts: localhost
+  gather_facts: false
+  vars_files: [{roles}/argocd/defaults/main.yml, {roles}/argocd/vars/main.yml]
+  tasks:
+    - name: Write it
+      ansible.builtin.copy:
+        content: "{{{{ lookup('ansible.builtin.template', '{roles}/argocd/templates/application-report.j2') }}}}"
+        dest: "{{{{ dest }}}}"
+        mode: "0600"
+"""
+
+
+def test_verify_failure_report_names_each_cause(render_tools, tmp_path):
+    playbook = tmp_path / "report.yml"
+    playbook.write_text(REPORT_PLAYBOOK.format(roles=REPO / "roles"))
+    seen = [
+        {
+            "metadata": {"name": "task-api"},
+            "status": {
+                "sync": {"status": "OutOfSync"},
+                "health": {"status": "Degraded", "message": "Deployment has 0 ready replicas"},
+                "conditions": [{"type": "ComparisonError", "message": "authentication required"}],
+                "operationState": {"phase": "Failed", "message": "one or more objects failed to apply"},
+                "resources": [
+                    {"kind": "Service", "namespace": "task-api", "name": "task-api", "status": "Synced",
+                     "health": {"status": "Healthy"}},
+                    {"kind": "Deployment", "namespace": "task-api", "name": "task-api", "status": "Synced",
+                     "health": {"status": "Degraded", "message": "ImagePullBackOff"}},
+                ],
+            },
+        }
+    ]  # fmt: skip
+    extra = {
+        "dest": str(tmp_path / "report.txt"),
+        "__argocd_apps_seen": seen,
+        "argocd_applications": [{"name": "task-api", "path": "task-api", "namespace": "task-api"},
+                                {"name": "other", "path": "other", "namespace": "other"}],
+    }  # fmt: skip
+    result = render_tools.run_playbook(playbook, "-e", json.dumps(extra))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "report.txt").read_text()
+    assert "- task-api: sync OutOfSync, health Degraded: Deployment has 0 ready replicas" in report
+    assert "condition ComparisonError: authentication required" in report
+    assert "last sync Failed: one or more objects failed to apply" in report
+    assert "Deployment task-api/task-api: Synced, Degraded: ImagePullBackOff" in report
+    assert "Service task-api/task-api" not in report, "healthy resources are not listed"
+    assert "- other: no such Application in namespace argocd" in report
