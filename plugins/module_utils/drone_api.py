@@ -113,7 +113,8 @@ def link_account(
     page = http.request("GET", f"{gitea}/user/login")
     if page.status != 200:
         raise ApiError(f"GET {gitea}/user/login answered {page.status}; is Gitea up?", page.status)
-    form = next((f for f in html_forms(page.text()) if f["method"] == "post"), None)
+    forms = [f for f in html_forms(page.text()) if f["method"] == "post"]
+    form = next((f for f in forms if "user_name" in f["fields"] or "/user/login" in f["action"]), None)
     fields = dict(form["fields"]) if form else {}
     fields.update({"user_name": username, "password": password})
     fields.pop("remember", None)

@@ -304,6 +304,8 @@ class GiteaDouble(_Server):
     def _login_page(self, error=""):
         return (
             f"<html><body><div class='error'>{escape(error)}</div>"
+            # A form before the login form, as real pages have (the module must pick the right one).
+            "<form action='/user/passkey/login' method='post'><input type='hidden' name='_csrf' value='x'></form>"
             "<form class='ui form' action='/user/login' method='post'>"
             f"<input type='hidden' name='_csrf' value='{self.csrf}'>"
             "<input id='user_name' type='text' name='user_name' value=''>"
