@@ -13,10 +13,17 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import os
+import re
 import secrets
+import shutil
+import subprocess
+import tempfile
 import threading
 import urllib.parse
 from html import escape
+
+GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)\.git(?P<rest>/.*)$")
 
 
 def _basic_user(headers, users) -> str | None:
@@ -42,8 +49,15 @@ class _Server:
                 pass
 
             def _dispatch(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+                    raw = b""
+                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                        raw += self.rfile.read(size)
+                        self.rfile.readline()
+                    self.rfile.readline()
+                else:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    raw = self.rfile.read(length) if length else b""
                 parts = urllib.parse.urlsplit(self.path)
                 server.requests.append((self.command, parts.path))
                 cookies = {}
@@ -84,9 +98,11 @@ class _Server:
 
 
 class GiteaDouble(_Server):
-    """Gitea: users, organisations, repositories, collaborators, OAuth2 apps, tokens, web login, OAuth2 authorize."""
+    """Gitea: users, organisations, repositories (with git smart HTTP through `git http-backend`),
+    collaborators, OAuth2 apps, tokens, web login, OAuth2 authorize."""
 
     def __init__(self, admin: str, admin_password: str):
+        self.git_root = tempfile.mkdtemp(prefix="gitea-double-")
         self.users = {admin: {"password": admin_password, "email": f"{admin}@gitea.test", "admin": True}}
         self.orgs: dict[str, dict] = {}
         self.repos: dict[tuple[str, str], dict] = {}
@@ -103,6 +119,57 @@ class GiteaDouble(_Server):
         self._next += 1
         return self._next
 
+    def close(self):
+        super().close()
+        shutil.rmtree(self.git_root, ignore_errors=True)
+
+    def git_dir(self, owner: str, repo: str) -> str:
+        return os.path.join(self.git_root, owner, f"{repo}.git")
+
+    def _git(self, method, match, query, headers, raw):
+        """Smart HTTP as Gitea serves it: basic auth (password or token), then git http-backend."""
+        owner, repo = match["owner"], match["repo"]
+        value = headers.get("Authorization") or ""
+        user = None
+        if value.startswith("Basic "):
+            name, _, password = base64.b64decode(value[6:]).decode().partition(":")
+            tokens = {t["sha1"]: u for u, ts in self.tokens.items() for t in ts}
+            if self.users.get(name, {}).get("password") == password:
+                user = name
+            elif password in tokens:
+                user = tokens[password]
+        if user is None:
+            return 401, {"WWW-Authenticate": 'Basic realm="Gitea"'}, b"Unauthorized"
+        permission = self.permission(user, owner, repo)
+        pushing = "git-receive-pack" in (match["rest"] + "?" + "&".join(f"{k}={v[0]}" for k, v in query.items()))
+        if (owner, repo) not in self.repos or permission is None or (pushing and permission == "read"):
+            return 404, {}, b"Not found"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": self.git_root,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": self.git_root,
+            "PATH_INFO": f"/{owner}/{repo}.git{match['rest']}",
+            "QUERY_STRING": urllib.parse.urlencode({k: v[0] for k, v in query.items()}),
+            "REQUEST_METHOD": method,
+            "CONTENT_TYPE": headers.get("Content-Type") or "",
+            "CONTENT_LENGTH": str(len(raw)),
+            "REMOTE_USER": user,
+            "HTTP_CONTENT_ENCODING": headers.get("Content-Encoding") or "",
+            "GIT_PROTOCOL": headers.get("Git-Protocol") or "",
+        }
+        done = subprocess.run(["git", "http-backend"], input=raw, capture_output=True, env=env, check=False)
+        head, _, body = done.stdout.partition(b"\r\n\r\n")
+        status, out_headers = 200, {}
+        for line in head.decode().split("\r\n"):
+            key, _, value = line.partition(": ")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                out_headers[key] = value
+        return status, out_headers, body
+
     def add_user(self, name, password, admin=False):
         self.users[name] = {"password": password, "email": f"{name}@gitea.test", "admin": admin}
 
@@ -113,6 +180,9 @@ class GiteaDouble(_Server):
 
     # -- dispatch ---------------------------------------------------------------------
     def handle(self, method, path, query, headers, raw, cookies):
+        git = GIT_PATH.match(path)
+        if git:
+            return self._git(method, git, query, headers, raw)
         if path.startswith("/api/v1/"):
             return self._api(method, path[len("/api/v1") :], query, headers, json.loads(raw or b"null"))
         form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
@@ -157,6 +227,9 @@ class GiteaDouble(_Server):
                 self.orgs[name]["visibility"] = body["visibility"]
                 return 200, {}, {"username": name}
             case ("POST", ["orgs", owner, "repos"]):
+                branch = body.get("default_branch", "main")
+                where = self.git_dir(owner, body["name"])
+                subprocess.run(["git", "init", "-q", "--bare", "-b", branch, where], check=True, capture_output=True)
                 self.repos[(owner, body["name"])] = {
                     "description": body.get("description", ""),
                     "private": body.get("private", False),

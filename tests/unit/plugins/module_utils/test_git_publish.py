@@ -214,3 +214,26 @@ def test_module_validates_author_and_password(world):
         module.run(dict(params, author="A <a@test>", username="u"))
     assert module.run(dict(params, author="A B <a@test>"))["action"] == "created"
     assert git(remote, "log", "-1", "--format=%an|%ae", "main") == "A B|a@test"
+
+
+def test_publish_over_http_with_basic_auth_to_the_gitea_double(world, gitea, gitea_params, tmp_path):
+    """Through Gitea's smart HTTP (the double runs git http-backend): the credential helper answers the 401."""
+    from ansible_collections.gauntlet.platform.plugins.modules import gitea_repo
+
+    root, _ = world
+    gitea.orgs["gauntlet"] = {"visibility": "private"}
+    gitea.add_user("pusher", "pusher-password-0123456789")
+    gitea_repo.run(gitea_params(owner="gauntlet", name="gitops", description="", private=True, default_branch="main",
+                                collaborators=[{"user": "pusher", "permission": "write"}]))  # fmt: skip
+    url = f"{gitea.url}/gauntlet/gitops.git"
+    result = run(root, url, username="pusher", password="pusher-password-0123456789")
+    assert result["action"] == "created"
+    assert git(tmp_path, "--git-dir", gitea.git_dir("gauntlet", "gitops"), "rev-parse", "main") == result["commit"]
+    assert run(root, url, username="pusher", password="pusher-password-0123456789")["action"] == "none"
+    with pytest.raises(PublishError) as caught:
+        run(root, url, username="pusher", password="wrong-password-0123456789")
+    assert "wrong-password-0123456789" not in str(caught.value)
+    gitea.repos[("gauntlet", "gitops")]["collaborators"]["pusher"] = "read"
+    (root / "gitops" / "more.yaml").write_text("b: 2\n")
+    with pytest.raises(PublishError, match="git push failed"):
+        run(root, url, username="pusher", password="pusher-password-0123456789")
