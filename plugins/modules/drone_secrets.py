@@ -1,0 +1,110 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Module: repository secrets in Drone."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: drone_secrets
+short_description: Keep repository secrets in Drone
+version_added: 0.1.0
+description:
+  - Creates each secret of O(secrets) that the repository lacks, and writes again those whose value changed since
+    this module last wrote them. Secrets not listed are left alone.
+  - Drone never returns secret values, so the sha256 of every value written is kept in O(fingerprint_file) (mode 0600)
+    on the controller; a secret without a known fingerprint is written once.
+  - Secrets are never exposed to pull requests unless O(pull_request) is set (a pull request from a fork could read them).
+  - In check mode only GET requests are sent and the fingerprint file is not written.
+options:
+  secrets:
+    description: Secret name to value.
+    type: dict
+    required: true
+  fingerprint_file:
+    description: JSON file on the controller with the fingerprints of the values written.
+    type: path
+    required: true
+  pull_request:
+    description: Expose the secrets to pull request builds.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - gauntlet.platform.service_api.drone
+author:
+  - Cloud Native Gauntlet developers
+"""
+
+EXAMPLES = r"""
+- name: Registry push account of the Task API pipeline
+  gauntlet.platform.drone_secrets:
+    url: https://drone.local
+    token: "{{ __drone_admin_token }}"
+    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    repo: gauntlet/task-api
+    secrets:
+      registry_username: gauntlet
+      registry_password: "{{ __drone_registry_password }}"
+    fingerprint_file: "{{ gauntlet_credentials_dir }}/drone/secret-fingerprints.json"
+  no_log: true
+"""
+
+RETURN = r"""
+created:
+  description: Names of the secrets created.
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Names of the secrets written again.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.drone_api import (
+    DRONE_ARGSPEC,
+    DroneClient,
+    ensure_secrets,
+    split_repo,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+
+
+def run(params: dict, check_mode: bool = False) -> dict:
+    owner, name = split_repo(params["repo"])
+    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"])
+    return ensure_secrets(
+        client,
+        owner,
+        name,
+        params["secrets"],
+        params["fingerprint_file"],
+        pull_request=params["pull_request"],
+        check_mode=check_mode,
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            **DRONE_ARGSPEC,
+            "secrets": {"type": "dict", "required": True, "no_log": True},
+            "fingerprint_file": {"type": "path", "required": True},
+            "pull_request": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module.params, module.check_mode)
+    except (ApiError, OSError) as exc:
+        module.fail_json(msg=f"drone secrets of {module.params['repo']}: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Module: a Gitea organisation."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gitea_org
+short_description: Ensure a Gitea organisation exists with a given visibility
+version_added: 0.1.0
+description:
+  - Creates the organisation, owned by the connecting account, or corrects its visibility.
+options:
+  name:
+    description: Name of the organisation.
+    type: str
+    required: true
+  visibility:
+    description: Who can see the organisation.
+    type: str
+    choices: [public, limited, private]
+    default: private
+extends_documentation_fragment:
+  - gauntlet.platform.service_api.gitea
+author:
+  - Cloud Native Gauntlet developers
+"""
+
+EXAMPLES = r"""
+- name: The platform's organisation
+  gauntlet.platform.gitea_org:
+    url: https://gitea.local
+    username: gauntlet-admin
+    password: "{{ __gitea_admin_password }}"
+    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    name: gauntlet
+  no_log: true
+"""
+
+RETURN = r"""
+created:
+  description: Whether the organisation was created.
+  returned: always
+  type: bool
+diff:
+  description: Visibility before and after (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_api import (
+    GITEA_ARGSPEC,
+    client_from_params,
+    ensure_org,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+
+
+def run(params: dict, check_mode: bool = False) -> dict:
+    return ensure_org(client_from_params(params), params["name"], params["visibility"], check_mode=check_mode)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            **GITEA_ARGSPEC,
+            "name": {"type": "str", "required": True},
+            "visibility": {"type": "str", "choices": ["public", "limited", "private"], "default": "private"},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module.params, module.check_mode)
+    except ApiError as exc:
+        module.fail_json(msg=f"gitea organisation {module.params['name']}: {exc}")
+    before, after = result.pop("before"), result.pop("after")
+    if module._diff:
+        result["diff"] = {"before": before or {}, "after": after}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

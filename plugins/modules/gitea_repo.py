@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Module: a Gitea repository of an organisation, with collaborators."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gitea_repo
+short_description: Ensure an organisation's Gitea repository exists with given settings and collaborators
+version_added: 0.1.0
+description:
+  - Creates the repository empty (no initial commit, so the first push defines its history) or corrects its
+    description and privacy.
+  - Adds each listed collaborator or corrects its permission; collaborators not listed are left alone.
+options:
+  owner:
+    description: Organisation owning the repository.
+    type: str
+    required: true
+  name:
+    description: Name of the repository.
+    type: str
+    required: true
+  description:
+    description: One-line description.
+    type: str
+    default: ""
+  private:
+    description: Whether only members and collaborators can see it.
+    type: bool
+    default: true
+  default_branch:
+    description: Default branch of a new repository.
+    type: str
+    default: main
+  collaborators:
+    description: Users and their permission on the repository.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      user:
+        description: Login name.
+        type: str
+        required: true
+      permission:
+        description: Permission given.
+        type: str
+        choices: [read, write, admin]
+        required: true
+extends_documentation_fragment:
+  - gauntlet.platform.service_api.gitea
+author:
+  - Cloud Native Gauntlet developers
+"""
+
+EXAMPLES = r"""
+- name: The gitops repository, readable by Argo CD
+  gauntlet.platform.gitea_repo:
+    url: https://gitea.local
+    username: gauntlet-admin
+    password: "{{ __gitea_admin_password }}"
+    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    owner: gauntlet
+    name: gitops
+    collaborators:
+      - {user: argocd, permission: read}
+  no_log: true
+"""
+
+RETURN = r"""
+created:
+  description: Whether the repository was created.
+  returned: always
+  type: bool
+updated:
+  description: Settings that were corrected.
+  returned: always
+  type: list
+  elements: str
+collaborators_changed:
+  description: Collaborators added or whose permission was corrected.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_api import (
+    GITEA_ARGSPEC,
+    client_from_params,
+    ensure_repo,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+
+
+def run(params: dict, check_mode: bool = False) -> dict:
+    return ensure_repo(
+        client_from_params(params),
+        params["owner"],
+        params["name"],
+        description=params["description"],
+        private=params["private"],
+        default_branch=params["default_branch"],
+        collaborators=params["collaborators"],
+        check_mode=check_mode,
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            **GITEA_ARGSPEC,
+            "owner": {"type": "str", "required": True},
+            "name": {"type": "str", "required": True},
+            "description": {"type": "str", "default": ""},
+            "private": {"type": "bool", "default": True},
+            "default_branch": {"type": "str", "default": "main"},
+            "collaborators": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "user": {"type": "str", "required": True},
+                    "permission": {"type": "str", "required": True, "choices": ["read", "write", "admin"]},
+                },
+            },
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module.params, module.check_mode)
+    except ApiError as exc:
+        module.fail_json(msg=f"gitea repository {module.params['owner']}/{module.params['name']}: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

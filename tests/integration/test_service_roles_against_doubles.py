@@ -1,0 +1,197 @@
+"""The gitea and drone roles' configure tasks, run by Ansible against the Gitea and Drone test doubles.
+
+The steps before the API calls need a cluster (Deployment waits, the Gitea CLI through
+`kubectl exec`), so a harness play imports each role's configure tasks and starts at the
+first API task, with the facts those steps set given as play variables. Everything from
+there runs for real: the modules, their arguments as the role builds them, the pushes of
+this checkout's folders through git smart HTTP (the Gitea double runs `git http-backend`),
+Drone's OAuth2 login through Gitea, and a second run that must change nothing.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
+
+from service_doubles import DroneDouble, GiteaDouble  # noqa: E402
+
+ADMIN_PASSWORD = "admin-password-0123456789"
+CI_PASSWORD = "ci-password-0123456789ab"
+
+GITEA_PLAY = """
+- name: Harness for the gitea role's configure tasks
+  hosts: localhost
+  gather_facts: false
+  vars:
+    __gitea_ready: true
+    __gitea_admin_missing: false
+    __gitea_admin_login: {status: 200}
+    __gitea_api_ok: true
+    __gitea_admin_password: "{{ lookup('gauntlet.platform.credential', 'gitea/admin-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_argocd_password: "{{ lookup('gauntlet.platform.credential', 'gitea/argocd-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_ci_password: "{{ lookup('gauntlet.platform.credential', 'gitea/ci-password', dir=gauntlet_credentials_dir) }}"
+  tasks:
+    - name: The role's configure tasks
+      ansible.builtin.import_role:
+        name: gauntlet.platform.gitea
+        tasks_from: configure.yml
+"""
+
+DRONE_PLAY = """
+- name: Harness for the drone role's configure tasks
+  hosts: localhost
+  gather_facts: false
+  vars:
+    __drone_ready: true
+    __drone_ca_pem: "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
+    __drone_admin_token: "{{ lookup('gauntlet.platform.credential', 'drone/admin-token', dir=gauntlet_credentials_dir, chars='hex', length=32) }}"
+  tasks:
+    - name: The role's configure tasks
+      ansible.builtin.import_role:
+        name: gauntlet.platform.drone
+        tasks_from: configure.yml
+"""
+
+COMMON = {
+    "local_domains_services": {"gitea": "gitea.local", "drone": "drone.local"},
+    "gauntlet_gitea_org": "gauntlet",
+    "gauntlet_images": {
+        "gitea": "g",
+        "drone": "d",
+        "drone_runner_kube": "r",
+        "drone_placeholder": "p",
+        "drone_git": "c",
+    },
+    "gauntlet_postgres_host": "db",
+    "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
+    "gauntlet_registry_username": "gauntlet",
+    "gauntlet_linkerd_enabled": True,
+    "gauntlet_linkerd_inject_namespaces": [],
+    "ansible_python_interpreter": sys.executable,
+}
+
+
+def write_credential(folder: Path, name: str, value: str):
+    path = folder / name
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+
+
+def play(tmp_path, text, extra, start_at):
+    playbook = tmp_path / "harness.yml"
+    playbook.write_text(text)
+    done = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            str(playbook),
+            "-e",
+            json.dumps(extra),
+            "--start-at-task",
+            start_at,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    recap = done.stdout.split("PLAY RECAP")[-1]
+    return done.stdout, int(recap.split("changed=")[1].split()[0])
+
+
+@pytest.fixture
+def gitea():
+    server = GiteaDouble("gauntlet-admin", ADMIN_PASSWORD)
+    yield server
+    server.close()
+
+
+def git_show(gitea, repo, path):
+    done = subprocess.run(["git", "--git-dir", gitea.git_dir("gauntlet", repo), "show", f"main:{path}"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return done.stdout if done.returncode == 0 else None
+
+
+def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path):
+    credentials = tmp_path / "credentials"
+    write_credential(credentials, "gitea/admin-password", ADMIN_PASSWORD)
+    extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__gitea_url": gitea.url, "gitea_ca_path": "",
+             "gitea_source_dir": str(REPO)}  # fmt: skip
+    start = "configure | Accounts of Argo CD and of the CI"
+    out, changed = play(tmp_path, GITEA_PLAY, extra, start)
+    assert changed == 6, out[-3000:]
+    assert {"argocd", "gauntlet-ci"} <= set(gitea.users)
+    assert gitea.users["argocd"]["password"] == (credentials / "gitea/argocd-password").read_text().strip()
+    assert gitea.orgs == {"gauntlet": {"visibility": "private"}}
+    assert gitea.repos[("gauntlet", "task-api")]["collaborators"] == {"gauntlet-ci": "admin"}
+    assert gitea.repos[("gauntlet", "gitops")]["collaborators"] == {"argocd": "read", "gauntlet-ci": "write"}
+    # task-api keeps the checkout's layout (its pipeline's paths); gitops gets gitops/ at its root.
+    assert git_show(gitea, "task-api", "apps/task-api/.drone.yml") == (REPO / "apps/task-api/.drone.yml").read_text()
+    assert git_show(gitea, "task-api", "tests/gitops/test_task_api_manifests.py") is not None
+    assert (
+        git_show(gitea, "gitops", "task-api/kustomization.yaml")
+        == (REPO / "gitops/task-api/kustomization.yaml").read_text()
+    )
+    assert git_show(gitea, "gitops", "gitops/README.md") is None
+    (app,) = gitea.apps.values()
+    assert app["redirect_uris"] == ["https://drone.local/login"]
+    assert (credentials / "drone/gitea-client-secret").read_text().strip() == app["client_secret"]
+    assert (credentials / "gitea/ci-token").read_text().strip() == gitea.tokens["gauntlet-ci"][0]["sha1"]
+    assert ADMIN_PASSWORD not in out and app["client_secret"] not in out
+
+    out, changed = play(tmp_path, GITEA_PLAY, extra, start)
+    assert changed == 0, out[-3000:]
+    assert "'task-api': 'none'" in out.replace('"', "'")
+
+
+def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(gitea, tmp_path):
+    drone = DroneDouble(gitea, client_id="cid", client_secret="csecret")
+    try:
+        credentials = tmp_path / "credentials"
+        token = "0123456789abcdef0123456789abcdef"
+        write_credential(credentials, "drone/admin-token", token)
+        write_credential(credentials, "gitea/ci-password", CI_PASSWORD)
+        write_credential(credentials, "gitea/ci-token", "c" * 40)
+        write_credential(credentials, "registry/password", "registry-password-0123456789")
+        gitea.add_user("gauntlet-ci", CI_PASSWORD)
+        gitea.orgs["gauntlet"] = {"visibility": "private"}
+        gitea.repos[("gauntlet", "task-api")] = {"description": "", "private": True, "default_branch": "main",
+                                                 "collaborators": {"gauntlet-ci": "admin"}}  # fmt: skip
+        gitea.apps[1] = {"owner": "gauntlet-admin", "name": "drone", "redirect_uris": [f"{drone.url}/login"],
+                         "confidential_client": True, "client_id": "cid", "client_secret": "csecret"}  # fmt: skip
+        drone.bootstrap("gauntlet-ci", token)
+        extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
+                 "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
+        start = "configure | Read the credentials the pipelines and the account link need"
+        out, changed = play(tmp_path, DRONE_PLAY, extra, start)
+        assert changed == 2, out[-3000:]
+        assert drone.users["gauntlet-ci"]["scm_linked"] is True
+        repo = drone.repos["gauntlet/task-api"]
+        assert repo["active"] is True and repo["config_path"] == "apps/task-api/.drone.yml"
+        stored = drone.secrets["gauntlet/task-api"]
+        assert sorted(stored) == ["gitops_token", "local_ca", "pip_index_url", "registry_password", "registry_username"]
+        assert stored["registry_password"]["data"] == "registry-password-0123456789"
+        assert stored["registry_username"]["data"] == "gauntlet"
+        assert stored["gitops_token"]["data"] == "c" * 40
+        assert not any(s["pull_request"] for s in stored.values())
+        assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
+        assert CI_PASSWORD not in out and "registry-password-0123456789" not in out
+
+        out, changed = play(tmp_path, DRONE_PLAY, extra, start)
+        assert changed == 0, out[-3000:]
+        assert len(drone.builds) == 1
+    finally:
+        drone.close()

@@ -1,0 +1,203 @@
+"""The drone role's rendered objects: server and runner wiring, RBAC scoped to the builds namespace, secrets.
+
+The shared platform render has no OAuth2 client yet (the gitea role writes it in apply
+mode); a second render of the drone role alone, with those files present as the gitea
+role writes them, checks they reach the server's Secret.
+"""
+
+import base64
+import json
+import shutil
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PLATFORM = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
+VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
+
+
+def component(objects, name="drone"):
+    found = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o
+             for p, o in objects.items() if p.parts[0] == name}  # fmt: skip
+    assert found, f"the {name} component rendered nothing"
+    return found
+
+
+def secret(obj, key):
+    return base64.b64decode(obj["data"][key]).decode()
+
+
+def credential(credentials, name):
+    return (credentials / name).read_text().strip()
+
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+@pytest.fixture(scope="module")
+def objects(platform_render):
+    return component(platform_render.objects)
+
+
+def server(objects):
+    return objects[("Deployment", "drone", "drone")]["spec"]["template"]["spec"]
+
+
+def runner(objects):
+    return objects[("Deployment", "drone", "drone-runner")]["spec"]["template"]["spec"]
+
+
+def test_namespaces_meshed_server_and_baseline_builds(objects):
+    drone = objects[("Namespace", None, "drone")]["metadata"]
+    builds = objects[("Namespace", None, "drone-builds")]["metadata"]
+    assert "drone" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
+    assert drone["annotations"]["linkerd.io/inject"] == "enabled"
+    assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    # kaniko builds as root without privileges: baseline, and no Linkerd proxy in build pods.
+    assert builds["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert "annotations" not in builds
+
+
+def test_server_environment(objects, platform_render):
+    (container,) = server(objects)["containers"]
+    env = env_of(container)
+    assert env["DRONE_GITEA_SERVER"] == f"https://{platform_render.domains['gitea']}"
+    assert env["DRONE_SERVER_HOST"] == platform_render.domains["drone"]
+    assert env["DRONE_SERVER_PROTO"] == "https"
+    assert env["DRONE_DATABASE_DRIVER"] == "sqlite3"
+    data_mount = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["data"]
+    assert env["DRONE_DATABASE_DATASOURCE"].startswith(data_mount + "/")
+    assert env["DRONE_USER_FILTER"].split(",") == [PLATFORM["gauntlet_gitea_org"], "gauntlet-ci"]
+    assert container["envFrom"] == [{"secretRef": {"name": "drone-server"}}]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in server(objects)["volumes"]}
+    (ca_volume,) = [n for n, path in mounts.items() if env["SSL_CERT_FILE"] == f"{path}/ca.crt"]
+    configmap = objects[("ConfigMap", "drone", volumes[ca_volume]["configMap"]["name"])]
+    assert configmap["data"]["ca.crt"] == (platform_render.credentials / "ca" / "ca.crt").read_text()
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
+    assert env["DRONE_SERVER_PORT"] == f":{port}"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_server_secrets_are_the_credential_files(objects, platform_render):
+    creds = platform_render.credentials
+    values = objects[("Secret", "drone", "drone-server")]
+    rpc = credential(creds, "drone/rpc-secret")
+    assert (
+        secret(values, "DRONE_RPC_SECRET")
+        == rpc
+        == secret(objects[("Secret", "drone", "drone-runner")], "DRONE_RPC_SECRET")
+    )
+    assert secret(values, "DRONE_DATABASE_SECRET") == credential(creds, "drone/database-secret")
+    assert len(secret(values, "DRONE_DATABASE_SECRET")) == 32  # Drone's AES-256 key
+    assert secret(values, "DRONE_COOKIE_SECRET") == credential(creds, "drone/cookie-secret")
+    fields = dict(item.split(":", 1) for item in secret(values, "DRONE_USER_CREATE").split(","))
+    token = credential(creds, "drone/admin-token")
+    assert fields == {"username": "gauntlet-ci", "machine": "false", "admin": "true", "token": token}
+    assert len(token) == 32 and int(token, 16) >= 0
+    # Not issued yet: the gitea role writes the OAuth2 client in apply mode.
+    assert not (creds / "drone" / "gitea-client-id").exists()
+    assert secret(values, "DRONE_GITEA_CLIENT_ID") == secret(values, "DRONE_GITEA_CLIENT_SECRET") == ""
+
+
+def test_runner_talks_to_the_server_service(objects):
+    (container,) = runner(objects)["containers"]
+    env = env_of(container)
+    name, namespace = env["DRONE_RPC_HOST"].split(".")[:2]
+    service = objects[("Service", namespace, name)]
+    assert env["DRONE_RPC_PROTO"] == "http"
+    assert [p["port"] for p in service["spec"]["ports"]] == [80]
+    labels = objects[("Deployment", "drone", "drone")]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert container["envFrom"] == [{"secretRef": {"name": "drone-runner"}}]
+
+
+def test_runner_images_come_from_gauntlet_images(objects, platform_render):
+    (container,) = runner(objects)["containers"]
+    env = env_of(container)
+    images = VERSIONS["gauntlet_images"]
+    assert env["DRONE_IMAGE_PLACEHOLDER"] == images["drone_placeholder"]
+    assert env["DRONE_IMAGE_CLONE"] == images["drone_git"]
+    listed = set(platform_render.images)
+    assert {env["DRONE_IMAGE_PLACEHOLDER"], env["DRONE_IMAGE_CLONE"], container["image"]} <= listed
+
+
+def test_runner_rbac_is_scoped_to_the_builds_namespace(objects):
+    spec = runner(objects)
+    (container,) = spec["containers"]
+    builds = env_of(container)["DRONE_NAMESPACE_DEFAULT"]
+    assert builds == "drone-builds"
+    assert not [key for key in objects if key[0] in ("ClusterRole", "ClusterRoleBinding")]
+    roles = [o for (kind, _, _), o in objects.items() if kind == "Role"]
+    assert [r["metadata"]["namespace"] for r in roles] == [builds]
+    (role,) = roles
+    assert {res for rule in role["rules"] for res in rule["resources"]} == {"pods", "pods/log", "secrets"}
+    assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+    (binding,) = [o for (kind, _, _), o in objects.items() if kind == "RoleBinding"]
+    assert binding["metadata"]["namespace"] == builds
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": "drone"}]
+    build_sa = objects[("ServiceAccount", builds, env_of(container)["DRONE_SERVICE_ACCOUNT_DEFAULT"])]
+    assert build_sa["automountServiceAccountToken"] is False
+    assert objects[("LimitRange", builds, "drone-build-defaults")]["spec"]["limits"][0]["default"]
+
+
+def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render):
+    (container,) = runner(objects)["containers"]
+    env_file = env_of(container)["DRONE_RUNNER_ENV_FILE"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
+    lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
+    values = {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+    internal = PLATFORM["gauntlet_gitea_internal_url"]
+    assert values["GIT_CONFIG_COUNT"] == "2"
+    assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
+    assert values["GIT_CONFIG_VALUE_0"] == f"https://{platform_render.domains['gitea']}/"
+    assert values["GIT_CONFIG_KEY_1"] == "credential.helper"
+    assert "${DRONE_NETRC_PASSWORD}" in values["GIT_CONFIG_VALUE_1"]
+
+
+def test_ingress_reaches_the_server(objects, platform_render):
+    ingress = objects[("Ingress", "drone", "drone")]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == platform_render.domains["drone"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "drone", "port": {"number": 80}}
+    assert urllib.parse.urlsplit(f"https://{rule['host']}/login").path == "/login"
+
+
+@pytest.fixture(scope="module")
+def issued_render(platform_render, render_tools, tmp_path_factory):
+    """The drone role alone, after the gitea role wrote the OAuth2 client (as gitea_oauth_app does)."""
+    work = tmp_path_factory.mktemp("drone-issued")
+    credentials = work / "credentials"
+    shutil.copytree(platform_render.credentials, credentials)
+    for name, value in (("gitea-client-id", "0f4c1a2b-client-id"), ("gitea-client-secret", "gto_issued_by_gitea_0123")):
+        (credentials / "drone" / name).write_text(value + "\n")
+        (credentials / "drone" / name).chmod(0o600)
+    out = work / "render"
+    extra = json.loads(platform_render.args[1])
+    extra.update(gauntlet_render_dir=str(out), gauntlet_credentials_dir=str(credentials))
+    result = render_tools.run_playbook(REPO / "playbooks/platform.yml", "--tags", "drone", "-e", json.dumps(extra))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (out / "gitea").exists(), "--tags drone rendered another role"
+    objects = {p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))}
+    return component(objects), credentials
+
+
+def test_issued_oauth2_client_reaches_the_server_and_restarts_it(issued_render, objects):
+    issued, credentials = issued_render
+    values = issued[("Secret", "drone", "drone-server")]
+    assert secret(values, "DRONE_GITEA_CLIENT_ID") == credential(credentials, "drone/gitea-client-id")
+    assert secret(values, "DRONE_GITEA_CLIENT_SECRET") == credential(credentials, "drone/gitea-client-secret")
+    before = objects[("Deployment", "drone", "drone")]["spec"]["template"]["metadata"]["annotations"]
+    after = issued[("Deployment", "drone", "drone")]["spec"]["template"]["metadata"]["annotations"]
+    assert before["gauntlet.dev/config-checksum"] != after["gauntlet.dev/config-checksum"]
+    # Nothing else changes: the other secrets are the same credential files.
+    assert secret(values, "DRONE_RPC_SECRET") == secret(
+        objects[("Secret", "drone", "drone-server")], "DRONE_RPC_SECRET"
+    )

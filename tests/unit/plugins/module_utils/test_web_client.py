@@ -1,0 +1,171 @@
+"""web_client: TLS trust through a CA file, per-origin cookies, no redirect following, form reading, errors.
+
+A loopback HTTPS test double serves a certificate signed by a CA generated for the run.
+"""
+
+import datetime
+import http.server
+import ssl
+import threading
+from typing import ClassVar
+
+import pytest
+from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import (
+    SecretFileError,
+    read_secret,
+    write_secret,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import (
+    ApiError,
+    HttpClient,
+    basic_auth,
+    error_detail,
+    html_forms,
+)
+
+
+def make_ca_and_cert(folder):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Handler.seen.append((self.path, self.headers.get("Cookie"), self.headers.get("Authorization")))
+        if self.path == "/set":
+            body = b"{}"
+            self.send_response(302)
+            self.send_header("Location", "/next")
+            self.send_header("Set-Cookie", "session=abc; Path=/; HttpOnly")
+            self.send_header("Set-Cookie", "flash=1; Path=/")
+        elif self.path == "/clear":
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Set-Cookie", "flash=; Max-Age=0; Path=/")
+        else:
+            body = b'{"message": "nothing here"}'
+            self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def https_double(tmp_path):
+    """An HTTPS test double on 127.0.0.1 with a certificate for `localhost` from a test CA."""
+    make_ca_and_cert(tmp_path)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    Handler.seen = []
+    yield f"https://localhost:{server.server_address[1]}", str(tmp_path / "ca.crt")
+    server.shutdown()
+    server.server_close()
+
+
+def test_ca_file_makes_the_certificate_trusted_and_redirects_are_not_followed(https_double):
+    url, ca = https_double
+    client = HttpClient(ca_path=ca, timeout=5)
+    response = client.request("GET", f"{url}/set")
+    assert response.status == 302 and response.location == f"{url}/next"
+    assert client.cookies[url] == {"session": "abc", "flash": "1"}
+    assert [path for path, _, _ in Handler.seen] == ["/set"]
+
+
+def test_untrusted_certificate_names_the_fix(https_double):
+    url, _ = https_double
+    with pytest.raises(ApiError, match=r"not trusted .* pass the platform CA as ca_path"):
+        HttpClient(timeout=5).request("GET", f"{url}/set")
+
+
+def test_cookies_go_back_to_their_origin_only_and_can_be_cleared(https_double):
+    url, ca = https_double
+    client = HttpClient(ca_path=ca, timeout=5)
+    client.request("GET", f"{url}/set")
+    client.request("GET", f"{url}/clear")
+    response = client.request("GET", f"{url}/other", headers=basic_auth("u", "p"))
+    assert response.status == 404 and error_detail(response) == "nothing here"
+    assert Handler.seen[-1][1] == "session=abc"
+    assert Handler.seen[-1][2] == "Basic dTpw"
+    assert client.cookies[url] == {"session": "abc"}
+    assert url.replace("localhost", "127.0.0.1") not in client.cookies
+
+
+def test_credentials_in_urls_and_other_schemes_are_refused():
+    client = HttpClient()
+    with pytest.raises(ApiError, match="must not be part of a URL"):
+        client.request("GET", "https://user:secret@gitea.test/api")
+    with pytest.raises(ApiError, match="not an http"):
+        client.request("GET", "ftp://gitea.test/")
+
+
+def test_unreachable_service_says_what_to_check():
+    with pytest.raises(ApiError, match=r"cannot connect .*\(local_domains_manage_controller\)"):
+        HttpClient(timeout=2).request("GET", "http://127.0.0.1:9/")
+
+
+def test_html_forms_reads_hidden_text_checked_and_buttons():
+    page = """<form action="/user/login" method="POST"><input type="hidden" name="_csrf" value="t0k">
+    <input name="user_name" value="x"><input type="password" name="password">
+    <input type="checkbox" name="remember"><input type="checkbox" name="keep" value="yes" checked>
+    <button name="granted" value="true">OK</button></form><form action="/search"><input name="q"></form>"""
+    first, second = html_forms(page)
+    assert first["action"] == "/user/login" and first["method"] == "post"
+    assert first["fields"] == {"_csrf": "t0k", "user_name": "x", "password": "", "keep": "yes"}
+    assert first["buttons"] == [("granted", "true")]
+    assert second == {"action": "/search", "method": "get", "fields": {"q": ""}, "buttons": []}
+
+
+def test_issued_secret_files_are_private_and_checked(tmp_path):
+    path = tmp_path / "creds" / "drone" / "gitea-client-secret"
+    assert read_secret(str(path)) is None
+    write_secret(str(path), "s3cret")
+    assert path.read_text() == "s3cret\n" and read_secret(str(path)) == "s3cret"
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    path.chmod(0o640)
+    with pytest.raises(SecretFileError, match="chmod 600"):
+        read_secret(str(path))
+    with pytest.raises(SecretFileError, match="empty secret"):
+        write_secret(str(path), "")

@@ -1,0 +1,185 @@
+"""drone_repo and drone_secrets against the Drone and Gitea test doubles.
+
+The Drone double implements go-login's Gitea flow: /login redirects to Gitea's authorize
+endpoint with a state cookie, and the callback exchanges the code with the Gitea double
+(checking the client id and secret), so linking an account works only when the whole
+browser-like flow does.
+"""
+
+import pytest
+from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.modules import drone_repo, drone_secrets
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+CI = "gauntlet-ci"
+CI_PASSWORD = "ci-password-1234567890"
+
+
+@pytest.fixture
+def platform(gitea, drone):
+    """Gitea with the org's task-api repository administered by the CI account, Drone with its OAuth2 app."""
+    gitea.add_user(CI, CI_PASSWORD)
+    gitea.orgs["gauntlet"] = {"visibility": "private"}
+    gitea.repos[("gauntlet", "task-api")] = {"description": "", "private": True, "default_branch": "main",
+                                             "collaborators": {CI: "admin"}}  # fmt: skip
+    gitea.apps[1] = {"owner": "root", "name": "drone", "redirect_uris": [f"{drone.url}/login"],
+                     "confidential_client": True, "client_id": "cid", "client_secret": "csecret"}  # fmt: skip
+    drone.client_id, drone.client_secret = "cid", "csecret"
+    drone.bootstrap(CI, TOKEN, admin=True)
+    return gitea, drone
+
+
+def repo_params(drone, gitea, **changes):
+    base = {"url": drone.url, "token": TOKEN, "ca_path": None, "timeout": 10, "repo": "gauntlet/task-api",
+            "settings": {"config_path": "apps/task-api/.drone.yml"},
+            "link": {"gitea_url": gitea.url, "username": CI, "password": CI_PASSWORD},
+            "build_on_activation": "main"}  # fmt: skip
+    base.update(changes)
+    return base
+
+
+def test_first_run_links_syncs_activates_configures_and_builds(platform):
+    gitea, drone = platform
+    result = drone_repo.run(repo_params(drone, gitea))
+    assert result == {"changed": True, "linked": True, "activated": True, "updated": ["config_path"], "build": 1}
+    assert drone.users[CI]["scm_linked"] is True
+    assert (CI, 1) in gitea.grants  # the consent page was answered
+    repo = drone.repos["gauntlet/task-api"]
+    assert repo["active"] is True and repo["config_path"] == "apps/task-api/.drone.yml"
+    assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
+
+
+def test_second_run_changes_nothing_and_only_reads(platform):
+    gitea, drone = platform
+    drone_repo.run(repo_params(drone, gitea))
+    drone.requests.clear()
+    gitea.requests.clear()
+    result = drone_repo.run(repo_params(drone, gitea))
+    assert result == {"changed": False, "linked": False, "activated": False, "updated": [], "build": None}
+    assert drone.writes() == [] and gitea.requests == []
+    assert len(drone.builds) == 1
+
+
+def test_an_existing_grant_skips_the_consent_page(platform):
+    gitea, drone = platform
+    gitea.grants.add((CI, 1))
+    drone_repo.run(repo_params(drone, gitea))
+    assert ("POST", "/login/oauth/grant") not in gitea.requests
+
+
+def test_failing_sync_relinks_once(platform):
+    gitea, drone = platform
+    drone_repo.run(repo_params(drone, gitea))
+    drone.repos["gauntlet/task-api"]["active"] = False
+    drone.users[CI]["scm_linked"] = False  # Gitea token expired, refresh failed
+    result = drone_repo.run(repo_params(drone, gitea, build_on_activation=None))
+    assert result["linked"] is True and result["activated"] is True and result["build"] is None
+
+
+def test_check_mode_reports_activation_without_writing(platform):
+    gitea, drone = platform
+    result = drone_repo.run(repo_params(drone, gitea), check_mode=True)
+    assert result["changed"] is True and result["activated"] is True and result["linked"] is False
+    assert drone.writes() == [] and drone.users[CI]["scm_linked"] is False and drone.builds == []
+
+
+def test_settings_drift_is_corrected(platform):
+    gitea, drone = platform
+    drone_repo.run(repo_params(drone, gitea))
+    drone.repos["gauntlet/task-api"]["config_path"] = ".drone.yml"
+    result = drone_repo.run(repo_params(drone, gitea, settings={"config_path": "apps/task-api/.drone.yml"}))
+    assert result["updated"] == ["config_path"] and result["activated"] is False
+    assert drone.repos["gauntlet/task-api"]["config_path"] == "apps/task-api/.drone.yml"
+
+
+def test_machine_account_cannot_link(platform):
+    gitea, drone = platform
+    drone.users[CI]["machine"] = True
+    with pytest.raises(ApiError, match="Machine account login is forbidden"):
+        drone_repo.run(repo_params(drone, gitea))
+
+
+def test_wrong_gitea_password_is_reported(platform):
+    gitea, drone = platform
+    params = repo_params(drone, gitea, link={"gitea_url": gitea.url, "username": CI, "password": "nope"})
+    with pytest.raises(ApiError, match="Gitea web login of 'gauntlet-ci' failed"):
+        drone_repo.run(params)
+
+
+def test_wrong_client_secret_in_drone_is_reported(platform):
+    gitea, drone = platform
+    drone.client_secret = "stale"
+    with pytest.raises(ApiError, match="cannot fetch token"):
+        drone_repo.run(repo_params(drone, gitea))
+
+
+def test_repository_without_admin_permission_is_explained(platform):
+    gitea, drone = platform
+    gitea.repos[("gauntlet", "task-api")]["collaborators"] = {}
+    with pytest.raises(ApiError, match="not visible to Drone user 'gauntlet-ci'"):
+        drone_repo.run(repo_params(drone, gitea))
+
+
+def test_wrong_token_and_bad_input(platform):
+    gitea, drone = platform
+    with pytest.raises(ApiError, match="refused the API token"):
+        drone_repo.run(repo_params(drone, gitea, token="f" * 32))
+    with pytest.raises(ApiError, match="owner/name"):
+        drone_repo.run(repo_params(drone, gitea, repo="task-api"))
+    with pytest.raises(ApiError, match="unknown repository settings"):
+        drone_repo.run(repo_params(drone, gitea, settings={"colour": "red"}))
+
+
+# --- drone_secrets ---------------------------------------------------------------------------
+def secret_params(drone, tmp_path, secrets, **changes):
+    base = {"url": drone.url, "token": TOKEN, "ca_path": None, "timeout": 10, "repo": "gauntlet/task-api",
+            "secrets": secrets, "fingerprint_file": str(tmp_path / "drone" / "fingerprints.json"),
+            "pull_request": False}  # fmt: skip
+    base.update(changes)
+    return base
+
+
+def test_secrets_created_kept_and_rotated(platform, tmp_path):
+    _, drone = platform
+    wanted = {"registry_username": "gauntlet", "registry_password": "registry-password-0001"}
+    result = drone_secrets.run(secret_params(drone, tmp_path, wanted))
+    assert result == {"changed": True, "created": ["registry_password", "registry_username"], "updated": []}
+    stored = drone.secrets["gauntlet/task-api"]
+    assert stored["registry_password"] == {"data": "registry-password-0001", "pull_request": False}
+    prints = tmp_path / "drone" / "fingerprints.json"
+    assert prints.stat().st_mode & 0o777 == 0o600
+    assert "registry-password-0001" not in prints.read_text()
+    assert drone_secrets.run(secret_params(drone, tmp_path, wanted))["changed"] is False
+    rotated = dict(wanted, registry_password="registry-password-0002")
+    assert drone_secrets.run(secret_params(drone, tmp_path, rotated), check_mode=True)["updated"] == [
+        "registry_password"
+    ]
+    assert stored["registry_password"]["data"] == "registry-password-0001"
+    assert drone_secrets.run(secret_params(drone, tmp_path, rotated))["updated"] == ["registry_password"]
+    assert stored["registry_password"]["data"] == "registry-password-0002"
+
+
+def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(platform, tmp_path):
+    _, drone = platform
+    drone.secrets["gauntlet/task-api"] = {
+        "registry_password": {"data": "set-by-hand", "pull_request": True},
+        "someone_elses": {"data": "keep-me", "pull_request": False},
+    }
+    wanted = {"registry_password": "registry-password-0001"}
+    assert drone_secrets.run(secret_params(drone, tmp_path, wanted))["updated"] == ["registry_password"]
+    assert drone.secrets["gauntlet/task-api"]["registry_password"] == {"data": "registry-password-0001",
+                                                                       "pull_request": False}  # fmt: skip
+    assert drone.secrets["gauntlet/task-api"]["someone_elses"]["data"] == "keep-me"
+    assert drone_secrets.run(secret_params(drone, tmp_path, wanted))["changed"] is False
+
+
+def test_empty_secret_value_and_corrupt_fingerprints_fail_clearly(platform, tmp_path):
+    _, drone = platform
+    with pytest.raises(ApiError, match="registry_password: the value must be a non-empty string"):
+        drone_secrets.run(secret_params(drone, tmp_path, {"registry_password": ""}))
+    (tmp_path / "drone").mkdir()
+    (tmp_path / "drone" / "fingerprints.json").write_text("{not json")
+    with pytest.raises(ApiError, match="delete it"):
+        drone_secrets.run(secret_params(drone, tmp_path, {"a": "b"}))
+    assert "a" not in drone.secrets.get("gauntlet/task-api", {})
+    assert (tmp_path / "drone" / "fingerprints.json").read_text() == "{not json"
