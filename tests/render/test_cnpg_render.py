@@ -260,6 +260,7 @@ def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render
     ("extra", "message"),
     [
         ({"cnpg_instances": 0}, "cnpg_instances must be an integer >= 1"),
+        ({"cnpg_instances": -1}, "cnpg_instances must be an integer >= 1"),
         ({"cnpg_storage_size": "lots"}, "cnpg_storage_size a Kubernetes"),
         ({"cnpg_databases": ["Task-API"]}, "cnpg_databases a list of distinct"),
         ({"cnpg_databases": ["a_b", "a_b"]}, "cnpg_databases a list of distinct"),

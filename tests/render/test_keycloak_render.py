@@ -222,11 +222,12 @@ def run_role(platform_render, render_tools, tmp_path, extra):
 
 
 def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
+    # "2" as `-e keycloak_replicas=2` passes it: a string.
     result, objects = run_role(
         platform_render,
         render_tools,
         tmp_path,
-        {"keycloak_replicas": 2, "gauntlet_linkerd_enabled": False, "keycloak_monitoring": False,
+        {"keycloak_replicas": "2", "gauntlet_linkerd_enabled": False, "keycloak_monitoring": False,
          "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}]},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
