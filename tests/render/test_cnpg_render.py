@@ -1,0 +1,273 @@
+"""What the cnpg role renders: the upstream operator, the platform's PostgreSQL cluster,
+one role and database per application, and the Task API's database Secret.
+
+Uses the shared `platform_render` fixture (playbooks/platform.yml in render mode from
+inventory/sample with a bundle made of ../shared/upstream); a few variants run the role
+alone with other settings.
+"""
+
+import base64
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pod_security import pod_spec_of, restricted_violations
+
+REPO = Path(__file__).resolve().parents[2]
+UPSTREAM = REPO.parent / "shared" / "upstream"
+VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
+CNPG = VERSIONS["gauntlet_versions"]["cnpg"]
+POSTGRES_IMAGE = VERSIONS["gauntlet_images"]["postgresql"]
+APPS = ["keycloak", "gitea", "task_api"]
+NAMESPACE, CLUSTER, HOST = "database", "platform-db", "platform-db-rw.database.svc"
+ROLE_ONLY = """---
+- name: Render the cnpg role alone
+  hosts: k3s_servers[0]
+  gather_facts: false
+  roles:
+    - gauntlet.platform.cnpg
+"""
+
+
+def component(render, name):
+    """{file name: object} of one component folder, in apply order."""
+    return {p.name: o for p, o in sorted(render.objects.items()) if p.parts[0] == name}
+
+
+def find(objects, kind, name, namespace=None):
+    found = [
+        o
+        for o in objects.values()
+        if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+    ]
+    assert len(found) == 1, f"expected one {kind} {namespace}/{name}, found {len(found)}"
+    return found[0]
+
+
+def secret_value(secret, key):
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def credential(render, name):
+    return (render.credentials / name).read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def operator(platform_render):
+    return component(platform_render, "cnpg")
+
+
+@pytest.fixture(scope="module")
+def cluster(platform_render):
+    return component(platform_render, "cnpg-cluster")
+
+
+def upstream_objects():
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+
+    text = (UPSTREAM / f"cloudnative-pg/{CNPG}/cnpg-{CNPG}.yaml").read_text()
+    return [doc for doc in yaml.load_all(text, Loader=manifest_loader()) if doc]
+
+
+# --- the operator ------------------------------------------------------------------------
+
+
+def test_operator_is_the_release_manifest_unchanged_but_its_namespace(operator):
+    upstream = upstream_objects()
+    rendered = list(operator.values())
+    # The upstream objects first, in their order, then the role's monitoring objects.
+    assert [o["kind"] for o in rendered[: len(upstream)]] == [o["kind"] for o in upstream]
+    for ours, theirs in zip(rendered, upstream, strict=False):
+        if theirs["kind"] == "Namespace":
+            continue
+        assert ours == theirs, f"{theirs['kind']} {theirs['metadata']['name']} differs from the release manifest"
+    assert {o["kind"] for o in rendered[len(upstream) :]} == {"Role", "RoleBinding", "PodMonitor"}
+
+
+def test_operator_namespace_keeps_upstream_labels_and_enforces_restricted(operator):
+    namespace = find(operator, "Namespace", "cnpg-system")
+    labels = namespace["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "cloudnative-pg"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "linkerd.io/inject" not in (namespace["metadata"].get("annotations") or {})
+
+
+def test_operator_runs_restricted_without_exemption(operator):
+    deployment = find(operator, "Deployment", "cnpg-controller-manager", "cnpg-system")
+    assert "gauntlet.dev/pod-security-exemption" not in (deployment["metadata"].get("annotations") or {})
+    assert restricted_violations(pod_spec_of(deployment)) == []
+
+
+def test_crds_and_webhooks_come_before_what_needs_them(operator, cluster):
+    kinds = [o["kind"] for o in operator.values()]
+    assert kinds[0] == "Namespace"
+    crds = {o["metadata"]["name"] for o in operator.values() if o["kind"] == "CustomResourceDefinition"}
+    assert {"clusters.postgresql.cnpg.io", "databases.postgresql.cnpg.io"} <= crds
+    # The Cluster and Databases live in another component, applied after the wait.
+    assert not {"Cluster", "Database"} & set(kinds)
+
+
+def test_operator_metrics_are_scraped(operator):
+    monitor = find(operator, "PodMonitor", "cnpg-controller-manager", "cnpg-system")
+    deployment = find(operator, "Deployment", "cnpg-controller-manager", "cnpg-system")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    ports = {p["name"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] in ports
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+def test_database_namespace_is_restricted_and_not_injected(cluster):
+    namespace = find(cluster, "Namespace", NAMESPACE)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "linkerd.io/inject" not in (namespace["metadata"].get("annotations") or {})
+
+
+def test_cluster_fields(cluster):
+    spec = find(cluster, "Cluster", CLUSTER, NAMESPACE)["spec"]
+    assert spec["instances"] == 1
+    assert spec["imageName"] == POSTGRES_IMAGE
+    assert spec["storage"] == {"size": "5Gi"}
+    assert spec["resources"]["requests"] and spec["resources"]["limits"]
+    assert spec["enableSuperuserAccess"] is False
+    # Upstream deprecates the operator-made PodMonitor; the role writes its own.
+    assert spec["monitoring"] == {"enablePodMonitor": False}
+
+
+def test_every_app_has_a_login_role_with_its_credential(platform_render, cluster):
+    roles = find(cluster, "Cluster", CLUSTER, NAMESPACE)["spec"]["managed"]["roles"]
+    assert [r["name"] for r in roles] == APPS
+    for role in roles:
+        assert role["login"] is True and role["ensure"] == "present"
+        assert not role.get("superuser") and not role.get("createdb")
+        secret = find(cluster, "Secret", role["passwordSecret"]["name"], NAMESPACE)
+        assert secret["type"] == "kubernetes.io/basic-auth"
+        assert secret["metadata"]["labels"]["cnpg.io/reload"] == "true"
+        assert secret_value(secret, "username") == role["name"]
+        password = secret_value(secret, "password")
+        assert password == credential(platform_render, f"postgres/{role['name']}")
+        assert len(password) >= 32
+
+
+def test_every_app_has_a_database_it_owns(cluster):
+    databases = [o for o in cluster.values() if o["kind"] == "Database"]
+    assert [d["spec"]["name"] for d in databases] == APPS
+    for database in databases:
+        assert database["apiVersion"] == "postgresql.cnpg.io/v1"
+        assert database["metadata"]["namespace"] == NAMESPACE
+        assert database["spec"]["owner"] == database["spec"]["name"]
+        assert database["spec"]["cluster"] == {"name": CLUSTER}
+        assert database["spec"]["ensure"] == "present"
+        assert database["spec"]["databaseReclaimPolicy"] == "retain"
+
+
+def test_instances_are_scraped_by_a_podmonitor_with_prometheus_access(cluster):
+    monitor = find(cluster, "PodMonitor", CLUSTER, NAMESPACE)
+    assert monitor["spec"]["selector"]["matchLabels"] == {"cnpg.io/cluster": CLUSTER, "cnpg.io/podRole": "instance"}
+    assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "metrics"}]
+    binding = find(cluster, "RoleBinding", "prometheus-k8s-discovery", NAMESPACE)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}]
+    role = find(cluster, "Role", binding["roleRef"]["name"], NAMESPACE)
+    assert {"pods", "services"} <= {r for rule in role["rules"] for r in rule["resources"]}
+
+
+def test_task_api_database_uri(platform_render, cluster):
+    secret = find(cluster, "Secret", "task-api-database", "task-api")
+    password = credential(platform_render, "postgres/task_api")
+    uri = secret_value(secret, "uri")
+    assert uri == f"postgresql://task_api:{password}@{HOST}:5432/task_api"
+    parts = urlsplit(uri)
+    assert (parts.scheme, parts.username, parts.password, parts.hostname, parts.port, parts.path) == (
+        "postgresql",
+        "task_api",
+        password,
+        HOST,
+        5432,
+        "/task_api",
+    )
+    # The same password the cluster gives role task_api.
+    role_secret = find(cluster, "Secret", "platform-db-task-api", NAMESPACE)
+    assert secret_value(role_secret, "password") == password
+
+
+def test_task_api_namespace_is_the_gitops_one(cluster):
+    gitops = yaml.safe_load((REPO / "gitops/task-api/namespace.yaml").read_text())
+    namespace = find(cluster, "Namespace", "task-api")
+    assert namespace == gitops
+
+
+def test_apply_order(cluster):
+    order = [(o["kind"], o["metadata"]["name"]) for o in cluster.values()]
+    position = {item: index for index, item in enumerate(order)}
+    assert order[0] == ("Namespace", NAMESPACE)
+    cluster_at = position[("Cluster", CLUSTER)]
+    for app in APPS:
+        name = "platform-db-" + app.replace("_", "-")
+        assert position[("Secret", name)] < cluster_at < position[("Database", name)]
+    assert position[("Namespace", "task-api")] < position[("Secret", "task-api-database")]
+
+
+# --- other settings ------------------------------------------------------------------------
+
+
+def run_role(platform_render, render_tools, tmp_path, extra):
+    playbook = tmp_path / "cnpg.yml"
+    playbook.write_text(ROLE_ONLY)
+    out = tmp_path / "render"
+    args = {
+        "gauntlet_render_dir": str(out),
+        "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        "gauntlet_bundle_dir": str(platform_render.bundle),
+        **extra,
+    }
+    result = render_tools.run_playbook(playbook, "-e", json.dumps(args))
+    objects = {p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))}
+    return result, objects
+
+
+def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render_tools, tmp_path):
+    result, objects = run_role(
+        platform_render,
+        render_tools,
+        tmp_path,
+        {
+            "cnpg_instances": 3,
+            "cnpg_storage_size": "20Gi",
+            "cnpg_storage_class": "fast",
+            "cnpg_databases": ["keycloak"],
+            "cnpg_postgresql_parameters": {"max_connections": 300},
+            "cnpg_monitoring": False,
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    cluster = {p.name: o for p, o in objects.items() if p.parts[0] == "cnpg-cluster"}
+    spec = find(cluster, "Cluster", CLUSTER, NAMESPACE)["spec"]
+    assert spec["instances"] == 3
+    assert spec["storage"] == {"size": "20Gi", "storageClass": "fast"}
+    assert spec["postgresql"] == {"parameters": {"max_connections": "300"}}
+    assert [r["name"] for r in spec["managed"]["roles"]] == ["keycloak"]
+    kinds = {o["kind"] for o in objects.values()}
+    assert "PodMonitor" not in kinds and "RoleBinding" not in kinds
+    # Without task_api there is no Task API namespace or Secret.
+    assert not [o for o in cluster.values() if o["metadata"].get("namespace") == "task-api"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"cnpg_instances": 0}, "cnpg_instances must be an integer >= 1"),
+        ({"cnpg_instances": -1}, "cnpg_instances must be an integer >= 1"),
+        ({"cnpg_storage_size": "lots"}, "cnpg_storage_size a Kubernetes"),
+        ({"cnpg_databases": ["Task-API"]}, "cnpg_databases a list of distinct"),
+        ({"cnpg_databases": ["a_b", "a_b"]}, "cnpg_databases a list of distinct"),
+    ],
+)
+def test_bad_settings_stop_with_a_message(platform_render, render_tools, tmp_path, extra, message):
+    result, objects = run_role(platform_render, render_tools, tmp_path, extra)
+    assert result.returncode != 0
+    assert message in " ".join((result.stdout + result.stderr).split())
+    assert not objects

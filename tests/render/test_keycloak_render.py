@@ -1,0 +1,264 @@
+"""What the keycloak role renders: Keycloak as a plain workload on its CloudNativePG
+database, its Service, Ingress and ServiceMonitor, wired to the credentials and to the
+contracts other roles and the Task API rely on.
+
+Uses the shared `platform_render` fixture; variants run the role alone.
+"""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from pod_security import pod_spec_of, restricted_violations
+
+REPO = Path(__file__).resolve().parents[2]
+VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
+KEYCLOAK_VERSION = VERSIONS["gauntlet_versions"]["keycloak"]
+IMAGE = f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}"
+NS = "keycloak"
+ROLE_ONLY = """---
+- name: Render the keycloak role alone
+  hosts: k3s_servers[0]
+  gather_facts: false
+  roles:
+    - gauntlet.platform.keycloak
+"""
+
+
+def objects_of(objects, folder="keycloak"):
+    return [o for p, o in sorted(objects.items()) if p.parts[0] == folder]
+
+
+def find(objects, kind, name, namespace=NS):
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    found = [o for o in found if o["metadata"].get("namespace") == namespace]
+    assert len(found) == 1, f"expected one {kind} {namespace}/{name}, found {len(found)}"
+    return found[0]
+
+
+def secret_value(secret, key):
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+@pytest.fixture(scope="module")
+def rendered(platform_render):
+    return objects_of(platform_render.objects)
+
+
+@pytest.fixture(scope="module")
+def container(rendered):
+    pod = pod_spec_of(find(rendered, "Deployment", "keycloak"))
+    assert [c["name"] for c in pod["containers"]] == ["keycloak"]
+    return pod["containers"][0]
+
+
+def env_of(container):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_namespace_is_injected_so_enforces_privileged(rendered):
+    namespace = find(rendered, "Namespace", NS, None)
+    assert namespace["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/audit"] == labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_jgroups_is_an_opaque_port_of_the_mesh(rendered, container):
+    annotations = find(rendered, "Deployment", "keycloak")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["config.linkerd.io/opaque-ports"] == "7800"
+    assert {"name": "jgroups", "containerPort": 7800, "protocol": "TCP"} in container["ports"]
+
+
+def test_pod_is_restricted_anyway(rendered, container):
+    deployment = find(rendered, "Deployment", "keycloak")
+    assert "gauntlet.dev/pod-security-exemption" not in (deployment["metadata"].get("annotations") or {})
+    pod = pod_spec_of(deployment)
+    assert restricted_violations(pod) == []
+    assert pod["securityContext"]["runAsUser"] == 1000
+    assert pod["automountServiceAccountToken"] is False
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_image_and_start_command(container):
+    assert container["image"] == IMAGE
+    assert container["args"] == ["start"]
+
+
+def test_database_settings_come_from_the_cnpg_credential(platform_render, rendered, container):
+    env = env_of(container)
+    assert env["KC_DB"] == "postgres"
+    assert env["KC_DB_URL"] == "jdbc:postgresql://platform-db-rw.database.svc:5432/keycloak"
+    assert env["KC_DB_USERNAME"] == {"secretKeyRef": {"name": "keycloak-db", "key": "username"}}
+    assert env["KC_DB_PASSWORD"] == {"secretKeyRef": {"name": "keycloak-db", "key": "password"}}
+    secret = find(rendered, "Secret", "keycloak-db")
+    password = (platform_render.credentials / "postgres/keycloak").read_text().strip()
+    assert secret_value(secret, "username") == "keycloak"
+    assert secret_value(secret, "password") == password
+    # Both sides of the contract: the cnpg role gives role `keycloak` the same password.
+    cnpg_secret = find(
+        objects_of(platform_render.objects, "cnpg-cluster"), "Secret", "platform-db-keycloak", "database"
+    )
+    assert secret_value(cnpg_secret, "password") == password
+
+
+def test_bootstrap_admin_comes_from_its_credential(platform_render, rendered, container):
+    env = env_of(container)
+    secret = find(rendered, "Secret", "keycloak-bootstrap-admin")
+    for variable, key in (("KC_BOOTSTRAP_ADMIN_USERNAME", "username"), ("KC_BOOTSTRAP_ADMIN_PASSWORD", "password")):
+        assert env[variable] == {"secretKeyRef": {"name": "keycloak-bootstrap-admin", "key": key}}
+    assert secret_value(secret, "username") == "admin"
+    password = (platform_render.credentials / "keycloak/admin-password").read_text().strip()
+    assert secret_value(secret, "password") == password and len(password) >= 32
+
+
+def test_public_url_proxy_and_observability(container):
+    env = env_of(container)
+    assert env["KC_HOSTNAME"] == "https://keycloak.local"
+    assert env["KC_PROXY_HEADERS"] == "xforwarded"
+    assert env["KC_HTTP_ENABLED"] == "true"
+    assert env["KC_HEALTH_ENABLED"] == env["KC_METRICS_ENABLED"] == "true"
+    assert env["KC_HTTP_MANAGEMENT_PORT"] == "9000"
+    assert "KC_HOSTNAME_STRICT" not in env  # the issuer never follows the request's host
+
+
+def test_issuer_is_what_the_task_api_trusts(platform_render, container):
+    # Keycloak's issuer is <KC_HOSTNAME>/realms/<realm>; the Task API (gitops) checks `iss`
+    # against its configured issuer and fetches keys from the in-cluster Service.
+    realm = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
+        "gauntlet_keycloak_realm"
+    ]
+    config = yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())["data"]
+    assert f"{env_of(container)['KC_HOSTNAME']}/realms/{realm}" == config["TASK_API_OIDC_ISSUER"]
+    assert config["TASK_API_JWKS_URL"].startswith(f"http://keycloak-service.{NS}.svc:8080/realms/{realm}/")
+    assert config["TASK_API_OIDC_AUDIENCE"] == "task-api"
+    assert env_of(container)["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+
+
+def test_probes_use_the_management_port(container):
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["http"] == 8080 and ports["management"] == 9000
+    paths = {
+        probe: (container[probe]["httpGet"]["path"], ports[container[probe]["httpGet"]["port"]])
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
+    assert paths == {
+        "startupProbe": ("/health/started", 9000),
+        "readinessProbe": ("/health/ready", 9000),
+        "livenessProbe": ("/health/live", 9000),
+    }
+    # The first start re-builds the server: allow five minutes.
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+
+
+def test_service_contract(rendered, container):
+    service = find(rendered, "Service", "keycloak-service")
+    pod_labels = find(rendered, "Deployment", "keycloak")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    ports = {p["name"]: (p["port"], container_ports[p["targetPort"]]) for p in service["spec"]["ports"]}
+    assert ports == {"http": (8080, 8080), "management": (9000, 9000)}
+
+
+def test_ingress_publishes_only_the_http_port(platform_render, rendered):
+    ingress = find(rendered, "Ingress", "keycloak")
+    assert ingress["spec"]["rules"][0]["host"] == platform_render.domains["keycloak"] == "keycloak.local"
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "keycloak-service", "port": {"number": 8080}}
+    assert ingress["spec"]["tls"] == [{"hosts": ["keycloak.local"]}]
+
+
+def test_servicemonitor_scrapes_the_management_port(rendered):
+    monitor = find(rendered, "ServiceMonitor", "keycloak")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    service = find(rendered, "Service", "keycloak-service")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"] == [{"port": "management", "path": "/metrics", "scheme": "http"}]
+    binding = find(rendered, "RoleBinding", "prometheus-k8s-discovery")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}]
+
+
+def test_a_new_database_password_rolls_the_pods(platform_render, rendered):
+    import hashlib
+
+    template = find(rendered, "Deployment", "keycloak")["spec"]["template"]["metadata"]
+    password = (platform_render.credentials / "postgres/keycloak").read_text().strip()
+    expected = hashlib.sha256(f"keycloak:{password}".encode()).hexdigest()
+    assert template["annotations"]["checksum/keycloak-db"] == expected
+
+
+def test_single_replica_has_no_disruption_budget(rendered):
+    deployment = find(rendered, "Deployment", "keycloak")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert not [o for o in rendered if o["kind"] == "PodDisruptionBudget"]
+
+
+def test_render_mode_configures_nothing(platform_render):
+    # The realm's client secrets and the test password are created by the configure
+    # step, which needs a running Keycloak: render mode never reaches it.
+    names = {p.name for p in (platform_render.credentials / "keycloak").iterdir()}
+    assert names == {"admin-password"}
+
+
+# --- other settings ------------------------------------------------------------------------
+
+
+def run_role(platform_render, render_tools, tmp_path, extra):
+    playbook = tmp_path / "keycloak.yml"
+    playbook.write_text(ROLE_ONLY)
+    out = tmp_path / "render"
+    args = {
+        "gauntlet_render_dir": str(out),
+        "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        "gauntlet_bundle_dir": str(platform_render.bundle),
+        **extra,
+    }
+    result = render_tools.run_playbook(playbook, "-e", json.dumps(args))
+    return result, {p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))}
+
+
+def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
+    # "2" as `-e keycloak_replicas=2` passes it: a string.
+    result, objects = run_role(
+        platform_render,
+        render_tools,
+        tmp_path,
+        {"keycloak_replicas": "2", "gauntlet_linkerd_enabled": False, "keycloak_monitoring": False,
+         "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}]},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rendered = objects_of(objects)
+    namespace = find(rendered, "Namespace", NS, None)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "annotations" not in namespace["metadata"]
+    deployment = find(rendered, "Deployment", "keycloak")
+    assert deployment["spec"]["replicas"] == 2
+    assert not [a for a in deployment["spec"]["template"]["metadata"]["annotations"] if "linkerd" in a]
+    assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert find(rendered, "PodDisruptionBudget", "keycloak")["spec"]["maxUnavailable"] == 1
+    assert {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"} in pod_spec_of(deployment)["containers"][0]["env"]
+    assert not {"ServiceMonitor", "Role", "RoleBinding"} & {o["kind"] for o in rendered}
+    for obj in rendered:
+        if obj["kind"] in ("Deployment", "PodDisruptionBudget"):
+            render_tools.validate_object(obj)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"keycloak_replicas": 0}, "keycloak_replicas must be an integer >= 1"),
+        ({"keycloak_url": "https://keycloak.local/auth"}, "keycloak_url https://<host> without a path"),
+        ({"keycloak_access_token_lifespan": 5}, "keycloak_access_token_lifespan an integer >= 30"),
+        ({"keycloak_web_clients": [{"client_id": "task-api", "redirect_uris": []}]}, "not task-api or task-api-cli"),
+        ({"keycloak_web_clients": [{"client_id": "grafana"}]}, "with redirect_uris"),
+    ],
+)
+def test_bad_settings_stop_with_a_message(platform_render, render_tools, tmp_path, extra, message):
+    result, objects = run_role(platform_render, render_tools, tmp_path, extra)
+    assert result.returncode != 0
+    assert message in " ".join((result.stdout + result.stderr).split())
+    assert not objects
