@@ -1,0 +1,484 @@
+"""What is particular to the monitoring role's rendered objects (issue "Platform services II").
+
+The shared fixture renders playbooks/platform.yml from inventory/sample with a bundle made
+of ../shared/upstream; a second render with Prometheus and Alertmanager published
+(monitoring_*_ingress) checks the basic-auth path.
+"""
+
+import base64
+import configparser
+import json
+import re
+import shutil
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from pod_security import pod_spec_of, restricted_violations
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "monitoring"
+UPSTREAM = REPO.parent / "shared" / "upstream" / "kube-prometheus" / "v0.18.0" / "manifests"
+NS = "monitoring"
+EXEMPTION = "gauntlet.dev/pod-security-exemption"
+
+
+def objects(render, component=NS):
+    return {p: o for p, o in render.objects.items() if p.parts[0] == component}
+
+
+def find(render, kind, name, component=NS):
+    found = [o for o in objects(render, component).values() if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} rendered"
+    return found[0]
+
+
+def kinds(render, kind, component=NS):
+    return [o for o in objects(render, component).values() if o["kind"] == kind]
+
+
+def secret_value(secret, key):
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def credential(render, name):
+    return (render.credentials / name).read_text().strip()
+
+
+def grafana_container(render):
+    pod = find(render, "Deployment", "grafana")["spec"]["template"]["spec"]
+    return pod, next(c for c in pod["containers"] if c["name"] == "grafana")
+
+
+def grafana_ini(render):
+    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    parser.read_string(secret_value(find(render, "Secret", "grafana-config"), "grafana.ini"))
+    return parser
+
+
+# --- Trimmed to what the platform needs ------------------------------------------------
+
+
+def test_crds_come_first_in_their_own_component(platform_render):
+    crds = objects(platform_render, "monitoring-crds")
+    assert {o["kind"] for o in crds.values()} == {"CustomResourceDefinition"}
+    names = {o["spec"]["names"]["kind"] for o in crds.values()}
+    assert names == {"Alertmanager", "AlertmanagerConfig", "PodMonitor", "Probe", "Prometheus", "PrometheusAgent",
+                     "PrometheusRule", "ScrapeConfig", "ServiceMonitor", "ThanosRuler"}  # fmt: skip
+    assert {o["kind"] for o in objects(platform_render).values()}.isdisjoint({"CustomResourceDefinition"})
+
+
+def test_adapter_blackbox_and_k3s_embedded_components_are_left_out(platform_render):
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()}
+    text = " ".join(n for _, n in names)
+    assert "prometheus-adapter" not in text and "blackbox" not in text
+    assert not any(kind == "APIService" for kind, _ in names), "k3s's metrics-server owns the metrics API"
+    monitors = {n for k, n in names if k == "ServiceMonitor"}
+    assert {"kube-apiserver", "kubelet", "coredns", "node-exporter", "kube-state-metrics", "prometheus-k8s",
+            "alertmanager-main", "grafana", "prometheus-operator"} <= monitors  # fmt: skip
+    assert monitors.isdisjoint({"kube-scheduler", "kube-controller-manager"})
+    groups = {
+        g["name"] for g in find(platform_render, "PrometheusRule", "kubernetes-monitoring-rules")["spec"]["groups"]
+    }
+    assert "kubernetes-system-apiserver" in groups and "kubernetes-system-kubelet" in groups
+    assert groups.isdisjoint(
+        {"kubernetes-system-scheduler", "kubernetes-system-controller-manager", "kube-scheduler.rules"}
+    )
+
+
+def test_bundle_lists_exactly_the_kube_prometheus_files_it_reads(platform_render):
+    entries = {n: e for n, e in platform_render.bundle_entries.items() if n.startswith("kube-prometheus/")}
+    files = {n.split("/manifests/", 1)[1] for n in entries}
+    assert len([f for f in files if f.startswith("setup/")]) == 10 and "setup/namespace.yaml" not in files
+    assert not any(re.search(r"blackbox|prometheusAdapter|KubeScheduler|KubeControllerManager", f) for f in files)
+    for name, entry in entries.items():
+        assert (
+            entry["url"]
+            == "https://raw.githubusercontent.com/prometheus-operator/kube-prometheus/v0.18.0/manifests/"
+            + (name.split("/manifests/", 1)[1])
+        )
+    workloads = {n.rsplit("/", 1)[1] for n, e in entries.items() if e["manifest"]}
+    assert workloads == {"alertmanager-alertmanager.yaml", "grafana-deployment.yaml", "kubeStateMetrics-deployment.yaml",
+                         "nodeExporter-daemonset.yaml", "prometheus-prometheus.yaml", "prometheusOperator-deployment.yaml"}  # fmt: skip
+    # Every kube-prometheus object rendered comes from a listed file.
+    listed = set()
+    for name in files - {f for f in files if f.startswith("setup/")}:
+        for doc in yaml.safe_load_all((UPSTREAM / name).read_text()):
+            for obj in doc.get("items", [doc]) if doc["kind"].endswith("List") else [doc]:
+                listed.add((obj["kind"], obj["metadata"]["name"]))
+    ours = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()
+            if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of") == "kube-prometheus"}  # fmt: skip
+    assert ours and ours <= listed
+
+
+# --- Pod security -------------------------------------------------------------------------
+
+
+def test_namespace_is_privileged_only_for_node_exporter(platform_render):
+    labels = find(platform_render, "Namespace", NS)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    exempted = []
+    for obj in objects(platform_render).values():
+        pod = pod_spec_of(obj)
+        if pod is None:
+            continue
+        if EXEMPTION in (obj["metadata"].get("annotations") or {}):
+            exempted.append(obj["metadata"]["name"])
+            assert pod["hostNetwork"] and pod["hostPID"], "the exemption is for host access"
+        else:
+            assert restricted_violations(pod) == [], obj["metadata"]["name"]
+            for container in pod["containers"]:
+                assert container["resources"]["requests"] and container["resources"]["limits"], container["name"]
+    assert exempted == ["node-exporter"]
+
+
+@pytest.mark.parametrize(("kind", "name"), [("Prometheus", "k8s"), ("Alertmanager", "main")])
+def test_operator_built_pods_are_restricted(platform_render, kind, name):
+    """The operator builds these pods from the CR: its pod securityContext must make them restricted
+    (the operator itself drops every capability and forbids privilege escalation in its containers)."""
+    context = find(platform_render, kind, name)["spec"]["securityContext"]
+    assert context["runAsNonRoot"] is True and context["runAsUser"] != 0
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_single_replicas_have_no_disruption_budget_blocking_drains(platform_render):
+    assert find(platform_render, "Prometheus", "k8s")["spec"]["replicas"] == 1
+    assert find(platform_render, "Alertmanager", "main")["spec"]["replicas"] == 1
+    assert kinds(platform_render, "PodDisruptionBudget") == []
+
+
+# --- Prometheus: what it scrapes ------------------------------------------------------------
+
+
+def test_prometheus_selects_every_monitor_and_rule_in_every_namespace(platform_render):
+    spec = find(platform_render, "Prometheus", "k8s")["spec"]
+    for what in ("serviceMonitor", "podMonitor", "probe", "scrapeConfig", "rule"):
+        assert spec[f"{what}Selector"] == {}, what
+        assert spec[f"{what}NamespaceSelector"] == {}, what
+    assert spec["serviceAccountName"] == "prometheus-k8s"
+    assert spec["retention"] == "15d"
+
+
+def test_prometheus_may_discover_targets_in_every_namespace(platform_render):
+    role = find(platform_render, "ClusterRole", "prometheus-k8s-discovery")
+    granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+               if {"get", "list", "watch"} <= set(rule["verbs"])}  # fmt: skip
+    assert {("", "services"), ("", "pods"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices")} <= granted
+    binding = find(platform_render, "ClusterRoleBinding", "prometheus-k8s-discovery")
+    assert binding["roleRef"]["name"] == "prometheus-k8s-discovery"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": NS}]
+
+
+def test_linkerd_proxies_and_control_plane_are_scraped_as_linkerd_documents(platform_render):
+    proxy = find(platform_render, "PodMonitor", "linkerd-proxy")["spec"]
+    assert proxy["namespaceSelector"] == {"any": True}
+    relabel = proxy["podMetricsEndpoints"][0]["relabelings"]
+    keep = relabel[0]
+    assert keep["action"] == "keep"
+    assert re.fullmatch(keep["regex"].strip("^$"), "linkerd-proxy;linkerd-admin;linkerd")
+    assert not re.fullmatch(keep["regex"].strip("^$"), "task-api;http;linkerd")
+    assert relabel[-1] == {"action": "replace", "targetLabel": "job", "replacement": "linkerd-proxy"}
+    assert {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_linkerd_io_proxy_(.+)"} in relabel
+    controller = find(platform_render, "PodMonitor", "linkerd-controller")["spec"]
+    assert controller["namespaceSelector"] == {"matchNames": ["linkerd", "linkerd-viz"]}
+    rules = controller["podMetricsEndpoints"][0]["relabelings"]
+    assert {
+        "sourceLabels": ["__meta_kubernetes_pod_container_port_name"],
+        "action": "keep",
+        "regex": ".*-admin$",
+    } in rules
+    assert rules[-1]["replacement"] == "linkerd-controller"
+
+
+def test_traefik_and_the_registry_are_scraped(platform_render):
+    traefik = find(platform_render, "PodMonitor", "traefik")["spec"]
+    assert traefik["namespaceSelector"] == {"matchNames": ["kube-system"]}
+    assert traefik["selector"] == {"matchLabels": {"app.kubernetes.io/name": "traefik"}}
+    assert traefik["podMetricsEndpoints"][0]["port"] == "metrics"
+    registry = find(platform_render, "ScrapeConfig", "registry")["spec"]
+    assert registry["jobName"] == "registry"
+    assert registry["staticConfigs"][0]["targets"] == [f"{platform_render.domains['registry']}:5001"]
+
+
+# --- Grafana ------------------------------------------------------------------------------
+
+
+def test_grafana_admin_comes_from_a_secret_equal_to_the_credential(platform_render):
+    _, container = grafana_container(platform_render)
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (("GF_SECURITY_ADMIN_USER", "admin-user"), ("GF_SECURITY_ADMIN_PASSWORD", "admin-password")):
+        assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": key}}}
+    secret = find(platform_render, "Secret", "grafana-admin")
+    password = credential(platform_render, "monitoring/grafana-admin-password")
+    assert len(password) >= 32
+    assert secret_value(secret, "admin-password") == password
+    assert secret_value(secret, "admin-user") == "admin"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in json.dumps(grafana_ini(platform_render)._sections)
+
+
+def test_grafana_signs_in_with_keycloak_trusting_the_local_ca(platform_render):
+    ini = grafana_ini(platform_render)
+    issuer = "https://keycloak.local/realms/gauntlet"
+    oauth = ini["auth.generic_oauth"]
+    assert oauth["enabled"] == "true" and oauth["client_id"] == "grafana"
+    assert oauth["auth_url"] == f"{issuer}/protocol/openid-connect/auth"
+    assert oauth["token_url"] == f"{issuer}/protocol/openid-connect/token"
+    assert oauth["api_url"] == f"{issuer}/protocol/openid-connect/userinfo"
+    assert "client_secret" not in oauth
+    pod, container = grafana_container(platform_render)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GF_SERVER_ROOT_URL"]["value"] == "https://grafana.local/"
+    assert env["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["valueFrom"] == {
+        "secretKeyRef": {"name": "grafana-oidc", "key": "client-secret"}
+    }
+    assert secret_value(find(platform_render, "Secret", "grafana-oidc"), "client-secret") == credential(
+        platform_render, "keycloak/client-grafana"
+    )
+    # The CA file Grafana is told to trust is mounted from the local CA's certificate.
+    ca_path = Path(oauth["tls_client_ca"])
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == str(ca_path.parent))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    configmap = find(platform_render, "ConfigMap", volume["configMap"]["name"])
+    assert configmap["data"][ca_path.name] == (platform_render.credentials / "ca" / "ca.crt").read_text()
+    assert oauth["tls_skip_verify_insecure"] == "false"
+
+
+def test_grafana_datasources_are_provisioned(platform_render):
+    _, container = grafana_container(platform_render)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/etc/grafana/provisioning/datasources"] == "grafana-datasources"
+    datasources = yaml.safe_load(
+        secret_value(find(platform_render, "Secret", "grafana-datasources"), "datasources.yaml")
+    )
+    by_type = {d["type"]: d for d in datasources["datasources"]}
+    assert by_type["prometheus"]["url"] == "http://prometheus-k8s.monitoring.svc:9090"
+    assert by_type["prometheus"]["isDefault"] is True
+    assert by_type["alertmanager"]["url"] == "http://alertmanager-main.monitoring.svc:9093"
+    service_ports = {p["port"] for p in find(platform_render, "Service", "prometheus-k8s")["spec"]["ports"]}
+    assert 9090 in service_ports
+
+
+def dashboards(render):
+    out = {}
+    for obj in kinds(render, "ConfigMap"):
+        if obj["metadata"]["name"].startswith("grafana-dashboard-"):
+            for key, text in obj["data"].items():
+                out[(obj["metadata"]["name"], key)] = json.loads(text)
+    return out
+
+
+def exprs(board):
+    return [t["expr"] for p in board["panels"] for t in p.get("targets", []) if "expr" in t]
+
+
+def test_every_dashboard_parses_is_mounted_and_provisioned(platform_render):
+    boards = dashboards(platform_render)
+    assert len(boards) >= 20
+    pod, container = grafana_container(platform_render)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounted = {volumes[m["name"]]["configMap"]["name"]: m["mountPath"] for m in container["volumeMounts"]
+               if "configMap" in volumes[m["name"]]}  # fmt: skip
+    providers = yaml.safe_load(find(platform_render, "ConfigMap", "grafana-dashboards")["data"]["dashboards.yaml"])
+    paths = [p["options"]["path"] for p in providers["providers"]]
+    uids = [board["uid"] for board in boards.values()]
+    assert len(uids) == len(set(uids)), "dashboard uids collide"
+    for (configmap, _), board in boards.items():
+        assert board["title"] and board["panels"]
+        assert configmap in mounted, f"{configmap} is not mounted"
+        assert any(mounted[configmap].startswith(path + "/") for path in paths), (
+            f"{configmap} is outside every provider"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "metrics"),
+    [
+        ("task-api", {"task_api_http_requests_total", "task_api_http_request_duration_seconds_bucket", "task_api_db_pool_in_use"}),
+        ("cnpg", {"cnpg_collector_up", "cnpg_pg_replication_lag", "cnpg_pg_replication_in_recovery", "cnpg_backends_total"}),
+        ("linkerd", {"request_total", "response_total", "response_latency_ms_bucket"}),
+        ("cluster", {"node_cpu_seconds_total", "node_filesystem_avail_bytes", "kube_pod_status_phase",
+                     "kube_pod_container_status_restarts_total", "up"}),
+    ],
+)  # fmt: skip
+def test_platform_dashboards_query_the_metrics_they_are_about(platform_render, name, metrics):
+    board = dashboards(platform_render)[(f"grafana-dashboard-gauntlet-{name}", f"{name}.json")]
+    assert "gauntlet" in board["tags"]
+    used = {
+        m for expr in exprs(board) for m in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?=\{|\[|\s*\)|\s*$|\s*[-/*+])", expr)
+    }
+    assert metrics <= used, f"{name}: missing {sorted(metrics - used)}"
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+
+
+def test_task_api_dashboard_uses_only_metrics_the_service_exports(platform_render):
+    code = (REPO / "apps/task-api/task_api/metrics.py").read_text()
+    exported = set(re.findall(r'"(task_api_[a-z_]+)"', code))
+    exported |= {f"task_api_http_request_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    board = dashboards(platform_render)[("grafana-dashboard-gauntlet-task-api", "task-api.json")]
+    used = {m for expr in exprs(board) for m in re.findall(r"\btask_api_[a-z_]+", expr)}
+    assert used and used <= exported, sorted(used - exported)
+
+
+# --- Web access -----------------------------------------------------------------------------
+
+
+def test_only_grafana_is_published_by_default(platform_render):
+    ingresses = kinds(platform_render, "Ingress")
+    assert [i["metadata"]["name"] for i in ingresses] == ["grafana"]
+    rule = ingresses[0]["spec"]["rules"][0]
+    assert rule["host"] == platform_render.domains["grafana"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "grafana", "port": {"name": "http"}}
+    assert {p["name"] for p in find(platform_render, "Service", "grafana")["spec"]["ports"]} >= {"http"}
+    assert kinds(platform_render, "Middleware") == []
+    assert not (platform_render.credentials / "monitoring" / "basic-auth-password").exists()
+    # Traefik may reach Grafana through its NetworkPolicy, and Grafana may reach Alertmanager.
+    grafana_policy = find(platform_render, "NetworkPolicy", "grafana")["spec"]["ingress"]
+    assert any(p["from"][0].get("namespaceSelector") == {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+               and p["ports"] == [{"port": 3000, "protocol": "TCP"}] for p in grafana_policy)  # fmt: skip
+    alertmanager_policy = find(platform_render, "NetworkPolicy", "alertmanager-main")["spec"]["ingress"]
+    assert {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}],
+            "ports": [{"port": 9093, "protocol": "TCP"}]} in alertmanager_policy  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def published(platform_render, render_tools, tmp_path_factory):
+    """The monitoring role rendered again with Prometheus and Alertmanager published."""
+    work = tmp_path_factory.mktemp("published")
+    out = work / "render"
+    shutil.copytree(platform_render.dir, out)  # unchanged objects are not rewritten
+    extra = {
+        "gauntlet_render_dir": str(out),
+        "gauntlet_credentials_dir": str(platform_render.credentials),
+        "gauntlet_bundle_dir": str(platform_render.bundle),
+        "monitoring_prometheus_ingress": True,
+        "monitoring_alertmanager_ingress": True,
+    }
+    result = render_tools.run_playbook(REPO / "playbooks/platform.yml", "--tags", "monitoring", "-e", json.dumps(extra))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        objects={p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))},
+        credentials=platform_render.credentials,
+        domains=platform_render.domains,
+    )
+
+
+def test_published_prometheus_and_alertmanager_ask_for_basic_auth(published):
+    password = credential(published, "monitoring/basic-auth-password")
+    secret = find(published, "Secret", "basic-auth")
+    assert secret["type"] == "kubernetes.io/basic-auth"
+    assert secret_value(secret, "username") == "admin" and secret_value(secret, "password") == password
+    middleware = find(published, "Middleware", "basic-auth")
+    assert middleware["apiVersion"] == "traefik.io/v1alpha1"
+    assert middleware["spec"]["basicAuth"]["secret"] == "basic-auth"
+    for name, service, port in (("prometheus", "prometheus-k8s", 9090), ("alertmanager", "alertmanager-main", 9093)):
+        ingress = find(published, "Ingress", name)
+        assert ingress["spec"]["rules"][0]["host"] == published.domains[name]
+        assert ingress["spec"]["tls"] == [{"hosts": [published.domains[name]]}]
+        assert ingress["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"] == (
+            "monitoring-basic-auth@kubernetescrd"
+        )
+        assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
+            "name": service,
+            "port": {"name": "web"},
+        }
+        policy = find(published, "NetworkPolicy", service)["spec"]["ingress"]
+        assert any(
+            p["ports"] == [{"port": port, "protocol": "TCP"}] and "namespaceSelector" in p["from"][0] for p in policy
+        )
+    assert find(published, "Prometheus", "k8s")["spec"]["externalUrl"] == "https://prometheus.local/"
+    assert find(published, "Alertmanager", "main")["spec"]["externalUrl"] == "https://alertmanager.local/"
+    # The Middleware must come before the Ingresses that name it.
+    order = sorted((p.name, o["kind"]) for p, o in published.objects.items() if p.parts[0] == NS)
+    names = [kind for _, kind in order]
+    assert names.index("Middleware") < names.index("Ingress", names.index("Middleware"))
+
+
+def test_published_objects_validate_except_traefiks_own_kind(published):
+    """Traefik's Middleware CRD is not among the upstream sources the tests read; the rest must validate."""
+    for path, obj in published.objects.items():
+        if path.parts[0] == NS and obj["kind"] != "Middleware":
+            strict_validate(obj)
+
+
+# --- Alerting rules -------------------------------------------------------------------------
+
+
+def test_local_ca_expiry_series_is_the_ca_certificates_end(platform_render):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate((platform_render.credentials / "ca" / "ca.crt").read_bytes())
+    rule = find(platform_render, "PrometheusRule", "gauntlet-platform")
+    records = [r for g in rule["spec"]["groups"] for r in g["rules"]
+               if r.get("record") == "gauntlet_local_ca_expiration_timestamp_seconds"]  # fmt: skip
+    assert len(records) == 1
+    assert records[0]["expr"] == f"vector({int(cert.not_valid_after_utc.timestamp())})"
+    assert records[0]["labels"]["ca"] == cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+
+
+def test_rule_thresholds_follow_the_role_defaults(platform_render):
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    rules = {r.get("alert"): r for g in find(platform_render, "PrometheusRule", "gauntlet-platform")["spec"]["groups"]
+             for r in g["rules"]}  # fmt: skip
+    assert (
+        rules["TaskApiHighErrorRate"]["expr"]
+        .rstrip()
+        .endswith(f"> {defaults['monitoring_alert_task_api_error_ratio']}")
+    )
+    assert (
+        rules["TaskApiHighLatency"]["expr"]
+        .rstrip()
+        .endswith(f"> {defaults['monitoring_alert_task_api_latency_seconds']}")
+    )
+    days = defaults["monitoring_alert_certificate_days"] * 86400
+    for alert in ("K3sCertificateExpiringSoon", "LinkerdIssuerCertificateExpiringSoon", "LocalCaExpiringSoon"):
+        assert rules[alert]["expr"].rstrip().endswith(f"< {days}"), alert
+    assert (
+        rules["CnpgMetricsMissing"]["expr"] == 'absent(cnpg_collector_up{namespace="database", cluster="platform-db"})'
+    )
+
+
+# --- Strict validation ----------------------------------------------------------------------
+
+
+def strict_validate(obj):
+    """Like the shared validate_object, with two corrections the lead is asked to make there:
+    built-in API groups (*.k8s.io) go to kubernetes-validate, and CRD schemas are not checked
+    against the JSON Schema metaschema (the Go regular expression `^(?i)(abort|warn)?$` of the
+    PrometheusRule CRD is not a Python one, so checking the schema itself fails)."""
+    from conftest import K8S_VERSION, _strict, upstream_crds
+
+    group = obj["apiVersion"].rsplit("/", 1)[0] if "/" in obj["apiVersion"] else ""
+    if "." in group and not group.endswith(".k8s.io"):
+        crd = upstream_crds()[(group, obj["kind"])]
+        version = obj["apiVersion"].rsplit("/", 1)[1]
+        schema = _strict(next(v for v in crd["spec"]["versions"] if v["name"] == version)["schema"]["openAPIV3Schema"])
+        schema["properties"].pop("metadata", None)
+        jsonschema.validators.validator_for(schema)(schema).validate({k: v for k, v in obj.items() if k != "metadata"})
+    else:
+        kubernetes_validate.validate(json.loads(json.dumps(obj)), K8S_VERSION, strict=True)
+
+
+def test_every_monitoring_object_validates_strictly(platform_render):
+    for component in (NS, "monitoring-crds"):
+        for path, obj in objects(platform_render, component).items():
+            try:
+                strict_validate(obj)
+            except Exception as exc:
+                pytest.fail(f"{path}: {exc}")
+
+
+def test_role_argument_specs_equal_the_defaults():
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    specs = yaml.safe_load((ROLE / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert list(specs) == list(defaults)
+    for name, value in defaults.items():
+        assert specs[name]["default"] == value, name
+        assert specs[name]["description"], name
