@@ -55,9 +55,15 @@ def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subproc
 
 
 def _strict(schema):
-    """Reject unknown fields the way the API server prunes them: closed objects unless preserved."""
+    """Reject unknown fields the way the API server prunes them: closed objects unless preserved.
+
+    Also rewrites Go's ``^(?i)…`` (flags after the anchor) to Python's ``(?i)^…``.
+    """
     if isinstance(schema, dict):
         schema = {key: _strict(value) for key, value in schema.items()}
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and pattern.startswith("^(?i)"):
+            schema["pattern"] = "(?i)^" + pattern[len("^(?i)") :]
         if (
             schema.get("type") == "object"
             and "properties" in schema

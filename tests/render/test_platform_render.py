@@ -71,7 +71,7 @@ def test_every_ingress_host_is_a_configured_domain(platform_render):
 
 
 # Keys that name things rather than hold secrets (a repository user name, a Secret type).
-NOT_SECRET_KEYS = {"username", "user", "name", "type", "url", "project"}
+NOT_SECRET_KEYS = {"username", "user", "admin-user", "name", "type", "url", "project"}
 
 
 def _secret_values(secret):
