@@ -72,8 +72,8 @@ def test_crds_come_first_in_their_own_component(platform_render):
 
 def test_adapter_blackbox_and_k3s_embedded_components_are_left_out(platform_render):
     names = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()}
-    text = " ".join(n for _, n in names)
-    assert "prometheus-adapter" not in text and "blackbox" not in text
+    text = yaml.safe_dump(list(objects(platform_render).values()))
+    assert "prometheus-adapter" not in text and "blackbox" not in text  # not even a NetworkPolicy peer
     assert not any(kind == "APIService" for kind, _ in names), "k3s's metrics-server owns the metrics API"
     monitors = {n for k, n in names if k == "ServiceMonitor"}
     assert {"kube-apiserver", "kubelet", "coredns", "node-exporter", "kube-state-metrics", "prometheus-k8s",
@@ -215,7 +215,7 @@ def test_grafana_admin_comes_from_a_secret_equal_to_the_credential(platform_rend
     password = credential(platform_render, "monitoring/grafana-admin-password")
     assert len(password) >= 32
     assert secret_value(secret, "admin-password") == password
-    assert secret_value(secret, "admin-user") == "admin"
+    assert secret_value(secret, "admin-user") == "gauntlet-admin"
     assert "GF_SECURITY_ADMIN_PASSWORD" not in json.dumps(grafana_ini(platform_render)._sections)
 
 
@@ -374,7 +374,7 @@ def test_published_prometheus_and_alertmanager_ask_for_basic_auth(published):
     password = credential(published, "monitoring/basic-auth-password")
     secret = find(published, "Secret", "basic-auth")
     assert secret["type"] == "kubernetes.io/basic-auth"
-    assert secret_value(secret, "username") == "admin" and secret_value(secret, "password") == password
+    assert secret_value(secret, "username") == "gauntlet-admin" and secret_value(secret, "password") == password
     middleware = find(published, "Middleware", "basic-auth")
     assert middleware["apiVersion"] == "traefik.io/v1alpha1"
     assert middleware["spec"]["basicAuth"]["secret"] == "basic-auth"
