@@ -175,27 +175,23 @@ seconds:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_module import (
+    client_from_params,
+    connection_argument_spec,
+    connection_problem,
+)
 
 
 def argument_spec() -> dict:
     return dict(
         src=dict(type="list", elements="path", required=True),
-        registry=dict(type="str", required=True),
         images=dict(type="list", elements="str"),
-        plain_http=dict(type="bool", default=False),
-        ca_file=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        concurrency=dict(type="int", default=4),
-        retries=dict(type="int", default=4),
-        timeout=dict(type="int", default=120),
         monolithic_max_mb=dict(type="int", default=1024),
         chunk_size_mb=dict(type="int", default=64),
+        **connection_argument_spec(concurrency=4, timeout=120, retries=4),
     )
 
 
@@ -205,33 +201,13 @@ class ImagePreload:
     def __init__(self, module: AnsibleModule):
         self.module = module
         params = module.params
-        for key in ("concurrency", "monolithic_max_mb", "chunk_size_mb", "timeout"):
-            if params[key] < 1:
-                module.fail_json(msg=f"{key} must be at least 1, got {params[key]}")
-        if params["retries"] < 0:
-            module.fail_json(msg=f"retries must be 0 or more, got {params['retries']}")
-        try:
-            self.registry = normalize_registry(params["registry"])
-        except ImageRefError as exc:
-            module.fail_json(msg=f"registry: {exc}")
-        if params["plain_http"] and params["ca_file"]:
-            module.fail_json(
-                msg="ca_file was given with plain_http=true; TLS settings need an HTTPS registry, drop one of them"
-            )
-        if bool(params["username"]) != bool(params["password"]):
-            module.fail_json(msg="username and password must be given together")
-        self.client = RegistryClient(
-            self.registry,
-            plain_http=params["plain_http"],
-            ca_file=params["ca_file"],
-            validate_certs=params["validate_certs"],
-            username=params["username"],
-            password=params["password"],
-            timeout=params["timeout"],
-            retries=params["retries"],
-            monolithic_max=params["monolithic_max_mb"] << 20,
-            chunk_size=params["chunk_size_mb"] << 20,
+        problem = connection_problem(params, positive=("concurrency", "monolithic_max_mb", "chunk_size_mb", "timeout"))
+        if problem:
+            module.fail_json(msg=problem)
+        self.client = client_from_params(
+            params, monolithic_max=params["monolithic_max_mb"] << 20, chunk_size=params["chunk_size_mb"] << 20
         )
+        self.registry = self.client.registry
 
     def run(self) -> dict:
         sources = [open_source(path) for path in self.module.params["src"]]

@@ -126,10 +126,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, load_lock
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
     ImageRefError,
-    normalize_registry,
     parse_image,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry_module import (
+    client_from_params,
+    connection_argument_spec,
+    connection_problem,
+)
 
 STATUSES = ("present", "tag_mismatch", "missing")
 
@@ -137,16 +141,8 @@ STATUSES = ("present", "tag_mismatch", "missing")
 def argument_spec() -> dict:
     return dict(
         lock_file=dict(type="path", required=True),
-        registry=dict(type="str", required=True),
         images=dict(type="list", elements="str"),
-        plain_http=dict(type="bool", default=False),
-        ca_file=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        concurrency=dict(type="int", default=8),
-        timeout=dict(type="int", default=30),
-        retries=dict(type="int", default=2),
+        **connection_argument_spec(concurrency=8, timeout=30, retries=2),
     )
 
 
@@ -198,28 +194,12 @@ def check_registry(client: RegistryClient, entries: list[dict], concurrency: int
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    for key in ("concurrency", "timeout"):
-        if params[key] < 1:
-            module.fail_json(msg=f"{key} must be at least 1, got {params[key]}")
-    if params["retries"] < 0:
-        module.fail_json(msg=f"retries must be 0 or more, got {params['retries']}")
-    if bool(params["username"]) != bool(params["password"]):
-        module.fail_json(msg="username and password must be given together")
-    if params["plain_http"] and params["ca_file"]:
-        module.fail_json(msg="ca_file was given with plain_http=true; drop one of them")
+    problem = connection_problem(params, registry_label="registry or image name")
+    if problem:
+        module.fail_json(msg=problem)
     try:
-        registry = normalize_registry(params["registry"])
         entries = locked_images(load_lock(params["lock_file"], missing_ok=False), params["images"])
-        client = RegistryClient(
-            registry,
-            plain_http=params["plain_http"],
-            ca_file=params["ca_file"],
-            validate_certs=params["validate_certs"],
-            username=params["username"],
-            password=params["password"],
-            timeout=params["timeout"],
-            retries=params["retries"],
-        )
+        client = client_from_params(params)
         try:
             result = check_registry(client, entries, params["concurrency"])
         finally:
