@@ -17,6 +17,9 @@ UPSTREAM_DIR = REPO_ROOT.parent / "shared" / "upstream"
 
 if str(COLLECTIONS_DIR) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_DIR))
+# Plain helper modules shared by tests (tls_material) import by name under importlib mode.
+if str(REPO_ROOT / "tests") not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT / "tests"))
 
 
 @pytest.fixture
