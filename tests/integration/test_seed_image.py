@@ -113,3 +113,48 @@ def test_every_image_the_gitops_manifests_deploy_is_in_the_bundle(tmp_path, ansi
     )
     missing = set(gitops_images()) - set(resolved["gauntlet_bundle_images"])
     assert not missing, f"gitops deploys images the bundle never carries: {sorted(missing)}"
+
+
+# -- preload: an image named under the local registry keeps its own path ---------------
+
+SEED = "registry.local:5000/gauntlet/task-api:0.1.0"
+
+
+def run_module(module, args, capsys):
+    from ansible.module_utils.testing import patch_module_args
+
+    with patch_module_args(args), pytest.raises(SystemExit):
+        module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.integration
+def test_preload_pushes_an_image_named_under_the_local_registry_at_its_own_path(
+    registry_factory, test_images, tmp_path, capsys
+):
+    """Preload reaches the registry by address (<node_ip>:5000, roles/image_preload defaults)
+    while pods pull it by name (registry.local:5000). The seed image must land where the
+    Deployment pulls it from: repository gauntlet/task-api, not registry.local_5000/gauntlet/task-api
+    (the path an upstream registry gets under the local one)."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+    from ansible_collections.gauntlet.platform.plugins.modules import image_preload
+
+    layout_dir = test_images.write_layout(tmp_path / "bundle" / "images", names=["quay.io/gauntlet/base:1"])
+    digest, media_type = test_images.images["quay.io/gauntlet/base:1"]
+    OciLayout(str(layout_dir)).set_image(
+        SEED, {"mediaType": media_type, "digest": digest, "size": len(test_images.blobs[digest])}
+    )
+    local = registry_factory()
+    args = {
+        "src": [str(layout_dir)],
+        "registry": local.host,
+        "plain_http": True,
+        "registry_name": "registry.local:5000",
+    }
+    pushed = run_module(image_preload, args, capsys)
+    targets = {i["name"]: i["target"] for i in pushed["images"]}
+    assert targets[SEED] == f"{local.host}/gauntlet/task-api:0.1.0"
+    assert targets["quay.io/gauntlet/base:1"] == f"{local.host}/quay.io/gauntlet/base:1"
+    assert local.has_manifest("gauntlet/task-api", "0.1.0")
+    assert sorted(local.catalog()) == ["gauntlet/task-api", "quay.io/gauntlet/base"]
+    assert run_module(image_preload, args, capsys)["changed"] is False
