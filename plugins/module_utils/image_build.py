@@ -29,7 +29,7 @@ import stat
 import tempfile
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, platform_string
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 
 LABEL_INPUTS = "gauntlet.build-inputs"
@@ -89,8 +89,8 @@ def inputs_digest(context: str, containerfile: str, build_args: dict, base_diges
     return "sha256:" + digest.hexdigest()
 
 
-def image_labels(layout: OciLayout, name: str) -> dict | None:
-    """The config labels of image ``name`` in the layout (None when it is not there or unreadable)."""
+def image_config(layout: OciLayout, name: str) -> dict | None:
+    """The config of single-manifest image ``name`` in the layout (None when it is not there or unreadable)."""
     entry = {e.name: e for e in layout.entries()}.get(name)
     if entry is None:
         return None
@@ -99,7 +99,22 @@ def image_labels(layout: OciLayout, name: str) -> dict | None:
         config = json.loads(layout.read_blob(manifest["config"]["digest"], name))
     except (ContentError, ValueError, KeyError, TypeError):
         return None
-    return (config.get("config") or {}).get("Labels") or {}
+    return config if isinstance(config, dict) else None
+
+
+def image_labels(layout: OciLayout, name: str) -> dict | None:
+    """The config labels of image ``name`` in the layout (None when it is not there or unreadable)."""
+    config = image_config(layout, name)
+    return None if config is None else (config.get("config") or {}).get("Labels") or {}
+
+
+def image_platforms(layout: OciLayout, name: str) -> list[str]:
+    """``[os/arch]`` of a built image, from its config."""
+    config = image_config(layout, name) or {}
+    found = platform_string(
+        {"os": config.get("os"), "architecture": config.get("architecture"), "variant": config.get("variant")}
+    )
+    return [found] if found else []
 
 
 def find_builder(which, preferred: str = "auto") -> str:
@@ -178,7 +193,12 @@ class ImageBuilder:
             result = {"name": name, "source": source_label, "inputs": inputs, "platforms": []}
             if layout is not None and (image_labels(layout, name) or {}).get(LABEL_INPUTS) == inputs:
                 entry = {e.name: e for e in layout.entries()}[name]
-                result.update(status="present", digest=entry.digest, media_type=entry.media_type)
+                result.update(
+                    status="present",
+                    digest=entry.digest,
+                    media_type=entry.media_type,
+                    platforms=image_platforms(layout, name),
+                )
                 return result
             if check_mode:
                 result.update(status="would_build", digest=None, media_type=None)
@@ -221,7 +241,12 @@ class ImageBuilder:
             if entry is None:
                 raise BuildError(f"exporting {name}: skopeo wrote no image of that name into {out_dir}")
             copy_image(built, layout, name, entry.descriptor)
-            result.update(status="built", digest=entry.digest, media_type=entry.media_type)
+            result.update(
+                status="built",
+                digest=entry.digest,
+                media_type=entry.media_type,
+                platforms=image_platforms(layout, name),
+            )
             return result
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -8,6 +8,7 @@ it to the local registry at gauntlet/task-api (issue 11 item 5, review finding B
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -227,7 +228,7 @@ def python_base_double(tmp_path_factory):
         "import sys; print('%d%d' % sys.version_info[:2])",
     )
     assert version.returncode == 0, version.stderr
-    lock_key = __import__("hashlib").sha256((REPO / "apps/task-api/requirements.lock").read_bytes()).hexdigest()[:16]
+    lock_key = hashlib.sha256((REPO / "apps/task-api/requirements.lock").read_bytes()).hexdigest()[:16]
     wheels = WHEELS / f"{lock_key}-py{version.stdout.strip()}"
     if not (wheels / ".complete").is_file():
         skip_or_fail(f"no Task API wheelhouse at {wheels}; run scripts/setup (it downloads them while online)")
@@ -343,4 +344,23 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
     targets = {i["name"]: i for i in pushed["images"]}
     assert targets[SEED]["target"] == f"{local.host}/gauntlet/task-api:0.1.0"
     raw = local.inspect_raw("gauntlet/task-api:0.1.0")
-    assert "sha256:" + __import__("hashlib").sha256(raw).hexdigest() == locked["digest"]
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == locked["digest"]
+    # The base the build loaded into the builder's storage names this test's registry port.
+    run(podman, "rmi", base)
+
+
+def test_bundle_without_a_builder_stops_before_any_download(tmp_path, capsys, monkeypatch):
+    """No podman or buildah on the connected machine: one clear message, before the pulls
+    (the registry named here does not exist; reaching it would be a different error)."""
+    from ansible_collections.gauntlet.platform.plugins.modules import image_bundle
+
+    monkeypatch.setattr(shutil, "which", lambda _name, *a, **k: None)
+    args = {
+        "images": ["127.0.0.1:9/docker.io/library/python:3", SEED],
+        "dest": str(tmp_path / "bundle" / "images"),
+        "builds": [{"image": SEED, "context": str(REPO / "apps" / "task-api")}],
+    }
+    out = run_module(image_bundle, args, capsys)
+    assert out["failed"] is True
+    assert "needs podman or buildah" in out["msg"] and "apt-get install podman skopeo" in out["msg"]
+    assert not (tmp_path / "bundle" / "images").exists()
