@@ -248,6 +248,7 @@ def python_base_double(tmp_path_factory):
     return tag, wheels
 
 
+@pytest.mark.integration
 def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
     python_base_double, registry_factory, tmp_path, run_playbook, capsys
 ):
