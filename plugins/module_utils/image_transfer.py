@@ -26,7 +26,12 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRef, ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+    ImageRef,
+    ImageRefError,
+    normalize_registry,
+    parse_image,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
     INDEX_TYPES,
     ContentError,
@@ -92,9 +97,18 @@ def tree_from_source(source: BundleSource, name: str, digest: str, media_type: s
     return tree
 
 
-def target_for(name: str, registry: str) -> tuple[str, str]:
-    """(repository under ``registry``, reference) keeping the full upstream path."""
-    ref = parse_image(name).mirror(registry)
+def target_for(name: str, registry: str, registry_name: str | None = None) -> tuple[str, str]:
+    """(repository under ``registry``, reference) keeping the full upstream path.
+
+    ``registry_name`` is the name image references give the same registry when it is
+    reached under another address (``registry.local:5000`` reached as ``10.0.0.5:5000``):
+    an image named under it (the Task API's seed image) is already local and keeps its
+    own path (``gauntlet/task-api``) instead of being mirrored under its registry name.
+    """
+    ref = parse_image(name)
+    if registry_name and ref.registry == normalize_registry(registry_name):
+        ref = ref.with_registry(normalize_registry(registry))
+    ref = ref.mirror(registry)
     return ref.repository, ref.tag or ref.digest
 
 
@@ -122,11 +136,14 @@ def push_bundle(
     images=None,
     check_mode: bool = False,
     concurrency: int = 4,
+    registry_name: str | None = None,
 ) -> dict:
     """Push the images of one or more bundle sources into ``client``'s registry at their full upstream paths.
 
     Blobs are de-duplicated across all sources: each missing blob is uploaded
-    once and mounted into every other repository that needs it.
+    once and mounted into every other repository that needs it. Images named under
+    ``registry_name`` (the name references give this registry) keep their own path
+    (see ``target_for``).
     """
     started = time.monotonic()
     if isinstance(sources, BundleSource):
@@ -160,7 +177,7 @@ def push_bundle(
         entries = [(s, e) for s, e in entries if e.name in wanted]
     # 1. manifest trees (validates media types and blob presence before any write)
     trees = [(s, tree_from_source(s, e.name, e.digest, e.media_type)) for s, e in entries]
-    targets = {t.name: target_for(t.name, client.registry) for _, t in trees}
+    targets = {t.name: target_for(t.name, client.registry, registry_name) for _, t in trees}
     # 2. what is already there
     remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _, t in trees], concurrency)
     results = []

@@ -61,6 +61,54 @@ options:
     type: list
     elements: str
     default: []
+  builds:
+    description:
+      - Images no upstream registry has, built on this machine into the bundle instead of pulled (the
+        Task API's seed image, which C(gitops/task-api) deploys before any CI build exists). Each is
+        built after the pulls, from the bundle's own copy of its O(builds[].base), with podman or
+        buildah, exported with skopeo and stored in the layout and the lock like a pulled image.
+      - An image already in the layout whose label C(gauntlet.build-inputs) equals the hash of this
+        build's inputs (context files, build arguments, base digest) is not built again.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      image:
+        description: The reference to store the image under (and to skip when pulling O(images)).
+        type: str
+        required: true
+      context:
+        description: The build context folder (copied to a scratch folder; never written to).
+        type: path
+        required: true
+      containerfile:
+        description: The Containerfile or Dockerfile, relative to O(builds[].context).
+        type: str
+        default: Dockerfile
+      base:
+        description: An image of O(images) the build starts from; loaded from the bundle, never pulled.
+        type: str
+      base_arg:
+        description: The build argument (C(ARG)) that takes O(builds[].base)'s reference.
+        type: str
+      build_args:
+        description: More build arguments, name to value.
+        type: dict
+        default: {}
+      files:
+        description:
+          - Files or folders to add to the staged build context, path in the context to source path,
+            for example C(pip/wheels) to a wheelhouse or C(pip/ca.pem) to the CA of a package index.
+        type: dict
+        default: {}
+  builder:
+    description: The image builder for O(builds); C(auto) takes podman, else buildah.
+    type: str
+    choices: [auto, podman, buildah]
+    default: auto
+  build_network:
+    description: Network mode of the builds (C(none) for a build from a wheelhouse); default is the builder's.
+    type: str
   ca_file:
     description: Extra CA certificate (PEM) to verify registries' TLS certificates. Default is the system trust store.
     type: path
@@ -102,6 +150,18 @@ EXAMPLES = r"""
       - registry: docker.io
         username: "{{ dockerhub_username }}"
         password: "{{ dockerhub_token }}"
+
+- name: Pull the images and build the seed image from the bundled base
+  gauntlet.platform.image_bundle:
+    images:
+      - docker.io/library/python:3.13.7-slim-trixie
+      - registry.local:5000/gauntlet/task-api:0.1.0
+    dest: /srv/bundle/images
+    builds:
+      - image: registry.local:5000/gauntlet/task-api:0.1.0
+        context: /srv/gauntlet/apps/task-api
+        base: docker.io/library/python:3.13.7-slim-trixie
+        base_arg: PYTHON_IMAGE
 """
 
 RETURN = r"""
@@ -129,11 +189,16 @@ images:
       type: list
       elements: str
     status:
-      description: C(pulled), C(present) (skipped, nothing downloaded) or C(would_pull) (check mode).
+      description:
+        - C(pulled), C(present) (skipped, nothing downloaded or built) or C(would_pull) (check mode);
+          for O(builds), C(built) or C(would_build).
       type: str
     bytes:
       description: Bytes of blobs downloaded (or missing, in check mode).
       type: int
+    inputs:
+      description: For O(builds), the hash of the build's inputs (the image's C(gauntlet.build-inputs) label).
+      type: str
 bytes_pulled:
   description: Bytes downloaded in total.
   returned: always
@@ -146,10 +211,16 @@ lock_file:
 
 import copy
 import os
+import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_build import (
+    BuildError,
+    ImageBuilder,
+    find_builder,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
     ImageRefError,
     normalize_registry,
@@ -177,6 +248,22 @@ def argument_spec() -> dict:
             ),
         ),
         plain_http_registries=dict(type="list", elements="str", default=[]),
+        builds=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                image=dict(type="str", required=True),
+                context=dict(type="path", required=True),
+                containerfile=dict(type="str", default="Dockerfile"),
+                base=dict(type="str"),
+                base_arg=dict(type="str"),
+                build_args=dict(type="dict", default={}),
+                files=dict(type="dict", default={}),
+            ),
+        ),
+        builder=dict(type="str", default="auto", choices=["auto", "podman", "buildah"]),
+        build_network=dict(type="str"),
         ca_file=dict(type="path"),
         validate_certs=dict(type="bool", default=True),
         concurrency=dict(type="int", default=4),
@@ -201,9 +288,20 @@ class ImageBundle:
             self.refs = [(image, parse_image(image)) for image in params["images"]]
             self.auth = {normalize_registry(a["registry"]): a for a in params["registry_auth"]}
             self.plain = {normalize_registry(r) for r in params["plain_http_registries"]}
+            self.built = {str(parse_image(b["image"])) for b in params["builds"]}
         except ImageRefError as exc:
             module.fail_json(msg=f"invalid input: {exc}")
         self.clients: dict[str, RegistryClient] = {}
+        if params["builds"] and not module.check_mode:
+            # Before any download: a missing builder must not surface after an hour of pulls.
+            try:
+                find_builder(shutil.which, params["builder"])
+                if not shutil.which("skopeo"):
+                    raise BuildError(
+                        "building images for the bundle needs skopeo on this machine; install it (Debian: apt-get install skopeo)"
+                    )
+            except BuildError as exc:
+                module.fail_json(msg=f"builds: {exc}")
 
     def client(self, registry: str) -> RegistryClient:
         if registry not in self.clients:
@@ -233,7 +331,7 @@ class ImageBundle:
         results = []
         seen = set()
         for image, ref in self.refs:
-            if str(ref) in seen:
+            if str(ref) in seen or str(ref) in self.built:
                 continue
             seen.add(str(ref))
             client = self.client(ref.registry)
@@ -254,8 +352,30 @@ class ImageBundle:
             results.append(
                 pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
             )
+        builder = ImageBuilder(
+            lambda argv: self.module.run_command(argv),
+            shutil.which,
+            builder=self.module.params["builder"],
+            network=self.module.params["build_network"],
+        )
+        for build in self.module.params["builds"]:
+            item = builder.build(
+                layout,
+                image=build["image"],
+                context=build["context"],
+                containerfile=build["containerfile"],
+                base=build["base"],
+                base_arg=build["base_arg"],
+                build_args=build["build_args"],
+                files=build["files"],
+                check_mode=check,
+            )
+            item["bytes"] = 0
+            results.append(item)
         lock["images"] = []
         for item in results:
+            if item["digest"] is None:  # would_build: nothing to record yet
+                continue
             bundle_lock.set_image(
                 lock,
                 item["name"],
@@ -267,7 +387,7 @@ class ImageBundle:
         lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
         if lock_changed and not check:
             bundle_lock.write_lock(self.lock_file, lock)
-        changed = lock_changed or any(r["status"] in ("pulled", "would_pull") for r in results)
+        changed = lock_changed or any(r["status"] in ("pulled", "would_pull", "built", "would_build") for r in results)
         out = {
             "changed": changed,
             "images": results,
@@ -288,7 +408,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         result = ImageBundle(module).run()
-    except (ContentError, RegistryError, bundle_lock.BundleLockError) as exc:
+    except (ContentError, RegistryError, bundle_lock.BundleLockError, BuildError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"cannot write the bundle: {exc}")

@@ -73,6 +73,15 @@ options:
     description: Socket timeout in seconds.
     type: int
     default: 120
+  registry_name:
+    description:
+      - The name image references give the target registry when O(registry) reaches it under another
+        address, for example C(registry.local:5000) while O(registry) is C(192.168.56.30:5000).
+      - An image named under it (such as C(registry.local:5000/gauntlet/task-api:0.1.0), built into the
+        bundle by C(playbooks/bundle.yml)) is pushed at its own path (C(gauntlet/task-api)), where pods
+        pull it from; without it, it would be mirrored like an upstream image (C(registry.local_5000/gauntlet/task-api)).
+      - Default is O(registry) itself.
+    type: str
   monolithic_max_mb:
     description: Blobs up to this size (MiB) are uploaded in one C(PUT); larger ones in C(PATCH) chunks.
     type: int
@@ -109,8 +118,9 @@ EXAMPLES = r"""
     src: /tmp/task-api.tar
     registry: 127.0.0.1:5000
     plain_http: true
+    registry_name: registry.local:5000
     images:
-      - registry.local:5000/task-api:1.0.0
+      - registry.local:5000/gauntlet/task-api:1.0.0
 """
 
 RETURN = r"""
@@ -175,6 +185,7 @@ seconds:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryError
@@ -191,6 +202,7 @@ def argument_spec() -> dict:
         images=dict(type="list", elements="str"),
         monolithic_max_mb=dict(type="int", default=1024),
         chunk_size_mb=dict(type="int", default=64),
+        registry_name=dict(type="str"),
         **connection_argument_spec(concurrency=4, timeout=120, retries=4),
     )
 
@@ -208,6 +220,12 @@ class ImagePreload:
             params, monolithic_max=params["monolithic_max_mb"] << 20, chunk_size=params["chunk_size_mb"] << 20
         )
         self.registry = self.client.registry
+        self.registry_name = params["registry_name"]
+        if self.registry_name:
+            try:
+                normalize_registry(self.registry_name)
+            except ImageRefError as exc:
+                module.fail_json(msg=f"registry_name: {exc}")
 
     def run(self) -> dict:
         sources = [open_source(path) for path in self.module.params["src"]]
@@ -218,6 +236,7 @@ class ImagePreload:
                 images=self.module.params["images"],
                 check_mode=self.module.check_mode,
                 concurrency=self.module.params["concurrency"],
+                registry_name=self.registry_name,
             )
         finally:
             for source in sources:

@@ -91,6 +91,8 @@ def upstream(registry_factory, test_images, tmp_path, file_server):
         ],
         "gauntlet_bundle_extra_images": [f"{registry.host}/docker.io/gauntlet/app:2"],
         "gauntlet_bundle_image_lists": [],
+        # The seed image build has its own test (test_seed_image.py).
+        "gauntlet_bundle_builds": [],
     }
     return registry, extra_vars, tmp_path
 

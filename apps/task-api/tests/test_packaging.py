@@ -52,6 +52,19 @@ def test_dockerfile_base_is_listed_and_the_pipeline_builds_from_its_local_copy()
     assert build["environment"]["PYTHON_IMAGE"] == f"registry.local:5000/{base}"
 
 
+def test_the_image_build_trusts_the_local_ca_for_the_package_index():
+    """pip verifies an index with its own certifi bundle, never the system store: the
+    pipeline's build must hand the local CA to the Dockerfile's pip (review W2)."""
+    text = dockerfile()
+    assert re.search(r"^ARG PIP_CERT$", text, re.MULTILINE), "the Dockerfile must take PIP_CERT as a build arg"
+    assert re.search(r"^COPY pip/ /build/pip/$", text, re.MULTILINE)
+    assert "!pip/" in (APP_DIR / ".dockerignore").read_text().splitlines()
+    build = next(step for step in drone()["steps"] if step["name"] == "build-push")
+    commands = "\n".join(build["commands"])
+    assert "cp /kaniko/local-ca.pem /drone/src/apps/task-api/pip/local-ca.pem" in commands
+    assert '--build-arg "PIP_CERT=/build/pip/local-ca.pem"' in commands
+
+
 def test_dockerfile_is_multi_stage_and_runs_as_the_manifests_user():
     text = dockerfile()
     assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2
