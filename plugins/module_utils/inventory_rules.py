@@ -55,6 +55,36 @@ def server_count_problem(count: int) -> str | None:
     return f"there are {count} k3s servers; embedded etcd needs 1 or an odd number >= 3"
 
 
+def controller_resolution_problems(entries: list, resolved: dict) -> list[str]:
+    """The controller must resolve every local domain to the address that serves it.
+
+    entries: [{"address": ..., "names": [...]}] as hosts_entries builds them (the hosts block)
+    resolved: {name: [IPv4 address, ...]} as the controller's resolver answers (ipv4_addresses lookup)
+
+    Returns [] when every name resolves to (at least) its address, else one message that
+    names each wrong name, prints the hosts lines that fix it and the other way to fix it.
+    """
+    wrong = []
+    for entry in entries:
+        for name in entry["names"]:
+            got = list(resolved.get(name) or [])
+            if entry["address"] not in got:
+                wrong.append(f"{name} -> {', '.join(got) if got else 'nothing'} (wanted {entry['address']})")
+    if not wrong:
+        return []
+    lines = "\n".join(f"      {entry['address']} {' '.join(entry['names'])}" for entry in entries)
+    return [
+        "the controller does not resolve the platform's local domains, and this run calls them from here "
+        "(Keycloak's admin API, health checks, git pushes to Gitea, verify): "
+        + "; ".join(wrong)
+        + ". Fix it in one of two ways:\n"
+        + "  1. add these lines to the controller's /etc/hosts (or serve them from its DNS):\n"
+        + lines
+        + "\n  2. or set local_domains_manage_controller: true (group_vars/all/domains.yml): the hosts stage then "
+        "writes these lines into the controller's /etc/hosts, with sudo on the controller"
+    ]
+
+
 def inventory_problems(inventory: dict) -> list[str]:
     """Check a summary of the inventory and return one actionable message per problem.
 
@@ -65,6 +95,8 @@ def inventory_problems(inventory: dict) -> list[str]:
       versions: {component: version}
       required_groups, required_versions: names that must be present
       server_group, registry_group: group names with special rules
+      controller (optional): {"entries": hosts entries, "resolved": {name: [address]}} to check
+        what the controller resolves the local domains to (controller_resolution_problems)
     """
     problems: list[str] = []
     groups = inventory.get("groups") or {}
@@ -133,4 +165,10 @@ def inventory_problems(inventory: dict) -> list[str]:
                 f"gauntlet_versions.{component} is not set: pin it in group_vars/all/versions.yml "
                 "(see inventory/sample/group_vars/all/versions.yml)"
             )
+
+    controller = inventory.get("controller")
+    if controller:
+        problems.extend(
+            controller_resolution_problems(controller.get("entries") or [], controller.get("resolved") or {})
+        )
     return problems

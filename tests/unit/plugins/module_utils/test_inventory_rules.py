@@ -128,3 +128,28 @@ def test_every_problem_is_reported_at_once():
         )
     )
     assert len(problems) == 4
+
+
+# --- What the controller resolves the local domains to --------------------------------------
+ENTRIES = [
+    {"address": "10.0.0.11", "names": ["gitea.local", "keycloak.local"]},
+    {"address": "10.0.0.30", "names": ["registry.local"]},
+]
+
+
+def test_controller_resolving_every_name_has_no_problem():
+    resolved = {
+        "gitea.local": ["10.0.0.11"],
+        "keycloak.local": ["10.0.0.99", "10.0.0.11"],
+        "registry.local": ["10.0.0.30"],
+    }
+    assert inventory_problems(good_inventory(controller={"entries": ENTRIES, "resolved": resolved})) == []
+
+
+def test_controller_resolution_names_each_wrong_name_and_both_fixes():
+    resolved = {"gitea.local": [], "keycloak.local": ["10.0.0.99"], "registry.local": ["10.0.0.30"]}
+    (problem,) = inventory_problems(good_inventory(controller={"entries": ENTRIES, "resolved": resolved}))
+    assert "gitea.local -> nothing (wanted 10.0.0.11); keycloak.local -> 10.0.0.99 (wanted 10.0.0.11)." in problem
+    assert "registry.local ->" not in problem
+    assert "\n      10.0.0.11 gitea.local keycloak.local\n      10.0.0.30 registry.local\n" in problem
+    assert "local_domains_manage_controller: true" in problem and "sudo on the controller" in problem
