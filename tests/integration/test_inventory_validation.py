@@ -4,6 +4,7 @@ The inventory's hosts are podman containers that do not exist: if any play ran o
 them, the recap would list them as unreachable. No network traffic is involved.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -210,4 +211,42 @@ def test_platform_stage_checks_too(tmp_path, ansible_env):
 def test_stages_that_call_nothing_on_the_controller_do_not_check(tmp_path, ansible_env):
     inventory = write_inventory(tmp_path, **GOOD)
     result = run_with_hosts(tmp_path, ansible_env, "", "validate.yml", inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Virtual addresses for HA (issue 11 item 15) ----------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"gauntlet_control_plane_address": "10.77.0.21"},
+            "gauntlet_control_plane_address '10.77.0.21' is the address of host 'a1'",
+        ),
+        (
+            {"gauntlet_ingress_address": "10.77.0.30"},
+            "gauntlet_ingress_address '10.77.0.30' is the address of host 'r1', which is not a k3s node",
+        ),
+        (
+            {"gauntlet_ingress_address": "10.77.0.255", "gauntlet_node_network": "10.77.0.0/24"},
+            "gauntlet_ingress_address '10.77.0.255' is the broadcast address of gauntlet_node_network 10.77.0.0/24",
+        ),
+        (
+            {"gauntlet_control_plane_address": "127.0.0.1"},
+            "gauntlet_control_plane_address '127.0.0.1' is a loopback address",
+        ),
+    ],
+    ids=["api-vip-is-an-agent", "ingress-on-registry-host", "ingress-broadcast", "api-loopback"],
+)
+def test_bad_virtual_addresses_stop_site(tmp_path, run_playbook, extra, message):
+    inventory = write_inventory(tmp_path, **GOOD)
+    assert_stopped_before_hosts(run_playbook("site.yml", inventory, "-e", json.dumps(extra)), message)
+
+
+def test_good_virtual_addresses_pass_validation(tmp_path, run_playbook):
+    extra = {
+        "gauntlet_control_plane_address": "10.77.0.100",
+        "gauntlet_ingress_address": "10.77.0.101",
+        "gauntlet_node_network": "10.77.0.0/24",
+    }
+    result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD), "-e", json.dumps(extra))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -145,3 +145,27 @@ def test_check_mode_reports_the_template_change_without_writing(host_tree, ansib
     out = run_role(host_tree, ansible_env, "--check", "--diff")
     assert "hosts.debian.tmpl" in out and "+10.77.0.30 registry.local" in out
     assert template.read_bytes() == original
+
+
+def test_hosts_block_follows_an_ingress_vip_without_cloud_init(tmp_path, ansible_env):
+    # HA (docs/k3s.md#high-availability): the nodes' /etc/hosts names the ingress VIP. A host
+    # without cloud-init gets no template written.
+    etc = tmp_path / "host" / "etc"
+    etc.mkdir(parents=True)
+    (etc / "hosts").write_text("127.0.0.1 localhost\n")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY)
+    extra = {
+        "local_domains_services": {"gitea": "gitea.local", "registry": "registry.local"},
+        "local_domains_direct": {"registry": "10.77.0.30"},
+        "gauntlet_ingress_address": "10.77.0.100",
+        "local_domains_hosts_file": str(etc / "hosts"),
+        "local_domains_cloud_init_templates": [str(etc / "cloud/templates/hosts.debian.tmpl")],
+        "ansible_python_interpreter": sys.executable,
+    }
+    (tmp_path / "extra.yml").write_text(yaml.safe_dump(extra))
+    run_role({"playbook": playbook, "extra": tmp_path / "extra.yml", "tmp": tmp_path}, ansible_env)
+    assert (
+        block_of((etc / "hosts").read_text()) == f"{BEGIN}\n10.77.0.30 registry.local\n10.77.0.100 gitea.local\n{END}\n"
+    )
+    assert not (etc / "cloud").exists()
