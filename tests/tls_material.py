@@ -4,8 +4,8 @@ import datetime
 from pathlib import Path
 
 
-def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1/localhost signed by it."""
+def make_ca_and_cert(directory: Path, dns_names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 and `dns_names` (default localhost) signed by it."""
     import ipaddress
 
     from cryptography import x509
@@ -38,7 +38,9 @@ def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [*(x509.DNSName(name) for name in dns_names), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -12,7 +12,7 @@ options:
   url:
     description:
       - Base URL of Gitea, for example V(https://gitea.local).
-      - The controller must resolve its name (see C(local_domains_manage_controller)).
+      - The controller must resolve its name (see C(local_domains_manage_controller)), unless O(resolve) lists it.
     type: str
     required: true
   username:
@@ -30,6 +30,15 @@ options:
     description: Seconds per HTTP request.
     type: int
     default: 30
+  resolve:
+    description:
+      - Host name to IP address, like C(curl --resolve). Requests to a listed name connect to its address
+        instead of asking the controller's resolver; TLS SNI, the certificate check and the C(Host) header
+        still use the name, so the platform's certificate verifies as usual.
+      - The platform's roles pass every local domain with its address (the same table as the hosts block),
+        so these calls work from a controller that does not resolve the local domains.
+    type: dict
+    default: {}
 notes:
   - Certificates are always verified. Credentials are sent in headers or bodies, never in URLs or the output.
 """
@@ -51,6 +60,15 @@ options:
     description: Seconds per HTTP request (a synchronous repository sync can take a while).
     type: int
     default: 60
+  resolve:
+    description:
+      - Host name to IP address, like C(curl --resolve). Requests to a listed name connect to its address
+        instead of asking the controller's resolver; TLS SNI, the certificate check and the C(Host) header
+        still use the name, so the platform's certificate verifies as usual.
+      - The platform's roles pass every local domain with its address (the same table as the hosts block),
+        so these calls work from a controller that does not resolve the local domains.
+    type: dict
+    default: {}
   repo:
     description: The repository, V(owner/name).
     type: str

@@ -51,6 +51,7 @@ DRONE_ARGSPEC = {
     "token": {"type": "str", "required": True, "no_log": True},
     "ca_path": {"type": "path"},
     "timeout": {"type": "int", "default": 60},
+    "resolve": {"type": "dict", "default": {}},
     "repo": {"type": "str", "required": True},
 }
 
@@ -69,10 +70,12 @@ def split_repo(slug: str) -> tuple[str, str]:
 class DroneClient:
     """The Drone API at ``url`` with a user's API token."""
 
-    def __init__(self, url: str, token: str, ca_path: str | None = None, timeout: float = 60.0):
+    def __init__(
+        self, url: str, token: str, ca_path: str | None = None, timeout: float = 60.0, resolve: dict | None = None
+    ):
         self.url = url.rstrip("/")
         self.token = token
-        self.http = HttpClient(ca_path=ca_path, timeout=timeout)
+        self.http = HttpClient(ca_path=ca_path, timeout=timeout, resolve=resolve)
 
     def call(self, method: str, path: str, body=None, ok=(200,)):
         response = self.http.request(
@@ -101,10 +104,16 @@ class DroneClient:
 
 
 def link_account(
-    drone_url: str, gitea_url: str, username: str, password: str, ca_path: str | None = None, timeout: float = 60.0
+    drone_url: str,
+    gitea_url: str,
+    username: str,
+    password: str,
+    ca_path: str | None = None,
+    timeout: float = 60.0,
+    resolve: dict | None = None,
 ) -> None:
     """Log ``username`` in to Drone through Gitea's OAuth2 flow, as a browser would."""
-    http = HttpClient(ca_path=ca_path, timeout=timeout)
+    http = HttpClient(ca_path=ca_path, timeout=timeout, resolve=resolve)
     gitea = gitea_url.rstrip("/")
     drone = drone_url.rstrip("/")
     gitea_origin = origin_of(gitea)

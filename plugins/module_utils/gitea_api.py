@@ -33,6 +33,7 @@ GITEA_ARGSPEC = {
     "password": {"type": "str", "required": True, "no_log": True},
     "ca_path": {"type": "path"},
     "timeout": {"type": "int", "default": 30},
+    "resolve": {"type": "dict", "default": {}},
 }
 VISIBILITIES = ("public", "limited", "private")
 
@@ -42,19 +43,34 @@ def _q(value: str) -> str:
 
 
 def client_from_params(params: dict) -> GiteaClient:
-    return GiteaClient(params["url"], params["username"], params["password"], params["ca_path"], params["timeout"])
+    return GiteaClient(
+        params["url"],
+        params["username"],
+        params["password"],
+        params["ca_path"],
+        params["timeout"],
+        resolve=params.get("resolve"),
+    )
 
 
 class GiteaClient:
     """The Gitea API at ``url`` as ``username``."""
 
-    def __init__(self, url: str, username: str, password: str, ca_path: str | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        ca_path: str | None = None,
+        timeout: float = 30.0,
+        resolve: dict | None = None,
+    ):
         self.url = url.rstrip("/")
         self.username = username
         self.password = password
         self.ca_path = ca_path
         self.timeout = timeout
-        self.http = HttpClient(ca_path=ca_path, timeout=timeout)
+        self.http = HttpClient(ca_path=ca_path, timeout=timeout, resolve=resolve)
 
     def call(self, method: str, path: str, body=None, ok=(200,), auth: tuple[str, str] | None = None):
         """One API request; returns the response for a status in ``ok``, raises ApiError otherwise."""

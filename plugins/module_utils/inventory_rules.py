@@ -55,6 +55,148 @@ def server_count_problem(count: int) -> str | None:
     return f"there are {count} k3s servers; embedded etcd needs 1 or an odd number >= 3"
 
 
+def unicast_problem(address: str) -> str | None:
+    """Why `address` (a valid IPv4 address) cannot be a VIP or load balancer address, or None."""
+    ip = ipaddress.IPv4Address(address)
+    for test, what in (
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_unspecified or ip == ipaddress.IPv4Address("255.255.255.255"), "not a host address"),
+        (ip.is_reserved, "a reserved address"),
+    ):
+        if test:
+            return what
+    return None
+
+
+def address_problems(inventory: dict) -> list[str]:
+    """Rules for the addresses of a highly available cluster (docs/k3s.md#high-availability).
+
+    - gauntlet_control_plane_address (optional; empty = the first server): an existing VIP or
+      load balancer in front of every server's 6443, so it is no host's own address;
+    - gauntlet_ingress_address: either a k3s node's address (ServiceLB answers 80/443 on every
+      k3s node; no HA then) or a VIP / load balancer that is no host's own address;
+    - a VIP is a usable unicast IPv4 address; when gauntlet_node_network is set, it lies in
+      that network and is not its network or broadcast address, and so does every node_ip.
+    """
+    problems: list[str] = []
+    hosts = inventory.get("hosts") or {}
+    groups = inventory.get("groups") or {}
+    k3s_nodes = set(groups.get(inventory.get("server_group", "k3s_servers"), [])) | set(
+        groups.get(inventory.get("agent_group", "k3s_agents"), [])
+    )
+    owner = {str(address): host for host, address in sorted(hosts.items()) if address not in (None, "")}
+
+    network = None
+    raw_network = inventory.get("node_network") or ""
+    if raw_network:
+        try:
+            network = ipaddress.IPv4Network(str(raw_network), strict=True)
+        except ValueError:
+            problems.append(
+                f"gauntlet_node_network '{raw_network}' is not a network in CIDR form; "
+                "write it like 192.168.56.0/24 (host bits zero), or leave it empty"
+            )
+        else:
+            for host in sorted(hosts):
+                address = hosts[host]
+                valid = address not in (None, "") and ipv4_problem(address) is None
+                if valid and ipaddress.IPv4Address(str(address)) not in network:
+                    problems.append(
+                        f"host '{host}': node_ip {address} is outside gauntlet_node_network {network}; "
+                        "fix the node_ip or the network"
+                    )
+
+    checks = []
+    if inventory.get("ingress_address") is not None:  # None: no server to default to (reported above)
+        checks.append(("gauntlet_ingress_address", inventory.get("ingress_address"), "80/443 of the k3s nodes", True))
+    if inventory.get("control_plane_address"):
+        checks.append(
+            ("gauntlet_control_plane_address", inventory["control_plane_address"], "6443 of every server", False)
+        )
+    for variable, address, ports, node_allowed in checks:
+        if address in (None, ""):
+            problems.append(
+                f"{variable} is empty: set it to the first server's node_ip or to a VIP in front of {ports}"
+            )
+            continue
+        address = str(address)
+        host = owner.get(address)
+        if host is not None:
+            if node_allowed and host in k3s_nodes:
+                continue
+            if node_allowed:
+                problems.append(
+                    f"{variable} '{address}' is the address of host '{host}', which is not a k3s node: Traefik does "
+                    "not answer there; use a k3s node's node_ip or a VIP / load balancer in front of "
+                    f"{ports}"
+                )
+            else:
+                problems.append(
+                    f"{variable} '{address}' is the address of host '{host}': a VIP or load balancer address "
+                    f"belongs to no host; give the address in front of {ports}, or leave it empty for the first server"
+                )
+            continue
+        why = ipv4_problem(address)
+        if why:
+            problems.append(
+                f"{variable} '{address}' is invalid ({why}); set it to the IPv4 address in front of {ports}"
+            )
+            continue
+        why = unicast_problem(address)
+        if why:
+            problems.append(
+                f"{variable} '{address}' is {why}: the nodes and the controller cannot reach a VIP there; "
+                f"set it to the IPv4 address in front of {ports}"
+            )
+            continue
+        if network is not None:
+            ip = ipaddress.IPv4Address(address)
+            if ip not in network:
+                problems.append(
+                    f"{variable} '{address}' is outside gauntlet_node_network {network}: a VIP must be in the "
+                    "nodes' subnet (leave gauntlet_node_network empty for a load balancer in another network)"
+                )
+            elif network.prefixlen < 31 and ip in (network.network_address, network.broadcast_address):
+                kind = "network" if ip == network.network_address else "broadcast"
+                problems.append(
+                    f"{variable} '{address}' is the {kind} address of gauntlet_node_network {network}; "
+                    "pick a free host address for the VIP"
+                )
+    return problems
+
+
+def controller_resolution_problems(entries: list, resolved: dict) -> list[str]:
+    """The controller must resolve every local domain to the address that serves it.
+
+    entries: [{"address": ..., "names": [...]}] as hosts_entries builds them (the hosts block)
+    resolved: {name: [IPv4 address, ...]} as the controller's resolver answers (ipv4_addresses lookup)
+
+    Returns [] when every name resolves to (at least) its address, else one message that
+    names each wrong name, prints the hosts lines that fix it and the other way to fix it.
+    """
+    wrong = []
+    for entry in entries:
+        for name in entry["names"]:
+            got = list(resolved.get(name) or [])
+            if entry["address"] not in got:
+                wrong.append(f"{name} -> {', '.join(got) if got else 'nothing'} (wanted {entry['address']})")
+    if not wrong:
+        return []
+    lines = "\n".join(f"      {entry['address']} {' '.join(entry['names'])}" for entry in entries)
+    return [
+        "the controller does not resolve the platform's local domains, and this run calls them from here "
+        "(Keycloak's admin API, health checks, git pushes to Gitea, verify): "
+        + "; ".join(wrong)
+        + ". Fix it in one of two ways:\n"
+        + "  1. add these lines to the controller's /etc/hosts (or serve them from its DNS):\n"
+        + lines
+        + "\n  2. or set local_domains_manage_controller: true (group_vars/all/domains.yml): the hosts stage then "
+        "writes these lines into the controller's /etc/hosts, with sudo on the controller"
+    ]
+
+
 def inventory_problems(inventory: dict) -> list[str]:
     """Check a summary of the inventory and return one actionable message per problem.
 
@@ -64,7 +206,10 @@ def inventory_problems(inventory: dict) -> list[str]:
       domains: {service: domain}
       versions: {component: version}
       required_groups, required_versions: names that must be present
-      server_group, registry_group: group names with special rules
+      server_group, registry_group, agent_group: group names with special rules
+      ingress_address, control_plane_address, node_network (optional): see address_problems
+      controller (optional): {"entries": hosts entries, "resolved": {name: [address]}} to check
+        what the controller resolves the local domains to (controller_resolution_problems)
     """
     problems: list[str] = []
     groups = inventory.get("groups") or {}
@@ -133,4 +278,12 @@ def inventory_problems(inventory: dict) -> list[str]:
                 f"gauntlet_versions.{component} is not set: pin it in group_vars/all/versions.yml "
                 "(see inventory/sample/group_vars/all/versions.yml)"
             )
+
+    problems.extend(address_problems(inventory))
+
+    controller = inventory.get("controller")
+    if controller:
+        problems.extend(
+            controller_resolution_problems(controller.get("entries") or [], controller.get("resolved") or {})
+        )
     return problems

@@ -12,6 +12,11 @@
 - JSON bodies in and out; form bodies for web login pages; a minimal HTML form reader.
 - Secrets (passwords, tokens) are sent in headers or bodies only, never in URLs, and never
   appear in error messages.
+- ``resolve`` ({name: address}, like ``curl --resolve``) connects to the given address
+  instead of asking the controller's resolver; TLS SNI, the certificate check and the
+  ``Host`` header still use the name, so the platform's certificate verifies as usual.
+  The platform's local domains then work from a controller whose /etc/hosts does not
+  list them (docs/local-domains.md).
 
 Stdlib only.
 """
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import json
+import socket
 import ssl
 import urllib.parse
 from html.parser import HTMLParser
@@ -78,14 +85,52 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
+def check_resolve(resolve) -> dict[str, str]:
+    """Validate a {host name: IP address} map; returns it with lower-case names."""
+    problem = ApiError(
+        f"resolve must map host names to IP addresses (for example {{'gitea.local': '192.168.56.11'}}); got {resolve!r}"
+    )
+    if resolve is None:
+        return {}
+    if not isinstance(resolve, dict):
+        raise problem
+    checked = {}
+    for name, address in resolve.items():
+        if not isinstance(name, str) or not name.strip():
+            raise problem
+        try:
+            ipaddress.ip_address(str(address))
+        except ValueError:
+            raise problem from None
+        checked[name.strip().lower().rstrip(".")] = str(address)
+    return checked
+
+
 class HttpClient:
     """Requests to one or more origins with a per-origin cookie jar."""
 
-    def __init__(self, ca_path: str | None = None, timeout: float = 30.0):
+    def __init__(self, ca_path: str | None = None, timeout: float = 30.0, resolve: dict | None = None):
         self.timeout = timeout
         # Certificates are always verified: against ca_path, else the system store.
         self.ssl_context = ssl.create_default_context(cafile=ca_path or None)
         self.cookies: dict[str, dict[str, str]] = {}
+        self.resolve = check_resolve(resolve)
+
+    def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
+        """A connection to host:port, dialling the `resolve` address of host when it has one."""
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.ssl_context)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        address = self.resolve.get(host.lower().rstrip("."))
+        if address:
+            # http.client dials through this attribute (socket.create_connection by default) and
+            # then wraps the socket with server_hostname=host: only the TCP target changes.
+            def dial(target, *args, **kwargs):
+                return socket.create_connection((address, target[1]), *args, **kwargs)
+
+            conn._create_connection = dial
+        return conn
 
     def _store_cookies(self, url: str, response: Response) -> None:
         jar = self.cookies.setdefault(origin_of(url), {})
@@ -131,13 +176,10 @@ class HttpClient:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port or 443, timeout=self.timeout, context=self.ssl_context
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=self.timeout)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        conn = self._connection(parts.scheme, parts.hostname, port)
         where = f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
+        address = self.resolve.get(parts.hostname.lower().rstrip("."))
         try:
             conn.request(method, path, body=body, headers=send)
             raw = conn.getresponse()
@@ -147,6 +189,11 @@ class HttpClient:
                 f"{where}: the TLS certificate is not trusted ({exc.verify_message}); pass the platform CA as ca_path"
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
+            if address:
+                raise ApiError(
+                    f"{where}: cannot connect to {address}:{port} for {parts.hostname} ({exc}); check that the "
+                    "ingress address is right (gauntlet_ingress_address) and that the service is running"
+                ) from exc
             raise ApiError(
                 f"{where}: cannot connect ({exc}); check that the name resolves from the controller "
                 "(local_domains_manage_controller) and that the service is running"

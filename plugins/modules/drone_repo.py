@@ -105,7 +105,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.web_client impor
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"])
+    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     link = None
     if params["link"]:
         link = functools.partial(
@@ -116,6 +116,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
             params["link"]["password"],
             ca_path=params["ca_path"],
             timeout=params["timeout"],
+            resolve=params.get("resolve"),
         )
     return ensure_repo(
         client,

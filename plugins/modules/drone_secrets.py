@@ -77,7 +77,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.web_client impor
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"])
+    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     return ensure_secrets(
         client,
         owner,

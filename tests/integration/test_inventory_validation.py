@@ -4,7 +4,10 @@ The inventory's hosts are podman containers that do not exist: if any play ran o
 them, the recap would list them as unreachable. No network traffic is involved.
 """
 
+import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -111,4 +114,139 @@ def test_stage_playbooks_validate_too(tmp_path, run_playbook):
 
 def test_good_inventory_passes_validation(tmp_path, run_playbook):
     result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- The controller must resolve the local domains (issue 11 item 4) ------------------------
+#
+# ansible-playbook runs in a private mount namespace where /etc/hosts is the test's file and
+# /etc/nsswitch.conf says `hosts: files`: the controller's resolver is real (glibc through
+# Python's getaddrinfo) and no DNS query leaves the machine.
+
+SAMPLE_LINES = (
+    "10.77.0.11 alertmanager.local argocd.local drone.local gitea.local grafana.local keycloak.local "
+    "linkerd.local prometheus.local tasks.local",
+    "10.77.0.30 registry.local",
+)
+
+
+def run_with_hosts(tmp_path, ansible_env, hosts_text, playbook, inventory, *args):
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "-rm", "true"], capture_output=True, check=False).returncode != 0:
+        reason = "unshare -rm (util-linux, unprivileged user namespaces) is not available"
+        if os.environ.get("GAUNTLET_REQUIRE_ALL") == "1":
+            pytest.fail(f"GAUNTLET_REQUIRE_ALL=1 but {reason}")
+        pytest.skip(reason)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n" + hosts_text)
+    nsswitch = tmp_path / "nsswitch.conf"
+    real = Path("/etc/nsswitch.conf").read_text() if Path("/etc/nsswitch.conf").exists() else ""
+    nsswitch.write_text(
+        "".join(line for line in real.splitlines(True) if not line.startswith("hosts:")) + "hosts: files\n"
+    )
+    script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/nsswitch.conf && shift 2 && exec "$@"'
+    command = ["ansible-playbook", str(REPO / "playbooks" / playbook), "-i", str(inventory), *args]
+    return subprocess.run(
+        [unshare, "-rm", "sh", "-c", script, "sh", str(hosts), str(nsswitch), *command],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ansible_env(tmp_path),
+        check=False,
+        timeout=300,
+    )
+
+
+def test_unresolved_local_domains_stop_site_before_any_host(tmp_path, ansible_env):
+    # The sample's domains with local_domains_manage_controller: false; the controller's
+    # hosts file knows none of them. Before the fix this passed validation and stopped in
+    # the platform stage (Keycloak configuration), 30-40 minutes into a real run.
+    inventory = write_inventory(tmp_path, **GOOD)
+    result = run_with_hosts(tmp_path, ansible_env, "", "site.yml", inventory)
+    assert_stopped_before_hosts(result, "the controller does not resolve the platform's local domains")
+    out = result.stdout
+    assert "keycloak.local -> nothing (wanted 10.77.0.11)" in out
+    assert "registry.local -> nothing (wanted 10.77.0.30)" in out
+    for line in SAMPLE_LINES:
+        assert line in out, out
+    assert "local_domains_manage_controller: true" in out
+
+
+def test_local_domains_resolving_elsewhere_stop_site(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, **GOOD)
+    stale = "10.77.0.99 keycloak.local gitea.local\n" + SAMPLE_LINES[1] + "\n"
+    result = run_with_hosts(tmp_path, ansible_env, stale, "site.yml", inventory)
+    assert_stopped_before_hosts(result, "keycloak.local -> 10.77.0.99 (wanted 10.77.0.11)")
+    assert "gitea.local -> 10.77.0.99 (wanted 10.77.0.11)" in result.stdout
+    assert "registry.local ->" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("hosts_text", "extra"),
+    [
+        ("\n".join(SAMPLE_LINES) + "\n", []),
+        ("", ["-e", "local_domains_manage_controller=true"]),
+        ("", ["-e", "local_domains_controller_check=false"]),
+        ("", ["-e", "gauntlet_render_dir=/tmp/gauntlet-render-not-written"]),
+        ("", ["--skip-tags", "k3s,platform,verify"]),
+        ("", ["--tags", "hosts"]),
+    ],
+    ids=["resolves", "hosts-stage-writes-it", "check-off", "render-mode", "lab-without-k3s", "hosts-stage-only"],
+)
+def test_controller_resolution_passes_or_is_not_needed(tmp_path, ansible_env, hosts_text, extra):
+    # Validation passes and the run goes on to the hosts stage (whose podman hosts do not
+    # exist, so it ends there, unreachable).
+    inventory = write_inventory(tmp_path, **GOOD)
+    result = run_with_hosts(tmp_path, ansible_env, hosts_text, "site.yml", inventory, *extra)
+    assert "PLAY [Prepare the hosts]" in result.stdout, result.stdout + result.stderr
+    assert "does not resolve" not in result.stdout
+
+
+def test_platform_stage_checks_too(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, **GOOD)
+    result = run_with_hosts(tmp_path, ansible_env, "", "platform.yml", inventory)
+    assert_stopped_before_hosts(result, "the controller does not resolve the platform's local domains")
+
+
+def test_stages_that_call_nothing_on_the_controller_do_not_check(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, **GOOD)
+    result = run_with_hosts(tmp_path, ansible_env, "", "validate.yml", inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Virtual addresses for HA (issue 11 item 15) ----------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"gauntlet_control_plane_address": "10.77.0.21"},
+            "gauntlet_control_plane_address '10.77.0.21' is the address of host 'a1'",
+        ),
+        (
+            {"gauntlet_ingress_address": "10.77.0.30"},
+            "gauntlet_ingress_address '10.77.0.30' is the address of host 'r1', which is not a k3s node",
+        ),
+        (
+            {"gauntlet_ingress_address": "10.77.0.255", "gauntlet_node_network": "10.77.0.0/24"},
+            "gauntlet_ingress_address '10.77.0.255' is the broadcast address of gauntlet_node_network 10.77.0.0/24",
+        ),
+        (
+            {"gauntlet_control_plane_address": "127.0.0.1"},
+            "gauntlet_control_plane_address '127.0.0.1' is a loopback address",
+        ),
+    ],
+    ids=["api-vip-is-an-agent", "ingress-on-registry-host", "ingress-broadcast", "api-loopback"],
+)
+def test_bad_virtual_addresses_stop_site(tmp_path, run_playbook, extra, message):
+    inventory = write_inventory(tmp_path, **GOOD)
+    assert_stopped_before_hosts(run_playbook("site.yml", inventory, "-e", json.dumps(extra)), message)
+
+
+def test_good_virtual_addresses_pass_validation(tmp_path, run_playbook):
+    extra = {
+        "gauntlet_control_plane_address": "10.77.0.100",
+        "gauntlet_ingress_address": "10.77.0.101",
+        "gauntlet_node_network": "10.77.0.0/24",
+    }
+    result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD), "-e", json.dumps(extra))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -106,6 +106,27 @@ def test_a_domain_change_changes_the_configmap(rendered, tmp_path):
     assert f"{INGRESS} git.example.local\n" in block and "gitea.local" not in block
 
 
+def test_an_ingress_vip_is_what_pods_resolve_the_domains_to(rendered, tmp_path):
+    # HA (docs/k3s.md#high-availability): with gauntlet_ingress_address set to a VIP, CoreDNS
+    # answers every ingress domain with the VIP; the registry keeps its own host's address.
+    playbook = rendered["work"] / "render.yml"
+    result = rendered["run"](
+        playbook,
+        "-e",
+        f"gauntlet_render_dir={tmp_path}",
+        "-e",
+        f"gauntlet_credentials_dir={rendered['work'] / 'credentials'}",
+        "-e",
+        "gauntlet_ingress_address=192.168.56.100",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    block = next(iter(yaml.safe_load(next(tmp_path.glob("coredns-custom/*.yaml")).read_text())["data"].values()))
+    ingress_names = sorted(name for service, name in SERVICES.items() if service != "registry")
+    assert f"        192.168.56.100 {' '.join(ingress_names)}\n" in block
+    assert f"        {REGISTRY} registry.local\n" in block
+    assert f"{INGRESS} " not in block
+
+
 def test_traefik_values(rendered):
     config = load(rendered, "traefik/01-helmchartconfig-kube-system-traefik.yaml")
     values = yaml.safe_load(config["spec"]["valuesContent"])

@@ -128,3 +128,108 @@ def test_every_problem_is_reported_at_once():
         )
     )
     assert len(problems) == 4
+
+
+# --- What the controller resolves the local domains to --------------------------------------
+ENTRIES = [
+    {"address": "10.0.0.11", "names": ["gitea.local", "keycloak.local"]},
+    {"address": "10.0.0.30", "names": ["registry.local"]},
+]
+
+
+def test_controller_resolving_every_name_has_no_problem():
+    resolved = {
+        "gitea.local": ["10.0.0.11"],
+        "keycloak.local": ["10.0.0.99", "10.0.0.11"],
+        "registry.local": ["10.0.0.30"],
+    }
+    assert inventory_problems(good_inventory(controller={"entries": ENTRIES, "resolved": resolved})) == []
+
+
+def test_controller_resolution_names_each_wrong_name_and_both_fixes():
+    resolved = {"gitea.local": [], "keycloak.local": ["10.0.0.99"], "registry.local": ["10.0.0.30"]}
+    (problem,) = inventory_problems(good_inventory(controller={"entries": ENTRIES, "resolved": resolved}))
+    assert "gitea.local -> nothing (wanted 10.0.0.11); keycloak.local -> 10.0.0.99 (wanted 10.0.0.11)." in problem
+    assert "registry.local ->" not in problem
+    assert "\n      10.0.0.11 gitea.local keycloak.local\n      10.0.0.30 registry.local\n" in problem
+    assert "local_domains_manage_controller: true" in problem and "sudo on the controller" in problem
+
+
+# --- Virtual addresses for HA: gauntlet_control_plane_address, gauntlet_ingress_address ------
+def ha_inventory(**changes):
+    inventory = good_inventory(
+        groups={"k3s_servers": ["s1", "s2", "s3"], "k3s_agents": ["a1"], "registry": ["r1"]},
+        hosts={"s1": "10.0.0.11", "s2": "10.0.0.12", "s3": "10.0.0.13", "a1": "10.0.0.21", "r1": "10.0.0.30"},
+        ingress_address="10.0.0.11",
+        control_plane_address="",
+        node_network="",
+    )
+    inventory.update(changes)
+    return inventory
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"control_plane_address": "10.0.0.100", "ingress_address": "10.0.0.101"},
+        {"control_plane_address": "10.0.0.100", "node_network": "10.0.0.0/24"},
+        {"control_plane_address": "172.16.5.5"},  # a load balancer in another network, no node_network given
+        {"ingress_address": "10.0.0.21"},  # any k3s node answers 80/443 (ServiceLB); no HA, but valid
+    ],
+    ids=["defaults", "two-vips", "vip-in-network", "lb-elsewhere", "ingress-on-an-agent"],
+)
+def test_valid_addresses(changes):
+    assert inventory_problems(ha_inventory(**changes)) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"control_plane_address": "10.0.0.12"},
+            "gauntlet_control_plane_address '10.0.0.12' is the address of host 's2'",
+        ),
+        ({"control_plane_address": "127.0.0.1"}, "gauntlet_control_plane_address '127.0.0.1' is a loopback address"),
+        (
+            {"control_plane_address": "api.example"},
+            "gauntlet_control_plane_address 'api.example' is invalid (it is not an IPv4 address)",
+        ),
+        ({"ingress_address": "169.254.0.5"}, "gauntlet_ingress_address '169.254.0.5' is a link-local address"),
+        (
+            {"ingress_address": "10.0.0.30"},
+            "gauntlet_ingress_address '10.0.0.30' is the address of host 'r1', which is not a k3s node",
+        ),
+        ({"ingress_address": ""}, "gauntlet_ingress_address is empty"),
+        (
+            {"control_plane_address": "10.0.1.100", "node_network": "10.0.0.0/24"},
+            "gauntlet_control_plane_address '10.0.1.100' is outside gauntlet_node_network 10.0.0.0/24",
+        ),
+        (
+            {"ingress_address": "10.0.0.255", "node_network": "10.0.0.0/24"},
+            "gauntlet_ingress_address '10.0.0.255' is the broadcast address of gauntlet_node_network 10.0.0.0/24",
+        ),
+        (
+            {"control_plane_address": "10.0.0.0", "node_network": "10.0.0.0/24"},
+            "gauntlet_control_plane_address '10.0.0.0' is the network address of gauntlet_node_network 10.0.0.0/24",
+        ),
+        ({"node_network": "10.0.0.1/24"}, "gauntlet_node_network '10.0.0.1/24' is not a network in CIDR form"),
+        ({"node_network": "10.0.1.0/24"}, "host 'a1': node_ip 10.0.0.21 is outside gauntlet_node_network 10.0.1.0/24"),
+    ],
+    ids=[
+        "vip-is-a-node",
+        "loopback",
+        "not-an-ip",
+        "link-local",
+        "registry-host",
+        "empty-ingress",
+        "outside",
+        "broadcast",
+        "network",
+        "bad-cidr",
+        "node-outside",
+    ],
+)
+def test_bad_addresses_are_explained(changes, message):
+    problems = inventory_problems(ha_inventory(**changes))
+    assert any(message in problem for problem in problems), problems

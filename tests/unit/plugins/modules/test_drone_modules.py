@@ -183,3 +183,24 @@ def test_empty_secret_value_and_corrupt_fingerprints_fail_clearly(platform, tmp_
         drone_secrets.run(secret_params(drone, tmp_path, {"a": "b"}))
     assert "a" not in drone.secrets.get("gauntlet/task-api", {})
     assert (tmp_path / "drone" / "fingerprints.json").read_text() == "{not json"
+
+
+def test_resolve_reaches_drone_by_name_without_the_resolver(platform, tmp_path, monkeypatch):
+    import socket
+    import urllib.parse
+
+    _, drone = platform
+    real = socket.getaddrinfo
+
+    def resolver_double(host, *args, **kwargs):  # the controller's resolver knows no *.invalid name
+        if isinstance(host, str) and host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver_double)
+    params = secret_params(drone, tmp_path, {"registry_username": "gauntlet"})
+    params["url"] = f"http://drone.gauntlet-test.invalid:{urllib.parse.urlsplit(drone.url).port}"
+    with pytest.raises(ApiError, match="cannot connect"):
+        drone_secrets.run(params)
+    params["resolve"] = {"drone.gauntlet-test.invalid": "127.0.0.1"}
+    assert drone_secrets.run(params)["created"] == ["registry_username"]

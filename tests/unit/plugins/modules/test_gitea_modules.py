@@ -250,3 +250,30 @@ def test_oauth_app_through_ansible_hides_the_passwords(gitea, tmp_path):
     secret = (tmp_path / "secret").read_text().strip()
     assert '"action": "created"' in done.stdout
     assert secret not in done.stdout and "root-password-0123456789" not in done.stdout
+
+
+# --- resolve: the modules work from a controller that does not resolve the name -------------
+def test_resolve_reaches_gitea_by_name_without_the_resolver(gitea, gitea_params, monkeypatch):
+    import socket
+    import urllib.parse
+
+    asked = []
+    real = socket.getaddrinfo
+
+    def resolver_double(host, *args, **kwargs):  # the controller's resolver knows no *.invalid name
+        if isinstance(host, str) and host.endswith(".invalid"):
+            asked.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver_double)
+    port = urllib.parse.urlsplit(gitea.url).port
+    url = f"http://gitea.gauntlet-test.invalid:{port}"
+    with pytest.raises(ApiError, match="cannot connect"):
+        gitea_org.run(gitea_params(url=url, name="gauntlet", visibility="private"))
+    assert asked == ["gitea.gauntlet-test.invalid"]
+    params = gitea_params(url=url, name="gauntlet", visibility="private",
+                          resolve={"gitea.gauntlet-test.invalid": "127.0.0.1"})  # fmt: skip
+    assert gitea_org.run(params)["created"] is True
+    assert gitea.orgs["gauntlet"] == {"visibility": "private"}
+    assert asked == ["gitea.gauntlet-test.invalid"]
