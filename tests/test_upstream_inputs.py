@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parent.parent
 TESTS = [
     # platform_render: the session fixture every platform render test uses.
@@ -34,6 +33,7 @@ BUNDLE_TESTS = TESTS[2:]
 def run_pytest(upstream_dir: Path, tests: list[str], *, require_all: bool) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAUNTLET_") and not k.startswith("PYTEST_")}
     env["GAUNTLET_UPSTREAM_DIR"] = str(upstream_dir)
+    env["COLUMNS"] = "1000"  # summary lines whole
     if require_all:
         env["GAUNTLET_REQUIRE_ALL"] = "1"
     return subprocess.run(
