@@ -225,10 +225,15 @@ def render_tools():
     """The helpers above, for test modules (importlib mode does not import conftest by name)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(
+    class RenderTools(SimpleNamespace):
+        @property
+        def upstream(self) -> Path:
+            """The upstream folder; reading it skips the test (fails in CI) when it is absent."""
+            return upstream.require()
+
+    return RenderTools(
         k8s_version=K8S_VERSION,
         repo=REPO,
-        upstream=UPSTREAM,
         # Upstream files for tests: paths, or a skip (a failure in CI) when absent.
         upstream_path=upstream.path,
         upstream_glob=upstream.glob,
