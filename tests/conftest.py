@@ -2,6 +2,7 @@
 
 The repository root is the collection; collections/ansible_collections/gauntlet/platform
 is a committed symlink to it, so putting collections/ on sys.path is enough.
+Upstream inputs (manifests, CRDs, charts) come from one folder: see tests/upstream.py.
 """
 
 import os
@@ -13,13 +14,37 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS_DIR = REPO_ROOT / "collections"
-UPSTREAM_DIR = REPO_ROOT.parent / "shared" / "upstream"
 
 if str(COLLECTIONS_DIR) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_DIR))
 # Plain helper modules shared by tests (tls_material) import by name under importlib mode.
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(1, str(REPO_ROOT / "tests"))
+
+import needs  # noqa: E402 - helpers beside this file, importable once tests/ is on sys.path
+import upstream  # noqa: E402
+
+
+def pytest_report_header(config):
+    state = "present" if upstream.present() else "ABSENT: tests that read them skip; " + upstream.HOW
+    required = ", required (GAUNTLET_REQUIRE_ALL=1)" if upstream.require_all() else ""
+    return f"upstream inputs: {upstream.root()} ({state}){required}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Skips for a missing input or tool (needs.missing) fold into one summary line per reason.
+
+    pytest reports a skip raised in a fixture at the test's own location, so 147 render
+    tests skipped by one absent folder would print 147 lines; report them where they are
+    decided instead.
+    """
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        message = report.longrepr[2]
+        if message.removeprefix("Skipped: ") in needs.REASONS:
+            report.longrepr = (needs.__file__, needs.missing.__code__.co_firstlineno, message)
+    return report
 
 
 @pytest.fixture

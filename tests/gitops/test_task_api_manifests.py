@@ -8,13 +8,12 @@ it can never silently render something different from kustomize.
 Built-in kinds are validated with kubernetes-validate (strict: unknown fields
 are errors) against the Kubernetes 1.36 schemas; the ServiceMonitor against the
 openAPIV3Schema of the Prometheus operator CRD that kube-prometheus v0.18.0
-ships, read from ../shared/upstream at test time.
+ships, read from the upstream folder (tests/upstream.py) at test time.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,11 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from upstream import path as upstream_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZATION_DIR = REPO_ROOT / "gitops" / "task-api"
-UPSTREAM_DIR = REPO_ROOT.parent / "shared" / "upstream"
-SERVICEMONITOR_CRD = (
-    UPSTREAM_DIR
-    / "kube-prometheus"
-    / "v0.18.0"
-    / "manifests"
-    / "setup"
-    / "0servicemonitorCustomResourceDefinition.yaml"
-)
+SERVICEMONITOR_CRD = "kube-prometheus/v0.18.0/manifests/setup/0servicemonitorCustomResourceDefinition.yaml"
 KUBERNETES_VERSION = "1.36"
 IMAGE = "registry.local:5000/gauntlet/task-api"
 SUPPORTED_FIELDS = {"apiVersion", "kind", "namespace", "resources", "images"}
@@ -142,12 +134,7 @@ def test_strict_validation_catches_unknown_fields(objects):
 
 
 def _servicemonitor_schema() -> dict[str, Any]:
-    if not SERVICEMONITOR_CRD.is_file():
-        reason = f"ServiceMonitor CRD not found at {SERVICEMONITOR_CRD} (the shared upstream folder)"
-        if os.environ.get("GAUNTLET_REQUIRE_ALL") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    crd = yaml.safe_load(SERVICEMONITOR_CRD.read_text())
+    crd = yaml.safe_load(upstream_path(SERVICEMONITOR_CRD).read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return strict_schema(version["schema"]["openAPIV3Schema"])
 

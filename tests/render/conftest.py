@@ -1,8 +1,9 @@
 """Helpers for render tests: run a playbook in render mode and validate what it wrote.
 
 Built-in kinds are checked with kubernetes-validate (strict, the Kubernetes minor of the pinned
-k3s); custom resources against the openAPIV3Schema of their upstream CRD, read from
-../shared/upstream (never copied into the repository).
+k3s); custom resources against the openAPIV3Schema of their upstream CRD, read from the
+upstream folder that tests/upstream.py resolves (GAUNTLET_UPSTREAM_DIR, default
+../shared/upstream; never copied into the repository). Without it, the tests that need it skip.
 """
 
 import functools
@@ -16,13 +17,15 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
+import upstream
 import yaml
 
 # Helper modules beside this file (pod_security) import by name under importlib mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAM = REPO.parent / "shared" / "upstream"
+# Where upstream copies are read (may not exist: read files through upstream.path/glob).
+UPSTREAM = upstream.root()
 VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
 # v1.36.4+k3s1 -> 1.36.0: kubernetes-validate ships one schema set per minor.
 K8S_VERSION = ".".join(VERSIONS["k3s"].lstrip("v").split(".")[:2]) + ".0"
@@ -86,9 +89,7 @@ def upstream_crds() -> dict:
     crds = {}
     sources = []
     for pattern in CRD_SOURCES:
-        paths = sorted(UPSTREAM.glob(pattern))
-        assert paths, f"upstream CRD source {pattern} is missing under {UPSTREAM}"
-        sources += paths
+        sources += upstream.glob(pattern)  # skips (fails in CI) when absent
     for path in sources + sorted(LOCAL_CRDS.glob("*.yaml")):
         for doc in yaml.load_all(path.read_text(), Loader=loader):
             if doc and doc.get("kind") == "CustomResourceDefinition":
@@ -149,20 +150,21 @@ def sha256_of(path: Path) -> str:
 
 
 def make_upstream_bundle(work: Path) -> tuple[Path, dict]:
-    """A bundle folder made of the upstream copies in ../shared/upstream, with its lock.
+    """A bundle folder made of the upstream copies (tests/upstream.py), with its lock.
 
-    Every gauntlet_bundle_files entry whose name exists under ../shared/upstream is
+    Every gauntlet_bundle_files entry whose name exists in the upstream folder is
     linked in (names follow the upstream folders); binaries that are not there (k3s, the
     registry tarball) are left out, which render mode never reads. Returns the folder
     and the resolved gauntlet_bundle_files entries.
     """
     from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
 
+    source_root = upstream.require()
     entries = inventory_vars(work, ["gauntlet_bundle_files"])["gauntlet_bundle_files"]
     bundle = work / "bundle"
     lock = bundle_lock.empty_lock()
     for entry in entries:
-        source = UPSTREAM / entry["name"]
+        source = source_root / entry["name"]
         if not source.is_file():
             continue
         target = bundle / "files" / entry["name"]
@@ -179,7 +181,9 @@ def platform_render(tmp_path_factory):
 
     Returns the render folder, the first render's bytes, the second run's output, the
     credentials folder, the bundle entries, the computed image list and the domains.
+    Skips every test using it, before any work, when there are no upstream inputs.
     """
+    upstream.require()
     work = tmp_path_factory.mktemp("platform")
     bundle, entries = make_upstream_bundle(work)
     out = work / "render"
@@ -221,10 +225,18 @@ def render_tools():
     """The helpers above, for test modules (importlib mode does not import conftest by name)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(
+    class RenderTools(SimpleNamespace):
+        @property
+        def upstream(self) -> Path:
+            """The upstream folder; reading it skips the test (fails in CI) when it is absent."""
+            return upstream.require()
+
+    return RenderTools(
         k8s_version=K8S_VERSION,
         repo=REPO,
-        upstream=UPSTREAM,
+        # Upstream files for tests: paths, or a skip (a failure in CI) when absent.
+        upstream_path=upstream.path,
+        upstream_glob=upstream.glob,
         run_playbook=run_playbook,
         validate_object=validate_object,
     )

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 from passlib.hash import bcrypt
+from upstream import path as upstream_path
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAM_MANIFEST = REPO.parent / "shared" / "upstream" / "argo-cd" / "v3.5.1" / "install.yaml"
+UPSTREAM_MANIFEST = "argo-cd/v3.5.1/install.yaml"  # in the upstream folder (tests/upstream.py)
 CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 NAMESPACE = "argocd"
 REPO_URL = "http://gitea-http.gitea.svc:3000/gauntlet/gitops.git"  # the contract in group_vars/all/platform.yml
@@ -28,7 +29,7 @@ CONTAINER_KEYS = ("initContainers", "containers")
 def upstream_objects():
     from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
 
-    return [d for d in yaml.load_all(UPSTREAM_MANIFEST.read_text(), Loader=manifest_loader()) if d]
+    return [d for d in yaml.load_all(upstream_path(UPSTREAM_MANIFEST).read_text(), Loader=manifest_loader()) if d]
 
 
 def component(render, name):

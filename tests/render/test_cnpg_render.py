@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from pod_security import pod_spec_of, restricted_violations
+from upstream import path as upstream_path
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAM = REPO.parent / "shared" / "upstream"
 VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
 CNPG = VERSIONS["gauntlet_versions"]["cnpg"]
 POSTGRES_IMAGE = VERSIONS["gauntlet_images"]["postgresql"]
@@ -67,7 +67,7 @@ def cluster(platform_render):
 def upstream_objects():
     from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
 
-    text = (UPSTREAM / f"cloudnative-pg/{CNPG}/cnpg-{CNPG}.yaml").read_text()
+    text = upstream_path(f"cloudnative-pg/{CNPG}/cnpg-{CNPG}.yaml").read_text()
     return [doc for doc in yaml.load_all(text, Loader=manifest_loader()) if doc]
 
 

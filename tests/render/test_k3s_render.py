@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from upstream import path as upstream_path
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAM = REPO.parent / "shared" / "upstream"
 GROUP_VARS = REPO / "inventory/sample/group_vars/all"
 SERVICES = yaml.safe_load((GROUP_VARS / "domains.yml").read_text())["local_domains_services"]
 INGRESS = "192.168.56.11"  # first server of inventory/sample
@@ -72,7 +72,7 @@ def test_every_object_validates_strictly(rendered, render_tools):
 
 def test_coredns_custom_matches_what_k3s_mounts(rendered):
     config_map = load(rendered, "coredns-custom/00-configmap-kube-system-coredns-custom.yaml")
-    upstream = (UPSTREAM / "k3s/commit-66c487b/manifests/coredns.yaml").read_text()
+    upstream = upstream_path("k3s/commit-66c487b/manifests/coredns.yaml").read_text()
     assert "name: coredns-custom" in upstream and "import /etc/coredns/custom/*.server" in upstream
     assert config_map["metadata"] == {
         "name": "coredns-custom",

@@ -107,8 +107,8 @@ def test_namespaces_are_privileged_for_proxy_init_and_labelled_like_linkerd_inst
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_chart_content_is_the_upstream_chart_with_partials_vendored(platform_render, render_tools, name):
     folder, _, app_version = CHARTS[name]
-    source = render_tools.upstream / "linkerd" / VERSION / folder
-    partials = render_tools.upstream / "linkerd" / VERSION / "charts/partials"
+    source = render_tools.upstream_path(f"linkerd/{VERSION}/{folder}")
+    partials = render_tools.upstream_path(f"linkerd/{VERSION}/charts/partials")
     members = archive(platform_render, name)
     chart_yaml = yaml.safe_load(members[f"{name}/Chart.yaml"])
     assert chart_yaml["name"] == name

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 from pod_security import pod_spec_of, restricted_violations
+from upstream import path as upstream_path
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "monitoring"
-UPSTREAM = REPO.parent / "shared" / "upstream" / "kube-prometheus" / "v0.18.0" / "manifests"
+UPSTREAM = "kube-prometheus/v0.18.0/manifests"  # in the upstream folder (tests/upstream.py)
 NS = "monitoring"
 EXEMPTION = "gauntlet.dev/pod-security-exemption"
 
@@ -103,7 +104,7 @@ def test_bundle_lists_exactly_the_kube_prometheus_files_it_reads(platform_render
     # Every kube-prometheus object rendered comes from a listed file.
     listed = set()
     for name in files - {f for f in files if f.startswith("setup/")}:
-        for doc in yaml.safe_load_all((UPSTREAM / name).read_text()):
+        for doc in yaml.safe_load_all(upstream_path(f"{UPSTREAM}/{name}").read_text()):
             for obj in doc.get("items", [doc]) if doc["kind"].endswith("List") else [doc]:
                 listed.add((obj["kind"], obj["metadata"]["name"]))
     ours = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()

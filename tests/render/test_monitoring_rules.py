@@ -6,7 +6,6 @@ them and a failure shows promtool's own output. promtool comes from the Debian p
 `prometheus` (scripts/apt-packages.d/monitoring.txt).
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from needs import missing
 
 REPO = Path(__file__).resolve().parents[2]
 PROMTOOL_TESTS = REPO / "tests" / "promtool"
@@ -27,9 +27,7 @@ def promtool():
         reason = (
             "promtool is not installed (Debian package prometheus, listed in scripts/apt-packages.d/monitoring.txt)"
         )
-        if os.environ.get("GAUNTLET_REQUIRE_ALL") == "1":
-            pytest.fail(f"GAUNTLET_REQUIRE_ALL=1 but {reason}")
-        pytest.skip(reason)
+        missing(reason)  # skip, or fail with GAUNTLET_REQUIRE_ALL=1
     return found
 
 

@@ -172,28 +172,21 @@ def test_errors_name_the_object():
 
 def test_upstream_cnpg_manifest():
     """The real CloudNativePG release manifest yields its operator image."""
-    from pathlib import Path
+    import upstream
 
     yaml = pytest.importorskip("yaml")
-    path = (
-        Path(__file__).resolve().parents[5] / "shared" / "upstream" / "cloudnative-pg" / "1.30.0" / "cnpg-1.30.0.yaml"
-    )
-    if not path.is_file():
-        pytest.skip(f"upstream manifest {path} not present")
+    path = upstream.path("cloudnative-pg/1.30.0/cnpg-1.30.0.yaml")
     objs = list(yaml.safe_load_all(path.read_text()))
     assert images_from_manifests(objs) == ["ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0"]
 
 
 def test_upstream_kube_prometheus_manifests():
     """Operator-managed images (Prometheus spec.image, config-reloader argument) are found."""
-    from pathlib import Path
+    import upstream
 
     yaml = pytest.importorskip("yaml")
-    root = Path(__file__).resolve().parents[5] / "shared" / "upstream" / "kube-prometheus" / "v0.18.0" / "manifests"
-    if not root.is_dir():
-        pytest.skip(f"upstream manifests {root} not present")
     objs = []
-    for path in sorted(root.glob("*.yaml")):  # not setup/: CRDs only
+    for path in upstream.glob("kube-prometheus/v0.18.0/manifests/*.yaml"):  # not setup/: CRDs only
         objs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     images = images_from_manifests(objs)
     assert "quay.io/prometheus-operator/prometheus-config-reloader:v0.92.0" in images
