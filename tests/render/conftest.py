@@ -227,4 +227,6 @@ def render_tools():
         upstream=UPSTREAM,
         run_playbook=run_playbook,
         validate_object=validate_object,
+        inventory_vars=inventory_vars,
+        make_upstream_bundle=make_upstream_bundle,
     )
