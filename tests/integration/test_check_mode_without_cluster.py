@@ -79,3 +79,68 @@ def test_verify_stage_says_there_is_no_cluster(tmp_path, run_playbook):
     result = check_run(run_playbook, tmp_path, "verify.yml")
     assert_passed_without_hosts(result)
     assert f"Check mode, {NO_CLUSTER}: the verify stage" in result.stdout, result.stdout[-4000:]
+
+
+def test_preload_stage_says_the_registry_does_not_run_yet(tmp_path, run_playbook):
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "bundle" / "images").mkdir(parents=True)
+    result = check_run(
+        run_playbook,
+        tmp_path,
+        "preload.yml",
+        "-e",
+        f"gauntlet_bundle_dir={tmp_path / 'bundle'}",
+        "-e",
+        f"image_preload_registry=127.0.0.1:{port}",
+    )
+    assert_passed_without_hosts(result)
+    assert f"Check mode: the registry at 127.0.0.1:{port} does not answer yet" in result.stdout, result.stdout[-4000:]
+
+
+def recap_changed(stdout, host):
+    import re
+
+    found = re.findall(rf"^{re.escape(host)}\s*: ok=\d+\s+changed=(\d+)", stdout, re.MULTILINE)
+    assert found, stdout[-3000:]
+    return int(found[0])
+
+
+def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory, test_images, tmp_path, run_playbook):
+    """A running registry (real docker-registry, htpasswd): check mode reports the push, then changed=0."""
+    registry = registry_factory(auth=True)
+    test_images.write_layout(tmp_path / "bundle" / "images")
+    (tmp_path / "credentials" / "registry").mkdir(parents=True)
+    (tmp_path / "credentials" / "registry" / "password").write_text(registry.password)
+    args = [
+        "-e",
+        f"gauntlet_bundle_dir={tmp_path / 'bundle'}",
+        "-e",
+        f"image_preload_registry={registry.host}",
+        "-e",
+        "image_preload_plain_http=true",
+        "-e",
+        f"image_preload_username={registry.username}",
+    ]
+    before = check_run(run_playbook, tmp_path, "preload.yml", *args)
+    assert_passed_without_hosts(before)
+    assert "does not answer yet" not in before.stdout
+    assert recap_changed(before.stdout, "registry-1") >= 1  # the images it would push
+    assert registry.catalog() == []  # check mode pushed nothing
+
+    real = run_playbook(
+        "preload.yml",
+        REPO / "inventory/sample",
+        "-e",
+        f"gauntlet_credentials_dir={tmp_path / 'credentials'}",
+        *args,
+    )
+    assert real.returncode == 0, real.stdout[-4000:]
+    assert registry.catalog()
+
+    after = check_run(run_playbook, tmp_path, "preload.yml", *args)
+    assert_passed_without_hosts(after)
+    assert recap_changed(after.stdout, "registry-1") == 0
