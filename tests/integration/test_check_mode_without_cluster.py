@@ -144,3 +144,38 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
     after = check_run(run_playbook, tmp_path, "preload.yml", *args)
     assert_passed_without_hosts(after)
     assert recap_changed(after.stdout, "registry-1") == 0
+
+
+LOCAL_DOMAINS_PLAY = """---
+- name: The local_domains role on the controller itself, with a hosts file of the test
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: gauntlet.platform.local_domains
+"""
+
+
+def test_local_domains_in_check_mode_report_names_that_resolve_only_after_the_run(tmp_path, ansible_env):
+    """The block is only "written" in check mode, so getent cannot find the names yet: reported, not failed."""
+    import subprocess
+
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("127.0.0.1 localhost\n")
+    playbook = tmp_path / "local_domains.yml"
+    playbook.write_text(LOCAL_DOMAINS_PLAY)
+    command = ["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(playbook)]
+    command += ["-e", f"local_domains_hosts_file={hosts_file}"]
+    result = subprocess.run(
+        [*command, "--check", "--diff"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=ansible_env(tmp_path),
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Check mode: localhost does not resolve the local domains yet" in result.stdout
+    assert hosts_file.read_text() == "127.0.0.1 localhost\n"  # check mode wrote nothing
+    # A real run against this file is not made: getent reads the machine's /etc/hosts, not it.
