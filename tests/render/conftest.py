@@ -239,4 +239,6 @@ def render_tools():
         upstream_glob=upstream.glob,
         run_playbook=run_playbook,
         validate_object=validate_object,
+        inventory_vars=inventory_vars,
+        make_upstream_bundle=make_upstream_bundle,
     )

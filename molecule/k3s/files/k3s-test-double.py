@@ -15,7 +15,12 @@ Real k3s cannot run in unprivileged containers, so this small program stands in 
   the role's real waiting logic runs. Every node it reports carries the annotation
   `gauntlet.test/k3s-test-double: "true"`: a node is "Ready" here only because it joined;
 - as `k3s kubectl drain|cordon|uncordon NODE`: records the call and succeeds;
-- as `k3s --version`: prints the version it was built for (the scenario's prepare step sets VERSION).
+- as `k3s --version`: prints the version it was built for (the scenario's prepare step sets VERSION);
+- "never ready" mode, for the start-timeout test: with K3S_TEST_DOUBLE_NEVER_READY=1 in its environment
+  (/etc/default/k3s or /etc/default/k3s-agent, the units' EnvironmentFile), `k3s server|agent` never tells
+  systemd it is ready and logs, every second, the line real k3s logs while it cannot join
+  ("Waiting to retrieve agent configuration; server is not ready"), like a node with a wrong token or
+  a blocked port 6443.
 """
 
 import hashlib
@@ -181,9 +186,24 @@ def write_kubeconfig():
         handle.write(text)
 
 
+def never_ready(config):
+    """Hang like a node that cannot join: never READY=1, the same log line again and again."""
+    server = config.get("server") or "https://127.0.0.1:6443"
+    while True:
+        print(
+            f'level=info msg="Waiting to retrieve agent configuration; server is not ready: '
+            f'{server}/v1-k3s/serving-kubelet.crt: connection refused (k3s test double, never-ready mode)"',
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(1)
+
+
 def run_node(kind):
     config = parse_config(CONFIG)
     record(config)
+    if os.environ.get("K3S_TEST_DOUBLE_NEVER_READY") == "1":
+        never_ready(config)
     token = ""
     if config.get("token-file"):
         with open(config["token-file"], encoding="utf-8") as handle:

@@ -47,7 +47,7 @@ def starts(host):
     return [call for call in calls(host) if call["argv"][1:2] in (["server"], ["agent"])]
 
 
-def ansible_playbook(playbook, *args):
+def ansible_playbook(playbook, *args, timeout=None):
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -61,4 +61,5 @@ def ansible_playbook(playbook, *args):
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
