@@ -116,6 +116,32 @@ def test_runner_talks_to_the_server_service(objects):
     assert container["envFrom"] == [{"secretRef": {"name": "drone-runner"}}]
 
 
+def test_probes_reach_the_process_not_the_linkerd_proxy(objects):
+    # The drone namespace is meshed: every port of the pod is redirected to the
+    # Linkerd proxy, which accepts TCP connections whether or not the process
+    # listens (linkerd/linkerd2#7777), so a tcpSocket probe can never fail.
+    # drone-runner-kube v1.0.0-rc.5 serves GET /healthz on DRONE_SERVER_PORT
+    # (:3000) with or without a dashboard password (drone/runner-go v1.12.0,
+    # handler/router/router.go; command/daemon/daemon.go mounts router.New).
+    assert objects[("Namespace", None, "drone")]["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
+    for spec in (server(objects), runner(objects)):
+        (container,) = spec["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+            probe = container.get(kind)
+            if probe is None:
+                continue
+            assert "tcpSocket" not in probe, f"{container['name']} {kind} is a TCP probe the proxy always answers"
+            assert probe["httpGet"]["path"] == "/healthz"
+            assert probe["httpGet"]["port"] in ports
+    (runner_container,) = runner(objects)["containers"]
+    assert {"readinessProbe", "livenessProbe"} <= runner_container.keys()
+    ports = {p["name"]: p["containerPort"] for p in runner_container["ports"]}
+    # Without DRONE_SERVER_PORT the runner listens on :3000 (command/daemon/config.go).
+    assert "DRONE_SERVER_PORT" not in env_of(runner_container)
+    assert ports[runner_container["livenessProbe"]["httpGet"]["port"]] == 3000
+
+
 def test_runner_images_come_from_gauntlet_images(objects, platform_render):
     (container,) = runner(objects)["containers"]
     env = env_of(container)
