@@ -25,6 +25,10 @@ def check_run(run_playbook, tmp_path, playbook, *args):
         # Any SSH attempt to the sample's hosts fails fast instead of hanging.
         "-e",
         "ansible_ssh_common_args='-o ConnectTimeout=1'",
+        # This machine does not resolve the sample's *.local names; that check has its own
+        # tests (test_inventory_validation.py) and would stop a real run the same way.
+        "-e",
+        "local_domains_controller_check=false",
         *args,
     )
 
