@@ -230,10 +230,10 @@ def test_application_syncs_task_api_automatically(argocd):
     assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]
     assert spec["syncPolicy"]["retry"]["limit"] > 0
-    # The path and namespace match what gitops/ holds (and namespace.yaml brings the Namespace).
+    # The path and namespace match what gitops/ holds; the Namespace itself is Ansible's
+    # (tests/render/test_ownership_render.py).
     kustomization = yaml.safe_load((REPO / "gitops" / spec["source"]["path"] / "kustomization.yaml").read_text())
     assert kustomization["namespace"] == spec["destination"]["namespace"]
-    assert "namespace.yaml" in kustomization["resources"]
 
 
 def test_appproject_allows_only_the_gitops_repository_and_the_app_namespaces(argocd):
@@ -241,7 +241,8 @@ def test_appproject_allows_only_the_gitops_repository_and_the_app_namespaces(arg
     project = argocd["apps"][("AppProject", app["spec"]["project"])]["spec"]
     assert project["sourceRepos"] == [REPO_URL]
     assert project["destinations"] == [{"namespace": "task-api", "server": "https://kubernetes.default.svc"}]
-    assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    assert project["clusterResourceWhitelist"] == []
+    assert project["clusterResourceBlacklist"] == [{"group": "*", "kind": "*"}]
 
 
 # --- A second run with the role's switches flipped --------------------------------------

@@ -7,9 +7,11 @@ of ../shared/upstream; a second render with Prometheus and Alertmanager kept int
 
 import base64
 import configparser
+import io
 import json
 import re
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -184,12 +186,55 @@ def test_linkerd_proxies_and_control_plane_are_scraped_as_linkerd_documents(plat
     controller = find(platform_render, "PodMonitor", "linkerd-controller")["spec"]
     assert controller["namespaceSelector"] == {"matchNames": ["linkerd", "linkerd-viz"]}
     rules = controller["podMetricsEndpoints"][0]["relabelings"]
-    assert {
-        "sourceLabels": ["__meta_kubernetes_pod_container_port_name"],
-        "action": "keep",
-        "regex": ".*-admin$",
-    } in rules
+    assert rules[0]["sourceLabels"] == ["__meta_kubernetes_pod_container_port_name"] and rules[0]["action"] == "keep"
     assert rules[-1]["replacement"] == "linkerd-controller"
+
+
+def _chart_port_names(render, name):
+    """Container port names in the templates of the chart a rendered HelmChart carries."""
+    chart = [o for o in render.objects.values() if o["kind"] == "HelmChart" and o["metadata"]["name"] == name]
+    assert len(chart) == 1, f"HelmChart {name}: {len(chart)} rendered"
+    data = base64.b64decode(chart[0]["spec"]["chartContent"])
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        texts = [tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isreg() and "/templates/" in m.name]
+    return {m for text in texts for m in re.findall(r"- containerPort: \S+\n\s+name: ([a-z0-9-]+)", text)}
+
+
+def _prometheus_keeps(rules, port):
+    """Whether the keep/drop relabelings on the port name keep a target (Prometheus anchors regexes)."""
+    for rule in rules:
+        if rule.get("sourceLabels") != ["__meta_kubernetes_pod_container_port_name"]:
+            continue
+        matched = re.fullmatch(rule["regex"], port) is not None
+        if (rule["action"] == "keep" and not matched) or (rule["action"] == "drop" and matched):
+            return False
+    return True
+
+
+def test_linkerd_controller_job_keeps_every_admin_port_of_the_control_plane_and_viz(platform_render):
+    """viz's own Prometheus keeps `.*admin$` in job linkerd-controller
+    (viz/charts/linkerd-viz/templates/prometheus.yaml, edge-26.8.3): the viz components name
+    their port plain `admin`, the control plane `<component>-admin`; the proxies' linkerd-admin
+    is job linkerd-proxy's."""
+    rules = find(platform_render, "PodMonitor", "linkerd-controller")["spec"]["podMetricsEndpoints"][0]["relabelings"]
+    ports = _chart_port_names(platform_render, "linkerd-control-plane") | _chart_port_names(
+        platform_render, "linkerd-viz"
+    )
+    admin = {p for p in ports if p == "admin" or p.endswith("-admin")} - {"linkerd-admin"}
+    assert "admin" in admin and "dest-admin" in admin, sorted(ports)
+    assert [p for p in sorted(admin) if not _prometheus_keeps(rules, p)] == []
+    assert [p for p in sorted(ports - admin) if _prometheus_keeps(rules, p)] == []
+
+
+def test_linkerd_controller_keep_regex_is_upstream_vizs():
+    prometheus = UPSTREAM.parents[2] / "linkerd/edge-26.8.3/viz/charts/linkerd-viz/templates/prometheus.yaml"
+    if not prometheus.is_file():
+        pytest.skip(f"{prometheus} is absent")
+    job = prometheus.read_text().split("job_name: 'linkerd-controller'")[1].split("job_name:")[0]
+    upstream = re.search(r"action: keep\n\s+regex: (\S+)", job).group(1)
+    template = (ROLE / "templates/objects.yaml.j2").read_text()
+    ours = re.search(r"linkerd-controller.*?action: keep, regex: ([^}]+)}", template, re.S).group(1).strip()
+    assert ours == upstream
 
 
 def test_traefik_and_the_registry_are_scraped(platform_render):

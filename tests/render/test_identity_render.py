@@ -1,0 +1,158 @@
+"""What the OIDC clients ask Keycloak for is what the keycloak role creates (review W7, W9).
+
+Each client's side is read from the render of playbooks/platform.yml (argocd-cm's oidc.config
+and argocd-rbac-cm, Grafana's grafana.ini); Keycloak's side is the keycloak role's variables
+(its defaults), fed into keycloak_model (a double of Keycloak's scope validation
+and token building, written from Keycloak's source). Expectations are plain data (the
+clients' rendered settings, the users `user()` builds), so a test against a real Keycloak
+can assert the same.
+
+How the clients read tokens, from their source:
+- Argo CD (argoproj/argo-cd util/oidc/oidc.go, ClientApp.HandleCallback): the claims of the
+  ID token; argocd-rbac-cm `scopes` names the claims group rules match.
+- Grafana generic OAuth (grafana/grafana pkg/login/social/connectors/generic_oauth.go,
+  UserInfo/collectUserInfoData): the ID token, then the userinfo answer (api_url), then (newer
+  releases) the access token; the role comes from the first source where role_attribute_path
+  gives a valid role (social_base.go extractRoleAndAdminOptional). A path ending in
+  `|| 'Viewer'` always gives one, so the roles must already be in the ID token.
+"""
+
+import base64
+import configparser
+import json
+import re
+from pathlib import Path
+
+import jmespath
+import pytest
+import yaml
+from keycloak_model import Realm, claim_roots
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "keycloak"
+# Token sources in the order each client reads them (see the module docstring).
+GRAFANA_SOURCES = ("id_token", "userinfo", "access_token")
+GRAFANA_ROLES = ("Viewer", "Editor", "Admin", "GrafanaAdmin")
+
+
+def user(**extra):
+    return {
+        "id": "0c5e7d4e-0000-4000-8000-000000000001",
+        "username": "alice",
+        "first_name": "Alice",
+        "last_name": "Doe",
+        "email": "alice@example.com",
+        "groups": [],
+        "realm_roles": [],
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def realm():
+    """The realm as the keycloak role configures it, from the role's defaults.
+
+    The scope, group, role and mapper data hold no Jinja; a variable the role does not
+    define counts as empty (what the role then creates).
+    """
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    realm_name = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
+        "gauntlet_keycloak_realm"
+    ]
+    return Realm(
+        realm_name,
+        defaults.get("keycloak_client_scopes", []),
+        defaults["keycloak_web_clients"],
+        groups=defaults.get("keycloak_groups", []),
+        realm_roles=[r["name"] for r in defaults.get("keycloak_realm_roles", [])] + ["task-admin"],
+    )
+
+
+def _component(render, folder):
+    return {(o["kind"], o["metadata"]["name"]): o for p, o in render.objects.items() if p.parts[0] == folder}
+
+
+@pytest.fixture(scope="module")
+def argocd(platform_render):
+    objects = _component(platform_render, "argocd")
+    oidc = yaml.safe_load(objects[("ConfigMap", "argocd-cm")]["data"]["oidc.config"])
+    rbac = objects[("ConfigMap", "argocd-rbac-cm")]["data"]
+    return {"client_id": oidc["clientID"], "scopes": oidc["requestedScopes"], "rbac": rbac}
+
+
+@pytest.fixture(scope="module")
+def grafana(platform_render):
+    secret = _component(platform_render, "monitoring")[("Secret", "grafana-config")]
+    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    parser.read_string(base64.b64decode(secret["data"]["grafana.ini"]).decode())
+    oauth = dict(parser["auth.generic_oauth"])
+    # Grafana splits `scopes` on spaces and commas (util.SplitString).
+    oauth["scopes"] = [s for s in re.split(r"[\s,]+", oauth["scopes"]) if s]
+    return oauth
+
+
+def test_every_scope_a_client_requests_is_assigned_to_it(realm, argocd, grafana):
+    """Keycloak answers invalid_scope for a requested scope the client is not given."""
+    for client_id, requested in ((argocd["client_id"], argocd["scopes"]), (grafana["client_id"], grafana["scopes"])):
+        assert client_id in realm.clients, f"the keycloak role creates no client {client_id}"
+        assert realm.invalid_scopes(client_id, requested) == [], (
+            f"{client_id} requests {requested}; Keycloak would answer invalid_scope for "
+            f"{realm.invalid_scopes(client_id, requested)}"
+        )
+
+
+def test_argocd_group_claim_names_the_groups_its_rbac_maps(realm, argocd):
+    claims = json.loads(argocd["rbac"]["scopes"])
+    mapped = [line.split(",")[1].strip() for line in argocd["rbac"]["policy.csv"].splitlines() if line.startswith("g,")]
+    assert mapped, "argocd-rbac-cm maps no group"
+    for group in mapped:
+        assert group in realm.groups, f"Argo CD maps group {group!r}, which the keycloak role does not create"
+        tokens = realm.tokens(argocd["client_id"], argocd["scopes"], user(groups=[group]))
+        id_token = tokens["id_token"]
+        assert any(group in (id_token.get(claim) or []) for claim in claims), (
+            f"a member of {group} has no {claims} claim naming it in Argo CD's ID token: {id_token}"
+        )
+        outsider = realm.tokens(argocd["client_id"], argocd["scopes"], user())["id_token"]
+        assert not any(group in (outsider.get(claim) or []) for claim in claims)
+
+
+def grafana_role(tokens, oauth):
+    """The org role Grafana gives, as UserInfo/extractRoleAndAdminOptional compute it."""
+    for source in GRAFANA_SOURCES:
+        try:
+            role = jmespath.search(oauth["role_attribute_path"], tokens[source])
+        except jmespath.exceptions.JMESPathError:
+            role = None
+        if isinstance(role, str) and role.title() in GRAFANA_ROLES:
+            return role.title(), source
+    return None, None
+
+
+def test_grafana_reads_its_role_from_the_id_token(realm, grafana):
+    path = grafana["role_attribute_path"]
+    client = grafana["client_id"]
+    plain = realm.tokens(client, grafana["scopes"], user())
+    missing = sorted(root for root in claim_roots(path) if root not in plain["id_token"])
+    assert not missing, f"role_attribute_path reads {missing}, which are not in Grafana's ID token"
+    reached = {}
+    for role in sorted(realm.realm_roles):
+        granted, source = grafana_role(realm.tokens(client, grafana["scopes"], user(realm_roles=[role])), grafana)
+        reached[granted] = role
+        assert source == "id_token", f"realm role {role}: Grafana's role comes from {source}"
+    assert {"Admin", "Editor"} <= set(reached), f"no realm role the keycloak role creates gives Admin/Editor: {reached}"
+    assert grafana_role(plain, grafana) == ("Viewer", "id_token")
+
+
+def test_grafana_login_email_and_name_claims_are_in_the_id_token(realm, grafana):
+    tokens = realm.tokens(grafana["client_id"], grafana["scopes"], user())
+    for key in ("login_attribute_path", "email_attribute_path", "name_attribute_path"):
+        value = jmespath.search(grafana[key], tokens["id_token"])
+        assert isinstance(value, str) and value, f"{key} {grafana[key]!r} finds nothing in the ID token"
+
+
+def test_keycloak_argument_specs_equal_the_defaults():
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    specs = yaml.safe_load((ROLE / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert set(specs) == set(defaults)
+    for name, spec in specs.items():
+        assert spec.get("default") == defaults[name], name

@@ -1,0 +1,53 @@
+"""Every label selector the verify role uses selects pods the platform really runs (review §8).
+
+The pods are the pod templates of the workloads playbooks/platform.yml renders (shared
+`platform_render` fixture) and of the gitops/ kustomizations Argo CD applies.
+"""
+
+from pathlib import Path
+
+import gitops_render
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
+
+
+@pytest.fixture(scope="module")
+def pods(platform_render):
+    """[(namespace, pod labels, container names)] of every rendered workload."""
+    objects = list(platform_render.objects.values())
+    objects += [o for _, o in gitops_render.objects()]
+    return [
+        (
+            o["metadata"].get("namespace"),
+            o["spec"]["template"]["metadata"].get("labels") or {},
+            {c["name"] for c in o["spec"]["template"]["spec"]["containers"]},
+        )
+        for o in objects
+        if o["kind"] in WORKLOADS
+    ]
+
+
+def selects(selector, labels):
+    """An equality-based label selector (`k=v,k2=v2`, the form verify passes to k8s_info)."""
+    for term in selector.split(","):
+        key, _, value = term.strip().partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+def test_dns_pod_candidates_select_a_workload_with_that_container(pods):
+    defaults = yaml.safe_load((REPO / "roles/verify/defaults/main.yml").read_text())
+    candidates = defaults["verify_dns_pod_candidates"]
+    assert candidates
+    for candidate in candidates:
+        matching = [
+            containers
+            for namespace, labels, containers in pods
+            if namespace == candidate["namespace"] and selects(candidate["label_selector"], labels)
+        ]
+        assert matching, f"{candidate}: no rendered workload's pods carry these labels"
+        assert any(candidate["container"] in containers for containers in matching), candidate
