@@ -840,8 +840,19 @@ def prometheus_rules_row(result, group_pattern: str = "^gauntlet", target: str =
 # -- 10. Grafana -----------------------------------------------------------------------
 
 
-def grafana_datasource_rows(list_result, health_results, target: str = "grafana") -> list[dict]:
-    """One row per datasource: its health check answers OK."""
+def grafana_datasource_rows(list_result, health_results, proxy_paths=None, target: str = "grafana") -> list[dict]:
+    """One row per datasource: its health check answers OK.
+
+    health_results: the registered loop over the datasources of the list. A datasource
+    whose type is in ``proxy_paths`` ({type: path}) was asked ``path`` through Grafana's
+    datasource proxy (/api/datasources/proxy/uid/<uid><path>) and is healthy on HTTP 200
+    with a JSON object; any other was asked /api/datasources/uid/<uid>/health, which only
+    types with a backend plugin answer (Grafana's Alertmanager datasource is frontend-only:
+    its plugin.json has no backend, and /health answers 404 "Plugin not found").
+    """
+    proxy_paths = proxy_paths or {}
+    if not isinstance(proxy_paths, dict):
+        raise VerifyInputError("proxy_paths must map a datasource type to a path, e.g. {alertmanager: /api/v2/status}")
     error = task_error(list_result, expect="status")
     if not error and int(list_result["status"]) != 200:
         status = int(list_result["status"])
@@ -872,8 +883,23 @@ def grafana_datasource_rows(list_result, health_results, target: str = "grafana"
         body = _json_body(result)
         message = body.get("message") if isinstance(body, dict) else None
         status = int(result["status"])
+        path = proxy_paths.get(source.get("type"))
+        if path:
+            healthy = status == 200 and isinstance(body, dict)
+            detail = f"HTTP {status} from {path} through Grafana's datasource proxy"
+            if status == 200 and not healthy:
+                detail += ": the answer is not JSON (not the datasource's API?)"
+            elif message:
+                detail += f": {message}"
+            rows.append(make_row("grafana", where, OK if healthy else FAIL, detail))
+            continue
         healthy = status == 200 and isinstance(body, dict) and str(body.get("status", "")).upper() == "OK"
-        detail = f"HTTP {status}{': ' + message if message else ''}"
+        detail = [f"HTTP {status}{': ' + message if message else ''}"]
+        if status == 404:
+            detail.append(
+                f"Grafana has no backend health check for type {source.get('type')!r}: name a path of the "
+                "datasource's own API to ask through Grafana's datasource proxy in verify_grafana_proxy_health"
+            )
         rows.append(make_row("grafana", where, OK if healthy else FAIL, detail))
     return rows
 

@@ -89,10 +89,23 @@ class Platform:
                         return self.answer(401, {"message": "Invalid username or password"})
                     if url.path == "/api/datasources":
                         return self.answer(
-                            200, [{"id": 1, "uid": "prometheus", "name": "prometheus", "type": "prometheus"}]
+                            200,
+                            [
+                                {"id": 1, "uid": "prometheus", "name": "prometheus", "type": "prometheus"},
+                                {"id": 2, "uid": "alertmanager", "name": "Alertmanager", "type": "alertmanager"},
+                            ],
                         )
                     if url.path == "/api/datasources/uid/prometheus/health":
                         return self.answer(200, {"status": "OK", "message": "Successfully queried the Prometheus API."})
+                    # As real Grafana: the Alertmanager datasource plugin is frontend-only, so /health
+                    # has no backend to ask; its API answers through the datasource proxy.
+                    if url.path == "/api/datasources/uid/alertmanager/health":
+                        return self.answer(404, {"message": "Plugin not found"})
+                    if url.path == "/api/datasources/proxy/uid/alertmanager/api/v2/status":
+                        return self.answer(
+                            200,
+                            {"cluster": {"status": "ready"}, "config": {}, "uptime": "", "versionInfo": {}},
+                        )
                 return self.answer(404, {"message": "Not Found"})
 
             def do_POST(self):
@@ -383,7 +396,11 @@ def test_every_check_runs_and_the_run_fails_at_the_end(stage, tmp_path, run_play
     assert "context deadline exceeded" in result.stdout
     assert table[("prometheus", "rules")][0] == "OK"
     assert table[("grafana", "grafana datasource prometheus (prometheus)")][0] == "OK"
-    assert table["summary"] == "12 checks: 9 OK, 3 FAIL, 0 SKIP"
+    assert table[("grafana", "grafana datasource Alertmanager (alertmanager)")] == (
+        "OK",
+        "HTTP 200 from /api/v2/status through Grafana's datasource proxy",
+    )
+    assert table["summary"] == "13 checks: 10 OK, 3 FAIL, 0 SKIP"
     assert "3 check(s) failed: pods all namespaces, argocd argocd/task-api, prometheus targets." in out
     # The forged token kept the real one's header and claims; the Task API refused it on the signature.
     (real,) = platform.issued

@@ -920,6 +920,49 @@ def test_grafana_datasources():
     ]
 
 
+# Grafana's Alertmanager datasource is a frontend-only plugin (its plugin.json has no
+# "backend": true; DataSource.ts testDatasource() asks <url>/api/v2/status through the
+# datasource proxy), so /api/datasources/uid/<uid>/health answers 404 "Plugin not found"
+# (pkg/api/plugins.go translatePluginRequestErrorToAPIError). The check asks such types
+# through /api/datasources/proxy/uid/<uid>/<path> instead.
+ALERTMANAGER_STATUS = {
+    "cluster": {"name": "01J", "peers": [], "status": "ready"},
+    "config": {"original": "global: {}"},
+    "uptime": "2026-09-01T10:00:00.000Z",
+    "versionInfo": {"version": "0.33.0"},
+}
+
+
+def test_grafana_frontend_only_datasource_is_asked_through_the_proxy():
+    health = loop(
+        [
+            (SOURCES[0], uri(200, {"message": "Successfully queried the Prometheus API.", "status": "OK"})),
+            (SOURCES[1], uri(200, ALERTMANAGER_STATUS)),
+        ]
+    )
+    rows = vc.grafana_datasource_rows(uri(200, SOURCES), health, {"alertmanager": "/api/v2/status"})
+    assert [row["result"] for row in rows] == ["OK", "OK"]
+    assert rows[0]["detail"] == ["HTTP 200 from /api/v2/status through Grafana's datasource proxy"]
+
+
+def test_grafana_frontend_only_datasource_down_or_not_alertmanager():
+    down = loop([(SOURCES[1], uri(502, {"message": "Bad Gateway"}))])
+    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), down, {"alertmanager": "/api/v2/status"})[0]
+    assert row["result"] == "FAIL"
+    assert row["detail"] == ["HTTP 502 from /api/v2/status through Grafana's datasource proxy: Bad Gateway"]
+    html = loop([(SOURCES[1], uri(200))])
+    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), html, {"alertmanager": "/api/v2/status"})[0]
+    assert row["result"] == "FAIL"
+
+
+def test_grafana_health_404_says_the_type_has_no_backend_check():
+    # What real Grafana answers for /health of a frontend-only datasource type.
+    missing = loop([(SOURCES[1], uri(404, {"message": "Plugin not found"}))])
+    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), missing)[0]
+    assert row["result"] == "FAIL"
+    assert "verify_grafana_proxy_health" in row["detail"][-1]
+
+
 def test_grafana_errors():
     assert (
         "admin password"
