@@ -67,9 +67,13 @@ def test_namespace_is_injected_so_enforces_privileged(rendered):
 
 
 def test_jgroups_is_an_opaque_port_of_the_mesh(rendered, container):
+    # Keycloak's jdbc-ping stack listens on jgroups.bind.port (7800) and, for FD_SOCK2
+    # failure detection, on that port plus jgroups.fd.port-offset (50000): 57800
+    # (Keycloak server configuration guide, caching, "Network ports").
     annotations = find(rendered, "Deployment", "keycloak")["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["config.linkerd.io/opaque-ports"] == "7800"
+    assert annotations["config.linkerd.io/opaque-ports"].split(",") == ["7800", "57800"]
     assert {"name": "jgroups", "containerPort": 7800, "protocol": "TCP"} in container["ports"]
+    assert {"name": "jgroups-fd", "containerPort": 57800, "protocol": "TCP"} in container["ports"]
 
 
 def test_pod_is_restricted_anyway(rendered, container):
