@@ -76,7 +76,9 @@ def values_of(rendered):
 
 def schema_errors(values, schema):
     validator = jsonschema.Draft202012Validator(schema)
-    return sorted(f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(values))
+    return sorted(
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(values)
+    )
 
 
 def test_the_chart_accepts_its_own_defaults(chart):
