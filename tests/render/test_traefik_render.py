@@ -143,3 +143,46 @@ def test_tls_objects_the_chart_builds_validate_against_its_crds(rendered, chart,
     assert [o["metadata"]["name"] for o in options] == ["default"]
     for obj in stores + options:
         render_tools.validate_object(obj)
+
+
+WAIT_PLAYBOOK = """---
+- name: Run the apply-mode wait against an API server that is not there
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Wait
+      ansible.builtin.include_role:
+        name: gauntlet.platform.traefik
+        tasks_from: wait
+      vars:
+        __traefik_values_content: "global: {}\\n"
+        traefik_install_timeout: 10
+"""
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:%d", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+
+
+def test_apply_mode_wait_fails_with_a_clear_message_when_the_cluster_cannot_be_read(render_tools, tmp_path):
+    """The wait's wiring, against a loopback port nothing listens on (no cluster runs here)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG % port)
+    (tmp_path / "wait.yml").write_text(WAIT_PLAYBOOK)
+    result = render_tools.run_playbook(
+        tmp_path / "wait.yml",
+        "-e",
+        json.dumps({"gauntlet_kubeconfig": str(tmp_path / "kubeconfig"), "gauntlet_credentials_dir": str(tmp_path)}),
+    )
+    assert result.returncode != 0
+    assert "helm-controller did not copy the HelmChartConfig kube-system/traefik into Secret" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
