@@ -132,7 +132,7 @@ def test_traefik_values(rendered):
     values = yaml.safe_load(config["spec"]["valuesContent"])
     assert values["logs"]["access"] == {"enabled": True, "format": "json"}
     assert values["metrics"]["prometheus"]["service"]["enabled"] is True
-    assert values["ports"]["web"]["redirections"]["entryPoint"]["to"] == "websecure"
+    assert values["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
     assert values["tlsOptions"]["default"]["minVersion"] == "VersionTLS12"
     assert values["tlsStore"]["default"]["defaultCertificate"]["secretName"] == "gauntlet-default-tls"
 
