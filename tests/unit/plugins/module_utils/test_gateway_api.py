@@ -14,11 +14,11 @@ edge-26.8.3. Both are read from ../shared/upstream; those tests skip without it.
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.gateway_api import (
     GatewayApiError,
     decide,
@@ -28,7 +28,9 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.gateway_api impo
 UPSTREAM = Path(__file__).resolve().parents[4].parent / "shared" / "upstream"
 TRAEFIK_GATEWAY = UPSTREAM / "traefik-helm-chart/v40.1.0/traefik/crds/gateway-standard-install.yaml"
 LINKERD_CRDS = UPSTREAM / "linkerd/edge-26.8.3/charts/linkerd-crds/templates"
-HTTP, GRPC, TLS, TCP = (f"{k}.gateway.networking.k8s.io" for k in ("httproutes", "grpcroutes", "tlsroutes", "tcproutes"))
+HTTP, GRPC, TLS, TCP = (
+    f"{k}.gateway.networking.k8s.io" for k in ("httproutes", "grpcroutes", "tlsroutes", "tcproutes")
+)
 
 
 def _need(path: Path) -> Path:
@@ -41,26 +43,35 @@ def helm_release(crd: dict, name: str, namespace: str) -> dict:
     """The CRD as the API returns it after Helm installed it as part of release namespace/name."""
     crd = copy.deepcopy(crd)
     meta = crd["metadata"]
-    meta.setdefault("annotations", {}).update(
-        {"meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": namespace}
-    )
-    meta.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
+    meta["annotations"] = {
+        **(meta.get("annotations") or {}),
+        "meta.helm.sh/release-name": name,
+        "meta.helm.sh/release-namespace": namespace,
+    }
+    meta["labels"] = {**(meta.get("labels") or {}), "app.kubernetes.io/managed-by": "Helm"}
     crd["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
     return crd
 
 
+@functools.cache
+def _load(path: Path, strip_templates: bool = False) -> tuple:
+    text = _need(path).read_text()
+    if strip_templates:
+        text = "\n".join(line for line in text.splitlines() if "{{" not in line)
+    return tuple(d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d)
+
+
 def traefik_crd_objects() -> list[dict]:
     """What k3s 1.36's traefik-crd release leaves in the cluster (Gateway API v1.5.1 standard)."""
-    docs = yaml.safe_load_all(_need(TRAEFIK_GATEWAY).read_text())
-    return [helm_release(d, "traefik-crd", "kube-system") for d in docs if d and d["kind"] == "CustomResourceDefinition"]
+    docs = _load(TRAEFIK_GATEWAY)
+    return [helm_release(d, "traefik-crd", "kube-system") for d in docs if d["kind"] == "CustomResourceDefinition"]
 
 
 def linkerd_crd_objects(namespace: str = "linkerd") -> list[dict]:
     """The four route CRDs as the linkerd-crds release installs them (template lines dropped)."""
     crds = []
     for path in sorted(_need(LINKERD_CRDS).glob("gateway.networking.k8s.io_*.yaml")):
-        text = "\n".join(line for line in path.read_text().splitlines() if "{{" not in line)
-        crds += [helm_release(d, "linkerd-crds", namespace) for d in yaml.safe_load_all(text) if d]
+        crds += [helm_release(d, "linkerd-crds", namespace) for d in _load(path, strip_templates=True)]
     return crds
 
 
@@ -149,7 +160,7 @@ def test_optional_kinds_served_at_linkerds_version_are_not_skipped():
 def test_not_a_crd_list_is_a_clear_error():
     with pytest.raises(GatewayApiError, match="list"):
         decide({"kind": "CustomResourceDefinition"}, release_namespace="linkerd")
-    with pytest.raises(GatewayApiError, match="metadata.name"):
+    with pytest.raises(GatewayApiError, match=r"metadata\.name"):
         decide([{"kind": "CustomResourceDefinition"}], release_namespace="linkerd")
 
 
