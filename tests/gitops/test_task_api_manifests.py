@@ -273,16 +273,30 @@ def test_network_policy_allows_exactly_the_needed_flows(objects):
     assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     policy = find(objects, "NetworkPolicy")["spec"]
     ingress = _peers(policy["ingress"])
+    # Traefik (kube-system) is never meshed: app port only. Prometheus may be: 4143 too.
     assert ("kube-system", {"app.kubernetes.io/name": "traefik"}, {8000}) in ingress
-    assert ("monitoring", {"app.kubernetes.io/name": "prometheus"}, {8000}) in ingress
+    assert ("monitoring", {"app.kubernetes.io/name": "prometheus"}, {8000, 4143}) in ingress
     assert all(namespace is not None for namespace, _, _ in ingress), "every ingress peer is namespace-scoped"
     egress = _peers(policy["egress"])
     namespaces = {namespace: ports for namespace, _, ports in egress}
     assert namespaces["kube-system"] == {53}
-    assert namespaces["database"] == {5432}
-    assert 8080 in namespaces["keycloak"]
+    assert namespaces["database"] == {5432, 4143}
+    assert {8080, 4143} <= namespaces["keycloak"]
     assert set(namespaces) == {"kube-system", "database", "keycloak", "linkerd"}
     assert all(rule.get("ports") for rule in policy["egress"]), "no egress rule may open every port"
+
+
+def test_network_policies_follow_the_meshed_rule(objects):
+    """docs/security.md "Meshed pods": 4143 beside every app-port rule, the proxy ports policy as the helper makes it."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+        proxy_ports_policy,
+        rule_violations,
+    )
+
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert [line for p in policies for line in rule_violations(p)] == []
+    proxy = find(objects, "NetworkPolicy", "linkerd-proxy")
+    assert proxy["spec"] == proxy_ports_policy("task-api")["spec"]
 
 
 def test_prometheus_may_discover_targets_here(objects):

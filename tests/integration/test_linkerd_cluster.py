@@ -115,3 +115,19 @@ def test_dashboard_asks_for_the_password(credentials):
     request = urllib.request.Request(f"https://{host}/", headers={"Authorization": f"Basic {token}"})
     with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
         assert response.status == 200
+
+
+def test_gateway_api_crds_serve_what_linkerd_reads_and_have_one_owner(k8s):
+    """HTTPRoute and GRPCRoute serve v1; the linkerd-crds release installs them only if it owns them."""
+    import yaml
+
+    ext = k8s.ApiextensionsV1Api()
+    chart = k8s.CustomObjectsApi().get_namespaced_custom_object(
+        "helm.cattle.io", "v1", "kube-system", "helmcharts", "linkerd-crds"
+    )
+    values = yaml.safe_load(chart["spec"].get("valuesContent") or "{}")
+    for name in ("httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io"):
+        crd = ext.read_custom_resource_definition(name)
+        assert "v1" in [v.name for v in crd.spec.versions if v.served], f"{name} does not serve v1"
+        release = (crd.metadata.annotations or {}).get("meta.helm.sh/release-name")
+        assert values.get("enableHttpRoutes") is (release == "linkerd-crds"), (name, release, values)

@@ -102,12 +102,20 @@ def test_namespace_is_meshed_and_privileged_for_linkerd(argocd):
     assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
 
 
-def test_linkerd_proxy_ports_are_open_inside_the_namespace(argocd):
-    policy = argocd["objects"][("NetworkPolicy", "argocd-linkerd-proxy")]
-    assert policy["spec"]["podSelector"] == {}
-    rules = {p["port"]: r["from"] for r in policy["spec"]["ingress"] for p in r["ports"]}
-    assert rules[4143] == [{"podSelector": {}}], "meshed traffic between Argo CD's pods arrives on 4143"
-    assert 4191 in rules
+def test_meshed_policies_follow_the_platform_rule(argocd):
+    """docs/security.md "Meshed pods": 4143 beside upstream's app ports, same peers; proxy ports policy."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+        proxy_ports_policy,
+        rule_violations,
+    )
+
+    policies = {name: o for (kind, name), o in argocd["objects"].items() if kind == "NetworkPolicy"}
+    assert [line for p in policies.values() for line in rule_violations(p)] == []
+    redis = policies["argocd-redis-network-policy"]["spec"]["ingress"]
+    assert [{p["port"] for p in rule["ports"]} for rule in redis] == [{6379, 4143}]
+    assert len(redis[0]["from"]) == 3, "still only server, repo-server and controller"
+    proxy = policies["argocd-linkerd-proxy"]
+    assert proxy["spec"] == proxy_ports_policy(NAMESPACE)["spec"]
 
 
 def test_no_initial_admin_secret_is_rendered(platform_render):

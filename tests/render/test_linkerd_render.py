@@ -146,11 +146,20 @@ def test_the_version_placeholder_is_set_through_values(platform_render, name):
     assert values(platform_render, name)["linkerdVersion"] == VERSION
 
 
-def test_the_crds_chart_installs_the_gateway_api_k3s_136_lacks(platform_render):
-    assert values(platform_render, "linkerd-crds") == {"installGatewayAPI": True}
+def test_the_crds_chart_leaves_the_gateway_api_to_k3s_in_render_mode(platform_render):
+    # Render mode reads no cluster: it renders the documented default
+    # (linkerd_gateway_api_render: existing), what k3s 1.34-1.36 has (traefik-crd owns
+    # the Gateway API CRDs). Apply mode decides from the cluster (module_utils/gateway_api).
+    assert values(platform_render, "linkerd-crds") == {
+        "installGatewayAPI": False,
+        "enableHttpRoutes": False,
+        "enableTlsRoutes": False,
+        "enableTcpRoutes": False,
+    }
     # A failed upgrade must not uninstall the CRDs (that would delete every policy object).
     assert helm_chart(platform_render, "linkerd-crds")["spec"]["failurePolicy"] == "retry"
     members = archive(platform_render, "linkerd-crds")
+    # The chart still carries its copies, for clusters without any (install).
     assert "linkerd-crds/templates/gateway.networking.k8s.io_httproutes.yaml" in members
 
 
