@@ -43,9 +43,6 @@ CRD_SOURCES = [
     # from (its traefik-crd release, VERSIONS.md §12).
     "traefik-helm-chart/v40.1.0/traefik/crds/traefik.io_*.yaml",
 ]
-# CRDs with no upstream copy in ../shared/upstream, kept beside the tests (each file says
-# where its schema comes from).
-LOCAL_CRDS = Path(__file__).resolve().parent / "crds"
 
 
 def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -85,7 +82,7 @@ def _strict(schema):
 
 @functools.cache
 def upstream_crds() -> dict:
-    """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES and LOCAL_CRDS."""
+    """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES."""
     from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
 
     loader = manifest_loader()
@@ -93,7 +90,7 @@ def upstream_crds() -> dict:
     sources = []
     for pattern in CRD_SOURCES:
         sources += upstream.glob(pattern)  # skips (fails in CI) when absent
-    for path in sources + sorted(LOCAL_CRDS.glob("*.yaml")):
+    for path in sources:
         for doc in yaml.load_all(path.read_text(), Loader=loader):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 crds[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc

@@ -157,6 +157,10 @@ PHONE_HOME = [
             "harness/drone v2.25.0 docker/Dockerfile.server.linux.amd64 (ENV true, stats.drone.ci), "
             "cmd/drone-server/config/config.go",
             container_env("drone", "drone", "drone", "DRONE_DATADOG_ENABLED")),
+    Setting("drone", "Deployment drone/drone-runner, container runner", "DRONE_TMATE_ENABLED", "false",
+            "drone-runners/drone-runner-kube v1.0.0-rc.5 command/daemon/config.go (default true: remote "
+            "debugging through public tmate servers, image drone/drone-runner-docker:1)",
+            container_env("drone", "drone-runner", "runner", "DRONE_TMATE_ENABLED")),
     Setting("registry", "systemd unit gauntlet-registry.service", "Environment OTEL_TRACES_EXPORTER", "none",
             "distribution/distribution v3.1.1 tracing/tracing.go (autoexport, OTLP by default), "
             "docs/content/about/configuration.md; VERSIONS.md §9 (library image)",
