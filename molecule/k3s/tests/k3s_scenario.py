@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,9 @@ INVENTORY = EPHEMERAL / "inventory"
 CREDENTIALS = INVENTORY / "credentials"
 BUNDLE = Path(os.environ.get("GAUNTLET_K3S_BUNDLE") or EPHEMERAL / "bundle")
 JOIN_URL = f"https://{ADDRESS['k3s-server-1']}:6443"
+# Who ran Ansible on the controller: the unprivileged user of scripts/molecule-test, else
+# whoever runs this (a plain `molecule test`).
+CONTROLLER_USER = os.environ.get("GAUNTLET_CONTROLLER_USER") or pwd.getpwuid(os.geteuid()).pw_name
 
 # Every flag name of `k3s server --help` / `k3s agent --help` (v1.36) that the role may write;
 # kept here, independently of the role's own list.
@@ -54,8 +58,11 @@ def ansible_playbook(playbook, *args):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
     }
+    # As the unprivileged controller user scripts/molecule-test runs Ansible as (not root).
+    user = os.environ.get("GAUNTLET_CONTROLLER_USER", "")
+    as_user = ["runuser", "-u", user, "--"] if os.geteuid() == 0 and user not in ("", "root") else []
     return subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / playbook), *args],
+        [*as_user, "ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / playbook), *args],
         cwd=REPO,
         env=env,
         capture_output=True,

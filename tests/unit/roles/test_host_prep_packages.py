@@ -25,7 +25,17 @@ BUILD_SCRIPT = REPO / "scripts" / "build-base-image"
 HOST_PREP = REPO / "roles" / "host_prep"
 WHY = {"important", "cloud", "ansible"}
 # What the roles or k3s use that a stock image may lack: never in the base image.
-NOT_STOCK = {"iptables", "nftables", "ipset", "conntrack", "ethtool", "socat", "docker-registry", "skopeo", "python3-apt"}
+NOT_STOCK = {
+    "iptables",
+    "nftables",
+    "ipset",
+    "conntrack",
+    "ethtool",
+    "socat",
+    "docker-registry",
+    "skopeo",
+    "python3-apt",
+}
 
 
 def base_image_packages():
