@@ -58,11 +58,8 @@ def ansible_playbook(playbook, *args):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
     }
-    # As the unprivileged controller user scripts/molecule-test runs Ansible as (not root).
-    user = os.environ.get("GAUNTLET_CONTROLLER_USER", "")
-    as_user = ["runuser", "-u", user, "--"] if os.geteuid() == 0 and user not in ("", "root") else []
     return subprocess.run(
-        [*as_user, "ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / playbook), *args],
+        ["ansible-playbook", "-i", str(INVENTORY), str(REPO / "playbooks" / playbook), *args],
         cwd=REPO,
         env=env,
         capture_output=True,
