@@ -97,3 +97,25 @@ def test_check_mode_reports_no_change():
     hosts = [line for line in recap.splitlines() if "changed=" in line]
     assert len(hosts) >= 3
     assert all(" changed=0 " in line for line in hosts), recap
+
+
+def test_the_host_is_stock_and_host_prep_needed_nothing_more(host):
+    """The image is a stock one (scripts/base-image-packages.txt): no iptables, and the
+    hosts stage passed without installing anything (no local package source is set)."""
+    assert not host.package("iptables").is_installed
+    assert not host.file("/etc/apt/sources.list.d/gauntlet-local.list").exists
+    for package in HOST_PREP["host_prep_packages"]:
+        assert host.package(package).is_installed, package
+
+
+def test_the_play_came_over_ssh_as_debian_and_became_root_through_sudo(host):
+    """Reached like a VM: sshd accepted the run's key for `debian`, sudo ran Ansible's
+    modules as root for it (the journal records both)."""
+    sshd = host.run("journalctl --no-pager -o cat _COMM=sshd")
+    assert "Accepted publickey for debian" in sshd.stdout
+    assert "Accepted publickey for root" not in sshd.stdout
+    sudo = host.run("journalctl --no-pager -o cat _COMM=sudo")
+    assert any(
+        line.lstrip().startswith("debian : ") and "USER=root" in line and "BECOME-SUCCESS" in line
+        for line in sudo.stdout.splitlines()
+    ), sudo.stdout[-2000:]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,9 @@ INVENTORY = EPHEMERAL / "inventory"
 CREDENTIALS = INVENTORY / "credentials"
 BUNDLE = Path(os.environ.get("GAUNTLET_K3S_BUNDLE") or EPHEMERAL / "bundle")
 JOIN_URL = f"https://{ADDRESS['k3s-server-1']}:6443"
+# Who ran Ansible on the controller: the unprivileged user of scripts/molecule-test, else
+# whoever runs this (a plain `molecule test`).
+CONTROLLER_USER = os.environ.get("GAUNTLET_CONTROLLER_USER") or pwd.getpwuid(os.geteuid()).pw_name
 
 # Every flag name of `k3s server --help` / `k3s agent --help` (v1.36) that the role may write;
 # kept here, independently of the role's own list.

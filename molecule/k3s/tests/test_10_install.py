@@ -1,10 +1,13 @@
 """The k3s stage as installed by converge (with the k3s test double unless a real bundle is given)."""
 
+import pwd
+
 import pytest
 import yaml
 from k3s_scenario import (
     ADDRESS,
     AGENTS,
+    CONTROLLER_USER,
     CREDENTIALS,
     EPHEMERAL,
     JOIN_URL,
@@ -90,6 +93,7 @@ def test_registries_yaml_on_every_node(host):
 def test_token_generated_once_and_private(host):
     local = CREDENTIALS / "k3s-token"
     assert local.stat().st_mode & 0o777 == 0o600
+    assert pwd.getpwuid(local.stat().st_uid).pw_name == CONTROLLER_USER
     token = local.read_text().strip()
     assert len(token) == 48
     remote = host.file("/etc/rancher/k3s/cluster-token")
@@ -125,6 +129,8 @@ def test_every_node_ready_through_the_double():
 def test_kubeconfig_on_the_controller():
     kubeconfig = CREDENTIALS / "kubeconfig.yaml"
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    # Written as the user who ran the playbook, never through sudo (review finding B1).
+    assert pwd.getpwuid(kubeconfig.stat().st_uid).pw_name == CONTROLLER_USER
     assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == JOIN_URL
 
 
