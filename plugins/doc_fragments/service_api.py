@@ -30,15 +30,6 @@ options:
     description: Seconds per HTTP request.
     type: int
     default: 30
-  resolve:
-    description:
-      - Host name to IP address, like C(curl --resolve). Requests to a listed name connect to its address
-        instead of asking the controller's resolver; TLS SNI, the certificate check and the C(Host) header
-        still use the name, so the platform's certificate verifies as usual.
-      - The platform's roles pass every local domain with its address (the same table as the hosts block),
-        so these calls work from a controller that does not resolve the local domains.
-    type: dict
-    default: {}
 notes:
   - Certificates are always verified. Credentials are sent in headers or bodies, never in URLs or the output.
 """
@@ -60,6 +51,17 @@ options:
     description: Seconds per HTTP request (a synchronous repository sync can take a while).
     type: int
     default: 60
+  repo:
+    description: The repository, V(owner/name).
+    type: str
+    required: true
+notes:
+  - Certificates are always verified. The token is sent in a header only.
+"""
+
+    # Both services: modules add it as gauntlet.platform.service_api.resolve.
+    RESOLVE = r"""
+options:
   resolve:
     description:
       - Host name to IP address, like C(curl --resolve). Requests to a listed name connect to its address
@@ -69,10 +71,4 @@ options:
         so these calls work from a controller that does not resolve the local domains.
     type: dict
     default: {}
-  repo:
-    description: The repository, V(owner/name).
-    type: str
-    required: true
-notes:
-  - Certificates are always verified. The token is sent in a header only.
 """

@@ -48,6 +48,7 @@ options:
     type: str
 extends_documentation_fragment:
   - gauntlet.platform.service_api.drone
+  - gauntlet.platform.service_api.resolve
 author:
   - Cloud Native Gauntlet developers
 """

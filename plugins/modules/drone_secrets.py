@@ -33,6 +33,7 @@ options:
     default: false
 extends_documentation_fragment:
   - gauntlet.platform.service_api.drone
+  - gauntlet.platform.service_api.resolve
 author:
   - Cloud Native Gauntlet developers
 """

@@ -25,6 +25,7 @@ options:
     default: private
 extends_documentation_fragment:
   - gauntlet.platform.service_api.gitea
+  - gauntlet.platform.service_api.resolve
 author:
   - Cloud Native Gauntlet developers
 """

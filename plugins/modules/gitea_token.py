@@ -34,6 +34,7 @@ options:
     required: true
 extends_documentation_fragment:
   - gauntlet.platform.service_api.gitea
+  - gauntlet.platform.service_api.resolve
 author:
   - Cloud Native Gauntlet developers
 """
