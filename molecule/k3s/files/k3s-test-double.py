@@ -11,6 +11,12 @@ Real k3s cannot run in unprivileged containers, so this small program stands in 
   with a different token, joins the server named by `server:` over plain HTTP on the API port
   (the join is refused when the token differs), writes /etc/rancher/k3s/k3s.yaml, tells systemd it is
   ready and then serves a tiny HTTP API: /readyz, /join and /nodes;
+- keeps the agent token like k3s does (`agent-token-file` on servers; server/agent-token holds
+  K10<hash>::node:<token>, or links to server/token when there is none): an agent joins with the agent
+  token or the server token, a server only with the server token. A server of a running cluster
+  started with an agent token other than the one it was created with stops like k3s does
+  ("passwd newer than datastore": k3s rewrites server/cred/passwd on disk only; deps.go genUsers,
+  bootstrap.go ReconcileBootstrapData);
 - as `k3s kubectl get --raw /readyz` and `k3s kubectl get nodes -o json`: answers from that API, so
   the role's real waiting logic runs. Every node it reports carries the annotation
   `gauntlet.test/k3s-test-double: "true"`: a node is "Ready" here only because it joined;
@@ -102,8 +108,9 @@ def plain(url):
 
 
 class Cluster:
-    def __init__(self, token, upstream=None):
+    def __init__(self, token, agent_token=None, upstream=None):
         self.token = token
+        self.agent_token = agent_token or token
         self.upstream = upstream
         self.lock = threading.Lock()
         self.path = os.path.join(STATE, "nodes.json")
@@ -119,7 +126,9 @@ class Cluster:
     def join(self, name, role, token):
         if self.upstream:
             return http(self.upstream + "/join", {"name": name, "role": role, "token": token})
-        if token != self.token:
+        # The agent token joins agents only; the server token joins both (docs.k3s.io/cli/token).
+        accepted = {self.token, self.agent_token} if role == "agent" else {self.token}
+        if token not in accepted:
             raise PermissionError("token mismatch")
         with self.lock:
             nodes = self.nodes()
@@ -211,21 +220,42 @@ def run_node(kind):
     token = config.get("token", token)
     name = config.get("node-name") or socket.gethostname()
     if kind == "server":
+        agent_token = ""
+        if config.get("agent-token-file"):
+            with open(config["agent-token-file"], encoding="utf-8") as handle:
+                agent_token = handle.read().strip()
+        agent_token = config.get("agent-token", agent_token) or token
         os.makedirs(os.path.join(DATA, "server"), exist_ok=True)
         stored_path = os.path.join(DATA, "server", "token")
+        agent_path = os.path.join(DATA, "server", "agent-token")
         if os.path.exists(stored_path):
             with open(stored_path, encoding="utf-8") as handle:
                 stored = handle.read().strip().rsplit(":", 1)[-1]
             if stored != token:
                 sys.exit("k3s test double: bootstrap data already found and encrypted with a different token")
+            stored_agent = stored
+            if os.path.exists(agent_path):
+                with open(agent_path, encoding="utf-8") as handle:
+                    stored_agent = handle.read().strip().rsplit(":", 1)[-1]
+            if stored_agent != agent_token:
+                sys.exit(
+                    f"k3s test double: {DATA}/server/cred/passwd newer than datastore and could cause a cluster "
+                    "outage (the agent token changed on a running cluster)"
+                )
         if config.get("server"):
             join_upstream(config["server"], name, "server", token)
-            cluster = Cluster(token, upstream=plain(config["server"]))
+            cluster = Cluster(token, agent_token, upstream=plain(config["server"]))
         else:
-            cluster = Cluster(token)
+            cluster = Cluster(token, agent_token)
             cluster.join(name, "server", token)
         with open(stored_path, "w", encoding="utf-8") as handle:
             handle.write(f"K10{hashlib.sha256(token.encode()).hexdigest()}::server:{token}\n")
+        if not os.path.lexists(agent_path):
+            if agent_token == token:
+                os.symlink("token", agent_path)
+            else:
+                with open(agent_path, "w", encoding="utf-8") as handle:
+                    handle.write(f"K10{hashlib.sha256(token.encode()).hexdigest()}::node:{agent_token}\n")
         write_kubeconfig()
         threading.Thread(target=serve, args=(cluster,), daemon=True).start()
         notify_ready()
@@ -233,7 +263,7 @@ def run_node(kind):
             time.sleep(3600)
     if not config.get("server"):
         sys.exit("k3s test double: an agent needs `server` in config.yaml")
-    if any(key in config for key in ("cluster-init", "secrets-encryption", "kube-apiserver-arg")):
+    if any(key in config for key in ("cluster-init", "secrets-encryption", "kube-apiserver-arg", "agent-token-file")):
         sys.exit("k3s test double: an agent was given server flags")
     join_upstream(config["server"], name, "agent", token)
     notify_ready()

@@ -37,6 +37,7 @@ K3S_SERVER_ONLY_FLAGS = {
     "cluster-init", "advertise-address", "tls-san", "write-kubeconfig-mode", "secrets-encryption",
     "kube-apiserver-arg", "kube-controller-manager-arg", "kube-scheduler-arg", "etcd-arg", "disable",
     "cluster-cidr", "service-cidr", "cluster-dns", "cluster-domain", "flannel-backend", "agent-token",
+    "agent-token-file",
     "bind-address", "https-listen-port", "datastore-endpoint", "etcd-expose-metrics",
 }  # fmt: skip
 

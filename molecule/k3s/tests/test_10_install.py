@@ -60,7 +60,15 @@ def test_join_settings(host):
     cfg = config(host)
     name = name_of(host)
     assert cfg["node-name"] == name and cfg["node-ip"] == ADDRESS[name]
-    assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+    if name in SERVERS:
+        # k3s pkg/cli/cmds/server.go: --token-file (server token), --agent-token-file (joins agents only).
+        assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+        assert cfg["agent-token-file"] == "/etc/rancher/k3s/agent-token"
+    else:
+        # An agent holds only the agent token (security review H2): no path to the server token at all.
+        assert cfg["token-file"] == "/etc/rancher/k3s/agent-token"
+        assert not {"token", "agent-token", "agent-token-file"} & set(cfg)
+        assert "cluster-token" not in host.file("/etc/rancher/k3s/config.yaml").content_string
     if name == "k3s-server-1":
         assert cfg["cluster-init"] is True and "server" not in cfg
     else:
@@ -90,16 +98,28 @@ def test_registries_yaml_on_every_node(host):
     assert yaml.safe_load(registries.content_string) == OVERRIDES["k3s_registries"]
 
 
-def test_token_generated_once_and_private(host):
-    local = CREDENTIALS / "k3s-token"
-    assert local.stat().st_mode & 0o777 == 0o600
-    assert pwd.getpwuid(local.stat().st_uid).pw_name == CONTROLLER_USER
-    token = local.read_text().strip()
-    assert len(token) == 48
-    remote = host.file("/etc/rancher/k3s/cluster-token")
-    assert remote.mode == 0o600 and remote.content_string.strip() == token
+def test_tokens_generated_once_and_private(host):
+    tokens = {}
+    for name in ("k3s-token", "k3s-agent-token"):
+        local = CREDENTIALS / name
+        assert local.stat().st_mode & 0o777 == 0o600, name
+        assert pwd.getpwuid(local.stat().st_uid).pw_name == CONTROLLER_USER, name
+        tokens[name] = local.read_text().strip()
+        assert len(tokens[name]) == 48, name
+    assert tokens["k3s-token"] != tokens["k3s-agent-token"]
+    agent_token = host.file("/etc/rancher/k3s/agent-token")
+    assert agent_token.mode == 0o600 and agent_token.content_string.strip() == tokens["k3s-agent-token"]
+    server_token = host.file("/etc/rancher/k3s/cluster-token")
     if name_of(host) in SERVERS:
-        assert host.file("/var/lib/rancher/k3s/server/token").content_string.strip().endswith(f"::server:{token}")
+        assert server_token.mode == 0o600 and server_token.content_string.strip() == tokens["k3s-token"]
+        stored = host.file("/var/lib/rancher/k3s/server/token").content_string.strip()
+        assert stored.endswith(f"::server:{tokens['k3s-token']}")
+        stored_agent = host.file("/var/lib/rancher/k3s/server/agent-token").content_string.strip()
+        assert stored_agent.endswith(f"::node:{tokens['k3s-agent-token']}")
+    else:
+        # Root on an agent must not be able to join as a server: the server token is nowhere on it.
+        assert not server_token.exists
+        assert host.run(f"grep -rlF {tokens['k3s-token']} /etc/rancher /etc/default /etc/systemd/system").stdout == ""
 
 
 def test_started_with_config_only(host):

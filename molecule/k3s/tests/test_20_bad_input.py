@@ -8,14 +8,14 @@ import testinfra
 import yaml
 from k3s_scenario import AGENTS, BUNDLE, INVENTORY, REPO, SERVERS, VERSION, ansible_playbook
 
-WATCHED = ["/etc/rancher/k3s/config.yaml", "/etc/rancher/k3s/cluster-token", "/usr/local/bin/k3s"]
+WATCHED = ["/etc/rancher/k3s/config.yaml", "/etc/rancher/k3s/agent-token", "/usr/local/bin/k3s"]
 
 
 def snapshot():
     state = {}
     for name in SERVERS + AGENTS:
         host = testinfra.get_host(f"podman://{name}")
-        for path in WATCHED:
+        for path in WATCHED + (["/etc/rancher/k3s/cluster-token"] if name in SERVERS else []):
             state[name, path] = host.check_output(f"stat -c '%Y %s' {path} && sha256sum {path}")
         state[name, "starts"] = host.check_output("wc -l < /var/lib/k3s-double/calls.jsonl")
     return state
@@ -65,6 +65,17 @@ def test_token_of_another_cluster(tmp_path, unchanged):
     result = ansible_playbook("k3s.yml", "-e", f"k3s_token_local_file={token}")
     assert result.returncode != 0
     assert "does not match the cluster already running on k3s-server-1, k3s-server-2, k3s-server-3" in result.stdout
+
+
+def test_agent_token_of_another_cluster(tmp_path, unchanged):
+    token = tmp_path / "k3s-agent-token"
+    token.write_text("y" * 48 + "\n")
+    token.chmod(0o600)
+    result = ansible_playbook("k3s.yml", "-e", f"k3s_agent_token_local_file={token}")
+    assert result.returncode != 0
+    assert f"the agent token in {token} does not match the one the cluster running on" in result.stdout
+    assert "k3s-server-1, k3s-server-2, k3s-server-3" in result.stdout
+    assert "y" * 48 not in result.stdout
 
 
 def inventory_with(tmp_path, servers, agents):

@@ -30,6 +30,18 @@ def test_agent_reboot_starts_the_agent_without_server_args():
     assert not agent.file("/etc/systemd/system/k3s.service").exists
 
 
+def test_an_agent_set_up_by_the_old_layout_loses_the_server_token():
+    """Before issue 18 agents held the server token in cluster-token; a rerun removes it."""
+    agent = host("k3s-agent-1")
+    server_token = (CREDENTIALS / "k3s-token").read_text().strip()
+    agent.check_output(f"sh -c \"umask 077; printf '%s\\n' {server_token} > /etc/rancher/k3s/cluster-token\"")
+    assert agent.file("/etc/rancher/k3s/cluster-token").exists
+    result = ansible_playbook("k3s.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not agent.file("/etc/rancher/k3s/cluster-token").exists
+    assert agent.service("k3s-agent").is_running
+
+
 def test_rolling_upgrade_servers_one_at_a_time_then_agents():
     marks = {name: len(calls(host(name))) for name in SERVERS + AGENTS}
     result = ansible_playbook("upgrade.yml", "-e", f"k3s_version={NEW_VERSION}", "-e", "gauntlet_upgrade_drain=true")
