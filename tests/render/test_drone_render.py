@@ -7,7 +7,9 @@ role writes them, checks they reach the server's Secret.
 
 import base64
 import json
+import os
 import shutil
+import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -184,7 +186,47 @@ def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render
     assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
     assert values["GIT_CONFIG_VALUE_0"] == f"https://{platform_render.domains['gitea']}/"
     assert values["GIT_CONFIG_KEY_1"] == "credential.helper"
-    assert "${DRONE_NETRC_PASSWORD}" in values["GIT_CONFIG_VALUE_1"]
+
+
+def step_env(objects):
+    (container,) = runner(objects)["containers"]
+    env_file = env_of(container)["DRONE_RUNNER_ENV_FILE"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
+    lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
+    return {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+
+
+def run_credential_helper(helper, env):
+    # Git runs a '!' helper as a shell command with the action appended (gitcredentials(7)).
+    assert helper.startswith("!")
+    result = subprocess.run(
+        ["sh", "-c", helper[1:] + " get"],
+        input="protocol=http\nhost=gitea-http.gitea.svc:3000\n\n",
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+def test_clone_credentials_reach_the_clone_step_only(objects):
+    # drone-runner-kube v1.0.0-rc.5: command/daemon/config.go reads DRONE_NETRC_CLONE_ONLY;
+    # engine/compiler/compiler.go then gives DRONE_NETRC_* to step 0 (the clone step) only,
+    # instead of every step and service of the pod.
+    (container,) = runner(objects)["containers"]
+    assert env_of(container)["DRONE_NETRC_CLONE_ONLY"] == "true"
+    helper = step_env(objects)["GIT_CONFIG_VALUE_1"]
+    # The env file reaches every step: its credential helper answers only where the runner put
+    # the clone credentials (the clone step), and nothing in any other step.
+    assert run_credential_helper(helper, {}) == {}
+    assert run_credential_helper(helper, {"DRONE_NETRC_USERNAME": "", "DRONE_NETRC_PASSWORD": ""}) == {}
+    given = {"DRONE_NETRC_USERNAME": "clone-user", "DRONE_NETRC_PASSWORD": "clone-secret"}
+    assert run_credential_helper(helper, given) == {"username": "clone-user", "password": "clone-secret"}
+    # No other variable of the step environment names the clone credentials.
+    others = {k: v for k, v in step_env(objects).items() if k != "GIT_CONFIG_VALUE_1"}
+    assert not [k for k, v in others.items() if "DRONE_NETRC" in k + v]
 
 
 def test_ingress_reaches_the_server(objects, platform_render):
