@@ -8,7 +8,7 @@ CRDs are templates of that release) and Helm stamps every release object with
 Helm`` (helm/helm pkg/action/validate.go); helm-controller runs the release in the
 HelmChart's namespace when no targetNamespace is set (k3s-io/helm-controller v0.17.7
 pkg/controllers/chart/chart.go). The Linkerd copies come from the linkerd-crds chart of
-edge-26.8.3. Both are read from ../shared/upstream; those tests skip without it.
+edge-26.8.3. Both are read from the upstream folder (tests/upstream.py); those tests skip without it.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.gateway_api impo
     render_default,
 )
 
-UPSTREAM = Path(__file__).resolve().parents[4].parent / "shared" / "upstream"
-TRAEFIK_GATEWAY = UPSTREAM / "traefik-helm-chart/v40.1.0/traefik/crds/gateway-standard-install.yaml"
-LINKERD_CRDS = UPSTREAM / "linkerd/edge-26.8.3/charts/linkerd-crds/templates"
+# Names in the upstream folder (tests/upstream.py: GAUNTLET_UPSTREAM_DIR, required in CI).
+TRAEFIK_GATEWAY = "traefik-helm-chart/v40.1.0/traefik/crds/gateway-standard-install.yaml"
+LINKERD_CRDS = "linkerd/edge-26.8.3/charts/linkerd-crds/templates"
 HTTP, GRPC, TLS, TCP = (
     f"{k}.gateway.networking.k8s.io" for k in ("httproutes", "grpcroutes", "tlsroutes", "tcproutes")
 )
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"upstream copy {path} is absent: provide ../shared/upstream (see VERSIONS.md)")
-    return path
+def _need(name: str) -> Path:
+    from upstream import path as upstream_path  # skips, or fails in CI, when absent
+
+    return upstream_path(name)
 
 
 def helm_release(crd: dict, name: str, namespace: str) -> dict:
@@ -54,8 +54,8 @@ def helm_release(crd: dict, name: str, namespace: str) -> dict:
 
 
 @functools.cache
-def _load(path: Path, strip_templates: bool = False) -> tuple:
-    text = _need(path).read_text()
+def _load(name: str, strip_templates: bool = False) -> tuple:
+    text = _need(name).read_text()
     if strip_templates:
         text = "\n".join(line for line in text.splitlines() if "{{" not in line)
     return tuple(d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d)
