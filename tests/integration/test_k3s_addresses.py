@@ -6,16 +6,9 @@ into a temporary folder: no host is contacted. The first server's admin kubeconf
 test double of the file k3s writes (server https://127.0.0.1:6443).
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parents[2]
-K3S = REPO / "roles" / "k3s"
+from k3s_local import HOSTS, K3S, run_play
 
 PLAY = f"""---
 - name: Render each node's k3s config.yaml and the controller's kubeconfig
@@ -57,17 +50,6 @@ def render(tmp_path, ansible_env, **extra):
     out.mkdir()
     k3s_dir.mkdir()
     (k3s_dir / "k3s.yaml").write_text(KUBECONFIG_DOUBLE)
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-            "children": {
-                "k3s_servers": {"hosts": {f"s{n}": {"node_ip": f"10.77.0.1{n}"} for n in (1, 2, 3)}},
-                "k3s_agents": {"hosts": {"a1": {"node_ip": "10.77.0.21"}}},
-            },
-        }
-    }
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "play.yml").write_text(PLAY)
     variables = {
         "out": str(out),
         "k3s_config_dir": str(k3s_dir),
@@ -76,12 +58,9 @@ def render(tmp_path, ansible_env, **extra):
         "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
         **extra,
     }
-    result = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), "-i", str(tmp_path / "hosts.yml"), "-e", json.dumps(variables)],
-        capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
-    )  # fmt: skip
+    result = run_play(tmp_path, ansible_env(tmp_path), PLAY, variables)
     assert result.returncode == 0, result.stdout + result.stderr
-    configs = {host: yaml.safe_load((out / f"{host}.yaml").read_text()) for host in ("s1", "s2", "s3", "a1")}
+    configs = {host: yaml.safe_load((out / f"{host}.yaml").read_text()) for host in HOSTS}
     kubeconfig = yaml.safe_load((out / "kubeconfig.yaml").read_text())
     return configs, kubeconfig["clusters"][0]["cluster"]["server"]
 

@@ -9,16 +9,8 @@ k3s flags (k3s-io/k3s pkg/cli/cmds/server.go: `--token-file`, `--agent-token-fil
 used to join agents to the cluster, but not servers"; pkg/cli/cmds/agent.go: `--token-file`).
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import yaml
-
-REPO = Path(__file__).resolve().parents[2]
-K3S = REPO / "roles" / "k3s"
-HOSTS = ("s1", "s2", "s3", "a1")
+from k3s_local import HOSTS, K3S, run_play
 
 PLAY = f"""---
 - name: Generate the tokens and render each node's k3s config.yaml
@@ -43,17 +35,6 @@ def render(tmp_path, ansible_env):
     out.mkdir(exist_ok=True)
     for host in HOSTS:
         (tmp_path / "data" / host).mkdir(parents=True, exist_ok=True)
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-            "children": {
-                "k3s_servers": {"hosts": {f"s{n}": {"node_ip": f"10.77.0.1{n}"} for n in (1, 2, 3)}},
-                "k3s_agents": {"hosts": {"a1": {"node_ip": "10.77.0.21"}}},
-            },
-        }
-    }
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "play.yml").write_text(PLAY)
     variables = {
         "out": str(out),
         "k3s_config_dir": "/etc/rancher/k3s",
@@ -61,10 +42,7 @@ def render(tmp_path, ansible_env):
         "gauntlet_credentials_dir": str(tmp_path / "credentials"),
         "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
     }
-    result = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), "-i", str(tmp_path / "hosts.yml"), "-e", json.dumps(variables)],
-        capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
-    )  # fmt: skip
+    result = run_play(tmp_path, ansible_env(tmp_path), PLAY, variables)
     configs = {}
     if result.returncode == 0:
         configs = {host: yaml.safe_load((out / f"{host}.yaml").read_text()) for host in HOSTS}
