@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
+import loopback_netns
 import pytest
 import upstream
 import yaml
@@ -46,9 +47,15 @@ CRD_SOURCES = [
 
 
 def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``playbook`` against inventory/sample, in a loopback-only network namespace.
+
+    Render mode contacts no host; the namespace makes sure a regression cannot dial the
+    sample's real private addresses either.
+    """
+    loopback_netns.require()
     environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
     return subprocess.run(
-        ["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(playbook), *args],
+        loopback_netns.isolated(["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(playbook), *args]),
         cwd=REPO,
         env=environment,
         capture_output=True,
