@@ -36,7 +36,9 @@ def registry_token_accounts(accounts, passwords, salts):
             raise AnsibleFilterError(f"registry_token_accounts: {where} needs a name")
         name = account["name"]
         if name in result:
-            raise AnsibleFilterError(f"registry_token_accounts: account {name!r} is listed twice; merge its access rules")
+            raise AnsibleFilterError(
+                f"registry_token_accounts: account {name!r} is listed twice; merge its access rules"
+            )
         password, salt = passwords.get(name), salts.get(name)
         if not password or not salt:
             raise AnsibleFilterError(f"registry_token_accounts: no password or salt for account {name!r}")

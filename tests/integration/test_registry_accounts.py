@@ -79,9 +79,7 @@ class Platform:
         self.port, self.token_port = free_port(), free_port()
         self.host = f"127.0.0.1:{self.port}"
         play = tmp_path / "render.yml"
-        play.write_text(
-            PLAY.format(python=sys.executable, role=ROLE, registry_dir=registry_dir, token_dir=token_dir)
-        )
+        play.write_text(PLAY.format(python=sys.executable, role=ROLE, registry_dir=registry_dir, token_dir=token_dir))
         extra = {
             "gauntlet_credentials_dir": str(self.credentials),
             "registry_config_dir": str(registry_dir),
@@ -121,7 +119,7 @@ class Platform:
             if proc.poll() is not None:
                 raise RuntimeError(f"{argv[0]} exited: {(self.tmp / log_name).read_text()[-2000:]}")
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5)  # noqa: S310 - loopback
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5)
             except urllib.error.HTTPError:
                 return proc
             except OSError:
@@ -149,7 +147,7 @@ class Platform:
     def token_for(self, kind: str, scope: str) -> str:
         user, password = self.account(kind)
         query = urllib.parse.urlencode({"service": self.token_config["service"], "scope": scope})
-        req = urllib.request.Request(f"http://127.0.0.1:{self.token_port}/token?{query}")  # noqa: S310 - loopback
+        req = urllib.request.Request(f"http://127.0.0.1:{self.token_port}/token?{query}")
         req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
             return json.load(resp)["token"]
@@ -189,7 +187,9 @@ def test_nodes_pull_but_cannot_push(platform, tmp_path):
 
 def test_ci_pushes_under_gauntlet_only(platform, tmp_path):
     ci = platform.client("ci")
-    pushed = push_bundle(layout_with(tmp_path, "registry.local:5000/gauntlet/x:2", "e"), ci, registry_name="registry.local:5000")
+    pushed = push_bundle(
+        layout_with(tmp_path, "registry.local:5000/gauntlet/x:2", "e"), ci, registry_name="registry.local:5000"
+    )
     assert pushed["changed"] is True
     assert ci.manifest_digest("gauntlet/x", "2") is not None
     with pytest.raises(RegistryAuthError):
@@ -203,7 +203,7 @@ def test_delete_is_refused_for_every_account(platform, tmp_path):
     digest = result["images"][0]["digest"]
     for kind in ("preload", "ci", "node"):
         token = platform.token_for(kind, "repository:quay.io/gauntlet/base:pull,push,delete")
-        req = urllib.request.Request(  # noqa: S310 - loopback
+        req = urllib.request.Request(
             f"http://{platform.host}/v2/quay.io/gauntlet/base/manifests/{digest}", method="DELETE"
         )
         req.add_header("Authorization", f"Bearer {token}")
@@ -231,7 +231,9 @@ def test_preload_refuses_to_repoint_an_existing_upstream_tag(platform, tmp_path)
     first = push_bundle(layout_with(tmp_path, "quay.io/argoproj/argocd:v3.5.1", "h"), preload)
     original = first["images"][0]["digest"]
     other = layout_with(tmp_path, "quay.io/argoproj/argocd:v3.5.1", "i")
-    with pytest.raises(ContentError, match=r"^refusing to re-point existing tags: .*quay.io/argoproj/argocd:v3.5.1 already names"):
+    with pytest.raises(
+        ContentError, match=r"^refusing to re-point existing tags: .*quay.io/argoproj/argocd:v3.5.1 already names"
+    ):
         push_bundle(other, preload)
     assert preload.manifest_digest("quay.io/argoproj/argocd", "v3.5.1")[0] == original
     # Asked for on purpose, the tag moves.
@@ -241,7 +243,7 @@ def test_preload_refuses_to_repoint_an_existing_upstream_tag(platform, tmp_path)
 
 def test_a_token_for_another_service_is_not_issued(platform):
     user, password = platform.account("node")
-    req = urllib.request.Request(f"http://127.0.0.1:{platform.token_port}/token?service=other")  # noqa: S310 - loopback
+    req = urllib.request.Request(f"http://127.0.0.1:{platform.token_port}/token?service=other")
     req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import fnmatch
 import hashlib
 import hmac
@@ -270,8 +271,10 @@ class TokenIssuer:
             "jti": secrets.token_hex(16),
             "access": access,
         }
-        signing_input = _b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + _b64url(
-            json.dumps(claims, separators=(",", ":")).encode()
+        signing_input = (
+            _b64url(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + _b64url(json.dumps(claims, separators=(",", ":")).encode())
         )
         signature = self.config["_key"].sign_rs256(signing_input.encode())
         return f"{signing_input}.{_b64url(signature)}", lifetime, now
@@ -300,7 +303,7 @@ def make_handler(issuer: TokenIssuer):
                 self.request.do_handshake()
             super().setup()
 
-        def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        def log_message(self, format, *args):
             pass
 
         def _send(self, status: int, body: dict, extra: dict | None = None) -> None:
@@ -371,7 +374,9 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address):
-        print(f"gauntlet-registry-token: connection from {client_address[0]} failed: {sys.exc_info()[1]}", file=sys.stderr)
+        print(
+            f"gauntlet-registry-token: connection from {client_address[0]} failed: {sys.exc_info()[1]}", file=sys.stderr
+        )
 
 
 def serve(config: dict) -> http.server.ThreadingHTTPServer:
@@ -403,10 +408,8 @@ def main(argv: list[str]) -> int:
         file=sys.stderr,
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
