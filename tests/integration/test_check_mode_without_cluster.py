@@ -123,7 +123,7 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
     registry = registry_factory(auth=True)
     test_images.write_layout(tmp_path / "bundle" / "images")
     (tmp_path / "credentials" / "registry").mkdir(parents=True)
-    (tmp_path / "credentials" / "registry" / "password").write_text(registry.password)
+    (tmp_path / "credentials" / "registry" / "preload-password").write_text(registry.password)
     args = [
         "-e",
         f"gauntlet_bundle_dir={tmp_path / 'bundle'}",
