@@ -183,7 +183,9 @@ class Evaluator:
                     if subject["kind"] == "ServiceAccount":
                         subject_namespace = subject.get("namespace") or binding["metadata"].get("namespace", "")
                     grants.append(
-                        Grant(Subject(subject["kind"], subject["name"], subject_namespace), namespace, names, verbs, via)
+                        Grant(
+                            Subject(subject["kind"], subject["name"], subject_namespace), namespace, names, verbs, via
+                        )
                     )
         return sorted(grants, key=lambda g: (g.subject, g.namespace, sorted(g.names or []), g.via))
 

@@ -187,7 +187,9 @@ def test_test_accounts_and_the_password_grant_are_opt_in():
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     assert defaults["keycloak_test_access"] is False
     tasks = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"][1]["block"]
-    password_grant = [t for t in tasks if t.get("community.general.keycloak_client", {}).get("direct_access_grants_enabled")]
+    password_grant = [
+        t for t in tasks if t.get("community.general.keycloak_client", {}).get("direct_access_grants_enabled")
+    ]
     assert [t["community.general.keycloak_client"]["state"] for t in password_grant] == [
         "{{ 'present' if keycloak_test_access else 'absent' }}"
     ]
