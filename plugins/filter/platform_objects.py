@@ -8,7 +8,8 @@ returns a Namespace with PodSecurity labels (enforce as given, audit and warn
 
 ``'gitea' | gauntlet.platform.platform_ingress(namespace='gitea', host='gitea.local',
 service='gitea-http', port=3000, path='/', annotations={})`` returns an Ingress for
-Traefik's ``websecure`` entry point with TLS from Traefik's default certificate.
+Traefik's ``websecure`` entry point with TLS from Traefik's default certificate; ``path``
+may be a list of path prefixes, the only ones that reach the service.
 """
 
 from __future__ import annotations
