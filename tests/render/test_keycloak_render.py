@@ -329,7 +329,7 @@ def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
         render_tools,
         tmp_path,
         {"keycloak_replicas": "2", "gauntlet_linkerd_enabled": False, "keycloak_monitoring": False,
-         "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}]},
+         "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}], "keycloak_ca_namespaces": []},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     rendered = objects_of(objects)
@@ -342,7 +342,7 @@ def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
     assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert find(rendered, "PodDisruptionBudget", "keycloak")["spec"]["maxUnavailable"] == 1
     assert {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"} in pod_spec_of(deployment)["containers"][0]["env"]
-    assert not {"ServiceMonitor", "Role", "RoleBinding"} & {o["kind"] for o in rendered}
+    assert not {"ServiceMonitor", "Role", "RoleBinding", "ConfigMap"} & {o["kind"] for o in rendered}
     for obj in rendered:
         if obj["kind"] in ("Deployment", "PodDisruptionBudget"):
             render_tools.validate_object(obj)
