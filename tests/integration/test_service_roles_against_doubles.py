@@ -37,6 +37,7 @@ GITEA_PLAY = """
     __gitea_argocd_password: "{{ lookup('gauntlet.platform.credential', 'gitea/argocd-password', dir=gauntlet_credentials_dir) }}"
     __gitea_ci_password: "{{ lookup('gauntlet.platform.credential', 'gitea/ci-password', dir=gauntlet_credentials_dir) }}"
     __gitea_clone_password: "{{ lookup('gauntlet.platform.credential', 'gitea/clone-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_gitops_password: "{{ lookup('gauntlet.platform.credential', 'gitea/gitops-password', dir=gauntlet_credentials_dir) }}"
   tasks:
     - name: The role's configure tasks
       ansible.builtin.import_role:
@@ -134,15 +135,16 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
     start = "configure | Accounts of Argo CD and of the CI"
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
     assert changed == 7, out[-3000:]
-    assert {"argocd", "gauntlet-ci", "drone-clone"} <= set(gitea.users)
+    assert {"argocd", "gauntlet-ci", "drone-clone", "gitops-bump"} <= set(gitea.users)
     assert gitea.users["argocd"]["password"] == (credentials / "gitea/argocd-password").read_text().strip()
     assert gitea.orgs == {"gauntlet": {"visibility": "private"}}
     # drone-clone: read on task-api only (Drone's clone credentials, DRONE_GIT_USERNAME/PASSWORD).
     assert gitea.repos[("gauntlet", "task-api")]["collaborators"] == {"gauntlet-ci": "admin", "drone-clone": "read"}
-    assert gitea.repos[("gauntlet", "gitops")]["collaborators"] == {"argocd": "read", "gauntlet-ci": "write"}
+    # The tag-bump token's account writes gitops only; the CI account (admin of task-api) has no access there.
+    assert gitea.repos[("gauntlet", "gitops")]["collaborators"] == {"argocd": "read", "gitops-bump": "write"}
     # main of both repositories: push only by the named accounts, never a force push
     # (Gitea's CreateBranchProtectionOption fields, modules/structs/repo_branch.go).
-    for repo, pushers in (("task-api", ["gauntlet-admin"]), ("gitops", ["gauntlet-admin", "gauntlet-ci"])):
+    for repo, pushers in (("task-api", ["gauntlet-admin"]), ("gitops", ["gauntlet-admin", "gitops-bump"])):
         rule = gitea.protections[("gauntlet", repo)]["main"]
         assert rule["enable_push"] is True and rule["enable_push_whitelist"] is True, repo
         assert sorted(rule["push_whitelist_usernames"]) == pushers, repo
@@ -162,7 +164,9 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
     (app,) = gitea.apps.values()
     assert app["redirect_uris"] == ["https://drone.local/login"]
     assert (credentials / "drone/gitea-client-secret").read_text().strip() == app["client_secret"]
-    assert (credentials / "gitea/ci-token").read_text().strip() == gitea.tokens["gauntlet-ci"][0]["sha1"]
+    (bump_token,) = gitea.tokens["gitops-bump"]
+    assert bump_token["scopes"] == ["write:repository"] and "gauntlet-ci" not in gitea.tokens
+    assert (credentials / "gitea/ci-token").read_text().strip() == bump_token["sha1"]
     assert ADMIN_PASSWORD not in out and app["client_secret"] not in out
 
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
