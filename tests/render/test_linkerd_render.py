@@ -71,10 +71,12 @@ def test_components_and_apply_order(platform_render):
     assert names == {
         "linkerd-crds/00-namespace-cluster-linkerd.yaml",
         "linkerd-crds/01-helmchart-kube-system-linkerd-crds.yaml",
+        "linkerd-crds/02-serviceaccount-linkerd-default.yaml",
         "linkerd/00-secret-kube-system-linkerd-control-plane-identity.yaml",
         "linkerd/01-helmchart-kube-system-linkerd-control-plane.yaml",
         "linkerd-viz/00-namespace-cluster-linkerd-viz.yaml",
         "linkerd-viz/01-helmchart-kube-system-linkerd-viz.yaml",
+        "linkerd-viz/02-serviceaccount-linkerd-viz-default.yaml",
         "linkerd-dashboard/00-secret-linkerd-viz-linkerd-dashboard-auth.yaml",
         "linkerd-dashboard/01-middleware-linkerd-viz-linkerd-dashboard-auth.yaml",
         "linkerd-dashboard/02-ingress-linkerd-viz-linkerd-dashboard.yaml",
