@@ -20,6 +20,7 @@ apiServer/controllerManager/scheduler; k3s's defaults: cluster CIDR 10.42.0.0/16
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import datetime
 import ipaddress
 import os
@@ -69,6 +70,17 @@ def require_netns() -> None:
         missing("the control-plane tier needs `ip netns` (Debian package iproute2, scripts/setup installs it)")
 
 
+CLONE_NEWNET = 0x40000000  # <linux/sched.h>; os.setns/os.CLONE_NEWNET exist only from Python 3.12
+
+
+def _enter_netns(fd: int) -> None:
+    """Move the calling thread into the network namespace open as `fd` (setns(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"setns into the test network namespace: {os.strerror(code)}")
+
+
 class NetNS:
     """A network namespace with only loopback up, deleted on close."""
 
@@ -85,8 +97,8 @@ class NetNS:
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix=f"netns-{name}",
-            initializer=os.setns,
-            initargs=(self._fd, os.CLONE_NEWNET),
+            initializer=_enter_netns,
+            initargs=(self._fd,),
         )
 
     def inode(self) -> int:
