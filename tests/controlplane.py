@@ -23,6 +23,7 @@ import concurrent.futures
 import ctypes
 import datetime
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -117,18 +118,28 @@ class NetNS:
         subprocess.run(["ip", "netns", "delete", self.name], check=False, capture_output=True)
 
 
-class InNetns:
-    """A client object whose method calls run on the namespace's thread."""
+class Resource:
+    """A kind of object of the dynamic client whose verbs run on the namespace's thread:
+    ``resource.create(body=...)`` is ``dynamic.create(resource, body=...)`` there."""
 
-    def __init__(self, obj, netns: NetNS):
-        self._obj = obj
+    def __init__(self, netns: NetNS, dynamic, resource):
         self._netns = netns
+        self._dynamic = dynamic
+        self.resource = resource
 
-    def __getattr__(self, name):
-        attr = getattr(self._obj, name)
-        if not callable(attr):
-            return attr
-        return lambda *args, **kwargs: self._netns.call(attr, *args, **kwargs)
+    def __getattr__(self, verb):
+        method = getattr(self._dynamic, verb)
+        return lambda *args, **kwargs: self._netns.call(method, self.resource, *args, **kwargs)
+
+
+def error_message(error) -> str:
+    """The message of the Status a kubernetes ApiException carries (its body when not a Status)."""
+    body = error.body or ""
+    text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+    try:
+        return json.loads(text)["message"]
+    except (ValueError, KeyError, TypeError):
+        return text
 
 
 # --- certificates and keys ------------------------------------------------------------------
@@ -236,6 +247,14 @@ def make_pki(directory: Path) -> dict[str, Path]:
         write(f"client-{name}.crt", _pem_cert(cert))
         write(f"client-{name}.key", _pem_key(key), 0o600)
 
+    # The front proxy (aggregated APIs): its CA and the client certificate the API server
+    # presents to them, named as k3s names it (deps.RequestHeaderCN).
+    proxy_ca_key, proxy_ca = _certificate(cn("gauntlet test request-header CA"), None, None, ca=True)
+    write("request-header-ca.crt", _pem_cert(proxy_ca))
+    key, cert = _certificate(cn("system:auth-proxy"), proxy_ca_key, proxy_ca.subject, client=True)
+    write("client-auth-proxy.crt", _pem_cert(cert))
+    write("client-auth-proxy.key", _pem_key(key), 0o600)
+
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     write("service.key", _pem_key(sa_key), 0o600)
     return files
@@ -285,6 +304,7 @@ class ControlPlane:
         self.processes: dict[str, subprocess.Popen] = {}
         self.kubeconfig: Path = workdir / "kubeconfig"
         self.timings: dict[str, float] = {}
+        self._dynamic = None
 
     # processes
 
@@ -380,6 +400,10 @@ class ControlPlane:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             f"--tls-cert-file={pki['serving-kube-apiserver.crt']}", f"--tls-private-key-file={pki['serving-kube-apiserver.key']}",
             f"--client-ca-file={pki['client-ca.crt']}",
+            f"--requestheader-client-ca-file={pki['request-header-ca.crt']}", "--requestheader-allowed-names=system:auth-proxy",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-username-headers=X-Remote-User",
+            f"--proxy-client-cert-file={pki['client-auth-proxy.crt']}", f"--proxy-client-key-file={pki['client-auth-proxy.key']}",
             f"--service-account-key-file={pki['service.key']}", f"--service-account-signing-key-file={pki['service.key']}",
             f"--service-account-issuer={ISSUER}", f"--api-audiences={ISSUER},k3s",
             # k3s enables NodeRestriction on top of the default plugins, which include PodSecurity,
@@ -465,19 +489,29 @@ class ControlPlane:
         )
 
     def api_client(self):
-        """A kubernetes.client.ApiClient for the admin user (use it through client())."""
+        """A kubernetes.client.ApiClient for the admin user (use it on the namespace's thread)."""
         from kubernetes import config
 
         return config.new_client_from_config(config_file=str(self.kubeconfig))
 
-    def client(self, api_class):
-        """``api_class(api_client)`` (e.g. kubernetes.client.CoreV1Api) whose calls run inside the namespace."""
-        return InNetns(api_class(self.api_client()), self.netns)
+    def dynamic(self):
+        """The admin's kubernetes.dynamic.DynamicClient (plain dicts in and out, as ansible's
+        kubernetes.core uses), made on the namespace's thread; call it through resource()."""
+        if self._dynamic is None:
+            from kubernetes.dynamic import DynamicClient
+
+            self._dynamic = self.netns.call(DynamicClient, self.api_client())
+        return self._dynamic
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """One kind of object; its verbs (get, create, delete, patch, server_side_apply, replace)
+        run inside the namespace. Discovery is refreshed first, so a new CRD's kind is found."""
+        dynamic = self.dynamic()
+        self.netns.call(dynamic.resources.invalidate_cache)
+        return Resource(self.netns, dynamic, self.netns.call(dynamic.resources.get, api_version=api_version, kind=kind))
 
     def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
         """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml)."""
-        from kubernetes import client
-
         body = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -498,4 +532,4 @@ class ControlPlane:
                 "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
             },
         }
-        self.client(client.CoreV1Api).create_node(body)
+        self.resource("v1", "Node").create(body=body)

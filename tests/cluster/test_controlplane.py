@@ -19,7 +19,7 @@ import uuid
 import pytest
 import upstream
 import yaml
-from controlplane import API_SERVICE_IP, REPO
+from controlplane import API_SERVICE_IP, REPO, error_message
 
 pytestmark = pytest.mark.controlplane
 
@@ -28,7 +28,7 @@ FIELD_MANAGER = "gauntlet-tests"
 
 
 def pinned_kubernetes_version() -> str:
-    return re.search(r"^require k8s\.io/kubernetes (v\S+)$", KUBERNETES_GO_MOD.read_text(), re.M).group(1)
+    return re.search(r"^\s*(?:require\s+)?k8s\.io/kubernetes (v\S+)\s*$", KUBERNETES_GO_MOD.read_text(), re.M).group(1)
 
 
 def wait_for(what: str, check, timeout: float = 120, interval: float = 1.0):
@@ -93,33 +93,32 @@ def test_version_is_the_pinned_kubernetes(control_plane):
     assert (version["major"], version["minor"]) == ("1", "36")
 
 
-def test_simulated_nodes_become_ready(control_plane):
-    from kubernetes import client
+def ready(obj) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in (obj.get("status") or {}).get("conditions") or []
+    )
 
-    core = control_plane.client(client.CoreV1Api)
+
+def test_simulated_nodes_become_ready(control_plane):
+    nodes = control_plane.resource("v1", "Node")
 
     def ready_nodes():
-        nodes = core.list_node(label_selector="type=kwok").items
         return sorted(
-            n.metadata.name
-            for n in nodes
-            if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+            n["metadata"]["name"] for n in nodes.get(label_selector="type=kwok").to_dict()["items"] if ready(n)
         )
 
-    names = wait_for("kwok nodes Ready", lambda: len(ready_nodes()) == 2 and ready_nodes(), timeout=60)
+    names = wait_for("both kwok nodes Ready", lambda: len(ready_nodes()) == 2 and ready_nodes(), timeout=60)
     assert names == ["kwok-agent-1", "kwok-server-1"]
 
 
 def test_deployment_reaches_ready_replicas_on_simulated_nodes(control_plane):
     """Controller manager (Deployment, ReplicaSet, service accounts), scheduler and kwok together."""
-    from kubernetes import client
-
-    core = control_plane.client(client.CoreV1Api)
-    apps = control_plane.client(client.AppsV1Api)
+    namespaces = control_plane.resource("v1", "Namespace")
+    deployments = control_plane.resource("apps/v1", "Deployment")
     namespace = unique("smoke")
-    core.create_namespace({"metadata": {"name": namespace}})
+    namespaces.create(body={"metadata": {"name": namespace}})
     labels = {"app": "smoke"}
-    apps.create_namespaced_deployment(namespace, {
+    deployments.create(namespace=namespace, body={
         "metadata": {"name": "smoke"},
         "spec": {
             "replicas": 2,
@@ -127,30 +126,33 @@ def test_deployment_reaches_ready_replicas_on_simulated_nodes(control_plane):
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/never-pulled:1"}]}},
         },
     })  # fmt: skip
-    deployment = wait_for(
-        "Deployment smoke with 2 ready replicas",
-        lambda: (d := apps.read_namespaced_deployment("smoke", namespace)).status.ready_replicas == 2 and d,
-    )
-    assert deployment.status.available_replicas == 2
-    pods = core.list_namespaced_pod(namespace, label_selector="app=smoke").items
+
+    def ready_deployment():
+        status = deployments.get(name="smoke", namespace=namespace).to_dict().get("status", {})
+        return status.get("readyReplicas") == 2 and status
+
+    status = wait_for("Deployment smoke with 2 ready replicas", ready_deployment)
+    assert status["availableReplicas"] == 2
+    pods = control_plane.resource("v1", "Pod").get(namespace=namespace, label_selector="app=smoke").to_dict()["items"]
     assert len(pods) == 2
     for pod in pods:
-        assert pod.spec.node_name in ("kwok-server-1", "kwok-agent-1")  # bound by the scheduler
-        assert pod.status.phase == "Running"
-        assert pod.spec.service_account_name == "default"  # created by the controller manager
-    core.delete_namespace(namespace)
+        assert pod["spec"]["nodeName"] in ("kwok-server-1", "kwok-agent-1")  # bound by the scheduler
+        assert pod["status"]["phase"] == "Running" and ready(pod)
+        assert pod["spec"]["serviceAccountName"] == "default"  # created by the controller manager
+    namespaces.delete(name=namespace)
 
 
 def test_validating_admission_policy_is_enforced(control_plane):
-    from kubernetes import client
     from kubernetes.client.rest import ApiException
 
-    core = control_plane.client(client.CoreV1Api)
-    admission = control_plane.client(client.AdmissionregistrationV1Api)
+    namespaces = control_plane.resource("v1", "Namespace")
+    configmaps = control_plane.resource("v1", "ConfigMap")
+    policies = control_plane.resource("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy")
+    bindings = control_plane.resource("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding")
     namespace = unique("vap")
     policy = unique("no-forbidden-configmaps")
-    core.create_namespace({"metadata": {"name": namespace, "labels": {"gauntlet.test/vap": namespace}}})
-    admission.create_validating_admission_policy({
+    namespaces.create(body={"metadata": {"name": namespace, "labels": {"gauntlet.test/vap": namespace}}})
+    policies.create(body={
         "metadata": {"name": policy},
         "spec": {
             "failurePolicy": "Fail",
@@ -158,15 +160,15 @@ def test_validating_admission_policy_is_enforced(control_plane):
             "validations": [{"expression": "!has(object.data) || !('forbidden' in object.data)", "message": "data key 'forbidden' is not allowed here"}],
         },
     })  # fmt: skip
-    admission.create_validating_admission_policy_binding({
+    bindings.create(body={
         "metadata": {"name": policy},
         "spec": {"policyName": policy, "validationActions": ["Deny"], "namespaceSelector": {"matchLabels": {"gauntlet.test/vap": namespace}}},
     })  # fmt: skip
 
     def denied():
         try:
-            core.create_namespaced_config_map(
-                namespace, {"metadata": {"generateName": "bad-"}, "data": {"forbidden": "x"}}
+            configmaps.create(
+                namespace=namespace, body={"metadata": {"generateName": "bad-"}, "data": {"forbidden": "x"}}
             )
         except ApiException as error:
             return error
@@ -174,33 +176,32 @@ def test_validating_admission_policy_is_enforced(control_plane):
 
     error = wait_for("the ValidatingAdmissionPolicy denying a ConfigMap", denied, timeout=60)
     assert error.status in (403, 422), error
-    assert policy in error.body and "data key 'forbidden' is not allowed here" in error.body
-    assert not [cm for cm in core.list_namespaced_config_map(namespace).items if cm.metadata.name.startswith("bad-")]
-    core.create_namespaced_config_map(namespace, {"metadata": {"name": "good"}, "data": {"allowed": "x"}})
-    admission.delete_validating_admission_policy_binding(policy)
-    admission.delete_validating_admission_policy(policy)
-    core.delete_namespace(namespace)
+    assert policy in error_message(error) and "data key 'forbidden' is not allowed here" in error_message(error)
+    with pytest.raises(ApiException):  # and from then on
+        configmaps.create(namespace=namespace, body={"metadata": {"name": "bad"}, "data": {"forbidden": "x"}})
+    with pytest.raises(ApiException) as raised:
+        configmaps.get(name="bad", namespace=namespace)
+    assert raised.value.status == 404
+    configmaps.create(namespace=namespace, body={"metadata": {"name": "good"}, "data": {"allowed": "x"}})
+    bindings.delete(name=policy)
+    policies.delete(name=policy)
+    namespaces.delete(name=namespace)
 
 
 def test_pod_security_admission_enforces_the_namespace_level(control_plane):
-    from kubernetes import client
     from kubernetes.client.rest import ApiException
 
-    core = control_plane.client(client.CoreV1Api)
+    namespaces = control_plane.resource("v1", "Namespace")
+    pods = control_plane.resource("v1", "Pod")
     namespace = unique("restricted")
-    core.create_namespace(
-        {"metadata": {"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    namespaces.create(
+        body={"metadata": {"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
     )
-    privileged = {
-        "metadata": {"name": "privileged"},
-        "spec": {
-            "containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"privileged": True}}]
-        },
-    }
+    privileged = {"metadata": {"name": "privileged"}, "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"privileged": True}}]}}  # fmt: skip
     with pytest.raises(ApiException) as raised:
-        core.create_namespaced_pod(namespace, privileged)
+        pods.create(namespace=namespace, body=privileged)
     assert raised.value.status == 403
-    assert 'violates PodSecurity "restricted:latest"' in raised.value.body
+    assert 'violates PodSecurity "restricted:latest"' in error_message(raised.value)
     restricted = {
         "metadata": {"name": "restricted"},
         "spec": {
@@ -208,8 +209,8 @@ def test_pod_security_admission_enforces_the_namespace_level(control_plane):
             "containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
         },
     }  # fmt: skip
-    core.create_namespaced_pod(namespace, restricted)
-    core.delete_namespace(namespace)
+    assert pods.create(namespace=namespace, body=restricted).metadata.name == "restricted"
+    namespaces.delete(name=namespace)
 
 
 CRD = {
@@ -241,53 +242,46 @@ CRD = {
 def test_server_side_apply_of_a_crd_then_a_custom_resource(control_plane):
     """Real SSA: CRD established, CR defaulted by its schema, a CEL rule enforced, a reapply is a no-op."""
     from kubernetes.client.rest import ApiException
-    from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-    call = control_plane.netns.call
-    dynamic = call(DynamicClient, control_plane.api_client())
-    crds = call(dynamic.resources.get, api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
-    call(crds.server_side_apply, body=CRD, name=CRD["metadata"]["name"], field_manager=FIELD_MANAGER)
-
-    def established():
-        crd = call(crds.get, name=CRD["metadata"]["name"])
-        return any(c["type"] == "Established" and c["status"] == "True" for c in crd.status.conditions or [])
-
-    wait_for("CRD Established", established, timeout=60)
+    crds = control_plane.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    crds.server_side_apply(body=CRD, name=CRD["metadata"]["name"], field_manager=FIELD_MANAGER)
+    wait_for("CRD Established", lambda: any(
+        c["type"] == "Established" and c["status"] == "True"
+        for c in crds.get(name=CRD["metadata"]["name"]).to_dict().get("status", {}).get("conditions", [])
+    ), timeout=60)  # fmt: skip
 
     def widgets_api():
         try:
-            call(dynamic.resources.invalidate_cache)
-            return call(dynamic.resources.get, api_version="smoke.gauntlet.test/v1", kind="Widget")
+            return control_plane.resource("smoke.gauntlet.test/v1", "Widget")
         except ResourceNotFoundError:
             return None
 
     widgets = wait_for("Widget served by discovery", widgets_api, timeout=60)
+    namespaces = control_plane.resource("v1", "Namespace")
     namespace = unique("ssa")
-    call(dynamic.resources.get(api_version="v1", kind="Namespace").create, body={"metadata": {"name": namespace}})
-    widget = {
-        "apiVersion": "smoke.gauntlet.test/v1",
-        "kind": "Widget",
-        "metadata": {"name": "one", "namespace": namespace},
-        "spec": {"size": 3},
-    }
+    namespaces.create(body={"metadata": {"name": namespace}})
+    widget = {"apiVersion": "smoke.gauntlet.test/v1", "kind": "Widget", "metadata": {"name": "one", "namespace": namespace}, "spec": {"size": 3}}  # fmt: skip
 
-    first = call(widgets.server_side_apply, body=widget, name="one", namespace=namespace, field_manager=FIELD_MANAGER)
-    assert first.spec.size == 3 and first.spec.max == 10  # defaulted from the schema
-    assert [m["manager"] for m in first.metadata.managedFields] == [FIELD_MANAGER]
-    assert [m["operation"] for m in first.metadata.managedFields] == ["Apply"]
-    again = call(widgets.server_side_apply, body=widget, name="one", namespace=namespace, field_manager=FIELD_MANAGER)
-    assert again.metadata.resourceVersion == first.metadata.resourceVersion  # nothing changed: no write
+    first = widgets.server_side_apply(
+        body=widget, name="one", namespace=namespace, field_manager=FIELD_MANAGER
+    ).to_dict()
+    assert first["spec"] == {"size": 3, "max": 10}  # max defaulted from the schema
+    assert [(m["manager"], m["operation"]) for m in first["metadata"]["managedFields"]] == [(FIELD_MANAGER, "Apply")]
+    again = widgets.server_side_apply(
+        body=widget, name="one", namespace=namespace, field_manager=FIELD_MANAGER
+    ).to_dict()
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]  # nothing changed: no write
 
     too_big = {**widget, "metadata": {"name": "two", "namespace": namespace}, "spec": {"size": 11}}
     with pytest.raises(ApiException) as raised:
-        call(widgets.server_side_apply, body=too_big, name="two", namespace=namespace, field_manager=FIELD_MANAGER)
-    assert raised.value.status == 422 and "size must not exceed max" in raised.value.body
+        widgets.server_side_apply(body=too_big, name="two", namespace=namespace, field_manager=FIELD_MANAGER)
+    assert raised.value.status == 422 and "size must not exceed max" in error_message(raised.value)
     zero = {**widget, "metadata": {"name": "three", "namespace": namespace}, "spec": {"size": 0}}
     with pytest.raises(ApiException) as raised:
-        call(widgets.server_side_apply, body=zero, name="three", namespace=namespace, field_manager=FIELD_MANAGER)
-    assert raised.value.status == 422 and "should be greater than or equal to 1" in raised.value.body
-    call(dynamic.resources.get(api_version="v1", kind="Namespace").delete, name=namespace)
+        widgets.server_side_apply(body=zero, name="three", namespace=namespace, field_manager=FIELD_MANAGER)
+    assert raised.value.status == 422 and "should be greater than or equal to 1" in error_message(raised.value)
+    namespaces.delete(name=namespace)
 
 
 # --- helm -------------------------------------------------------------------------------------
@@ -295,8 +289,6 @@ def test_server_side_apply_of_a_crd_then_a_custom_resource(control_plane):
 
 def test_helm_template_renders_the_k3s_traefik_chart(control_plane, tmp_path):
     """helm v4 renders the Traefik chart k3s v1.36.4 packages; the API server accepts its Deployment."""
-    from kubernetes import client
-
     chart = upstream.path("traefik-helm-chart/v40.1.0/traefik")
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     values = yaml.safe_load((chart / "values.yaml").read_text())
@@ -326,9 +318,16 @@ def test_helm_template_renders_the_k3s_traefik_chart(control_plane, tmp_path):
     assert [d["metadata"]["name"] for d in deployments] == ["traefik"]
     image = deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"{values['image']['registry']}/{values['image']['repository']}:{meta['appVersion']}"
-    apps = control_plane.client(client.AppsV1Api)
-    accepted = apps.create_namespaced_deployment("kube-system", deployments[0], dry_run="All")
-    assert accepted.metadata.name == "traefik" and accepted.spec.template.spec.containers[0].image == image
+    accepted = (
+        control_plane.resource("apps/v1", "Deployment")
+        .create(namespace="kube-system", body=deployments[0], dry_run="All")
+        .to_dict()
+    )
+    assert (
+        accepted["metadata"]["name"] == "traefik"
+        and accepted["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    )
+    assert accepted["metadata"]["uid"]  # defaulted and admitted by the server, not stored (dry run)
 
 
 def test_report_memory(control_plane, record_property):
