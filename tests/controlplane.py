@@ -91,16 +91,15 @@ class NetNS:
         try:
             subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
             self._fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+            # One thread inside the namespace for the Python clients (setns(2) moves the calling
+            # thread); started now, so that a failing setns stops here.
+            self.executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"netns-{name}", initializer=_enter_netns, initargs=(self._fd,)
+            )
+            self.call(lambda: None)
         except BaseException:
             subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
             raise
-        # One thread inside the namespace for the Python clients (setns(2) moves the calling thread).
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix=f"netns-{name}",
-            initializer=_enter_netns,
-            initargs=(self._fd,),
-        )
 
     def inode(self) -> int:
         return os.fstat(self._fd).st_ino
@@ -454,16 +453,18 @@ class ControlPlane:
         return self.netns.call(fetch)
 
     def stop(self) -> None:
+        """Clients first, then the API server, then kine; each gets SIGTERM, then SIGKILL after 15 s."""
         for name in reversed(list(self.processes)):
             proc = self.processes[name]
             if proc.poll() is None:
+                began = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+                self.timings[f"stop_{name}_s"] = time.monotonic() - began
         if self.netns is not None:
             self.netns.close()
 

@@ -248,7 +248,7 @@ def test_server_side_apply_of_a_crd_then_a_custom_resource(control_plane):
     crds.server_side_apply(body=CRD, name=CRD["metadata"]["name"], field_manager=FIELD_MANAGER)
     wait_for("CRD Established", lambda: any(
         c["type"] == "Established" and c["status"] == "True"
-        for c in crds.get(name=CRD["metadata"]["name"]).to_dict().get("status", {}).get("conditions", [])
+        for c in (crds.get(name=CRD["metadata"]["name"]).to_dict().get("status") or {}).get("conditions") or []
     ), timeout=60)  # fmt: skip
 
     def widgets_api():
