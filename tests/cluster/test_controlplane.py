@@ -7,6 +7,7 @@ Each test asserts what the real kube-apiserver, controller manager, scheduler, k
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import uuid
 import pytest
 import upstream
 import yaml
-from controlplane import API_SERVICE_IP, REPO, error_message
+from controlplane import API_SERVICE_IP, REPO, SERVICE_CIDR, error_message
 
 pytestmark = pytest.mark.controlplane
 
@@ -77,6 +78,8 @@ def test_namespace_has_only_loopback_and_no_route_out(netns):
 
 
 def test_every_component_runs_inside_the_namespace(control_plane):
+    code, _ = control_plane.netns.call(_connect_error, API_SERVICE_IP, 443)
+    assert code == errno.ENETUNREACH  # the control plane's namespace has no route out either
     inode = control_plane.netns.inode()
     assert os.stat("/proc/self/ns/net").st_ino != inode  # the test process itself is outside
     for name, proc in control_plane.processes.items():
@@ -185,6 +188,49 @@ def test_validating_admission_policy_is_enforced(control_plane):
     configmaps.create(namespace=namespace, body={"metadata": {"name": "good"}, "data": {"allowed": "x"}})
     bindings.delete(name=policy)
     policies.delete(name=policy)
+    namespaces.delete(name=namespace)
+
+
+def test_a_webhook_without_backend_fails_at_once_unreachable(control_plane):
+    """The API server's own dial to a webhook Service (10.43.x.y) stays inside the namespace:
+    the request fails at once with "network is unreachable", it neither leaves nor hangs."""
+    from kubernetes.client.rest import ApiException
+
+    namespaces = control_plane.resource("v1", "Namespace")
+    configmaps = control_plane.resource("v1", "ConfigMap")
+    webhooks = control_plane.resource("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
+    namespace = unique("webhook")
+    namespaces.create(body={"metadata": {"name": namespace, "labels": {"gauntlet.test/webhook": namespace}}})
+    service = control_plane.resource("v1", "Service").create(namespace=namespace, body={
+        "metadata": {"name": "no-backend"},
+        "spec": {"selector": {"app": "none"}, "ports": [{"port": 443, "targetPort": 8443}]},
+    }).to_dict()  # fmt: skip
+    assert ipaddress.ip_address(service["spec"]["clusterIP"]) in ipaddress.ip_network(SERVICE_CIDR)
+    webhooks.create(body={
+        "metadata": {"name": namespace},
+        "webhooks": [{
+            "name": "deny.gauntlet.test",
+            "clientConfig": {"service": {"namespace": namespace, "name": "no-backend", "path": "/validate", "port": 443}},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}],
+            "namespaceSelector": {"matchLabels": {"gauntlet.test/webhook": namespace}},
+            "failurePolicy": "Fail", "sideEffects": "None", "admissionReviewVersions": ["v1"], "timeoutSeconds": 10,
+        }],
+    })  # fmt: skip
+
+    def refused():
+        began = time.monotonic()
+        try:
+            configmaps.create(namespace=namespace, body={"metadata": {"generateName": "x-"}})
+        except ApiException as error:
+            return error, time.monotonic() - began
+        return None  # the webhook configuration is not active yet
+
+    error, seconds = wait_for("the webhook called", refused, timeout=60)
+    message = error_message(error)
+    assert "failed calling webhook" in message and "network is unreachable" in message, message
+    assert service["spec"]["clusterIP"] in message
+    assert seconds < 3, f"took {seconds:.1f} s: it must fail at once, not wait for the webhook's timeout"
+    webhooks.delete(name=namespace)
     namespaces.delete(name=namespace)
 
 
