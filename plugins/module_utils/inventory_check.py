@@ -266,13 +266,15 @@ def unknown_variable_problem(name: str, known, prefixes) -> str | None:
     prefix = prefix_of(name, prefixes)
     if prefix is not None:
         candidates = [k for k in known if isinstance(k, str) and k.startswith(prefix + "_")]
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
         if close:
             return f"'{name}' is not a variable anything reads; did you mean '{close[0]}'? Rename it"
         if prefix != "gauntlet":
+            nearest = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+            hint = f"the closest are {', '.join(nearest)}; " if nearest else ""
             return (
-                f"'{name}' is not an option of role {prefix} (meta/argument_specs.yml there lists them): "
-                "nothing reads it; fix the name or remove it"
+                f"'{name}' is not an option of role {prefix}, so nothing reads it ({hint}the role's "
+                "meta/argument_specs.yml lists them all): fix the name or remove it"
             )
         return None
     close = difflib.get_close_matches(name, [k for k in known if isinstance(k, str)], n=1, cutoff=0.85)
