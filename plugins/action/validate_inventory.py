@@ -82,14 +82,25 @@ def origin_of(value) -> str | None:
     if tag is None:
         return None
     if tag.path:
-        path = tag.path
-        try:
-            relative = os.path.relpath(path)
-            path = relative if not relative.startswith("..") else path
-        except ValueError:
-            pass
+        path = origin_path(tag.path)
         return f"{path}:{tag.line_num}" if tag.line_num else path
     return tag.description or None
+
+
+def _failure(problems: list[str]) -> str:
+    return (
+        f"The inventory has {len(problems)} problem(s); nothing was changed, no host was contacted:\n- "
+        + "\n- ".join(problems)
+    )
+
+
+def origin_path(path: str) -> str:
+    """`path` relative to the working folder when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return relative if not relative.startswith("..") else path
 
 
 def _error_text(error: Exception) -> str:
@@ -128,6 +139,52 @@ def describe_path(path, origin) -> dict:
     return info
 
 
+def parse_problems(sources, load) -> list[str]:
+    """The YAML inventory files of `sources` that do not parse, with the parser's message.
+
+    Ansible only warns about them and runs on what is left (often nothing), which the other
+    checks would report as missing groups. `load` is the play's DataLoader.load_from_file
+    (vault and !unsafe aware). Failing on them globally (ansible.cfg unparsed_is_failed or
+    any_unparsed_is_failed) would also fail every command run without -i while the lab's
+    default inventory (inventory/lab) has no hosts.yml, so the check is here.
+    """
+    problems = []
+    for source in sources if isinstance(sources, (list, tuple)) else []:
+        source = str(source)
+        if os.path.isdir(source):
+            candidates = [
+                os.path.join(source, name)
+                for name in sorted(os.listdir(source))
+                if name.endswith((".yml", ".yaml")) and os.path.isfile(os.path.join(source, name))
+            ]
+        elif os.path.isfile(source) and source.endswith((".yml", ".yaml")):
+            candidates = [source]
+        else:
+            candidates = []
+        for path in candidates:
+            shown = origin_path(path)
+            try:
+                data = load(path, cache="none")
+            except Exception as error:  # the parser's message is the report
+                lines = [line for line in str(getattr(error, "message", "") or error).splitlines() if line.strip()]
+                where = getattr(error, "obj", None)  # ansible-core 2.19: the Origin (file:line:column)
+                if where is not None and str(where).startswith(path):
+                    shown = origin_path(str(where))
+                problems.append(
+                    f"{shown} cannot be parsed, so Ansible read no hosts from it: {' '.join(lines[:3])[:400]}; fix the "
+                    "YAML there (indent with spaces, close every bracket and quote; compare inventory/sample/hosts.yml)"
+                )
+                continue
+            if data is not None and not (
+                isinstance(data, dict) and all(isinstance(group, dict) or group is None for group in data.values())
+            ):
+                problems.append(
+                    f"{shown} is not an inventory: its top level must be a mapping of groups (all: children: ...), "
+                    "like inventory/sample/hosts.yml"
+                )
+    return problems
+
+
 class ActionModule(ActionBase):
     """Validate the inventory on the controller; fail with one message per problem."""
 
@@ -140,6 +197,10 @@ class ActionModule(ActionBase):
         args = self._task.args
         required_versions = args.get("required_versions") or []
 
+        problems = parse_problems(task_vars.get("ansible_inventory_sources"), self._loader.load_from_file)
+        if problems:  # the rest would only report what the unparsed file would have set
+            result.update(failed=True, changed=False, problems=problems, msg=_failure(problems))
+            return result
         options, prefixes, problems = load_options()
         known = set(options)
         hostvars = task_vars.get("hostvars")
@@ -170,10 +231,7 @@ class ActionModule(ActionBase):
         result["problems"] = problems
         if problems:
             result["failed"] = True
-            result["msg"] = (
-                f"The inventory has {len(problems)} problem(s); nothing was changed, no host was contacted:\n- "
-                + "\n- ".join(problems)
-            )
+            result["msg"] = _failure(problems)
         else:
             result["msg"] = f"the inventory is valid ({len(hosts)} hosts)"
         return result
