@@ -32,6 +32,12 @@ COLLECTION = Path(__file__).resolve().parents[2]
 _SERVICE_USE = re.compile(r"local_domains_services(?:\.([a-z][a-z0-9_]*)|\[['\"]([a-z][a-z0-9_]*)['\"]\])")
 _NOT_SERVICES = {"values", "keys", "items", "get"}
 _MAX_CREDENTIAL_FILES = 2000
+# libyaml when present: the roles' specs are read on every run.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(path: Path):
+    return yaml.load(path.read_text(), Loader=_SAFE_LOADER)  # noqa: S506 - CSafeLoader or SafeLoader, both safe
 
 
 def load_options(collection: Path = COLLECTION) -> tuple[dict, list[str], list[str]]:
@@ -43,7 +49,7 @@ def load_options(collection: Path = COLLECTION) -> tuple[dict, list[str], list[s
         role = spec_file.parents[1].name
         prefixes.append(role)
         try:
-            entry_points = (yaml.safe_load(spec_file.read_text()) or {}).get("argument_specs") or {}
+            entry_points = (_load_yaml(spec_file) or {}).get("argument_specs") or {}
             for entry_point in entry_points.values():
                 for name, spec in ((entry_point or {}).get("options") or {}).items():
                     options.setdefault(name, {"spec": spec or {}, "owner": f"role {role}, meta/argument_specs.yml"})
@@ -51,7 +57,7 @@ def load_options(collection: Path = COLLECTION) -> tuple[dict, list[str], list[s
             problems.append(f"cannot read {spec_file}: {error}")
     topics = collection / "meta" / "inventory_variables.yml"
     try:
-        for name, spec in ((yaml.safe_load(topics.read_text()) or {}).get("options") or {}).items():
+        for name, spec in ((_load_yaml(topics) or {}).get("options") or {}).items():
             options.setdefault(name, {"spec": spec or {}, "owner": "meta/inventory_variables.yml"})
     except (OSError, yaml.YAMLError, AttributeError) as error:
         problems.append(f"cannot read {topics}: {error}")
