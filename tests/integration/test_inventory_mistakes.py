@@ -433,6 +433,13 @@ BROKEN = [
         "k3s_tls_san = 'api.example': it is a string, the option takes a list",
     ),
     ("render-dir-is-a-file", render_dir_is_a_file, "' is a file, not a folder"),
+    (
+        "registry-account-key-misspelled",
+        lambda inv: inv.edit(
+            "platform.yml", "gauntlet_registry_accounts", lambda a: a["ci"].update(credentail=a["ci"].pop("credential"))
+        ),
+        "gauntlet_registry_accounts.ci has an unknown key 'credentail' (did you mean 'credential'?)",
+    ),
     # Secrets on disk
     (
         "credentials-world-readable",
