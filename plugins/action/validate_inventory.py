@@ -70,7 +70,11 @@ def required_services(collection: Path = COLLECTION) -> list[str]:
     for folder in ("roles", "playbooks"):
         for path in (collection / folder).rglob("*"):
             if path.suffix in (".yml", ".j2") and path.is_file():
-                for match in _SERVICE_USE.finditer(path.read_text(errors="replace")):
+                try:
+                    text = path.read_text(errors="replace")
+                except OSError:
+                    continue
+                for match in _SERVICE_USE.finditer(text):
                     name = match.group(1) or match.group(2)
                     if name not in _NOT_SERVICES:
                         found.add(name)
@@ -158,9 +162,14 @@ def parse_problems(sources, load) -> list[str]:
     for source in sources if isinstance(sources, (list, tuple)) else []:
         source = str(source)
         if os.path.isdir(source):
+            try:
+                names = sorted(os.listdir(source))
+            except OSError as error:
+                problems.append(f"cannot read the inventory folder {source}: {error}")
+                continue
             candidates = [
                 os.path.join(source, name)
-                for name in sorted(os.listdir(source))
+                for name in names
                 if name.endswith((".yml", ".yaml")) and os.path.isfile(os.path.join(source, name))
             ]
         elif os.path.isfile(source) and source.endswith((".yml", ".yaml")):
