@@ -14,11 +14,19 @@ def test_namespace_enforces_the_level_and_audits_restricted():
     assert "annotations" not in ns["metadata"]
 
 
-def test_injected_namespace_must_be_privileged():
-    ns = F["platform_namespace"]("gitea", pod_security="privileged", inject=True)
+def test_injected_namespace_enforces_restricted_and_never_privileged():
+    """Linkerd runs with its CNI plugin: injection is no reason to lower the level (review C2)."""
+    ns = F["platform_namespace"]("gitea", inject=True)
     assert ns["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
-    with pytest.raises(AnsibleFilterError, match="NET_ADMIN"):
-        F["platform_namespace"]("gitea", inject=True)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        F["platform_namespace"]("builds", pod_security="baseline", inject=True)["metadata"]["labels"][
+            "pod-security.kubernetes.io/enforce"
+        ]
+        == "baseline"
+    )
+    with pytest.raises(AnsibleFilterError, match="CNI plugin"):
+        F["platform_namespace"]("gitea", pod_security="privileged", inject=True)
 
 
 @pytest.mark.parametrize(("name", "level"), [("Gitea", "restricted"), ("gitea", "strict"), ("-x", "baseline")])
