@@ -123,7 +123,8 @@ def ingress_host_policy(services: dict, namespaces: dict, name: str = INGRESS_HO
 
     ``services`` is ``local_domains_services`` (service -> host), ``namespaces`` the
     namespace publishing each service (service -> namespace); a service without a namespace
-    (the registry, served directly) may be published by no Ingress. The policy refuses an
+    (the registry, served directly) may be published by no Ingress, and a namespace entry for
+    a service without a domain is left out. The policy refuses an
     Ingress (CREATE, UPDATE) that has a ``defaultBackend`` or a rule without a host (both
     catch every host), or names a host in a rule or in ``tls`` that its namespace may not
     publish. Fields: admissionregistration.k8s.io/v1, GA and built into the API server
@@ -135,13 +136,10 @@ def ingress_host_policy(services: dict, namespaces: dict, name: str = INGRESS_HO
         raise PlatformObjectError("local_domains_services must map service names to domains")
     if not isinstance(namespaces, dict):
         raise PlatformObjectError("the service namespaces must be a mapping of service name to namespace")
-    unknown = sorted(set(namespaces) - set(services))
-    if unknown:
-        raise PlatformObjectError(
-            f"service namespaces name services that local_domains_services lacks: {', '.join(unknown)}"
-        )
     allowed = {}
-    for service, namespace in sorted(namespaces.items()):
+    # A service without a domain publishes nothing (a site may leave one out of
+    # local_domains_services); a domain without a namespace may be named by no Ingress.
+    for service, namespace in sorted((s, n) for s, n in namespaces.items() if s in services):
         host = services[service]
         if not isinstance(host, str) or not _DNS_NAME.match(host):
             raise PlatformObjectError(f"local_domains_services.{service}: {host!r} is not a DNS name")
