@@ -212,8 +212,8 @@ def test_task_api_namespace_is_ansibles_and_admits_meshed_pods(cluster):
     namespace = find(cluster, "Namespace", "task-api")
     labels = namespace["metadata"]["labels"]
     assert labels["app.kubernetes.io/managed-by"] == "gauntlet"
-    # The Task API's pods are injected by their own annotation: proxy-init needs privileged.
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    # The Task API's pods are injected by their own annotation; Linkerd's CNI plugin keeps them restricted.
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
     assert namespace["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 

@@ -58,7 +58,7 @@ def test_namespaces_meshed_server_and_baseline_builds(objects):
     builds = objects[("Namespace", None, "drone-builds")]["metadata"]
     assert "drone" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
     assert drone["annotations"]["linkerd.io/inject"] == "enabled"
-    assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # kaniko builds as root without privileges: baseline, and no Linkerd proxy in build pods.
     assert builds["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert "annotations" not in builds

@@ -55,6 +55,9 @@ def test_files_are_named_per_component_and_order(rendered):
         "coredns-custom/00-configmap-kube-system-coredns-custom.yaml",
         "traefik/00-secret-kube-system-gauntlet-default-tls.yaml",
         "traefik/01-helmchartconfig-kube-system-traefik.yaml",
+        # The Ingress host policy (tests/render/test_ingress_host_policy.py).
+        "traefik/02-validatingadmissionpolicy-cluster-gauntlet-ingress-hosts.yaml",
+        "traefik/03-validatingadmissionpolicybinding-cluster-gauntlet-ingress-hosts.yaml",
     ]
 
 
