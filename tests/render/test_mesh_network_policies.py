@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from netpol import Pod, admitted, namespace_labels
+from netpol import Pod, admitted, namespace_labels, policy_types
 
 REPO = Path(__file__).resolve().parents[2]
 TASK_API = REPO / "gitops" / "task-api"
@@ -97,6 +97,12 @@ def pods(everything) -> dict[str, Pod]:
     (prometheus,) = [o for o in everything if o["kind"] == "Prometheus"]
     (cluster,) = [o for o in everything if o["kind"] == "Cluster" and o["apiVersion"].startswith("postgresql.cnpg.io")]
     db_ns = cluster["metadata"]["namespace"]
+    (runner,) = [o for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"]
+    (builds_ns,) = [
+        e["value"]
+        for e in runner["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] == "DRONE_NAMESPACE_DEFAULT"
+    ]
     return {
         "task-api": w("task-api", "task-api"),
         "keycloak": w("keycloak", "keycloak"),
@@ -135,6 +141,26 @@ def pods(everything) -> dict[str, Pod]:
         "linkerd-identity": Pod("linkerd", {"linkerd.io/control-plane-component": "identity"}, True),
         # A pod the tests place in the default namespace: nothing should let it in.
         "stranger": Pod("default", {"app": "stranger"}, False),
+        # Drone's build pods (drone-runner-kube creates them in DRONE_NAMESPACE_DEFAULT with
+        # labels of its own): untrusted code; every policy there selects all pods.
+        "build": Pod(builds_ns, {"io.drone": "build"}, builds_ns in meshed),
+        "drone-runner": w("drone", "drone-runner"),
+        "cnpg-operator": w("cnpg-system", "cnpg-controller-manager"),
+        "postgres-replica": Pod(
+            db_ns, {"cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/instanceRole": "replica"}, db_ns in meshed
+        ),
+        "keycloak-peer": w("keycloak", "keycloak"),
+        # linkerd-viz chart templates/web.yaml, metrics-api.yaml: pod labels.
+        "viz-web": Pod("linkerd-viz", {"component": "web", "linkerd.io/extension": "viz"}, True),
+        "viz-metrics-api": Pod("linkerd-viz", {"component": "metrics-api", "linkerd.io/extension": "viz"}, True),
+        "viz-tap-injector": Pod("linkerd-viz", {"component": "tap-injector", "linkerd.io/extension": "viz"}, True),
+        "linkerd-proxy-injector": Pod("linkerd", {"linkerd.io/control-plane-component": "proxy-injector"}, True),
+        # Host-network endpoints: the API server (6443, and the caller of admission
+        # webhooks and APIServices), the registry on the node address (5000), Traefik on
+        # the ingress address (443, k3s ServiceLB).
+        "api-server": Pod("", {}, False, host=True),
+        "registry": Pod("", {}, False, host=True),
+        "ingress-address": Pod("", {}, False, host=True),
     }
 
 
@@ -179,10 +205,52 @@ MUST_TALK = [
     ("traefik", "drone", 8080, "TCP", False),
     ("keycloak", "postgres", 5432, "TCP", False),
     ("gitea", "postgres", 5432, "TCP", False),
-    ("drone", "postgres", 5432, "TCP", False),
     ("traefik", "grafana", 3000, "TCP", False),
     ("grafana", "prometheus", 9090, "TCP", False),
     ("prometheus", "alertmanager", 9093, "TCP", False),
+    # CI builds: the clone from Gitea, DNS, the registry on the node address, Traefik on
+    # the ingress address (a push to gitops, the package index); nothing else.
+    ("build", "gitea", 3000, "TCP", False),
+    ("build", "kube-dns", 53, "UDP", False),
+    ("build", "kube-dns", 53, "TCP", False),
+    ("build", "registry", 5000, "TCP", False),
+    ("build", "ingress-address", 443, "TCP", False),
+    ("drone-runner", "drone", 8080, "TCP", False),  # DRONE_RPC_HOST
+    ("prometheus", "gitea", 3000, "TCP", False),  # ServiceMonitor gitea
+    ("prometheus", "keycloak", 9000, "TCP", False),  # ServiceMonitor keycloak (management)
+    ("prometheus", "keycloak", ADMIN, "TCP", False),
+    ("viz-tap", "keycloak", CONTROL, "TCP", False),
+    ("keycloak-peer", "keycloak", 7800, "TCP", False),  # JGroups between Keycloak pods
+    # CloudNativePG: the operator reaches instances on 8000 and 5432, instances each other
+    # (replication), instances the API server; Prometheus the metrics ports.
+    ("api-server", "cnpg-operator", 9443, "TCP", False),
+    ("cnpg-operator", "postgres", 8000, "TCP", False),
+    ("cnpg-operator", "postgres", 5432, "TCP", False),
+    ("postgres-replica", "postgres", 5432, "TCP", False),
+    ("postgres-replica", "postgres", 8000, "TCP", False),
+    ("postgres", "api-server", 6443, "TCP", False),
+    ("postgres", "kube-dns", 53, "UDP", False),
+    ("prometheus", "postgres", 9187, "TCP", False),
+    ("prometheus", "cnpg-operator", 8080, "TCP", False),
+    # Linkerd: every proxy reaches the control plane; the API server its webhooks; both
+    # Prometheus the admin ports.
+    ("keycloak", "linkerd-identity", 8080, "TCP", True),
+    ("gitea", "linkerd-destination", 8086, "TCP", True),
+    ("drone-runner", "linkerd-destination", 8090, "TCP", True),
+    ("api-server", "linkerd-proxy-injector", 8443, "TCP", False),
+    ("api-server", "linkerd-destination", 8443, "TCP", False),  # sp-validator
+    ("api-server", "linkerd-destination", 9443, "TCP", False),  # policy validator
+    ("prometheus", "linkerd-destination", 9996, "TCP", False),
+    ("viz-prometheus", "linkerd-identity", 9990, "TCP", False),
+    ("prometheus", "linkerd-identity", ADMIN, "TCP", False),
+    # linkerd-viz: the dashboard from Traefik only; its own flows.
+    ("traefik", "viz-web", 8084, "TCP", False),
+    ("viz-web", "viz-metrics-api", 8085, "TCP", False),
+    ("viz-metrics-api", "viz-prometheus", 9090, "TCP", False),
+    ("api-server", "viz-tap", 8089, "TCP", False),
+    ("api-server", "viz-tap-injector", 8443, "TCP", False),
+    ("prometheus", "viz-web", 9994, "TCP", False),
+    ("viz-prometheus", "viz-tap", ADMIN, "TCP", False),
 ]
 
 MUST_NOT_TALK = [
@@ -192,7 +260,71 @@ MUST_NOT_TALK = [
     ("prometheus", "task-api", CONTROL, "TCP"),  # tap is viz's only
     ("stranger", "task-api", ADMIN, "TCP"),  # proxy metrics only for the two Prometheus
     ("stranger", "argocd-redis", 6379, "TCP"),
+    ("drone", "postgres", 5432, "TCP"),  # Drone keeps SQLite (DRONE_DATABASE_DRIVER)
+    # CI build pods run untrusted code: no internal service beyond the clone.
+    ("build", "postgres", 5432, "TCP"),
+    ("build", "postgres", 8000, "TCP"),
+    ("build", "keycloak", 8080, "TCP"),
+    ("build", "keycloak", 9000, "TCP"),
+    ("build", "drone", 8080, "TCP"),
+    ("build", "argocd-server", 8080, "TCP"),
+    ("build", "argocd-repo-server", 8081, "TCP"),
+    ("build", "grafana", 3000, "TCP"),
+    ("build", "prometheus", 9090, "TCP"),
+    ("build", "cnpg-operator", 9443, "TCP"),
+    ("build", "linkerd-identity", 8080, "TCP"),
+    ("build", "task-api", 8000, "TCP"),
+    ("build", "viz-web", 8084, "TCP"),
+    # The viz dashboard holds cluster-wide tap: Traefik (with its basic auth) only.
+    ("stranger", "viz-web", 8084, "TCP"),
+    ("task-api", "viz-web", 8084, "TCP"),
+    ("gitea", "viz-web", 8084, "TCP"),
+    ("grafana", "viz-web", 8084, "TCP"),
+    ("prometheus", "viz-web", 8084, "TCP"),
+    ("viz-tap", "viz-web", 8084, "TCP"),
+    # PostgreSQL: its applications, the operator and its peers only.
+    ("stranger", "postgres", 5432, "TCP"),
+    ("grafana", "postgres", 5432, "TCP"),
+    ("argocd-repo-server", "postgres", 5432, "TCP"),
+    ("postgres", "gitea", 3000, "TCP"),  # database egress is closed
+    # Keycloak: Traefik, the Task API (JWKS), Prometheus (9000), its peers.
+    ("stranger", "keycloak", 8080, "TCP"),
+    ("argocd-repo-server", "keycloak", 8080, "TCP"),
+    ("stranger", "keycloak", 7800, "TCP"),
+    ("stranger", "gitea", 3000, "TCP"),
+    ("stranger", "drone", 8080, "TCP"),
+    ("stranger", "drone-runner", 3000, "TCP"),
+    ("stranger", "cnpg-operator", 8080, "TCP"),
+    ("stranger", "linkerd-identity", 9990, "TCP"),
+    ("stranger", "viz-metrics-api", 8085, "TCP"),
+    ("stranger", "viz-prometheus", 9090, "TCP"),
+    ("stranger", "argocd-server", 8080, "TCP"),
 ]
+
+
+def test_every_platform_namespace_denies_by_default(everything, policies):
+    # Every namespace the platform creates (roles and gitops) isolates all its pods for
+    # ingress; those running untrusted or data-holding pods for egress too. kube-system is
+    # k3s's own and is left as k3s ships it.
+    namespaces = {o["metadata"]["name"] for o in everything if o["kind"] == "Namespace"} - {"kube-system"}
+    assert {"database", "cnpg-system", "keycloak", "gitea", "drone", "drone-builds", "linkerd", "linkerd-viz",
+            "argocd", "monitoring", "task-api"} <= namespaces  # fmt: skip
+
+    def denies(namespace, kind):
+        return any(
+            p["metadata"]["namespace"] == namespace
+            and p["spec"].get("podSelector") in ({}, None)
+            and kind in policy_types(p)
+            and not p["spec"].get(kind.lower())
+            for p in policies
+        )
+
+    missing = sorted(n for n in namespaces if not denies(n, "Ingress"))
+    assert not missing, f"namespaces without a default-deny ingress NetworkPolicy: {missing}"
+    builds = {e["value"] for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"
+              for e in o["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DRONE_NAMESPACE_DEFAULT"}  # fmt: skip
+    missing = sorted(n for n in builds | {"database", "task-api"} if not denies(n, "Egress"))
+    assert not missing, f"namespaces without a default-deny egress NetworkPolicy: {missing}"
 
 
 def _flow_id(flow):
@@ -225,7 +357,7 @@ def test_the_pairs_of_the_table_are_meshed_as_the_platform_says(pods):
     # The table's port choices rest on these; a change of gauntlet_linkerd_inject_namespaces
     # must show up here, not silently turn 4143 flows into app-port flows.
     assert all(pods[n].meshed for n in ("task-api", "keycloak", "gitea", "drone", "argocd-server", "argocd-redis"))
-    assert not any(pods[n].meshed for n in ("prometheus", "traefik", "grafana", "postgres"))
+    assert not any(pods[n].meshed for n in ("prometheus", "traefik", "grafana", "postgres", "build", "cnpg-operator"))
 
 
 # --- the evaluator itself (so the checks above can fail) -------------------------------
@@ -295,6 +427,19 @@ def test_egress_rules_apply_to_the_client():
     )
     assert admitted([egress], A, B, 53, "UDP") == (True, True)
     assert admitted([egress], A, B, 53, "TCP") == (False, True)
+
+
+def test_host_endpoints_match_no_selector_and_are_never_isolated():
+    host = Pod("", {}, False, host=True)
+    everyone = _np("a", {}, ["Ingress", "Egress"], ingress=[{"from": [{"namespaceSelector": {}}]}],
+                   egress=[{"to": [{"namespaceSelector": {}}]}])  # fmt: skip
+    assert admitted([everyone], host, A, 80) == (True, False)  # selectors never match a node
+    assert admitted([everyone], A, host, 80) == (False, True)
+    port_only = _np(
+        "a", {}, ["Ingress", "Egress"], ingress=[{"ports": [{"port": 80}]}], egress=[{"ports": [{"port": 80}]}]
+    )
+    assert admitted([port_only], host, A, 80) == (True, True)
+    assert admitted([port_only], A, host, 80) == (True, True)
 
 
 def test_wire_port_follows_linkerd():
