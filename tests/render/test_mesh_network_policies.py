@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from netpol import Pod, admitted, namespace_labels, policy_types
+from netpol import Pod, admitted, namespace_labels, policy_types, selects
 
 REPO = Path(__file__).resolve().parents[2]
 TASK_API = REPO / "gitops" / "task-api"
@@ -358,6 +358,128 @@ def test_the_pairs_of_the_table_are_meshed_as_the_platform_says(pods):
     # must show up here, not silently turn 4143 flows into app-port flows.
     assert all(pods[n].meshed for n in ("task-api", "keycloak", "gitea", "drone", "argocd-server", "argocd-redis"))
     assert not any(pods[n].meshed for n in ("prometheus", "traefik", "grafana", "postgres", "build", "cnpg-operator"))
+
+
+# --- Linkerd authorization: where mTLS is required ---------------------------------------
+#
+# policy.linkerd.io semantics (linkerd-crds chart edge-26.8.3, templates/policy/): a
+# Server selects pods and one port (number or container port name); with one, traffic to
+# that port is denied unless an AuthorizationPolicy targeting the Server admits it (the
+# Server's accessPolicy, default deny); an AuthorizationPolicy admits a client when ALL its
+# requiredAuthenticationRefs hold; a MeshTLSAuthentication holds for a meshed client whose
+# identity is one of identityRefs (kind ServiceAccount; no name: every ServiceAccount of
+# the namespace; no namespace: the policy's own) or identities. Unmeshed clients have no
+# identity. Ports without a Server keep the default inbound policy (all-unauthenticated).
+
+# (client, server, port): both ends meshed; only the named identities may connect.
+MTLS_REQUIRED = [
+    ("argocd-server", "argocd-redis", 6379),
+    ("argocd-application-controller", "argocd-redis", 6379),
+    ("argocd-repo-server", "argocd-redis", 6379),
+    ("argocd-server", "argocd-repo-server", 8081),
+    ("argocd-application-controller", "argocd-repo-server", 8081),
+    ("keycloak-peer", "keycloak", 7800),
+    ("keycloak-peer", "keycloak", 57800),
+]
+# Meshed identities a required-mTLS port must refuse.
+MTLS_REFUSED = [
+    ("drone", "argocd-redis", 6379),
+    ("gitea", "keycloak", 7800),
+    ("task-api", "argocd-repo-server", 8081),
+    ("keycloak", "argocd-redis", 6379),
+]
+
+
+def _service_account(everything, pod: Pod) -> str | None:
+    for o in everything:
+        if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"].get("namespace") == pod.namespace:
+            template = o["spec"]["template"]
+            if dict(template["metadata"]["labels"]) == pod.labels:
+                return template["spec"].get("serviceAccountName", "default")
+    return None
+
+
+def _servers(everything, server: Pod, port: int) -> list[dict]:
+    found = []
+    for o in everything:
+        if o["kind"] != "Server" or o["metadata"].get("namespace") != server.namespace:
+            continue
+        if not selects(o["spec"].get("podSelector"), server.labels):
+            continue
+        wanted = o["spec"]["port"]
+        if wanted == port or (isinstance(wanted, str) and server.named_ports.get(wanted) == port):
+            found.append(o)
+    return found
+
+
+def _authorized(everything, server_obj: dict, client: Pod, client_sa: str | None) -> bool:
+    namespace = server_obj["metadata"]["namespace"]
+    if server_obj["spec"].get("accessPolicy", "deny") != "deny":
+        raise AssertionError(f"Server {server_obj['metadata']['name']}: only accessPolicy deny is modelled")
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in everything if o["metadata"].get("namespace") == namespace}
+    for policy in (o for (kind, _), o in objects.items() if kind == "AuthorizationPolicy"):
+        target = policy["spec"]["targetRef"]
+        if (target.get("kind"), target.get("name")) != ("Server", server_obj["metadata"]["name"]):
+            continue
+        holds = []
+        for ref in policy["spec"]["requiredAuthenticationRefs"]:
+            assert ref["kind"] == "MeshTLSAuthentication", f"{ref['kind']} is not modelled"
+            authn = objects.get(("MeshTLSAuthentication", ref["name"]))
+            holds.append(
+                authn is not None
+                and client.meshed
+                and any(
+                    r["kind"] == "ServiceAccount"
+                    and r.get("namespace", namespace) == client.namespace
+                    and r.get("name", client_sa) == client_sa
+                    for r in authn["spec"].get("identityRefs", [])
+                )
+            )
+        if holds and all(holds):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("flow", MTLS_REQUIRED, ids=lambda f: f"{f[0]}->{f[1]}:{f[2]}")
+def test_mtls_is_required_and_the_client_identity_is_admitted(flow, everything, pods):
+    client, server, port = flow
+    servers = _servers(everything, pods[server], port)
+    assert servers, f"no Linkerd Server covers {server}:{port}: mTLS is not required there"
+    assert pods[client].meshed and pods[server].meshed
+    sa = _service_account(everything, pods[client])
+    assert all(_authorized(everything, s, pods[client], sa) for s in servers), (
+        f"{client} (ServiceAccount {sa}) is not authorized on {server}:{port}"
+    )
+
+
+@pytest.mark.parametrize("flow", MTLS_REFUSED, ids=lambda f: f"{f[0]}->{f[1]}:{f[2]}")
+def test_mtls_ports_refuse_other_identities(flow, everything, pods):
+    client, server, port = flow
+    servers = _servers(everything, pods[server], port)
+    assert servers, f"no Linkerd Server covers {server}:{port}"
+    sa = _service_account(everything, pods[client])
+    assert not any(_authorized(everything, s, pods[client], sa) for s in servers)
+
+
+@pytest.mark.parametrize("flow", MUST_TALK, ids=_flow_id)
+def test_linkerd_policy_does_not_block_a_needed_flow(flow, everything, pods):
+    # A Server denies whoever no AuthorizationPolicy admits: unmeshed clients (Traefik,
+    # Prometheus, build pods) must never meet one on the ports they use.
+    client, server, port, _, proxy = flow
+    if proxy or pods[server].host:
+        return
+    sa = _service_account(everything, pods[client])
+    for server_obj in _servers(everything, pods[server], port):
+        assert _authorized(everything, server_obj, pods[client], sa), (
+            f"Linkerd Server {server_obj['metadata']['name']} refuses {client} on {server}:{port}"
+        )
+
+
+def test_linkerd_policy_objects_validate_against_the_upstream_crds(everything, render_tools):
+    found = [o for o in everything if o["apiVersion"].startswith("policy.linkerd.io/")]
+    assert {o["kind"] for o in found} >= {"Server", "AuthorizationPolicy", "MeshTLSAuthentication"}
+    for obj in found:
+        render_tools.validate_object(obj)
 
 
 # --- the evaluator itself (so the checks above can fail) -------------------------------
