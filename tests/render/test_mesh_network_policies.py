@@ -95,6 +95,7 @@ def pods(everything) -> dict[str, Pod]:
         return _workload(everything, namespace, name, meshed)
 
     (prometheus,) = [o for o in everything if o["kind"] == "Prometheus"]
+    (alertmanager,) = [o for o in everything if o["kind"] == "Alertmanager"]
     (cluster,) = [o for o in everything if o["kind"] == "Cluster" and o["apiVersion"].startswith("postgresql.cnpg.io")]
     db_ns = cluster["metadata"]["namespace"]
     (runner,) = [o for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"]
@@ -118,9 +119,10 @@ def pods(everything) -> dict[str, Pod]:
         "prometheus": Pod(
             "monitoring", {**prometheus["spec"]["podMetadata"]["labels"], "prometheus": "k8s"}, "monitoring" in meshed
         ),
+        # prometheus-operator adds alertmanager=<name> to the CR's podMetadata labels.
         "alertmanager": Pod(
             "monitoring",
-            {"app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/instance": "main", "alertmanager": "main"},
+            {**alertmanager["spec"]["podMetadata"]["labels"], "alertmanager": "main"},
             "monitoring" in meshed,
         ),
         # CloudNativePG labels instance pods cnpg.io/cluster=<cluster> and role.

@@ -7,6 +7,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy impo
     MeshPolicyError,
     allow_policy,
     mirror_inbound,
+    mtls_policy,
     namespace_policies,
     proxy_ports_policy,
     rule_violations,
@@ -202,3 +203,52 @@ def test_namespace_network_policies_filter_reads_the_namespaces_contract():
     assert [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers] == ["mon", "v"]
     with pytest.raises(AnsibleFilterError, match=r"namespace_network_policies: .*unknown peer"):
         F["namespace_network_policies"]("gitea", [{"name": "a", "ingress": [{"from": ["x"]}]}])
+
+
+# --- mtls_policy: Linkerd Server, MeshTLSAuthentication, AuthorizationPolicy ----------
+
+
+def test_mtls_policy_ties_a_server_to_the_client_identities():
+    server, authn, authz = mtls_policy(
+        "argocd",
+        "argocd-redis",
+        {"app.kubernetes.io/name": "argocd-redis"},
+        6379,
+        [{"serviceaccount": "argocd-server"}, {"namespace": "keycloak"}],
+        proxy_protocol="opaque",
+    )
+    assert (server["apiVersion"], server["kind"]) == ("policy.linkerd.io/v1beta3", "Server")
+    assert server["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "argocd-redis"}},
+        "port": 6379,
+        "accessPolicy": "deny",
+        "proxyProtocol": "opaque",
+    }
+    assert authn["kind"] == "MeshTLSAuthentication"
+    # No name: every ServiceAccount of that namespace; no namespace: the policy's own.
+    assert authn["spec"]["identityRefs"] == [
+        {"kind": "ServiceAccount", "name": "argocd-server"},
+        {"kind": "ServiceAccount", "namespace": "keycloak"},
+    ]
+    assert authz["spec"]["targetRef"] == {"group": "policy.linkerd.io", "kind": "Server", "name": "argocd-redis"}
+    assert authz["spec"]["requiredAuthenticationRefs"] == [
+        {"group": "policy.linkerd.io", "kind": "MeshTLSAuthentication", "name": authn["metadata"]["name"]}
+    ]
+    assert {o["metadata"]["namespace"] for o in (server, authn, authz)} == {"argocd"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", "n", {"a": "b"}, 1, [{"namespace": "x"}]), "namespace must be"),
+        (("ns", "n", {}, 1, [{"namespace": "x"}]), "pod_selector must be"),
+        (("ns", "n", {"a": "b"}, 0, [{"namespace": "x"}]), "port must be"),
+        (("ns", "n", {"a": "b"}, 1, []), "clients must be"),
+        (("ns", "n", {"a": "b"}, 1, [{"user": "x"}]), "a client has serviceaccount"),
+    ],
+)
+def test_mtls_policy_refuses_bad_input(args, message):
+    with pytest.raises(MeshPolicyError, match=message):
+        mtls_policy(*args)
+    with pytest.raises(AnsibleFilterError, match="mesh_mtls_policy: "):
+        F["mesh_mtls_policy"](*args)
