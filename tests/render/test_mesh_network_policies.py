@@ -253,6 +253,16 @@ MUST_TALK = [
     ("api-server", "viz-tap-injector", 8443, "TCP", False),
     ("prometheus", "viz-web", 9994, "TCP", False),
     ("viz-prometheus", "viz-tap", ADMIN, "TCP", False),
+    # Argo CD, Grafana and Gitea reach Keycloak through its public issuer (Traefik on the
+    # ingress address), Gitea reaches Drone's webhook the same way; operators and the
+    # runner reach the API server.
+    ("argocd-server", "ingress-address", 443, "TCP", False),
+    ("grafana", "ingress-address", 443, "TCP", False),
+    ("gitea", "ingress-address", 443, "TCP", False),
+    ("drone", "ingress-address", 443, "TCP", False),
+    ("drone-runner", "api-server", 6443, "TCP", False),
+    ("cnpg-operator", "api-server", 6443, "TCP", False),
+    ("argocd-application-controller", "api-server", 6443, "TCP", False),
 ]
 
 MUST_NOT_TALK = [
