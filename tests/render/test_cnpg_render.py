@@ -77,13 +77,14 @@ def upstream_objects():
 def test_operator_is_the_release_manifest_unchanged_but_its_namespace(operator):
     upstream = upstream_objects()
     rendered = list(operator.values())
-    # The upstream objects first, in their order, then the role's monitoring objects.
+    # The upstream objects first, in their order, then the role's monitoring objects and
+    # the namespace's NetworkPolicies (docs/security.md, "Network segmentation").
     assert [o["kind"] for o in rendered[: len(upstream)]] == [o["kind"] for o in upstream]
     for ours, theirs in zip(rendered, upstream, strict=False):
         if theirs["kind"] == "Namespace":
             continue
         assert ours == theirs, f"{theirs['kind']} {theirs['metadata']['name']} differs from the release manifest"
-    assert {o["kind"] for o in rendered[len(upstream) :]} == {"Role", "RoleBinding", "PodMonitor"}
+    assert {o["kind"] for o in rendered[len(upstream) :]} == {"Role", "RoleBinding", "PodMonitor", "NetworkPolicy"}
 
 
 def test_operator_namespace_keeps_upstream_labels_and_enforces_restricted(operator):
@@ -270,6 +271,8 @@ def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render
         ({"cnpg_storage_size": "lots"}, "cnpg_storage_size a Kubernetes"),
         ({"cnpg_databases": ["Task-API"]}, "cnpg_databases a list of distinct"),
         ({"cnpg_databases": ["a_b", "a_b"]}, "cnpg_databases a list of distinct"),
+        ({"cnpg_network_clients": [{"ns": "keycloak"}]}, "cnpg_network_clients must be a non-empty list"),
+        ({"cnpg_network_clients": []}, "cnpg_network_clients must be a non-empty list"),
     ],
 )
 def test_bad_settings_stop_with_a_message(platform_render, render_tools, tmp_path, extra, message):
