@@ -21,6 +21,7 @@ if str(COLLECTIONS_DIR) not in sys.path:
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(1, str(REPO_ROOT / "tests"))
 
+import loopback_netns  # noqa: E402
 import needs  # noqa: E402 - helpers beside this file, importable once tests/ is on sys.path
 import upstream  # noqa: E402
 
@@ -65,9 +66,20 @@ def ansible_env():
 
 @pytest.fixture
 def run_playbook(tmp_path, ansible_env):
-    def run(playbook, inventory, *args):
+    """Run playbooks/<playbook>; ``isolated=True`` runs it in a loopback-only network namespace.
+
+    Use ``isolated`` whenever the inventory names addresses the test must never reach
+    (inventory/sample's hosts); test doubles on this machine's loopback are not reachable
+    from inside the namespace.
+    """
+
+    def run(playbook, inventory, *args, isolated=False):
+        command = ["ansible-playbook", str(REPO_ROOT / "playbooks" / playbook), "-i", str(inventory), *args]
+        if isolated:
+            loopback_netns.require()
+            command = loopback_netns.isolated(command)
         return subprocess.run(
-            ["ansible-playbook", str(REPO_ROOT / "playbooks" / playbook), "-i", str(inventory), *args],
+            command,
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,

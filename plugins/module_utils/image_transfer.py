@@ -137,8 +137,14 @@ def push_bundle(
     check_mode: bool = False,
     concurrency: int = 4,
     registry_name: str | None = None,
+    replace_tags: bool = False,
 ) -> dict:
     """Push the images of one or more bundle sources into ``client``'s registry at their full upstream paths.
+
+    A tag the registry already has under another digest is not re-pointed unless
+    ``replace_tags``: the run stops before anything is sent and names every such tag
+    (the registry's image was replaced behind the platform's back, or the bundle was
+    rebuilt with a new upstream digest; either way a person decides).
 
     Blobs are de-duplicated across all sources: each missing blob is uploaded
     once and mounted into every other repository that needs it. Images named under
@@ -180,6 +186,18 @@ def push_bundle(
     targets = {t.name: target_for(t.name, client.registry, registry_name) for _, t in trees}
     # 2. what is already there
     remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _, t in trees], concurrency)
+    moved = [
+        f"{client.registry}/{targets[tree.name][0]}:{targets[tree.name][1]} already names {found[0]}, the bundle has {tree.digest}"
+        for (_source, tree), found in zip(trees, remote, strict=True)
+        if found and found[0] != tree.digest and not targets[tree.name][1].startswith("sha256:")
+    ]
+    if moved and not replace_tags:
+        raise ContentError(
+            "refusing to re-point existing tags: "
+            + "; ".join(moved)
+            + ". Find out why they differ first (playbooks/verify.yml lists drifted tags); to replace them on purpose, "
+            "run the preload with image_preload_replace_tags=true"
+        )
     results = []
     todo = []
     known: dict[str, str] = {}  # blob -> a repository of the registry that has it

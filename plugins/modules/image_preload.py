@@ -82,6 +82,14 @@ options:
         pull it from; without it, it would be mirrored like an upstream image (C(registry.local_5000/gauntlet/task-api)).
       - Default is O(registry) itself.
     type: str
+  replace_tags:
+    description:
+      - Re-point a tag the registry already has under another digest to the bundle's digest.
+      - By default such a tag stops the run before anything is pushed, and every such tag is named. Upstream
+        tags in the local registry are what nodes pull, so one that changes is either tampering or a rebuilt
+        bundle, and a person decides which.
+    type: bool
+    default: false
   monolithic_max_mb:
     description: Blobs up to this size (MiB) are uploaded in one C(PUT); larger ones in C(PATCH) chunks.
     type: int
@@ -203,6 +211,7 @@ def argument_spec() -> dict:
         monolithic_max_mb=dict(type="int", default=1024),
         chunk_size_mb=dict(type="int", default=64),
         registry_name=dict(type="str"),
+        replace_tags=dict(type="bool", default=False),
         **connection_argument_spec(concurrency=4, timeout=120, retries=4),
     )
 
@@ -237,6 +246,7 @@ class ImagePreload:
                 check_mode=self.module.check_mode,
                 concurrency=self.module.params["concurrency"],
                 registry_name=self.registry_name,
+                replace_tags=self.module.params["replace_tags"],
             )
         finally:
             for source in sources:

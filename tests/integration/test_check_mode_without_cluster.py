@@ -2,8 +2,9 @@
 
 On fresh hosts the k3s stage does not fetch the kubeconfig in check mode (nothing runs yet),
 so every stage after it has no cluster to compare with. The playbooks run here from
-inventory/sample with a kubeconfig path that does not exist; no host is contacted (the
-sample's 192.168.56.x hosts would be unreachable: the tests assert nothing tried).
+inventory/sample with a kubeconfig path that does not exist; no host is contacted: the
+runs are in a loopback-only network namespace (tests/loopback_netns.py), where the
+sample's 192.168.56.x hosts are unreachable, and the tests assert nothing was tried.
 """
 
 from pathlib import Path
@@ -12,7 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 NO_CLUSTER = "no cluster yet"
 
 
-def check_run(run_playbook, tmp_path, playbook, *args):
+def check_run(run_playbook, tmp_path, playbook, *args, isolated=True):
+    """--check --diff from inventory/sample; in a loopback-only namespace unless the test's
+    own doubles on this machine's loopback must be reached (``isolated=False``)."""
     return run_playbook(
         playbook,
         REPO / "inventory/sample",
@@ -30,6 +33,7 @@ def check_run(run_playbook, tmp_path, playbook, *args):
         "-e",
         "local_domains_controller_check=false",
         *args,
+        isolated=isolated,
     )
 
 
@@ -65,6 +69,7 @@ def test_k3s_stage_objects_without_kubeconfig_fail_clearly_in_a_real_run(tmp_pat
         f"gauntlet_kubeconfig={tmp_path / 'absent' / 'kubeconfig.yaml'}",
         "-e",
         "ansible_ssh_common_args='-o ConnectTimeout=1'",
+        isolated=True,
     )
     assert result.returncode != 0
     assert f"the kubeconfig {tmp_path / 'absent' / 'kubeconfig.yaml'} does not exist" in result.stdout
@@ -118,7 +123,7 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
     registry = registry_factory(auth=True)
     test_images.write_layout(tmp_path / "bundle" / "images")
     (tmp_path / "credentials" / "registry").mkdir(parents=True)
-    (tmp_path / "credentials" / "registry" / "password").write_text(registry.password)
+    (tmp_path / "credentials" / "registry" / "preload-password").write_text(registry.password)
     args = [
         "-e",
         f"gauntlet_bundle_dir={tmp_path / 'bundle'}",
@@ -129,7 +134,7 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
         "-e",
         f"image_preload_username={registry.username}",
     ]
-    before = check_run(run_playbook, tmp_path, "preload.yml", *args)
+    before = check_run(run_playbook, tmp_path, "preload.yml", *args, isolated=False)
     assert_passed_without_hosts(before)
     assert "does not answer yet" not in before.stdout
     assert recap_changed(before.stdout, "registry-1") >= 1  # the images it would push
@@ -145,7 +150,7 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
     assert real.returncode == 0, real.stdout[-4000:]
     assert registry.catalog()
 
-    after = check_run(run_playbook, tmp_path, "preload.yml", *args)
+    after = check_run(run_playbook, tmp_path, "preload.yml", *args, isolated=False)
     assert_passed_without_hosts(after)
     assert recap_changed(after.stdout, "registry-1") == 0
 

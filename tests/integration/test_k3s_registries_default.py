@@ -42,7 +42,7 @@ def render(tmp_path, run_playbook, lock):
     return json.loads(dest.read_text())
 
 
-def test_every_registry_of_the_lock_is_mirrored_with_the_generated_password(tmp_path, run_playbook):
+def test_every_registry_of_the_lock_is_mirrored_with_the_nodes_pull_only_account(tmp_path, run_playbook):
     digest = "sha256:" + "a" * 64
     lock = {
         "version": 1,
@@ -64,10 +64,13 @@ def test_every_registry_of_the_lock_is_mirrored_with_the_generated_password(tmp_
         "docker.gitea.com",
     ):
         assert registries["mirrors"][upstream] == {"endpoint": [endpoint], "rewrite": {"^(.*)$": f"{upstream}/$1"}}
-    password = (tmp_path / "credentials/registry/password").read_text().strip()
+    # The nodes' own account, which the registry's token server lets pull only
+    # (tests/integration/test_registry_accounts.py); not CI's, not the preload's.
+    password = (tmp_path / "credentials/registry/node-password").read_text().strip()
     assert len(password) == 32
+    assert not (tmp_path / "credentials/registry/preload-password").exists()
     assert registries["configs"]["registry.local:5000"] == {
-        "auth": {"username": "gauntlet", "password": password},
+        "auth": {"username": "gauntlet-node", "password": password},
         "tls": {"ca_file": "/usr/local/share/ca-certificates/gauntlet-local-ca.crt"},
     }
     # A second computation reads the same credential instead of generating another.

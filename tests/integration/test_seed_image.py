@@ -18,22 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
+from resolved_vars import VARS_PLAYBOOK
 
 REPO = Path(__file__).resolve().parents[2]
 GITOPS = REPO / "gitops"
-
-VARS_PLAYBOOK = """---
-- name: Write the inventory's resolved variables
-  hosts: "{{ __host }}"
-  gather_facts: false
-  tasks:
-    - name: Write them as JSON
-      ansible.builtin.copy:
-        content: "{{ dict(__names | zip(__names | map('extract', vars))) | to_nice_json }}"
-        dest: "{{ __dest }}"
-        mode: "0600"
-      delegate_to: localhost
-"""
 
 
 def inventory_vars(tmp_path: Path, ansible_env, names: list[str], extra: dict, host: str = "k3s_servers[0]") -> dict:

@@ -70,7 +70,11 @@ COMMON = {
     },
     "gauntlet_postgres_host": "db",
     "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
-    "gauntlet_registry_username": "gauntlet",
+    "gauntlet_registry_accounts": {
+        "node": {"name": "gauntlet-node", "credential": "registry/node-password"},
+        "ci": {"name": "gauntlet-ci", "credential": "registry/ci-password"},
+        "preload": {"name": "gauntlet-preload", "credential": "registry/preload-password"},
+    },
     "gauntlet_linkerd_enabled": True,
     "gauntlet_linkerd_inject_namespaces": [],
     "ansible_python_interpreter": sys.executable,
@@ -165,7 +169,8 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         write_credential(credentials, "drone/admin-token", token)
         write_credential(credentials, "gitea/ci-password", CI_PASSWORD)
         write_credential(credentials, "gitea/ci-token", "c" * 40)
-        write_credential(credentials, "registry/password", "registry-password-0123456789")
+        write_credential(credentials, "registry/ci-password", "registry-password-0123456789")
+        write_credential(credentials, "registry/node-password", "node-password-never-in-drone")
         gitea.add_user("gauntlet-ci", CI_PASSWORD)
         gitea.orgs["gauntlet"] = {"visibility": "private"}
         gitea.repos[("gauntlet", "task-api")] = {"description": "", "private": True, "default_branch": "main",
@@ -184,7 +189,9 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         stored = drone.secrets["gauntlet/task-api"]
         assert sorted(stored) == ["gitops_token", "local_ca", "pip_index_url", "registry_password", "registry_username"]
         assert stored["registry_password"]["data"] == "registry-password-0123456789"
-        assert stored["registry_username"]["data"] == "gauntlet"
+        # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
+        assert stored["registry_username"]["data"] == "gauntlet-ci"
+        assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())
         assert stored["gitops_token"]["data"] == "c" * 40
         assert not any(s["pull_request"] for s in stored.values())
         assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
+import loopback_netns
 import pytest
 import upstream
 import yaml
+from resolved_vars import VARS_PLAYBOOK
 
 # Helper modules beside this file (pod_security) import by name under importlib mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,9 +51,15 @@ CRD_SOURCES = [
 
 
 def run_playbook(playbook: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``playbook`` against inventory/sample, in a loopback-only network namespace.
+
+    Render mode contacts no host; the namespace makes sure a regression cannot dial the
+    sample's real private addresses either.
+    """
+    loopback_netns.require()
     environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
     return subprocess.run(
-        ["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(playbook), *args],
+        loopback_netns.isolated(["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(playbook), *args]),
         cwd=REPO,
         env=environment,
         capture_output=True,
@@ -131,26 +139,14 @@ def validate_object(obj: dict) -> None:
         kubernetes_validate.validate(json.loads(json.dumps(obj)), K8S_VERSION, strict=True)
 
 
-VARS_PLAYBOOK = """---
-- name: Write the inventory's resolved variables
-  hosts: k3s_servers[0]
-  gather_facts: false
-  tasks:
-    - name: Write them as JSON
-      ansible.builtin.copy:
-        content: "{{ dict(__names | zip(__names | map('extract', vars))) | to_nice_json }}"
-        dest: "{{ __dest }}"
-        mode: "0600"
-      delegate_to: localhost
-"""
-
-
 def inventory_vars(work: Path, names: list[str], *extra: str) -> dict:
     """Variables of the first k3s server of inventory/sample, templated by Ansible itself."""
     playbook = work / "vars.yml"
     playbook.write_text(VARS_PLAYBOOK)
     dest = work / "vars.json"
-    result = run_playbook(playbook, "-e", json.dumps({"__names": names, "__dest": str(dest)}), *extra)
+    result = run_playbook(
+        playbook, "-e", json.dumps({"__names": names, "__dest": str(dest), "__host": "k3s_servers[0]"}), *extra
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(dest.read_text())
 

@@ -73,25 +73,40 @@ def test_crds_are_upstreams_unchanged(argocd):
 
 def test_namespace_set_on_every_namespaced_object(argocd):
     for (kind, name), obj in {**argocd["objects"], **argocd["apps"]}.items():
-        if kind in CLUSTER_KINDS:
+        if name.endswith("-destination"):  # namespaced mode: rights in the destination namespaces
+            assert (kind, obj["metadata"]["namespace"]) == ("RoleBinding", "task-api"), name
+        elif kind in CLUSTER_KINDS:
             assert "namespace" not in obj["metadata"], f"{kind} {name} is cluster-scoped"
         else:
             assert obj["metadata"].get("namespace") == NAMESPACE, f"{kind} {name} is not in {NAMESPACE}"
 
 
 def test_every_upstream_object_but_dex_is_applied(argocd):
-    wanted = {(o["kind"], o["metadata"]["name"]) for o in upstream_objects() if o["kind"] != "CustomResourceDefinition"}
+    wanted = {
+        (o["kind"], o["metadata"]["name"])
+        for o in upstream_objects()
+        if o["kind"] not in ("CustomResourceDefinition", "ClusterRoleBinding")  # namespaced mode: none
+    }
     dex = {key for key in wanted if key[1].startswith("argocd-dex-server")}
     assert len(dex) == 6, "Dex's objects upstream: SA, Role, RoleBinding, Service, Deployment, NetworkPolicy"
     assert set(argocd["objects"]) >= wanted - dex
     assert not set(argocd["objects"]) & dex, "Dex runs only with argocd_dex_enabled"
 
 
-def test_cluster_role_bindings_name_the_namespace(argocd):
-    bindings = [o for (k, _), o in argocd["objects"].items() if k == "ClusterRoleBinding"]
-    assert len(bindings) == 3
-    for binding in bindings:
-        assert binding["subjects"] and all(s["namespace"] == NAMESPACE for s in binding["subjects"])
+def test_namespaced_mode_binds_nothing_cluster_wide(argocd):
+    """Review M2: upstream's ClusterRoleBindings let argocd-server, the application controller
+    and the ApplicationSet controller read every Secret; the platform applies none of them."""
+    assert not [key for key in argocd["objects"] if key[0] == "ClusterRoleBinding"]
+    cluster = secret_data(argocd["objects"][("Secret", "in-cluster")])
+    assert (
+        argocd["objects"][("Secret", "in-cluster")]["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    )
+    assert cluster == {"name": "in-cluster", "server": "https://kubernetes.default.svc", "namespaces": "task-api",
+                       "clusterResources": "false"}  # fmt: skip
+    for account in ("argocd-application-controller", "argocd-server"):
+        binding = argocd["objects"][("RoleBinding", f"{account}-destination")]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": account}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
 
 
 def test_namespace_is_meshed_and_privileged_for_linkerd(argocd):
@@ -189,10 +204,10 @@ def test_sso_through_keycloak_trusting_the_local_ca(platform_render, argocd):
     assert oidc["rootCA"].strip() == (platform_render.credentials / "ca" / "ca.crt").read_text().strip()
 
 
-def test_rbac_readonly_by_default_admin_by_group(argocd):
+def test_rbac_nothing_by_default_roles_by_group(argocd):
     data = argocd["objects"][("ConfigMap", "argocd-rbac-cm")]["data"]
-    assert data["policy.default"] == "role:readonly"
-    assert data["policy.csv"] == "g, argocd-admins, role:admin\n"
+    assert data["policy.default"] == ""
+    assert data["policy.csv"] == "g, argocd-admins, role:admin\ng, argocd-viewers, role:readonly\n"
     assert json.loads(data["scopes"]) == ["groups"]
 
 
@@ -292,10 +307,10 @@ def variant_objects(variant):
 def test_variant_validates_and_uses_its_namespace(variant, render_tools):
     for path, obj in variant["objects"].items():
         render_tools.validate_object(obj)
-        if obj["kind"] not in CLUSTER_KINDS:
+        if obj["kind"] not in CLUSTER_KINDS and not obj["metadata"]["name"].endswith("-destination"):
             assert obj["metadata"]["namespace"] == "gitops-cd", path
     objects = variant_objects(variant)
-    for binding in (o for (k, _), o in objects.items() if k == "ClusterRoleBinding"):
+    for binding in (o for (k, name), o in objects.items() if k == "RoleBinding" and name.endswith("-destination")):
         assert all(s["namespace"] == "gitops-cd" for s in binding["subjects"])
 
 
@@ -315,7 +330,7 @@ def test_variant_without_sso(variant):
     assert "oidc.config" not in objects[("ConfigMap", "argocd-cm")]["data"]
     assert "oidc.keycloak.clientSecret" not in objects[("Secret", "argocd-secret")]["data"]
     assert objects[("ConfigMap", "argocd-rbac-cm")]["data"]["policy.csv"] == (
-        "g, argocd-admins, role:admin\np, role:ci, applications, sync, */*, allow\n"
+        "g, argocd-admins, role:admin\ng, argocd-viewers, role:readonly\np, role:ci, applications, sync, */*, allow\n"
     )
     assert objects[("Application", "task-api")]["spec"]["source"]["targetRevision"] == "main"
 

@@ -7,6 +7,7 @@ alone with other settings.
 """
 
 import base64
+import copy
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -74,17 +75,35 @@ def upstream_objects():
 # --- the operator ------------------------------------------------------------------------
 
 
-def test_operator_is_the_release_manifest_unchanged_but_its_namespace(operator):
-    upstream = upstream_objects()
+def test_operator_is_the_release_manifest_but_namespace_scoped(operator):
+    """Unchanged but its Namespace, its cluster-wide binding (gone) and WATCH_NAMESPACE (review M2)."""
+    upstream = [o for o in upstream_objects() if o["kind"] != "ClusterRoleBinding"]
     rendered = list(operator.values())
-    # The upstream objects first, in their order, then the role's monitoring objects and
-    # the namespace's NetworkPolicies (docs/security.md, "Network segmentation").
+    # The upstream objects first, in their order, then the role's RBAC and monitoring objects
+    # and the namespace's NetworkPolicies (docs/security.md, "Network segmentation").
     assert [o["kind"] for o in rendered[: len(upstream)]] == [o["kind"] for o in upstream]
     for ours, theirs in zip(rendered, upstream, strict=False):
         if theirs["kind"] == "Namespace":
             continue
+        if theirs["kind"] == "Deployment":
+            ours = copy.deepcopy(ours)
+            env = ours["spec"]["template"]["spec"]["containers"][0]["env"]
+            assert env.pop() == {"name": "WATCH_NAMESPACE", "value": NAMESPACE}
         assert ours == theirs, f"{theirs['kind']} {theirs['metadata']['name']} differs from the release manifest"
-    assert {o["kind"] for o in rendered[len(upstream) :]} == {"Role", "RoleBinding", "PodMonitor", "NetworkPolicy"}
+    extra = {(o["kind"], o["metadata"]["name"]) for o in rendered[len(upstream) :]}
+    assert {k for k, _ in extra} == {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "PodMonitor",
+        "NetworkPolicy",
+    }
+    assert ("RoleBinding", "cnpg-manager") in extra
+    cluster_scoped = find(operator, "ClusterRole", "cnpg-manager-cluster-scoped", None)
+    assert sorted(r for rule in cluster_scoped["rules"] for r in rule["resources"]) == [
+        "clusterimagecatalogs", "mutatingwebhookconfigurations", "nodes", "validatingwebhookconfigurations"
+    ]  # fmt: skip
 
 
 def test_operator_namespace_keeps_upstream_labels_and_enforces_restricted(operator):

@@ -138,9 +138,64 @@ def test_grafana_reads_its_role_from_the_id_token(realm, grafana):
     for role in sorted(realm.realm_roles):
         granted, source = grafana_role(realm.tokens(client, grafana["scopes"], user(realm_roles=[role])), grafana)
         reached[granted] = role
-        assert source == "id_token", f"realm role {role}: Grafana's role comes from {source}"
-    assert {"Admin", "Editor"} <= set(reached), f"no realm role the keycloak role creates gives Admin/Editor: {reached}"
-    assert grafana_role(plain, grafana) == ("Viewer", "id_token")
+        if role.startswith("grafana-"):
+            assert source == "id_token", f"realm role {role}: Grafana's role comes from {source}"
+        else:  # task-admin and the like: end users' roles give nothing in Grafana
+            assert granted is None, f"realm role {role} gives Grafana {granted}"
+    assert {"Admin", "Editor", "Viewer"} <= set(reached), f"no realm role the keycloak role creates gives {reached}"
+
+
+def argocd_roles(rbac, id_token):
+    """Argo CD roles of a user: the `g,` rules matching its group claims, else policy.default
+    (argo-cd util/rbac/rbac.go: the default role applies to every authenticated subject)."""
+    claims = json.loads(rbac["scopes"])
+    groups = {g for claim in claims for g in (id_token.get(claim) or [])}
+    roles = set()
+    for line in rbac["policy.csv"].splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if parts[0] == "g" and parts[1] in groups:
+            roles.add(parts[2])
+    default = rbac.get("policy.default", "")
+    return roles | ({default} if default else set())
+
+
+def test_a_realm_user_without_operator_membership_gets_nothing(realm, argocd, grafana):
+    """End users (the Task API's) share the realm: they must get no operator access (review M5).
+
+    Argo CD: no role (policy.default empty, no group rule). Grafana: no role from
+    role_attribute_path, and role_attribute_strict refuses the login instead of falling back
+    to auto_assign_org_role (grafana pkg/login/social/connectors/generic_oauth.go).
+    """
+    end_user = user(realm_roles=["task-admin"])
+    id_token = realm.tokens(argocd["client_id"], argocd["scopes"], end_user)["id_token"]
+    assert argocd_roles(argocd["rbac"], id_token) == set(), f"argocd-rbac-cm gives a plain realm user {argocd['rbac']}"
+    tokens = realm.tokens(grafana["client_id"], grafana["scopes"], end_user)
+    assert grafana_role(tokens, grafana) == (None, None), "Grafana gives a plain realm user a role"
+    assert grafana["role_attribute_strict"] == "true", "Grafana must refuse users without a role"
+
+
+def test_operators_get_access_through_membership(realm, argocd, grafana):
+    def argocd_for(group):
+        token = realm.tokens(argocd["client_id"], argocd["scopes"], user(groups=[group]))["id_token"]
+        return argocd_roles(argocd["rbac"], token)
+
+    assert argocd_for("argocd-admins") == {"role:admin"}
+    assert argocd_for("argocd-viewers") == {"role:readonly"}
+    viewer = realm.tokens(grafana["client_id"], grafana["scopes"], user(realm_roles=["grafana-viewer"]))
+    assert grafana_role(viewer, grafana) == ("Viewer", "id_token")
+
+
+def test_test_accounts_and_the_password_grant_are_opt_in():
+    """The tester (task-admin) and the password-grant client task-api-cli exist only on request."""
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert defaults["keycloak_test_access"] is False
+    tasks = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"][1]["block"]
+    password_grant = [
+        t for t in tasks if t.get("community.general.keycloak_client", {}).get("direct_access_grants_enabled")
+    ]
+    assert [t["community.general.keycloak_client"]["state"] for t in password_grant] == [
+        "{{ 'present' if keycloak_test_access else 'absent' }}"
+    ]
 
 
 def test_grafana_login_email_and_name_claims_are_in_the_id_token(realm, grafana):

@@ -36,6 +36,10 @@ TASK_API = REPO / "gitops" / "task-api"
 INBOUND, ADMIN, CONTROL = 4143, 4191, 4190
 # Skipped by proxy-init at edge-26.8.3 (proxyInit.ignoreInboundPorts/ignoreOutboundPorts).
 SKIPPED = {4567, 4568}
+# Build pods fetch registry tokens from the registry host's token server (roles/registry).
+REGISTRY_TOKEN_PORT = int(
+    yaml.safe_load((REPO / "roles/registry/defaults/main.yml").read_text())["registry_token_port"]
+)
 
 
 def gitops_objects() -> list[dict]:
@@ -162,6 +166,7 @@ def pods(everything) -> dict[str, Pod]:
         # the ingress address (443, k3s ServiceLB).
         "api-server": Pod("", {}, False, host=True),
         "registry": Pod("", {}, False, host=True),
+        "registry-token": Pod("", {}, False, host=True),
         "ingress-address": Pod("", {}, False, host=True),
     }
 
@@ -216,6 +221,7 @@ MUST_TALK = [
     ("build", "kube-dns", 53, "UDP", False),
     ("build", "kube-dns", 53, "TCP", False),
     ("build", "registry", 5000, "TCP", False),
+    ("build", "registry-token", REGISTRY_TOKEN_PORT, "TCP", False),
     ("build", "ingress-address", 443, "TCP", False),
     ("drone-runner", "drone", 8080, "TCP", False),  # DRONE_RPC_HOST
     ("prometheus", "gitea", 3000, "TCP", False),  # ServiceMonitor gitea
@@ -287,6 +293,7 @@ MUST_NOT_TALK = [
     ("build", "linkerd-identity", 8080, "TCP"),
     ("build", "task-api", 8000, "TCP"),
     ("build", "viz-web", 8084, "TCP"),
+    ("build", "api-server", 6443, "TCP"),  # no token, and no route either
     # The viz dashboard holds cluster-wide tap: Traefik (with its basic auth) only.
     ("stranger", "viz-web", 8084, "TCP"),
     ("task-api", "viz-web", 8084, "TCP"),

@@ -518,3 +518,27 @@ def test_role_argument_specs_equal_the_defaults():
     for name, value in defaults.items():
         assert specs[name]["default"] == value, name
         assert specs[name]["description"], name
+
+
+def test_kube_state_metrics_collects_no_secrets_and_only_what_it_may_list(platform_render):
+    """Review M2: no secrets collector; every collector it runs is one its ClusterRole lets it list."""
+    pod = find(platform_render, "Deployment", "kube-state-metrics")["spec"]["template"]["spec"]
+    args = next(c for c in pod["containers"] if c["name"] == "kube-state-metrics")["args"]
+    resources = [a.split("=", 1)[1].split(",") for a in args if a.startswith("--resources=")]
+    assert len(resources) == 1, "kube-state-metrics must run with an explicit --resources list"
+    listable = {
+        resource
+        for rule in find(platform_render, "ClusterRole", "kube-state-metrics")["rules"]
+        if "list" in rule["verbs"]
+        for resource in rule["resources"]
+    }
+    assert "secrets" not in resources[0] and "secrets" not in listable
+    assert set(resources[0]) <= listable, sorted(set(resources[0]) - listable)
+
+
+def test_prometheus_operator_is_scoped_to_its_namespace_for_secrets(platform_render):
+    pod = find(platform_render, "Deployment", "prometheus-operator")["spec"]["template"]["spec"]
+    args = next(c for c in pod["containers"] if c["name"] == "prometheus-operator")["args"]
+    assert not [a for a in args if a.startswith("--watch-referenced-objects-in-all-namespaces")]
+    for flag in ("prometheus-instance", "alertmanager-instance", "alertmanager-config", "thanos-ruler-instance"):
+        assert f"--{flag}-namespaces={NS}" in args

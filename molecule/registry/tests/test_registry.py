@@ -1,5 +1,6 @@
-"""Verify the registry from the other host: TLS through registry.local, htpasswd auth,
-and the preloaded image at its full upstream path with the bundle's digest."""
+"""Verify the registry from the other host: TLS through registry.local, token auth (the
+nodes' pull-only account through the token server), and the preloaded image at its full
+upstream path with the bundle's digest."""
 
 import hashlib
 import json
@@ -11,7 +12,8 @@ import pytest
 import testinfra
 
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
-PASSWORD_FILE = EPHEMERAL / "inventory" / "credentials" / "registry" / "password"
+PASSWORD_FILE = EPHEMERAL / "inventory" / "credentials" / "registry" / "node-password"
+NODE = "gauntlet-node"
 ARCHIVE = EPHEMERAL / "bundle" / "base.oci.tar"
 MANIFEST_URL = "https://registry.local:5000/v2/localhost/gauntlet-debian/manifests/bookworm"
 ACCEPT = ",".join(
@@ -26,18 +28,37 @@ ACCEPT = ",".join(
 testinfra_hosts = ["podman://mr-server-1"]
 
 # Runs inside the client host with its system trust store (the local CA installed by
-# the registry stage): prints the HTTP status and the digest header, never the password.
+# the registry stage), as containerd does: the registry's 401 names the token realm, the
+# client gets a token there with basic auth (asking for pull and push), then retries.
+# Prints the HTTP status, the digest header and the actions granted, never the password.
 CLIENT = r"""
-import base64, sys, urllib.request, urllib.error
+import base64, json, re, sys, urllib.parse, urllib.request, urllib.error
 url, accept, user, password = sys.argv[1:5]
-request = urllib.request.Request(url, method="GET", headers={"Accept": accept})
-if user:
-    request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-try:
-    with urllib.request.urlopen(request, timeout=20) as response:
-        print(response.status, response.headers.get("Docker-Content-Digest"))
-except urllib.error.HTTPError as error:
-    print(error.code, "-")
+def get(headers):
+    request = urllib.request.Request(url, method="GET", headers={"Accept": accept, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.headers.get("Docker-Content-Digest"), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, "-", error.headers
+status, digest, headers = get({})
+granted = "-"
+if status == 401 and user:
+    challenge = dict(re.findall(r'(\w+)="([^"]*)"', headers.get("WWW-Authenticate", "")))
+    query = urllib.parse.urlencode({"service": challenge["service"], "scope": "repository:localhost/gauntlet-debian:pull,push"})
+    token_request = urllib.request.Request(challenge["realm"] + "?" + query)
+    token_request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    try:
+        with urllib.request.urlopen(token_request, timeout=20) as response:
+            token = json.load(response)["token"]
+    except urllib.error.HTTPError as error:
+        print(error.code, "-", "-")
+        sys.exit(0)
+    claims = token.split(".")[1]
+    access = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["access"]
+    granted = ",".join(a for entry in access for a in entry["actions"]) or "none"
+    status, digest, headers = get({"Authorization": "Bearer " + token})
+print(status, digest, granted)
 """
 
 
@@ -46,8 +67,8 @@ def fetch(host, user="", password=""):
     empty = "''"
     result = host.run(f"python3 -c '{quoted}' {MANIFEST_URL} {ACCEPT} {user or empty} {password or empty}")
     assert result.rc == 0, result.stderr
-    status, digest = result.stdout.split()
-    return int(status), digest
+    status, digest, granted = result.stdout.split()
+    return int(status), digest, granted
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +79,16 @@ def bundle_digest():
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def test_pull_with_auth_over_tls_returns_the_bundle_digest(host, bundle_digest):
-    status, digest = fetch(host, "gauntlet", PASSWORD_FILE.read_text().strip())
+def test_the_node_account_pulls_over_tls_the_bundle_digest_and_gets_no_push(host, bundle_digest):
+    status, digest, granted = fetch(host, NODE, PASSWORD_FILE.read_text().strip())
     assert status == 200
     assert digest == bundle_digest
+    assert granted == "pull"
 
 
 def test_anonymous_and_wrong_password_are_refused(host):
     assert fetch(host)[0] == 401
-    assert fetch(host, "gauntlet", "wrong-password")[0] == 401
+    assert fetch(host, NODE, "wrong-password")[0] == 401
 
 
 def test_registry_service_runs_hardened(host):
@@ -76,7 +98,14 @@ def test_registry_service_runs_hardened(host):
     assert not registry.service("docker-registry").is_running
     assert registry.file("/etc/gauntlet-registry/tls.key").mode == 0o640
     config = registry.file("/etc/gauntlet-registry/config.yml").content_string
-    assert "htpasswd" in config and "tls.crt" in config
+    assert "htpasswd" not in config and "token:" in config and "tls.crt" in config
+    assert not registry.file("/etc/gauntlet-registry/htpasswd").exists
+    token = registry.service("gauntlet-registry-token")
+    assert token.is_running and token.is_enabled
+    for name in ("signer.key", "tls.key", "config.json"):
+        key = registry.file(f"/etc/gauntlet-registry-token/{name}")
+        assert key.mode == 0o640 and key.user == "root" and key.group == "gauntlet-registry-token"
+    assert "gauntlet-node" in registry.run("cat /etc/gauntlet-registry-token/config.json").stdout
 
 
 def test_registry_runs_the_bundle_release_unpacked_on_the_host():
@@ -107,7 +136,7 @@ def test_skopeo_from_the_controller_agrees(bundle_digest, tmp_path):
             "--cert-dir",
             str(tmp_path),
             "--creds",
-            f"gauntlet:{PASSWORD_FILE.read_text().strip()}",
+            f"{NODE}:{PASSWORD_FILE.read_text().strip()}",
             f"docker://{address}:5000/localhost/gauntlet-debian:bookworm",
         ],
         capture_output=True,
