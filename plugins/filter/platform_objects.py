@@ -10,6 +10,10 @@ returns a Namespace with PodSecurity labels (enforce as given, audit and warn
 service='gitea-http', port=3000, path='/', annotations={})`` returns an Ingress for
 Traefik's ``websecure`` entry point with TLS from Traefik's default certificate; ``path``
 may be a list of path prefixes, the only ones that reach the service.
+
+``local_domains_services | gauntlet.platform.platform_ingress_host_policy(gauntlet_service_namespaces)``
+returns a ValidatingAdmissionPolicy and its binding that refuse an Ingress naming a host
+its namespace may not publish (or no host at all).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import (
     PlatformObjectError,
+    ingress_host_policy,
     ingress_object,
     namespace_object,
 )
@@ -37,8 +42,19 @@ def platform_ingress(name, namespace, host, service, port, path="/", annotations
         raise AnsibleFilterError(f"platform_ingress: {exc}") from exc
 
 
+def platform_ingress_host_policy(services, namespaces):
+    try:
+        return ingress_host_policy(services, namespaces)
+    except PlatformObjectError as exc:
+        raise AnsibleFilterError(f"platform_ingress_host_policy: {exc}") from exc
+
+
 class FilterModule:
     """Namespace and Ingress of a platform role."""
 
     def filters(self):
-        return {"platform_namespace": platform_namespace, "platform_ingress": platform_ingress}
+        return {
+            "platform_namespace": platform_namespace,
+            "platform_ingress": platform_ingress,
+            "platform_ingress_host_policy": platform_ingress_host_policy,
+        }

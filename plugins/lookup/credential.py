@@ -60,6 +60,24 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file impo
 ALPHABETS = {"alnum": string.ascii_letters + string.digits, "hex": "0123456789abcdef"}
 
 
+def _make_private_folders(folder: str) -> None:
+    """Create ``folder`` and every missing parent with mode 0700 (os.makedirs gives the mode to the
+    last one only); folders that exist are left as they are."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for item in reversed(missing):
+        try:
+            os.mkdir(item, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(item, 0o700)  # mkdir's mode is masked by the umask
+
+
 def read_or_create(path: str, length: int, alphabet: str) -> str:
     if os.path.exists(path):
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -76,8 +94,7 @@ def read_or_create(path: str, length: int, alphabet: str) -> str:
                 "or delete it to generate a new secret (services using the old one must then be reconfigured)"
             )
         return value
-    folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    _make_private_folders(os.path.dirname(path))
     value = "".join(secrets.choice(alphabet) for _ in range(length))
     atomic_write(path, (value + "\n").encode("utf-8"), mode=0o600)
     return value

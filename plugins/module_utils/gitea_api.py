@@ -172,11 +172,13 @@ def ensure_repo(
     private: bool = True,
     default_branch: str = "main",
     collaborators: list[dict] | None = None,
+    branch_protection: dict | None = None,
     check_mode: bool = False,
 ) -> dict:
-    """A repository of organisation ``owner`` with the given collaborators (others are left alone)."""
+    """A repository of organisation ``owner`` with the given collaborators (others are left alone)
+    and, when given, a protection rule for one branch."""
     path = f"/repos/{_q(owner)}/{_q(name)}"
-    result = {"changed": False, "created": False, "updated": [], "collaborators_changed": []}
+    result = {"changed": False, "created": False, "updated": [], "collaborators_changed": [], "protection": "none"}
     wanted = {"description": description, "private": private}
     existing = client.get(path)
     if existing is None:
@@ -208,7 +210,53 @@ def ensure_repo(
             result["collaborators_changed"].append(user)
             if not check_mode:
                 client.call("PUT", f"{path}/collaborators/{_q(user)}", {"permission": permission}, ok=(204,))
+    if branch_protection:
+        result["protection"] = _ensure_branch_protection(client, path, branch_protection, result["created"], check_mode)
+        result["changed"] = result["changed"] or result["protection"] != "kept"
     return result
+
+
+def _protection_wanted(rule: dict) -> dict:
+    """Gitea's CreateBranchProtectionOption fields (go-gitea/gitea modules/structs/repo_branch.go) the role
+    owns: pushes only by the listed accounts (no deploy keys), never a force push."""
+    users = rule.get("push_users") or []
+    if not isinstance(users, list) or not all(isinstance(u, str) and u for u in users):
+        raise ApiError("branch_protection.push_users must be a list of account names")
+    return {
+        "enable_push": True,
+        "enable_push_whitelist": True,
+        "push_whitelist_usernames": sorted(set(users)),
+        "push_whitelist_deploy_keys": False,
+        "enable_force_push": False,
+        "enable_force_push_allowlist": False,
+    }
+
+
+def _ensure_branch_protection(client: GiteaClient, path: str, rule: dict, repo_created: bool, check_mode: bool) -> str:
+    """Create or correct the rule named after ``rule['branch']``; ``kept``, ``created`` or ``updated``."""
+    branch = rule.get("branch")
+    if not isinstance(branch, str) or not branch:
+        raise ApiError("branch_protection.branch must name a branch (for example main)")
+    wanted = _protection_wanted(rule)
+    existing = None if repo_created else client.get(f"{path}/branch_protections/{_q(branch)}")
+    if existing is None:
+        if not check_mode:
+            # branch_name is the deprecated twin of rule_name; both name the rule.
+            body = {"rule_name": branch, "branch_name": branch, **wanted}
+            client.call("POST", f"{path}/branch_protections", body, ok=(201,))
+        return "created"
+    differ = {}
+    for key, value in wanted.items():
+        current = existing.get(key)
+        if key == "push_whitelist_usernames":
+            current = sorted(current or [])
+        if current != value:
+            differ[key] = value
+    if not differ:
+        return "kept"
+    if not check_mode:
+        client.call("PATCH", f"{path}/branch_protections/{_q(branch)}", differ)
+    return "updated"
 
 
 def ensure_oauth_app(

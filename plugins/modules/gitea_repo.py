@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Cloud Native Gauntlet developers
 # Apache License 2.0
-"""Module: a Gitea repository of an organisation, with collaborators."""
+"""Module: a Gitea repository of an organisation, with collaborators and a branch protection rule."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ description:
   - Creates the repository empty (no initial commit, so the first push defines its history) or corrects its
     description and privacy.
   - Adds each listed collaborator or corrects its permission; collaborators not listed are left alone.
+  - With O(branch_protection), keeps a protection rule on that branch (Gitea API
+    C(/repos/{owner}/{repo}/branch_protections)) - pushes only by O(branch_protection.push_users), no deploy keys,
+    no force push - creating it or correcting those fields; the rule's other fields are left alone.
 options:
   owner:
     description: Organisation owning the repository.
@@ -51,6 +54,19 @@ options:
         type: str
         choices: [read, write, admin]
         required: true
+  branch_protection:
+    description: A protection rule for one branch.
+    type: dict
+    suboptions:
+      branch:
+        description: The branch (the rule's name).
+        type: str
+        required: true
+      push_users:
+        description: The only accounts that may push to it (merges of pull requests follow Gitea's merge rules).
+        type: list
+        elements: str
+        required: true
 extends_documentation_fragment:
   - gauntlet.platform.service_api.gitea
   - gauntlet.platform.service_api.resolve
@@ -69,6 +85,9 @@ EXAMPLES = r"""
     name: gitops
     collaborators:
       - {user: argocd, permission: read}
+    branch_protection:
+      branch: main
+      push_users: [gauntlet-admin, gauntlet-ci]
   no_log: true
 """
 
@@ -87,6 +106,10 @@ collaborators_changed:
   returned: always
   type: list
   elements: str
+protection:
+  description: What happened to the branch protection rule, V(none) (not asked for), V(kept), V(created) or V(updated).
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -108,6 +131,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
         private=params["private"],
         default_branch=params["default_branch"],
         collaborators=params["collaborators"],
+        branch_protection=params.get("branch_protection"),
         check_mode=check_mode,
     )
 
@@ -128,6 +152,13 @@ def main():
                 "options": {
                     "user": {"type": "str", "required": True},
                     "permission": {"type": "str", "required": True, "choices": ["read", "write", "admin"]},
+                },
+            },
+            "branch_protection": {
+                "type": "dict",
+                "options": {
+                    "branch": {"type": "str", "required": True},
+                    "push_users": {"type": "list", "elements": "str", "required": True},
                 },
             },
         },

@@ -122,8 +122,12 @@ def test_preload_stage_in_check_mode_against_a_running_registry(registry_factory
     """A running registry (real docker-registry, htpasswd): check mode reports the push, then changed=0."""
     registry = registry_factory(auth=True)
     test_images.write_layout(tmp_path / "bundle" / "images")
-    (tmp_path / "credentials" / "registry").mkdir(parents=True)
-    (tmp_path / "credentials" / "registry" / "preload-password").write_text(registry.password)
+    # Private, as the credential lookup writes it: validation refuses open secrets.
+    (tmp_path / "credentials" / "registry").mkdir(parents=True, mode=0o700)
+    (tmp_path / "credentials").chmod(0o700)
+    password_file = tmp_path / "credentials" / "registry" / "preload-password"
+    password_file.touch(mode=0o600)
+    password_file.write_text(registry.password)
     args = [
         "-e",
         f"gauntlet_bundle_dir={tmp_path / 'bundle'}",

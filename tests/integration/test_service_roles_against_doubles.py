@@ -36,6 +36,8 @@ GITEA_PLAY = """
     __gitea_admin_password: "{{ lookup('gauntlet.platform.credential', 'gitea/admin-password', dir=gauntlet_credentials_dir) }}"
     __gitea_argocd_password: "{{ lookup('gauntlet.platform.credential', 'gitea/argocd-password', dir=gauntlet_credentials_dir) }}"
     __gitea_ci_password: "{{ lookup('gauntlet.platform.credential', 'gitea/ci-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_clone_password: "{{ lookup('gauntlet.platform.credential', 'gitea/clone-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_gitops_password: "{{ lookup('gauntlet.platform.credential', 'gitea/gitops-password', dir=gauntlet_credentials_dir) }}"
   tasks:
     - name: The role's configure tasks
       ansible.builtin.import_role:
@@ -136,12 +138,25 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
              "gitea_source_dir": str(REPO)}  # fmt: skip
     start = "configure | Accounts of Argo CD and of the CI"
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
-    assert changed == 6, out[-3000:]
-    assert {"argocd", "gauntlet-ci"} <= set(gitea.users)
+    assert changed == 7, out[-3000:]
+    assert {"argocd", "gauntlet-ci", "drone-clone", "gitops-bump"} <= set(gitea.users)
     assert gitea.users["argocd"]["password"] == (credentials / "gitea/argocd-password").read_text().strip()
     assert gitea.orgs == {"gauntlet": {"visibility": "private"}}
-    assert gitea.repos[("gauntlet", "task-api")]["collaborators"] == {"gauntlet-ci": "admin"}
-    assert gitea.repos[("gauntlet", "gitops")]["collaborators"] == {"argocd": "read", "gauntlet-ci": "write"}
+    # drone-clone: read on task-api only (Drone's clone credentials, DRONE_GIT_USERNAME/PASSWORD).
+    assert gitea.repos[("gauntlet", "task-api")]["collaborators"] == {"gauntlet-ci": "admin", "drone-clone": "read"}
+    # The tag-bump token's account writes gitops only; the CI account (admin of task-api) has no access there.
+    assert gitea.repos[("gauntlet", "gitops")]["collaborators"] == {"argocd": "read", "gitops-bump": "write"}
+    # main of both repositories: push only by the named accounts, never a force push
+    # (Gitea's CreateBranchProtectionOption fields, modules/structs/repo_branch.go).
+    for repo, pushers in (("task-api", ["gauntlet-admin"]), ("gitops", ["gauntlet-admin", "gitops-bump"])):
+        rule = gitea.protections[("gauntlet", repo)]["main"]
+        assert rule["enable_push"] is True and rule["enable_push_whitelist"] is True, repo
+        assert sorted(rule["push_whitelist_usernames"]) == pushers, repo
+        assert rule["enable_force_push"] is False and rule["push_whitelist_deploy_keys"] is False, repo
+    (clone_token,) = gitea.tokens["drone-clone"]
+    assert clone_token["scopes"] == ["read:repository"]
+    assert (credentials / "gitea/clone-token").read_text().strip() == clone_token["sha1"]
+    assert (credentials / "gitea/clone-token").stat().st_mode & 0o777 == 0o600
     # task-api keeps the checkout's layout (its pipeline's paths); gitops gets gitops/ at its root.
     assert git_show(gitea, "task-api", "apps/task-api/.drone.yml") == (REPO / "apps/task-api/.drone.yml").read_text()
     assert git_show(gitea, "task-api", "tests/gitops/test_task_api_manifests.py") is not None
@@ -153,12 +168,41 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
     (app,) = gitea.apps.values()
     assert app["redirect_uris"] == ["https://drone.local/login"]
     assert (credentials / "drone/gitea-client-secret").read_text().strip() == app["client_secret"]
-    assert (credentials / "gitea/ci-token").read_text().strip() == gitea.tokens["gauntlet-ci"][0]["sha1"]
+    (bump_token,) = gitea.tokens["gitops-bump"]
+    assert bump_token["scopes"] == ["write:repository"] and "gauntlet-ci" not in gitea.tokens
+    assert (credentials / "gitea/ci-token").read_text().strip() == bump_token["sha1"]
     assert ADMIN_PASSWORD not in out and app["client_secret"] not in out
 
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
     assert changed == 0, out[-3000:]
     assert "'task-api': 'none'" in out.replace('"', "'")
+
+    # A rule someone loosened by hand (force push allowed, anyone with write may push) is put back.
+    gitea.protections[("gauntlet", "gitops")]["main"].update(enable_force_push=True, enable_push_whitelist=False)
+    out, changed = play(tmp_path, GITEA_PLAY, extra, start)
+    assert changed == 1, out[-3000:]
+    rule = gitea.protections[("gauntlet", "gitops")]["main"]
+    assert rule["enable_force_push"] is False and rule["enable_push_whitelist"] is True
+
+
+def test_the_clone_token_clones_task_api_and_nothing_else(gitea, tmp_path):
+    credentials = tmp_path / "credentials"
+    write_credential(credentials, "gitea/admin-password", ADMIN_PASSWORD)
+    extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__gitea_url": gitea.url, "gitea_ca_path": "",
+             "gitea_source_dir": str(REPO)}  # fmt: skip
+    play(tmp_path, GITEA_PLAY, extra, "configure | Accounts of Argo CD and of the CI")
+    token = (credentials / "gitea/clone-token").read_text().strip()
+    base = gitea.url.replace("://", f"://drone-clone:{token}@")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, env=env, check=False, timeout=60)
+
+    assert git("clone", "-q", f"{base}/gauntlet/task-api.git", str(tmp_path / "clone")).returncode == 0
+    assert git("clone", "-q", f"{base}/gauntlet/gitops.git", str(tmp_path / "gitops")).returncode != 0
+    work = tmp_path / "clone"
+    git("-C", str(work), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "x")
+    assert git("-C", str(work), "push", "-q", "origin", "HEAD:refs/heads/attack").returncode != 0
 
 
 def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(gitea, tmp_path):

@@ -44,6 +44,9 @@ CRD_SOURCES = [
     # Middleware, TLSStore, TLSOption, IngressRoute...: the chart k3s v1.36.4 installs them
     # from (its traefik-crd release, VERSIONS.md §12).
     "traefik-helm-chart/v40.1.0/traefik/crds/traefik.io_*.yaml",
+    # Linkerd's policy CRDs (Server, AuthorizationPolicy, MeshTLSAuthentication, ...): Helm
+    # templates whose only template lines are metadata (dropped when read).
+    "linkerd/edge-26.8.3/charts/linkerd-crds/templates/policy/*.yaml",
 ]
 
 
@@ -99,7 +102,10 @@ def upstream_crds() -> dict:
     for pattern in CRD_SOURCES:
         sources += upstream.glob(pattern)  # skips (fails in CI) when absent
     for path in sources:
-        for doc in yaml.load_all(path.read_text(), Loader=loader):
+        text = path.read_text()
+        if "/templates/" in str(path):
+            text = "\n".join(line for line in text.splitlines() if "{{" not in line)
+        for doc in yaml.load_all(text, Loader=loader):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 crds[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = doc
     return crds
@@ -114,6 +120,10 @@ def crd_validate(obj: dict) -> None:
     schema = _strict(served[version]["schema"]["openAPIV3Schema"])
     # metadata is the API server's, not the CRD's to describe.
     schema["properties"].pop("metadata", None)
+    # apiVersion and kind are always the API server's too, whether the schema lists them
+    # or not (Linkerd's policy CRDs list only spec).
+    for key in ("apiVersion", "kind"):
+        schema["properties"].setdefault(key, {"type": "string"})
     schema["required"] = [r for r in schema.get("required", []) if r != "metadata"]
     jsonschema.validate({k: v for k, v in obj.items() if k != "metadata"}, schema)
 

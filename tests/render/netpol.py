@@ -11,7 +11,10 @@ Follows the API reference (kubernetes/api networking/v1/types.go):
   matching namespaces; ipBlock is never used for pods here (asserted, not guessed);
 - a port matches by number (with endPort as a range) or by name (the pod's containerPort
   name), protocol defaulting to TCP;
-- a connection needs egress admitted at the client and ingress at the server.
+- a connection needs egress admitted at the client and ingress at the server;
+- a host-network endpoint (the API server, a node's registry, webhooks' caller) is in no
+  namespace: no pod or namespace selector matches it, only a rule without peers does, and
+  no NetworkPolicy isolates it (Pod(host=True)).
 
 Namespaces carry kubernetes.io/metadata.name (set by the API server on every namespace).
 """
@@ -28,9 +31,11 @@ class Pod:
     meshed: bool
     # containerPort name -> number, for named ports in policies.
     named_ports: dict = field(default_factory=dict)
+    # A host-network endpoint (node address), not a pod.
+    host: bool = False
 
     def __hash__(self):
-        return hash((self.namespace, tuple(sorted(self.labels.items()))))
+        return hash((self.namespace, tuple(sorted(self.labels.items())), self.host))
 
 
 def selects(selector: dict | None, labels: dict) -> bool:
@@ -67,6 +72,8 @@ def policy_types(policy: dict) -> set[str]:
 
 def _peer_matches(peer: dict, policy_namespace: str, pod: Pod, ns_labels: dict) -> bool:
     assert "ipBlock" not in peer, "ipBlock peers are not modelled: pods are matched by selectors only"
+    if pod.host:
+        return False
     if "namespaceSelector" in peer:
         if not selects(peer["namespaceSelector"], ns_labels.get(pod.namespace, namespace_labels(pod.namespace))):
             return False
@@ -100,6 +107,8 @@ def admitted(policies, client: Pod, server: Pod, port: int, protocol: str = "TCP
     ns_labels = ns_labels or {}
 
     def direction(pod: Pod, kind: str, key: str, peer: Pod) -> bool:
+        if pod.host:
+            return True
         selecting = [
             p
             for p in policies

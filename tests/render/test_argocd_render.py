@@ -7,12 +7,14 @@ other settings (and a rotated admin password) checks the role's switches.
 """
 
 import base64
+import fnmatch
 import hashlib
 import json
 import re
 import shutil
 from pathlib import Path
 
+import gitops_render
 import pytest
 import yaml
 from passlib.hash import bcrypt
@@ -109,11 +111,11 @@ def test_namespaced_mode_binds_nothing_cluster_wide(argocd):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
 
 
-def test_namespace_is_meshed_and_privileged_for_linkerd(argocd):
+def test_namespace_is_meshed_and_restricted(argocd):
     namespace = argocd["objects"][("Namespace", NAMESPACE)]
     assert namespace["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
     labels = namespace["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
 
 
@@ -266,6 +268,37 @@ def test_appproject_allows_only_the_gitops_repository_and_the_app_namespaces(arg
     assert project["destinations"] == [{"namespace": "task-api", "server": "https://kubernetes.default.svc"}]
     assert project["clusterResourceWhitelist"] == []
     assert project["clusterResourceBlacklist"] == [{"group": "*", "kind": "*"}]
+
+
+def _permitted(entries, group, kind):
+    """Argo CD's matching of a whitelist entry: group and kind are globs ('*' matches all)."""
+    return any(fnmatch.fnmatchcase(group, e["group"]) and fnmatch.fnmatchcase(kind, e["kind"]) for e in entries)
+
+
+def test_appproject_permits_exactly_the_kinds_gitops_uses(argocd, render_tools):
+    """Security review C2 / issue 18 item 2: a gitops commit may create only what the Task API needs.
+
+    The whitelist is derived from the gitops tree as Argo CD builds it (kustomize); a kind added
+    there without widening the project would fail to sync, and one allowed but unused is a grant
+    nobody needs. No glob: each entry names one group and one kind.
+    """
+    app = argocd["apps"][("Application", "task-api")]
+    project = argocd["apps"][("AppProject", app["spec"]["project"])]["spec"]
+    used = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for _, o in gitops_render.objects()}
+    allowed = [(e["group"], e["kind"]) for e in project["namespaceResourceWhitelist"]]
+    assert sorted(allowed) == sorted(used)
+    assert len(allowed) == len(set(allowed))
+    assert not any("*" in g or "*" in k for g, k in allowed)
+    # What one commit could otherwise do (review C2): a privileged pod is refused by PodSecurity,
+    # the rest by the project.
+    for group, kind in [("", "Pod"), ("apps", "DaemonSet"), ("", "Secret"), ("", "Namespace"),
+                        ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("traefik.io", "IngressRoute"),
+                        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")]:  # fmt: skip
+        assert not _permitted(project["namespaceResourceWhitelist"], group, kind), f"{group}/{kind} is permitted"
+    # Every object gitops/ holds goes to the app's own namespace, the project's only destination.
+    assert {o["metadata"].get("namespace") for _, o in gitops_render.objects()} == {
+        d["namespace"] for d in project["destinations"]
+    }
 
 
 # --- A second run with the role's switches flipped --------------------------------------

@@ -79,7 +79,8 @@ def test_operator_is_the_release_manifest_but_namespace_scoped(operator):
     """Unchanged but its Namespace, its cluster-wide binding (gone) and WATCH_NAMESPACE (review M2)."""
     upstream = [o for o in upstream_objects() if o["kind"] != "ClusterRoleBinding"]
     rendered = list(operator.values())
-    # The upstream objects first, in their order, then the role's RBAC and monitoring objects.
+    # The upstream objects first, in their order, then the role's RBAC and monitoring objects
+    # and the namespace's NetworkPolicies (docs/security.md, "Network segmentation").
     assert [o["kind"] for o in rendered[: len(upstream)]] == [o["kind"] for o in upstream]
     for ours, theirs in zip(rendered, upstream, strict=False):
         if theirs["kind"] == "Namespace":
@@ -90,7 +91,14 @@ def test_operator_is_the_release_manifest_but_namespace_scoped(operator):
             assert env.pop() == {"name": "WATCH_NAMESPACE", "value": NAMESPACE}
         assert ours == theirs, f"{theirs['kind']} {theirs['metadata']['name']} differs from the release manifest"
     extra = {(o["kind"], o["metadata"]["name"]) for o in rendered[len(upstream) :]}
-    assert {k for k, _ in extra} == {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PodMonitor"}
+    assert {k for k, _ in extra} == {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "PodMonitor",
+        "NetworkPolicy",
+    }
     assert ("RoleBinding", "cnpg-manager") in extra
     cluster_scoped = find(operator, "ClusterRole", "cnpg-manager-cluster-scoped", None)
     assert sorted(r for rule in cluster_scoped["rules"] for r in rule["resources"]) == [
@@ -212,8 +220,8 @@ def test_task_api_namespace_is_ansibles_and_admits_meshed_pods(cluster):
     namespace = find(cluster, "Namespace", "task-api")
     labels = namespace["metadata"]["labels"]
     assert labels["app.kubernetes.io/managed-by"] == "gauntlet"
-    # The Task API's pods are injected by their own annotation: proxy-init needs privileged.
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    # The Task API's pods are injected by their own annotation; Linkerd's CNI plugin keeps them restricted.
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
     assert namespace["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 
@@ -282,6 +290,8 @@ def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render
         ({"cnpg_storage_size": "lots"}, "cnpg_storage_size a Kubernetes"),
         ({"cnpg_databases": ["Task-API"]}, "cnpg_databases a list of distinct"),
         ({"cnpg_databases": ["a_b", "a_b"]}, "cnpg_databases a list of distinct"),
+        ({"cnpg_network_clients": [{"ns": "keycloak"}]}, "cnpg_network_clients must be a non-empty list"),
+        ({"cnpg_network_clients": []}, "cnpg_network_clients must be a non-empty list"),
     ],
 )
 def test_bad_settings_stop_with_a_message(platform_render, render_tools, tmp_path, extra, message):

@@ -58,7 +58,7 @@ def test_namespaces_meshed_server_and_baseline_builds(objects):
     builds = objects[("Namespace", None, "drone-builds")]["metadata"]
     assert "drone" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
     assert drone["annotations"]["linkerd.io/inject"] == "enabled"
-    assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # kaniko builds as root without privileges: baseline, and no Linkerd proxy in build pods.
     assert builds["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert "annotations" not in builds
@@ -104,6 +104,11 @@ def test_server_secrets_are_the_credential_files(objects, platform_render):
     # Not issued yet: the gitea role writes the OAuth2 client in apply mode.
     assert not (creds / "drone" / "gitea-client-id").exists()
     assert secret(values, "DRONE_GITEA_CLIENT_ID") == secret(values, "DRONE_GITEA_CLIENT_SECRET") == ""
+    # Static clone credentials (harness/drone v2.25.0 service/netrc/netrc.go: used instead of the
+    # activating account's token when both are set): the read-only account; its token is issued
+    # by Gitea in apply mode, so the render has none yet.
+    assert secret(values, "DRONE_GIT_USERNAME") == "drone-clone"
+    assert secret(values, "DRONE_GIT_PASSWORD") == ""
 
 
 def test_runner_talks_to_the_server_service(objects):
@@ -244,9 +249,14 @@ def issued_render(platform_render, render_tools, tmp_path_factory):
     work = tmp_path_factory.mktemp("drone-issued")
     credentials = work / "credentials"
     shutil.copytree(platform_render.credentials, credentials)
-    for name, value in (("gitea-client-id", "0f4c1a2b-client-id"), ("gitea-client-secret", "gto_issued_by_gitea_0123")):
-        (credentials / "drone" / name).write_text(value + "\n")
-        (credentials / "drone" / name).chmod(0o600)
+    for name, value in (
+        ("drone/gitea-client-id", "0f4c1a2b-client-id"),
+        ("drone/gitea-client-secret", "gto_issued_by_gitea_0123"),
+        ("gitea/clone-token", "0123456789abcdef0123456789abcdef01234567"),
+    ):
+        (credentials / name).parent.mkdir(mode=0o700, exist_ok=True)
+        (credentials / name).write_text(value + "\n")
+        (credentials / name).chmod(0o600)
     out = work / "render"
     extra = json.loads(platform_render.args[1])
     extra.update(gauntlet_render_dir=str(out), gauntlet_credentials_dir=str(credentials))
@@ -262,6 +272,9 @@ def test_issued_oauth2_client_reaches_the_server_and_restarts_it(issued_render, 
     values = issued[("Secret", "drone", "drone-server")]
     assert secret(values, "DRONE_GITEA_CLIENT_ID") == credential(credentials, "drone/gitea-client-id")
     assert secret(values, "DRONE_GITEA_CLIENT_SECRET") == credential(credentials, "drone/gitea-client-secret")
+    # The read-only account's token (gitea role, scope read:repository) is the clone password.
+    assert secret(values, "DRONE_GIT_USERNAME") == "drone-clone"
+    assert secret(values, "DRONE_GIT_PASSWORD") == credential(credentials, "gitea/clone-token")
     before = objects[("Deployment", "drone", "drone")]["spec"]["template"]["metadata"]["annotations"]
     after = issued[("Deployment", "drone", "drone")]["spec"]["template"]["metadata"]["annotations"]
     assert before["gauntlet.dev/config-checksum"] != after["gauntlet.dev/config-checksum"]

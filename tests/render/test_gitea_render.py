@@ -64,11 +64,11 @@ def test_in_cluster_url_contract_is_served(objects):
     assert service["spec"]["selector"].items() <= labels.items()
 
 
-def test_namespace_is_meshed_and_privileged_for_proxy_init_only(objects):
+def test_namespace_is_meshed_and_restricted(objects):
     namespace = objects[("Namespace", "gitea")]["metadata"]
     assert "gitea" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
     assert namespace["annotations"]["linkerd.io/inject"] == "enabled"
-    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert namespace["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
     context = pod(objects)["securityContext"]
     assert context["runAsUser"] == 1000 and context["runAsNonRoot"] is True

@@ -58,11 +58,11 @@ def env_of(container):
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-def test_namespace_is_injected_so_enforces_privileged(rendered):
+def test_namespace_is_injected_and_enforces_restricted(rendered):
     namespace = find(rendered, "Namespace", NS, None)
     assert namespace["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
     labels = namespace["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == labels["pod-security.kubernetes.io/warn"] == "restricted"
 
 

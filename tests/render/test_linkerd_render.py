@@ -28,6 +28,7 @@ CHARTS = {
     "linkerd-crds": ("charts/linkerd-crds", "linkerd", False),
     "linkerd-control-plane": ("charts/linkerd-control-plane", "linkerd", True),
     "linkerd-viz": ("viz/charts/linkerd-viz", "linkerd-viz", True),
+    "linkerd-cni": ("charts/linkerd2-cni", "linkerd-cni", True),
 }
 
 
@@ -71,10 +72,27 @@ def test_components_and_apply_order(platform_render):
     assert names == {
         "linkerd-crds/00-namespace-cluster-linkerd.yaml",
         "linkerd-crds/01-helmchart-kube-system-linkerd-crds.yaml",
+        "linkerd-crds/02-serviceaccount-linkerd-default.yaml",
+        "linkerd-cni/00-namespace-cluster-linkerd-cni.yaml",
+        "linkerd-cni/01-helmchart-kube-system-linkerd-cni.yaml",
+        "linkerd-cni/02-serviceaccount-linkerd-cni-default.yaml",
         "linkerd/00-secret-kube-system-linkerd-control-plane-identity.yaml",
         "linkerd/01-helmchart-kube-system-linkerd-control-plane.yaml",
+        # NetworkPolicies after the existing objects (docs/security.md, "Network segmentation").
+        "linkerd/02-networkpolicy-linkerd-default-deny.yaml",
+        "linkerd/03-networkpolicy-linkerd-linkerd-control-plane.yaml",
+        "linkerd/04-networkpolicy-linkerd-linkerd-proxy.yaml",
         "linkerd-viz/00-namespace-cluster-linkerd-viz.yaml",
         "linkerd-viz/01-helmchart-kube-system-linkerd-viz.yaml",
+        "linkerd-viz/02-networkpolicy-linkerd-viz-default-deny.yaml",
+        "linkerd-viz/03-networkpolicy-linkerd-viz-web.yaml",
+        "linkerd-viz/04-networkpolicy-linkerd-viz-metrics-api.yaml",
+        "linkerd-viz/05-networkpolicy-linkerd-viz-tap.yaml",
+        "linkerd-viz/06-networkpolicy-linkerd-viz-tap-injector.yaml",
+        "linkerd-viz/07-networkpolicy-linkerd-viz-prometheus.yaml",
+        "linkerd-viz/08-networkpolicy-linkerd-viz-admin.yaml",
+        "linkerd-viz/09-networkpolicy-linkerd-viz-linkerd-proxy.yaml",
+        "linkerd-viz/10-serviceaccount-linkerd-viz-default.yaml",
         "linkerd-dashboard/00-secret-linkerd-viz-linkerd-dashboard-auth.yaml",
         "linkerd-dashboard/01-middleware-linkerd-viz-linkerd-dashboard-auth.yaml",
         "linkerd-dashboard/02-ingress-linkerd-viz-linkerd-dashboard.yaml",
@@ -89,16 +107,42 @@ def test_helmcharts_validate_against_the_helm_controller_crd(platform_render, re
     assert not chart["spec"].get("chart") and not chart["spec"].get("repo"), "offline: chartContent only"
 
 
-def test_namespaces_are_privileged_for_proxy_init_and_labelled_like_linkerd_install(platform_render):
+def test_namespaces_are_restricted_with_the_cni_plugin_and_labelled_like_linkerd_install(platform_render):
     control = find(platform_render, "Namespace", "linkerd")["metadata"]
     viz = find(platform_render, "Namespace", "linkerd-viz")["metadata"]
+    cni = find(platform_render, "Namespace", "linkerd-cni")["metadata"]
     for meta in (control, viz):
-        assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+        assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         assert meta["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
+    # The CNI DaemonSet mounts the nodes' CNI folders (hostPath): only its namespace is privileged.
+    assert cni["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert cni["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
+    assert cni["annotations"]["linkerd.io/inject"] == "disabled"
     assert control["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
     assert control["labels"]["linkerd.io/is-control-plane"] == "true"
     assert control["annotations"]["linkerd.io/inject"] == "disabled"
     assert viz["labels"]["linkerd.io/extension"] == "viz"
+
+
+def test_cni_chart_values_point_at_k3s_cni_folders(platform_render, render_tools):
+    """k3s's containerd reads CNI config from <data-dir>/agent/etc/cni/net.d and binaries from the
+    folder of host-local, <data-dir>/data/cni (k3s pkg/agent/config/config.go, cmd/k3s/main.go);
+    the chart's defaults (/etc/cni/net.d, /opt/cni/bin) are not read by k3s."""
+    cni = values(platform_render, "linkerd-cni")
+    assert cni["destCNINetDir"] == "/var/lib/rancher/k3s/agent/etc/cni/net.d"
+    assert cni["destCNIBinDir"] == "/var/lib/rancher/k3s/data/cni"
+    upstream = yaml.safe_load(
+        render_tools.upstream_path(f"linkerd/{VERSION}/charts/linkerd2-cni/values.yaml").read_text()
+    )
+    # Every value we set is one the chart has (a typo would be ignored by helm).
+    for key in cni:
+        assert key in upstream, f"linkerd2-cni has no value {key}"
+    image = f"{cni['image']['name']}:{cni['image']['version']}"
+    assert image in platform_render.images, "the CNI plugin image is not bundled"
+    assert image == f"{upstream['image']['name']}:{upstream['image']['version']}", "not the chart's own version"
+    # The control plane's proxy UID is the one the CNI plugin exempts from redirection.
+    assert upstream["proxyUID"] == 2102 and "uid" not in values(platform_render, "linkerd-control-plane")["proxy"]
+    assert values(platform_render, "linkerd-control-plane")["cniEnabled"] is True
 
 
 # --- Packed charts ------------------------------------------------------------------
@@ -110,8 +154,11 @@ def test_chart_content_is_the_upstream_chart_with_partials_vendored(platform_ren
     source = render_tools.upstream_path(f"linkerd/{VERSION}/{folder}")
     partials = render_tools.upstream_path(f"linkerd/{VERSION}/charts/partials")
     members = archive(platform_render, name)
+    # The archive's folder is the chart's name (linkerd2-cni for HelmChart linkerd-cni).
+    release, name = name, yaml.safe_load((source / "Chart.yaml").read_text())["name"]
     chart_yaml = yaml.safe_load(members[f"{name}/Chart.yaml"])
     assert chart_yaml["name"] == name
+    assert release == name or (release, name) == ("linkerd-cni", "linkerd2-cni")
     assert chart_yaml["version"] == CHART_VERSION
     if app_version:
         assert chart_yaml["appVersion"] == VERSION
@@ -292,7 +339,8 @@ def test_native_sidecars_no_heartbeat_and_no_spare_capabilities(platform_render)
     assert control["disableHeartBeat"] is True
     assert control["controllerReplicas"] == 1
     assert control["proxy"]["capabilities"] == {"drop": ["ALL"]}
-    assert control["proxyInit"]["capabilities"] == {"drop": ["ALL"]}
+    # CNI mode: no proxy-init container is injected, so nothing to configure for it.
+    assert control["cniEnabled"] is True and "proxyInit" not in control
 
 
 # --- Viz and the dashboard ----------------------------------------------------------

@@ -29,13 +29,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from netpol import Pod, admitted, namespace_labels
+from netpol import Pod, admitted, namespace_labels, policy_types, selects
 
 REPO = Path(__file__).resolve().parents[2]
 TASK_API = REPO / "gitops" / "task-api"
 INBOUND, ADMIN, CONTROL = 4143, 4191, 4190
 # Skipped by proxy-init at edge-26.8.3 (proxyInit.ignoreInboundPorts/ignoreOutboundPorts).
 SKIPPED = {4567, 4568}
+# Build pods fetch registry tokens from the registry host's token server (roles/registry).
+REGISTRY_TOKEN_PORT = int(
+    yaml.safe_load((REPO / "roles/registry/defaults/main.yml").read_text())["registry_token_port"]
+)
 
 
 def gitops_objects() -> list[dict]:
@@ -95,8 +99,15 @@ def pods(everything) -> dict[str, Pod]:
         return _workload(everything, namespace, name, meshed)
 
     (prometheus,) = [o for o in everything if o["kind"] == "Prometheus"]
+    (alertmanager,) = [o for o in everything if o["kind"] == "Alertmanager"]
     (cluster,) = [o for o in everything if o["kind"] == "Cluster" and o["apiVersion"].startswith("postgresql.cnpg.io")]
     db_ns = cluster["metadata"]["namespace"]
+    (runner,) = [o for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"]
+    (builds_ns,) = [
+        e["value"]
+        for e in runner["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] == "DRONE_NAMESPACE_DEFAULT"
+    ]
     return {
         "task-api": w("task-api", "task-api"),
         "keycloak": w("keycloak", "keycloak"),
@@ -112,9 +123,10 @@ def pods(everything) -> dict[str, Pod]:
         "prometheus": Pod(
             "monitoring", {**prometheus["spec"]["podMetadata"]["labels"], "prometheus": "k8s"}, "monitoring" in meshed
         ),
+        # prometheus-operator adds alertmanager=<name> to the CR's podMetadata labels.
         "alertmanager": Pod(
             "monitoring",
-            {"app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/instance": "main", "alertmanager": "main"},
+            {**alertmanager["spec"]["podMetadata"]["labels"], "alertmanager": "main"},
             "monitoring" in meshed,
         ),
         # CloudNativePG labels instance pods cnpg.io/cluster=<cluster> and role.
@@ -135,6 +147,27 @@ def pods(everything) -> dict[str, Pod]:
         "linkerd-identity": Pod("linkerd", {"linkerd.io/control-plane-component": "identity"}, True),
         # A pod the tests place in the default namespace: nothing should let it in.
         "stranger": Pod("default", {"app": "stranger"}, False),
+        # Drone's build pods (drone-runner-kube creates them in DRONE_NAMESPACE_DEFAULT with
+        # labels of its own): untrusted code; every policy there selects all pods.
+        "build": Pod(builds_ns, {"io.drone": "build"}, builds_ns in meshed),
+        "drone-runner": w("drone", "drone-runner"),
+        "cnpg-operator": w("cnpg-system", "cnpg-controller-manager"),
+        "postgres-replica": Pod(
+            db_ns, {"cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/instanceRole": "replica"}, db_ns in meshed
+        ),
+        "keycloak-peer": w("keycloak", "keycloak"),
+        # linkerd-viz chart templates/web.yaml, metrics-api.yaml: pod labels.
+        "viz-web": Pod("linkerd-viz", {"component": "web", "linkerd.io/extension": "viz"}, True),
+        "viz-metrics-api": Pod("linkerd-viz", {"component": "metrics-api", "linkerd.io/extension": "viz"}, True),
+        "viz-tap-injector": Pod("linkerd-viz", {"component": "tap-injector", "linkerd.io/extension": "viz"}, True),
+        "linkerd-proxy-injector": Pod("linkerd", {"linkerd.io/control-plane-component": "proxy-injector"}, True),
+        # Host-network endpoints: the API server (6443, and the caller of admission
+        # webhooks and APIServices), the registry on the node address (5000), Traefik on
+        # the ingress address (443, k3s ServiceLB).
+        "api-server": Pod("", {}, False, host=True),
+        "registry": Pod("", {}, False, host=True),
+        "registry-token": Pod("", {}, False, host=True),
+        "ingress-address": Pod("", {}, False, host=True),
     }
 
 
@@ -179,10 +212,63 @@ MUST_TALK = [
     ("traefik", "drone", 8080, "TCP", False),
     ("keycloak", "postgres", 5432, "TCP", False),
     ("gitea", "postgres", 5432, "TCP", False),
-    ("drone", "postgres", 5432, "TCP", False),
     ("traefik", "grafana", 3000, "TCP", False),
     ("grafana", "prometheus", 9090, "TCP", False),
     ("prometheus", "alertmanager", 9093, "TCP", False),
+    # CI builds: the clone from Gitea, DNS, the registry on the node address, Traefik on
+    # the ingress address (a push to gitops, the package index); nothing else.
+    ("build", "gitea", 3000, "TCP", False),
+    ("build", "kube-dns", 53, "UDP", False),
+    ("build", "kube-dns", 53, "TCP", False),
+    ("build", "registry", 5000, "TCP", False),
+    ("build", "registry-token", REGISTRY_TOKEN_PORT, "TCP", False),
+    ("build", "ingress-address", 443, "TCP", False),
+    ("drone-runner", "drone", 8080, "TCP", False),  # DRONE_RPC_HOST
+    ("prometheus", "gitea", 3000, "TCP", False),  # ServiceMonitor gitea
+    ("prometheus", "keycloak", 9000, "TCP", False),  # ServiceMonitor keycloak (management)
+    ("prometheus", "keycloak", ADMIN, "TCP", False),
+    ("viz-tap", "keycloak", CONTROL, "TCP", False),
+    ("keycloak-peer", "keycloak", 7800, "TCP", False),  # JGroups between Keycloak pods
+    # CloudNativePG: the operator reaches instances on 8000 and 5432, instances each other
+    # (replication), instances the API server; Prometheus the metrics ports.
+    ("api-server", "cnpg-operator", 9443, "TCP", False),
+    ("cnpg-operator", "postgres", 8000, "TCP", False),
+    ("cnpg-operator", "postgres", 5432, "TCP", False),
+    ("postgres-replica", "postgres", 5432, "TCP", False),
+    ("postgres-replica", "postgres", 8000, "TCP", False),
+    ("postgres", "api-server", 6443, "TCP", False),
+    ("postgres", "kube-dns", 53, "UDP", False),
+    ("prometheus", "postgres", 9187, "TCP", False),
+    ("prometheus", "cnpg-operator", 8080, "TCP", False),
+    # Linkerd: every proxy reaches the control plane; the API server its webhooks; both
+    # Prometheus the admin ports.
+    ("keycloak", "linkerd-identity", 8080, "TCP", True),
+    ("gitea", "linkerd-destination", 8086, "TCP", True),
+    ("drone-runner", "linkerd-destination", 8090, "TCP", True),
+    ("api-server", "linkerd-proxy-injector", 8443, "TCP", False),
+    ("api-server", "linkerd-destination", 8443, "TCP", False),  # sp-validator
+    ("api-server", "linkerd-destination", 9443, "TCP", False),  # policy validator
+    ("prometheus", "linkerd-destination", 9996, "TCP", False),
+    ("viz-prometheus", "linkerd-identity", 9990, "TCP", False),
+    ("prometheus", "linkerd-identity", ADMIN, "TCP", False),
+    # linkerd-viz: the dashboard from Traefik only; its own flows.
+    ("traefik", "viz-web", 8084, "TCP", False),
+    ("viz-web", "viz-metrics-api", 8085, "TCP", False),
+    ("viz-metrics-api", "viz-prometheus", 9090, "TCP", False),
+    ("api-server", "viz-tap", 8089, "TCP", False),
+    ("api-server", "viz-tap-injector", 8443, "TCP", False),
+    ("prometheus", "viz-web", 9994, "TCP", False),
+    ("viz-prometheus", "viz-tap", ADMIN, "TCP", False),
+    # Argo CD, Grafana and Gitea reach Keycloak through its public issuer (Traefik on the
+    # ingress address), Gitea reaches Drone's webhook the same way; operators and the
+    # runner reach the API server.
+    ("argocd-server", "ingress-address", 443, "TCP", False),
+    ("grafana", "ingress-address", 443, "TCP", False),
+    ("gitea", "ingress-address", 443, "TCP", False),
+    ("drone", "ingress-address", 443, "TCP", False),
+    ("drone-runner", "api-server", 6443, "TCP", False),
+    ("cnpg-operator", "api-server", 6443, "TCP", False),
+    ("argocd-application-controller", "api-server", 6443, "TCP", False),
 ]
 
 MUST_NOT_TALK = [
@@ -193,7 +279,72 @@ MUST_NOT_TALK = [
     ("prometheus", "task-api", CONTROL, "TCP"),  # tap is viz's only
     ("stranger", "task-api", ADMIN, "TCP"),  # proxy metrics only for the two Prometheus
     ("stranger", "argocd-redis", 6379, "TCP"),
+    ("drone", "postgres", 5432, "TCP"),  # Drone keeps SQLite (DRONE_DATABASE_DRIVER)
+    # CI build pods run untrusted code: no internal service beyond the clone.
+    ("build", "postgres", 5432, "TCP"),
+    ("build", "postgres", 8000, "TCP"),
+    ("build", "keycloak", 8080, "TCP"),
+    ("build", "keycloak", 9000, "TCP"),
+    ("build", "drone", 8080, "TCP"),
+    ("build", "argocd-server", 8080, "TCP"),
+    ("build", "argocd-repo-server", 8081, "TCP"),
+    ("build", "grafana", 3000, "TCP"),
+    ("build", "prometheus", 9090, "TCP"),
+    ("build", "cnpg-operator", 9443, "TCP"),
+    ("build", "linkerd-identity", 8080, "TCP"),
+    ("build", "task-api", 8000, "TCP"),
+    ("build", "viz-web", 8084, "TCP"),
+    ("build", "api-server", 6443, "TCP"),  # no token, and no route either
+    # The viz dashboard holds cluster-wide tap: Traefik (with its basic auth) only.
+    ("stranger", "viz-web", 8084, "TCP"),
+    ("task-api", "viz-web", 8084, "TCP"),
+    ("gitea", "viz-web", 8084, "TCP"),
+    ("grafana", "viz-web", 8084, "TCP"),
+    ("prometheus", "viz-web", 8084, "TCP"),
+    ("viz-tap", "viz-web", 8084, "TCP"),
+    # PostgreSQL: its applications, the operator and its peers only.
+    ("stranger", "postgres", 5432, "TCP"),
+    ("grafana", "postgres", 5432, "TCP"),
+    ("argocd-repo-server", "postgres", 5432, "TCP"),
+    ("postgres", "gitea", 3000, "TCP"),  # database egress is closed
+    # Keycloak: Traefik, the Task API (JWKS), Prometheus (9000), its peers.
+    ("stranger", "keycloak", 8080, "TCP"),
+    ("argocd-repo-server", "keycloak", 8080, "TCP"),
+    ("stranger", "keycloak", 7800, "TCP"),
+    ("stranger", "gitea", 3000, "TCP"),
+    ("stranger", "drone", 8080, "TCP"),
+    ("stranger", "drone-runner", 3000, "TCP"),
+    ("stranger", "cnpg-operator", 8080, "TCP"),
+    ("stranger", "linkerd-identity", 9990, "TCP"),
+    ("stranger", "viz-metrics-api", 8085, "TCP"),
+    ("stranger", "viz-prometheus", 9090, "TCP"),
+    ("stranger", "argocd-server", 8080, "TCP"),
 ]
+
+
+def test_every_platform_namespace_denies_by_default(everything, policies):
+    # Every namespace the platform creates (roles and gitops) isolates all its pods for
+    # ingress; those running untrusted or data-holding pods for egress too. kube-system is
+    # k3s's own and is left as k3s ships it.
+    namespaces = {o["metadata"]["name"] for o in everything if o["kind"] == "Namespace"} - {"kube-system"}
+    assert {"database", "cnpg-system", "keycloak", "gitea", "drone", "drone-builds", "linkerd", "linkerd-viz",
+            "argocd", "monitoring", "task-api"} <= namespaces  # fmt: skip
+
+    def denies(namespace, kind):
+        return any(
+            p["metadata"]["namespace"] == namespace
+            and p["spec"].get("podSelector") in ({}, None)
+            and kind in policy_types(p)
+            and not p["spec"].get(kind.lower())
+            for p in policies
+        )
+
+    missing = sorted(n for n in namespaces if not denies(n, "Ingress"))
+    assert not missing, f"namespaces without a default-deny ingress NetworkPolicy: {missing}"
+    builds = {e["value"] for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"
+              for e in o["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DRONE_NAMESPACE_DEFAULT"}  # fmt: skip
+    missing = sorted(n for n in builds | {"database", "task-api"} if not denies(n, "Egress"))
+    assert not missing, f"namespaces without a default-deny egress NetworkPolicy: {missing}"
 
 
 def _flow_id(flow):
@@ -226,7 +377,129 @@ def test_the_pairs_of_the_table_are_meshed_as_the_platform_says(pods):
     # The table's port choices rest on these; a change of gauntlet_linkerd_inject_namespaces
     # must show up here, not silently turn 4143 flows into app-port flows.
     assert all(pods[n].meshed for n in ("task-api", "keycloak", "gitea", "drone", "argocd-server", "argocd-redis"))
-    assert not any(pods[n].meshed for n in ("prometheus", "traefik", "grafana", "postgres"))
+    assert not any(pods[n].meshed for n in ("prometheus", "traefik", "grafana", "postgres", "build", "cnpg-operator"))
+
+
+# --- Linkerd authorization: where mTLS is required ---------------------------------------
+#
+# policy.linkerd.io semantics (linkerd-crds chart edge-26.8.3, templates/policy/): a
+# Server selects pods and one port (number or container port name); with one, traffic to
+# that port is denied unless an AuthorizationPolicy targeting the Server admits it (the
+# Server's accessPolicy, default deny); an AuthorizationPolicy admits a client when ALL its
+# requiredAuthenticationRefs hold; a MeshTLSAuthentication holds for a meshed client whose
+# identity is one of identityRefs (kind ServiceAccount; no name: every ServiceAccount of
+# the namespace; no namespace: the policy's own) or identities. Unmeshed clients have no
+# identity. Ports without a Server keep the default inbound policy (all-unauthenticated).
+
+# (client, server, port): both ends meshed; only the named identities may connect.
+MTLS_REQUIRED = [
+    ("argocd-server", "argocd-redis", 6379),
+    ("argocd-application-controller", "argocd-redis", 6379),
+    ("argocd-repo-server", "argocd-redis", 6379),
+    ("argocd-server", "argocd-repo-server", 8081),
+    ("argocd-application-controller", "argocd-repo-server", 8081),
+    ("keycloak-peer", "keycloak", 7800),
+    ("keycloak-peer", "keycloak", 57800),
+]
+# Meshed identities a required-mTLS port must refuse.
+MTLS_REFUSED = [
+    ("drone", "argocd-redis", 6379),
+    ("gitea", "keycloak", 7800),
+    ("task-api", "argocd-repo-server", 8081),
+    ("keycloak", "argocd-redis", 6379),
+]
+
+
+def _service_account(everything, pod: Pod) -> str | None:
+    for o in everything:
+        if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"].get("namespace") == pod.namespace:
+            template = o["spec"]["template"]
+            if dict(template["metadata"]["labels"]) == pod.labels:
+                return template["spec"].get("serviceAccountName", "default")
+    return None
+
+
+def _servers(everything, server: Pod, port: int) -> list[dict]:
+    found = []
+    for o in everything:
+        if o["kind"] != "Server" or o["metadata"].get("namespace") != server.namespace:
+            continue
+        if not selects(o["spec"].get("podSelector"), server.labels):
+            continue
+        wanted = o["spec"]["port"]
+        if wanted == port or (isinstance(wanted, str) and server.named_ports.get(wanted) == port):
+            found.append(o)
+    return found
+
+
+def _authorized(everything, server_obj: dict, client: Pod, client_sa: str | None) -> bool:
+    namespace = server_obj["metadata"]["namespace"]
+    if server_obj["spec"].get("accessPolicy", "deny") != "deny":
+        raise AssertionError(f"Server {server_obj['metadata']['name']}: only accessPolicy deny is modelled")
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in everything if o["metadata"].get("namespace") == namespace}
+    for policy in (o for (kind, _), o in objects.items() if kind == "AuthorizationPolicy"):
+        target = policy["spec"]["targetRef"]
+        if (target.get("kind"), target.get("name")) != ("Server", server_obj["metadata"]["name"]):
+            continue
+        holds = []
+        for ref in policy["spec"]["requiredAuthenticationRefs"]:
+            assert ref["kind"] == "MeshTLSAuthentication", f"{ref['kind']} is not modelled"
+            authn = objects.get(("MeshTLSAuthentication", ref["name"]))
+            holds.append(
+                authn is not None
+                and client.meshed
+                and any(
+                    r["kind"] == "ServiceAccount"
+                    and r.get("namespace", namespace) == client.namespace
+                    and r.get("name", client_sa) == client_sa
+                    for r in authn["spec"].get("identityRefs", [])
+                )
+            )
+        if holds and all(holds):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("flow", MTLS_REQUIRED, ids=lambda f: f"{f[0]}->{f[1]}:{f[2]}")
+def test_mtls_is_required_and_the_client_identity_is_admitted(flow, everything, pods):
+    client, server, port = flow
+    servers = _servers(everything, pods[server], port)
+    assert servers, f"no Linkerd Server covers {server}:{port}: mTLS is not required there"
+    assert pods[client].meshed and pods[server].meshed
+    sa = _service_account(everything, pods[client])
+    assert all(_authorized(everything, s, pods[client], sa) for s in servers), (
+        f"{client} (ServiceAccount {sa}) is not authorized on {server}:{port}"
+    )
+
+
+@pytest.mark.parametrize("flow", MTLS_REFUSED, ids=lambda f: f"{f[0]}->{f[1]}:{f[2]}")
+def test_mtls_ports_refuse_other_identities(flow, everything, pods):
+    client, server, port = flow
+    servers = _servers(everything, pods[server], port)
+    assert servers, f"no Linkerd Server covers {server}:{port}"
+    sa = _service_account(everything, pods[client])
+    assert not any(_authorized(everything, s, pods[client], sa) for s in servers)
+
+
+@pytest.mark.parametrize("flow", MUST_TALK, ids=_flow_id)
+def test_linkerd_policy_does_not_block_a_needed_flow(flow, everything, pods):
+    # A Server denies whoever no AuthorizationPolicy admits: unmeshed clients (Traefik,
+    # Prometheus, build pods) must never meet one on the ports they use.
+    client, server, port, _, proxy = flow
+    if proxy or pods[server].host:
+        return
+    sa = _service_account(everything, pods[client])
+    for server_obj in _servers(everything, pods[server], port):
+        assert _authorized(everything, server_obj, pods[client], sa), (
+            f"Linkerd Server {server_obj['metadata']['name']} refuses {client} on {server}:{port}"
+        )
+
+
+def test_linkerd_policy_objects_validate_against_the_upstream_crds(everything, render_tools):
+    found = [o for o in everything if o["apiVersion"].startswith("policy.linkerd.io/")]
+    assert {o["kind"] for o in found} >= {"Server", "AuthorizationPolicy", "MeshTLSAuthentication"}
+    for obj in found:
+        render_tools.validate_object(obj)
 
 
 # --- the evaluator itself (so the checks above can fail) -------------------------------
@@ -296,6 +569,19 @@ def test_egress_rules_apply_to_the_client():
     )
     assert admitted([egress], A, B, 53, "UDP") == (True, True)
     assert admitted([egress], A, B, 53, "TCP") == (False, True)
+
+
+def test_host_endpoints_match_no_selector_and_are_never_isolated():
+    host = Pod("", {}, False, host=True)
+    everyone = _np("a", {}, ["Ingress", "Egress"], ingress=[{"from": [{"namespaceSelector": {}}]}],
+                   egress=[{"to": [{"namespaceSelector": {}}]}])  # fmt: skip
+    assert admitted([everyone], host, A, 80) == (True, False)  # selectors never match a node
+    assert admitted([everyone], A, host, 80) == (False, True)
+    port_only = _np(
+        "a", {}, ["Ingress", "Egress"], ingress=[{"ports": [{"port": 80}]}], egress=[{"ports": [{"port": 80}]}]
+    )
+    assert admitted([port_only], host, A, 80) == (True, True)
+    assert admitted([port_only], A, host, 80) == (True, True)
 
 
 def test_wire_port_follows_linkerd():

@@ -102,8 +102,8 @@ def test_application_namespaces_admit_the_application_pods(platform_render, gito
             continue
         namespace = namespaces[app["spec"]["destination"]["namespace"]]
         labels = namespace["metadata"]["labels"]
-        # The Task API's pods are Linkerd-injected (their own annotation): proxy-init needs
-        # NET_ADMIN/NET_RAW, which only `privileged` admits (docs/security.md).
+        # The Task API's pods are Linkerd-injected (their own annotation); with Linkerd's CNI
+        # plugin meshed pods pass `restricted`, so the namespace enforces it (docs/security.md).
         injected = any(
             (o.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}).get(
                 "linkerd.io/inject"
@@ -113,5 +113,5 @@ def test_application_namespaces_admit_the_application_pods(platform_render, gito
             if o["metadata"].get("namespace") == namespace["metadata"]["name"]
         )
         if injected:
-            assert labels["pod-security.kubernetes.io/enforce"] == "privileged", json.dumps(labels)
+            assert labels["pod-security.kubernetes.io/enforce"] == "restricted", json.dumps(labels)
         assert labels["app.kubernetes.io/managed-by"] == "gauntlet"

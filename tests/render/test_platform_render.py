@@ -113,8 +113,8 @@ EXEMPTION = "gauntlet.dev/pod-security-exemption"
 def test_workloads_pass_pod_security_restricted_or_say_why(platform_render):
     """Every workload's own pod spec passes `restricted`, whatever its namespace enforces.
 
-    (Namespaces with Linkerd injection must enforce `privileged` because of proxy-init,
-    but the pods we write stay restricted.) A workload upstream cannot run restricted
+    (Which level each namespace enforces, and that its pods pass it, is
+    test_pod_security_render.py's.) A workload upstream cannot run restricted
     carries the annotation EXEMPTION with the reason, and its namespace must not enforce
     `restricted` (or the pod would be refused).
     """

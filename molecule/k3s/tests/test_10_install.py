@@ -83,13 +83,19 @@ def test_hardening_on_servers(host):
     args = cfg["kube-apiserver-arg"]
     assert "admission-control-config-file=/var/lib/rancher/k3s/server/psa.yaml" in args
     assert {"audit-log-maxage=30", "audit-log-maxbackup=10", "audit-log-maxsize=100"} <= set(args)
+    assert "enable-admission-plugins=NodeRestriction,EventRateLimit" in args
+    assert "service-account-extend-token-expiration=false" in args
     psa = yaml.safe_load(host.file("/var/lib/rancher/k3s/server/psa.yaml").content_string)
-    pod_security = psa["plugins"][0]["configuration"]
+    plugins = {plugin["name"]: plugin["configuration"] for plugin in psa["plugins"]}
+    assert plugins["EventRateLimit"]["kind"] == "Configuration"
+    pod_security = plugins["PodSecurity"]
     assert pod_security["defaults"]["enforce"] == "restricted"
     assert pod_security["exemptions"]["namespaces"] == ["kube-system"]
     audit = yaml.safe_load(host.file("/var/lib/rancher/k3s/server/audit.yaml").content_string)
-    assert audit == {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]}
+    assert audit["kind"] == "Policy" and audit["rules"][-1] == {"level": "Metadata"}
     assert "streaming-connection-idle-timeout=5m" in cfg["kubelet-arg"]
+    manifest = host.file("/var/lib/rancher/k3s/server/manifests/gauntlet-default-serviceaccounts.yaml")
+    assert all(sa["automountServiceAccountToken"] is False for sa in yaml.safe_load_all(manifest.content_string))
 
 
 def test_registries_yaml_on_every_node(host):

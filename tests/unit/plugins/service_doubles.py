@@ -99,13 +99,15 @@ class _Server:
 
 class GiteaDouble(_Server):
     """Gitea: users, organisations, repositories (with git smart HTTP through `git http-backend`),
-    collaborators, OAuth2 apps, tokens, web login, OAuth2 authorize."""
+    collaborators, branch protection rules (stored, not enforced on pushes), OAuth2 apps, tokens,
+    web login, OAuth2 authorize."""
 
     def __init__(self, admin: str, admin_password: str):
         self.git_root = tempfile.mkdtemp(prefix="gitea-double-")
         self.users = {admin: {"password": admin_password, "email": f"{admin}@gitea.test", "admin": True}}
         self.orgs: dict[str, dict] = {}
         self.repos: dict[tuple[str, str], dict] = {}
+        self.protections: dict[tuple[str, str], dict[str, dict]] = {}
         self.apps: dict[int, dict] = {}
         self.tokens: dict[str, list[dict]] = {}
         self.sessions: dict[str, str] = {}
@@ -255,6 +257,28 @@ class GiteaDouble(_Server):
                     return 422, {}, {"message": "user does not exist"}
                 self.repos[(owner, name)]["collaborators"][user] = body["permission"]
                 return 204, {}, b""
+            # Branch protection (Gitea API v1: GET/PATCH /repos/{owner}/{repo}/branch_protections/{name},
+            # POST /repos/{owner}/{repo}/branch_protections); only a repository admin may use them.
+            case ("GET", ["repos", owner, name, "branch_protections", rule]):
+                found = self.protections.get((owner, name), {}).get(rule)
+                return (200, {}, {"rule_name": rule, **found}) if found else (404, {}, {"message": "not found"})
+            case ("POST", ["repos", owner, name, "branch_protections"]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                rule = body.get("rule_name") or body.get("branch_name")
+                rules = self.protections.setdefault((owner, name), {})
+                if rule in rules:
+                    return 403, {}, {"message": "Branch protection already exist"}
+                rules[rule] = {k: v for k, v in body.items() if k not in ("rule_name", "branch_name")}
+                return 201, {}, {"rule_name": rule, **rules[rule]}
+            case ("PATCH", ["repos", owner, name, "branch_protections", rule]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                found = self.protections.get((owner, name), {}).get(rule)
+                if found is None:
+                    return 404, {}, {"message": "not found"}
+                found.update(body)
+                return 200, {}, {"rule_name": rule, **found}
             case ("GET", ["user", "applications", "oauth2"]):
                 mine = [self._app_json(i, secret=False) for i, a in sorted(self.apps.items()) if a["owner"] == who]
                 return 200, {}, paged(mine)

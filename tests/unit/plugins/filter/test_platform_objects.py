@@ -14,11 +14,19 @@ def test_namespace_enforces_the_level_and_audits_restricted():
     assert "annotations" not in ns["metadata"]
 
 
-def test_injected_namespace_must_be_privileged():
-    ns = F["platform_namespace"]("gitea", pod_security="privileged", inject=True)
+def test_injected_namespace_enforces_restricted_and_never_privileged():
+    """Linkerd runs with its CNI plugin: injection is no reason to lower the level (review C2)."""
+    ns = F["platform_namespace"]("gitea", inject=True)
     assert ns["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
-    with pytest.raises(AnsibleFilterError, match="NET_ADMIN"):
-        F["platform_namespace"]("gitea", inject=True)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        F["platform_namespace"]("builds", pod_security="baseline", inject=True)["metadata"]["labels"][
+            "pod-security.kubernetes.io/enforce"
+        ]
+        == "baseline"
+    )
+    with pytest.raises(AnsibleFilterError, match="CNI plugin"):
+        F["platform_namespace"]("gitea", pod_security="privileged", inject=True)
 
 
 @pytest.mark.parametrize(("name", "level"), [("Gitea", "restricted"), ("gitea", "strict"), ("-x", "baseline")])
@@ -75,3 +83,33 @@ def test_ingress_bad_path_list(path):
 def test_ingress_bad_input(host, port, path, match):
     with pytest.raises(AnsibleFilterError, match=match):
         F["platform_ingress"]("web", "ns", host, "svc", port, path=path)
+
+
+SERVICES = {"tasks": "tasks.local", "keycloak": "keycloak.local", "registry": "registry.local"}
+
+
+def test_ingress_host_policy_maps_each_domain_to_its_namespace():
+    policy, binding = F["platform_ingress_host_policy"](
+        SERVICES, {"tasks": "task-api", "keycloak": "keycloak", "x": "y"}
+    )
+    assert policy["kind"] == "ValidatingAdmissionPolicy" and binding["kind"] == "ValidatingAdmissionPolicyBinding"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    (variable,) = policy["spec"]["variables"]
+    # The map is a CEL map literal; JSON string literals are valid CEL. The registry (no
+    # namespace) and the service without a domain ("x") are absent.
+    assert variable == {"name": "allowed", "expression": '{"keycloak.local": "keycloak", "tasks.local": "task-api"}'}
+    assert [v["reason"] for v in policy["spec"]["validations"]] == ["Forbidden"] * 3
+
+
+@pytest.mark.parametrize(
+    ("services", "namespaces", "match"),
+    [
+        ({}, {}, "local_domains_services"),
+        (SERVICES, ["task-api"], "mapping"),
+        (SERVICES, {"tasks": "Task_API"}, "not a DNS label"),
+        ({"tasks": "tasks local"}, {"tasks": "task-api"}, "not a DNS name"),
+    ],
+)
+def test_ingress_host_policy_bad_input(services, namespaces, match):
+    with pytest.raises(AnsibleFilterError, match=f"platform_ingress_host_policy: .*{match}"):
+        F["platform_ingress_host_policy"](services, namespaces)

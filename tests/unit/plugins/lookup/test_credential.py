@@ -67,3 +67,19 @@ def test_unknown_options_and_alphabets_are_refused(tmp_path):
         lookup("a", dir=str(tmp_path), lenght=20)
     with pytest.raises(AnsibleLookupError, match="chars must be one of"):
         lookup("a", dir=str(tmp_path), chars="emoji")
+
+
+def test_every_folder_the_lookup_creates_is_private(tmp_path):
+    # Review L12: os.makedirs applies its mode to the last folder only; a missing credentials
+    # folder (and its parents) would get the umask's 0755 and show the secrets' names.
+    old = os.umask(0o022)
+    try:
+        lookup("gitea/admin-password", dir=str(tmp_path / "inventory" / "credentials"))
+    finally:
+        os.umask(old)
+    for folder in (
+        tmp_path / "inventory",
+        tmp_path / "inventory/credentials",
+        tmp_path / "inventory/credentials/gitea",
+    ):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

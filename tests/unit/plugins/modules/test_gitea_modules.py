@@ -87,7 +87,53 @@ def test_repo_created_with_collaborators_then_kept(gitea, gitea_params):
     assert repo["private"] is True and repo["default_branch"] == "main"
     assert repo["collaborators"] == {"argocd": "read", "ci": "write"}
     again = gitea_repo.run(repo_params(gitea_params))
-    assert again == {"changed": False, "created": False, "updated": [], "collaborators_changed": []}
+    assert again == {
+        "changed": False,
+        "created": False,
+        "updated": [],
+        "collaborators_changed": [],
+        "protection": "none",
+    }
+
+
+PROTECT = {"branch": "main", "push_users": ["ci", "gauntlet-admin", "ci"]}
+
+
+def test_branch_protection_created_kept_and_corrected(gitea, gitea_params):
+    gitea.orgs["gauntlet"] = {"visibility": "private"}
+    gitea.add_user("argocd", "argocd-password-123456")
+    gitea.add_user("ci", "ci-password-1234567890")
+    result = gitea_repo.run(repo_params(gitea_params, branch_protection=PROTECT))
+    assert result["protection"] == "created"
+    rule = gitea.protections[("gauntlet", "gitops")]["main"]
+    assert rule["push_whitelist_usernames"] == ["ci", "gauntlet-admin"]
+    assert rule["enable_push"] and rule["enable_push_whitelist"] and not rule["enable_force_push"]
+    assert not rule["push_whitelist_deploy_keys"] and not rule["enable_force_push_allowlist"]
+    again = gitea_repo.run(repo_params(gitea_params, branch_protection=PROTECT))
+    assert again["protection"] == "kept" and again["changed"] is False
+    # Loosened by hand: anyone with write may push, force pushes allowed; other fields are not ours.
+    rule.update(
+        enable_push_whitelist=False, enable_force_push=True, push_whitelist_usernames=["x"], required_approvals=1
+    )
+    checked = gitea_repo.run(repo_params(gitea_params, branch_protection=PROTECT), check_mode=True)
+    assert checked["protection"] == "updated" and checked["changed"] is True
+    assert rule["enable_force_push"] is True  # check mode wrote nothing
+    gitea_repo.run(repo_params(gitea_params, branch_protection=PROTECT))
+    assert rule["enable_force_push"] is False and rule["enable_push_whitelist"] is True
+    assert rule["push_whitelist_usernames"] == ["ci", "gauntlet-admin"] and rule["required_approvals"] == 1
+
+
+@pytest.mark.parametrize(
+    ("protection", "message"),
+    [
+        ({"branch": "", "push_users": []}, "must name a branch"),
+        ({"branch": "main", "push_users": "ci"}, "list of account"),
+    ],
+)
+def test_bad_branch_protection_fails_with_the_reason(gitea, gitea_params, protection, message):
+    gitea.orgs["gauntlet"] = {"visibility": "private"}
+    with pytest.raises(ApiError, match=message):
+        gitea_repo.run(repo_params(gitea_params, collaborators=[], branch_protection=protection))
 
 
 def test_repo_settings_and_permission_drift_is_corrected(gitea, gitea_params):

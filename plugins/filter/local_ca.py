@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: Cloud Native Gauntlet developers
+# Apache License 2.0
+"""Filters of role local_ca (docs in local_ca_name_constraints.yml and local_ca_name_problems.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.local_ca import (
+    LocalCaError,
+    name_constraints,
+    name_problems,
+)
+
+
+def local_ca_name_constraints(permitted_dns, permitted_networks):
+    """The CA's permitted and excluded subtrees; see local_ca_name_constraints.yml."""
+    try:
+        return name_constraints(permitted_dns, permitted_networks)
+    except LocalCaError as exc:
+        raise AnsibleFilterError(f"local_ca_name_constraints: {exc}") from exc
+
+
+def local_ca_name_problems(dns_names, ip_addresses, permitted_dns, permitted_networks):
+    """Names of a certificate the CA may not sign; see local_ca_name_problems.yml."""
+    try:
+        return name_problems(dns_names, ip_addresses, permitted_dns, permitted_networks)
+    except LocalCaError as exc:
+        raise AnsibleFilterError(f"local_ca_name_problems: {exc}") from exc
+
+
+class FilterModule:
+    """Name constraints of the local CA."""
+
+    def filters(self):
+        return {
+            "local_ca_name_constraints": local_ca_name_constraints,
+            "local_ca_name_problems": local_ca_name_problems,
+        }

@@ -1,0 +1,361 @@
+"""The validation's rules (module_utils/inventory_check.py) and what the action reads at run time.
+
+The property tests give every input random shapes and assert the result is a list of
+messages: the validation never raises, whatever a user writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.gauntlet.platform.plugins.action.validate_inventory import (
+    load_options,
+    required_services,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import (
+    inventory_check,
+    spec_problems,
+    unknown_variable_problem,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[4]
+SAMPLE = REPO / "inventory" / "sample"
+OPTIONS, PREFIXES, LOAD_PROBLEMS = load_options(REPO)
+SERVICES = required_services(REPO)
+
+
+def sample_variables() -> dict:
+    variables = {}
+    for path in sorted((SAMPLE / "group_vars" / "all").glob("*.yml")):
+        variables.update(yaml.safe_load(path.read_text()))
+    return variables
+
+
+def entry(value, origin="group_vars/all/platform.yml:1"):
+    return {"value": value, "origin": origin}
+
+
+def good_data(**changes) -> dict:
+    """A small valid inventory, already templated, as the action gathers it."""
+    common = {
+        "local_domains_services": entry({s: f"{s}.local" for s in SERVICES}, "group_vars/all/domains.yml:7"),
+        "local_domains_direct": entry({"registry": "10.0.0.30"}, "group_vars/all/domains.yml:20"),
+        "gauntlet_versions": entry(
+            {
+                "k3s": "v1.36.4+k3s1",
+                "registry": "3.1.1",
+                "argocd": "v3.5.1",
+                "linkerd": "edge-26.8.3",
+                "drone_runner_kube": "1.0.0-rc.5",
+            },
+            "group_vars/all/versions.yml:6",
+        ),
+        "gauntlet_ingress_address": entry("10.0.0.11"),
+        "gauntlet_control_plane_address": entry(""),
+        "gauntlet_node_network": entry(""),
+        "gauntlet_registry_port": entry(5000),
+        "gauntlet_bundle_files": entry(
+            [{"name": "k3s/v1/k3s", "url": "https://example.invalid/k3s", "sha256": "a" * 64}],
+            "group_vars/all/versions.yml:30",
+        ),
+    }
+    addresses = {"s1": "10.0.0.11", "a1": "10.0.0.21", "r1": "10.0.0.30"}
+    hosts = {
+        host: {**copy.deepcopy(common), "node_ip": entry(address, "hosts.yml:5")} for host, address in addresses.items()
+    }
+    data = {
+        "groups": {
+            "all": ["s1", "a1", "r1"],
+            "k3s_cluster": ["s1", "a1"],
+            "k3s_servers": ["s1"],
+            "k3s_agents": ["a1"],
+            "registry": ["r1"],
+        },
+        "hosts": hosts,
+        "options": OPTIONS,
+        "prefixes": PREFIXES,
+        "required_services": SERVICES,
+        "required_versions": ["k3s", "registry"],
+        "paths": {},
+    }
+    data.update(changes)
+    return data
+
+
+def with_variable(name, value, origin="group_vars/all/platform.yml:9", hosts=None):
+    data = good_data()
+    for host in hosts or data["hosts"]:
+        data["hosts"][host][name] = entry(value, origin)
+    return data
+
+
+# --- What the action reads at run time ---------------------------------------------------
+def test_every_role_spec_and_the_inventory_spec_load():
+    assert LOAD_PROBLEMS == []
+    roles = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists())
+    assert sorted(set(PREFIXES) - {"gauntlet"}) == roles
+    assert OPTIONS["k3s_api_port"]["spec"]["type"] == "int"
+    assert OPTIONS["k3s_api_port"]["owner"].startswith("role k3s")
+    assert OPTIONS["gauntlet_versions"]["owner"] == "meta/inventory_variables.yml"
+
+
+def test_required_services_are_read_from_the_roles():
+    # Every service of the sample's domain map is used by some role, and nothing else is.
+    assert (
+        sorted(yaml.safe_load((SAMPLE / "group_vars/all/domains.yml").read_text())["local_domains_services"])
+        == SERVICES
+    )
+
+
+def test_every_variable_of_the_sample_is_known():
+    unknown = [name for name in sample_variables() if unknown_variable_problem(name, set(OPTIONS), PREFIXES)]
+    assert unknown == []
+    assert not set(sample_variables()) - set(OPTIONS)
+
+
+def test_the_inventory_spec_describes_no_role_option():
+    # One place per rule: a role's option is described in its own argument specs only.
+    topics = yaml.safe_load((REPO / "meta" / "inventory_variables.yml").read_text())["options"]
+    role_options = {name for name, option in OPTIONS.items() if option["owner"].startswith("role ")}
+    assert not set(topics) & role_options
+
+
+# --- Rules ----------------------------------------------------------------------------------
+def test_good_data_has_no_problems():
+    assert inventory_check(good_data()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "spec", "expected"),
+    [
+        ("5000", {"type": "int"}, "it is the text '5000', the option takes a number: write it without quotes"),
+        (True, {"type": "int"}, "it is a boolean"),
+        (70000, {"type": "int"}, "a port is between 1 and 65535"),
+        (["a"], {"type": "dict"}, "it is a list, the option takes a mapping"),
+        ("a", {"type": "dict"}, "it is a string, the option takes a mapping"),
+        ("a", {"type": "list"}, "it is a string, the option takes a list"),
+        ("maybe", {"type": "bool"}, "the option takes true or false"),
+        (None, {"type": "str"}, "it is empty (null)"),
+        ({"a": 1}, {"type": "str"}, "it is a mapping, the option takes a single string"),
+        ("tls11", {"type": "str", "choices": ["tls12", "tls13"]}, "it must be one of: tls12, tls13 (did you mean"),
+        ([1], {"type": "list", "elements": "str", "choices": ["a"]}, "[0] = 1: it must be one of: a"),
+        ([{"x": 1}], {"type": "list", "elements": "dict", "options": {"name": {"required": True}}}, "has no 'name'"),
+        ([{"nmae": "a"}], {"type": "list", "elements": "dict", "options": {"name": {}}}, "did you mean 'name'?"),
+        ("secret", {"type": "int", "no_log": True}, "'********'"),
+    ],
+)
+def test_spec_problems(value, spec, expected):
+    problems = spec_problems("x_port", value, spec)
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("value", "spec"),
+    [
+        (5000, {"type": "int"}),
+        ("yes", {"type": "bool"}),
+        ("a", {"type": "raw"}),
+        (1, {"type": "str"}),
+        ([], {"type": "list"}),
+    ],
+)
+def test_spec_accepts(value, spec):
+    assert spec_problems("x_port", value, spec) == []
+
+
+def test_secret_values_are_never_shown():
+    problems = spec_problems("k3s_registry_password", ["hunter2"], {"type": "str", "no_log": True})
+    assert problems and all("hunter2" not in problem for problem in problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("k3s_server_extra_confg", "did you mean 'k3s_server_extra_config'?"),
+        ("k3s_server_args", "is not an option of role k3s"),
+        ("gauntlet_version", "did you mean 'gauntlet_versions'?"),
+        ("local_domain_services", "did you mean 'local_domains_services'?"),
+    ],
+)
+def test_unknown_variables(name, expected):
+    assert expected in unknown_variable_problem(name, set(OPTIONS), PREFIXES)
+
+
+@pytest.mark.parametrize(
+    "name", ["my_own_variable", "gauntlet_my_helper", "ansible_host", "__k3s_internal", "k3s_api_port"]
+)
+def test_unrelated_and_known_variables_pass(name):
+    assert unknown_variable_problem(name, set(OPTIONS), PREFIXES) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (with_variable("local_domains_services", ["gitea.local"]), 'local_domains_services = ["gitea.local"]'),
+        (with_variable("gauntlet_versions", "v1"), "gauntlet_versions = 'v1': it is a string"),
+        (with_variable("gauntlet_versions", {"k3s": "1.36.4"}), "gauntlet_versions.registry is not set"),
+        (with_variable("gauntlet_versions", {"k3s": "1.36", "registry": "3.1.1"}), "is not a k3s version"),
+        (
+            with_variable("local_domains_services", {s: f"{s}.local" for s in SERVICES} | {"gitea": "Argocd.local."}),
+            "both use 'argocd.local'",
+        ),
+        (
+            with_variable("local_domains_services", {s: f"{s}.local" for s in SERVICES} | {"gitea": "a1"}),
+            "is the name of host 'a1'",
+        ),
+        (with_variable("node_ip", "127.0.0.2", hosts=["a1"]), "is a loopback address"),
+        (with_variable("k3s_node_name", "Bad_Name", hosts=["a1"]), "k3s_node_name 'Bad_Name' of host 'a1'"),
+        (
+            with_variable("gauntlet_bundle_files", [{"name": "a", "url": "https://x.invalid/a", "sha256": "AB"}]),
+            "sha256 'AB'",
+        ),
+        (with_variable("gauntlet_bundle_files", [{"name": "a"}]), "has no 'url'"),
+        (with_variable("local_domains_direct", {"registry": "10.0.0.99"}), "is no host's node_ip"),
+        (
+            good_data(groups={"all": ["s1"], "k3s_servers": ["s1"], "k3s_agents": ["s1"], "registry": ["s1"]}),
+            "group 'k3s_cluster' is missing",
+        ),
+        (
+            good_data(
+                paths={"gauntlet_credentials_dir": {"path": "/c", "kind": "dir", "mode": 0o755, "files": {"t": 0o644}}}
+            ),
+            "chmod 700",
+        ),
+        (
+            good_data(
+                paths={"gauntlet_credentials_dir": {"path": "/c", "kind": "dir", "mode": 0o700, "files": {"t": 0o644}}}
+            ),
+            "chmod 600 '/c/t'",
+        ),
+        (good_data(paths={"gauntlet_render_dir": {"path": "/r", "kind": "file"}}), "is a file, not a folder"),
+    ],
+)
+def test_rules(data, expected):
+    problems = inventory_check(data)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_template_errors_name_host_and_variable_once():
+    data = good_data()
+    for host in data["hosts"]:
+        data["hosts"][host]["gauntlet_cluster_name"] = {"origin": "platform.yml:3", "error": "'nmae' is undefined"}
+    problems = inventory_check(data)
+    assert problems == [
+        "hosts a1, r1, s1: variable gauntlet_cluster_name (set in platform.yml:3) cannot be computed: "
+        "'nmae' is undefined; define the missing variable or fix the expression"
+    ]
+
+
+def test_messages_name_the_file():
+    problems = inventory_check(
+        with_variable("gauntlet_registry_port", "80", origin="inv/group_vars/all/platform.yml:41")
+    )
+    assert problems == [
+        "inv/group_vars/all/platform.yml:41: gauntlet_registry_port = '80': it is the text '80', the option takes a "
+        "number: write it without quotes (meta/inventory_variables.yml)"
+    ]
+
+
+# --- Never raises: random shapes for every input --------------------------------------------
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20), st.binary(max_size=8)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), inner, max_size=4),
+        st.tuples(inner, inner),
+        st.frozensets(st.integers(), max_size=3),
+    ),
+    max_leaves=12,
+)
+IMPORTANT = sorted(
+    set(OPTIONS)
+    & {
+        "node_ip",
+        "k3s_node_name",
+        "local_domains_services",
+        "local_domains_direct",
+        "gauntlet_versions",
+        "gauntlet_ingress_address",
+        "gauntlet_control_plane_address",
+        "gauntlet_node_network",
+        "gauntlet_bundle_files",
+        "gauntlet_kube_prometheus_files",
+        "gauntlet_linkerd_chart_files",
+        "gauntlet_registry_port",
+    }
+)
+names = st.one_of(st.sampled_from(IMPORTANT), st.sampled_from(sorted(OPTIONS)), st.text(max_size=12))
+host_names = st.one_of(st.sampled_from(["s1", "a1", "r1"]), st.text(max_size=6))
+entries = st.one_of(
+    st.fixed_dictionaries({"value": values}, optional={"origin": values, "error": values}),
+    values,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    groups=st.one_of(
+        values,
+        st.dictionaries(
+            st.sampled_from(["all", "k3s_cluster", "k3s_servers", "k3s_agents", "registry", "other"]),
+            st.one_of(st.lists(host_names, max_size=4), values),
+        ),
+    ),
+    hosts=st.one_of(
+        values, st.dictionaries(host_names, st.one_of(values, st.dictionaries(names, entries, max_size=6)))
+    ),
+    paths=st.one_of(
+        values,
+        st.dictionaries(
+            st.sampled_from(["gauntlet_credentials_dir", "gauntlet_render_dir"]),
+            st.one_of(
+                values,
+                st.fixed_dictionaries(
+                    {"path": values, "kind": st.sampled_from(["dir", "file", "missing", "other"])},
+                    optional={"mode": values, "files": values, "origin": values},
+                ),
+            ),
+        ),
+    ),
+    extra=st.dictionaries(st.sampled_from(["required_services", "required_versions", "prefixes"]), values),
+)
+def test_random_shapes_give_messages_never_exceptions(groups, hosts, paths, extra):
+    data = {**good_data(), "groups": groups, "hosts": hosts, "paths": paths, **extra}
+    problems = inventory_check(data)
+    assert isinstance(problems, list)
+    assert all(isinstance(problem, str) and problem for problem in problems)
+    assert not any("the validation itself failed" in problem for problem in problems), problems
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=names, value=values)
+def test_random_values_of_known_variables(name, value):
+    data = with_variable(name, value)
+    problems = inventory_check(data)
+    assert isinstance(problems, list) and all(isinstance(problem, str) for problem in problems)
+    assert not any("the validation itself failed" in problem for problem in problems), problems
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=values,
+    spec=st.one_of(
+        values,
+        st.dictionaries(st.sampled_from(["type", "elements", "choices", "options", "no_log", "required"]), values),
+    ),
+)
+def test_random_specs(value, spec):
+    problems = spec_problems("x", value, spec)
+    assert isinstance(problems, list) and all(isinstance(problem, str) for problem in problems)
+
+
+def test_not_a_mapping_at_all():
+    assert inventory_check(None) and inventory_check([1, 2]) and inventory_check("x")
