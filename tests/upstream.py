@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from needs import missing, require_all
+import pytest
+from needs import REASONS, missing, require_all
 
-__all__ = ["glob", "missing", "path", "present", "require", "require_all", "root"]
+__all__ = ["NOT_IN_SHARED", "gap", "glob", "missing", "path", "present", "require", "require_all", "root"]
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = "GAUNTLET_UPSTREAM_DIR"
@@ -30,6 +31,21 @@ HOW = (
     f"set {ENV} to a folder of upstream copies (default ../shared/upstream beside the checkout)"
     " or to a bundle made by playbooks/bundle.yml"
 )
+
+
+# Inputs the platform bundles that ../shared/upstream does not carry (yet). The shared folder
+# comes with the checkout, not from the project, so a test reading one of them skips naming
+# the gap, in CI too; the render fixture stands a named test double in for it so the rest of
+# the platform still renders (tests/render/conftest.py, make_upstream_bundle). Give the real
+# copy with GAUNTLET_UPSTREAM_DIR (a folder or a bundle) to run those tests.
+NOT_IN_SHARED = {
+    "linkerd/edge-26.8.3/charts/linkerd2-cni/": "the linkerd2-cni chart of linkerd2 edge-26.8.3",
+}
+
+
+def gap(name: str) -> str | None:
+    """What ``name`` is, when it belongs to an input the shared upstream folder lacks."""
+    return next((what for prefix, what in NOT_IN_SHARED.items() if name.startswith(prefix)), None)
 
 
 def configured() -> Path:
@@ -63,6 +79,11 @@ def path(name: str) -> Path:
     base = require()
     found = base / name
     if not found.exists():
+        what = gap(name)
+        if what:
+            reason = f"{what} is not in the shared upstream folder {base} (a known gap); {HOW}"
+            REASONS.add(reason)
+            pytest.skip(reason)
         missing(f"upstream input {name} is not in {base}; {HOW}")
     return found
 

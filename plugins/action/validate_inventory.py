@@ -21,7 +21,11 @@ from pathlib import Path
 import yaml
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import inventory_check, prefix_of
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import (
+    inventory_check,
+    is_published_certificate,
+    prefix_of,
+)
 
 try:  # ansible-core 2.19+: values read from YAML carry where they came from.
     from ansible._internal._datatag._tags import Origin
@@ -119,6 +123,15 @@ def _error_text(error: Exception) -> str:
     return first[:300]
 
 
+def _published_certificate(full: str) -> bool:
+    try:
+        with open(full, "rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError:
+        return False
+    return is_published_certificate(full, head)
+
+
 def describe_path(path, origin) -> dict:
     """What the controller holds at `path` (kind, mode, and the modes of the files under a folder)."""
     info = {"path": path, "origin": origin, "kind": "missing"}
@@ -137,7 +150,7 @@ def describe_path(path, origin) -> dict:
                     file_stat = os.stat(full)
                 except OSError:
                     continue
-                if stat.S_ISREG(file_stat.st_mode):
+                if stat.S_ISREG(file_stat.st_mode) and not _published_certificate(full):
                     files[os.path.relpath(full, path)] = stat.S_IMODE(file_stat.st_mode)
                 if len(files) >= _MAX_CREDENTIAL_FILES:
                     break

@@ -616,6 +616,16 @@ def bundle_problems(data: dict, reference) -> list[str]:
     return problems
 
 
+# Certificates the roles publish beside their keys (the local CA's, Linkerd's trust anchor
+# and issuer) are handed to nodes and pods and written 0644; only secrets must be private.
+PUBLIC_SUFFIXES = (".crt",)
+
+
+def is_published_certificate(name: str, head: bytes) -> bool:
+    """True for a certificate file holding no private key (``head``: its first bytes)."""
+    return str(name).endswith(PUBLIC_SUFFIXES) and b"PRIVATE KEY" not in head
+
+
 def path_problems(paths: dict) -> list[str]:
     """What the controller's disk holds at gauntlet_credentials_dir and gauntlet_render_dir."""
     problems = []

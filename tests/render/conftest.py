@@ -155,6 +155,24 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def write_gap_double(folder: Path, name: str) -> Path:
+    """A TEST DOUBLE for an upstream file the shared folder lacks (upstream.NOT_IN_SHARED).
+
+    Render mode only packs chart files into a HelmChart's chartContent, so a file that says
+    what it is (and a Chart.yaml helm can read) lets the rest of the platform render; the
+    tests that read the chart itself skip naming the gap (upstream.path).
+    """
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.name == "Chart.yaml":
+        chart = target.parent.name
+        text = f"apiVersion: v2\nname: {chart}\nversion: 0.0.0\ndescription: TEST DOUBLE for {upstream.gap(name)}\n"
+    else:
+        text = f"# TEST DOUBLE for {upstream.gap(name)}: not in the shared upstream folder\n"
+    target.write_text(text)
+    return target
+
+
 def make_upstream_bundle(work: Path) -> tuple[Path, dict]:
     """A bundle folder made of the upstream copies (tests/upstream.py), with its lock.
 
@@ -172,7 +190,10 @@ def make_upstream_bundle(work: Path) -> tuple[Path, dict]:
     for entry in entries:
         source = source_root / entry["name"]
         if not source.is_file():
-            continue
+            if upstream.gap(entry["name"]):
+                source = write_gap_double(work / "gap-doubles", entry["name"])
+            else:
+                continue
         target = bundle / "files" / entry["name"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(source)
