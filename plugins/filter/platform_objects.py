@@ -8,7 +8,8 @@ returns a Namespace with PodSecurity labels (enforce as given, audit and warn
 
 ``'gitea' | gauntlet.platform.platform_ingress(namespace='gitea', host='gitea.local',
 service='gitea-http', port=3000, path='/', annotations={})`` returns an Ingress for
-Traefik's ``websecure`` entry point with TLS from Traefik's default certificate.
+Traefik's ``websecure`` entry point with TLS from Traefik's default certificate; ``path``
+may be a list of path prefixes, the only ones that reach the service.
 
 ``local_domains_services | gauntlet.platform.platform_ingress_host_policy(gauntlet_service_namespaces)``
 returns a ValidatingAdmissionPolicy and its binding that refuse an Ingress naming a host

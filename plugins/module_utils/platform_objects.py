@@ -58,21 +58,28 @@ def namespace_object(name: str, pod_security: str = "restricted", inject: bool =
 
 
 def ingress_object(
-    name: str, namespace: str, host: str, service: str, port, path: str = "/", annotations: dict | None = None
+    name: str, namespace: str, host: str, service: str, port, path: str | list = "/", annotations: dict | None = None
 ) -> dict:
     """An Ingress publishing ``service:port`` at ``https://host/path`` through Traefik.
 
     TLS uses Traefik's default certificate (the local CA's wildcard for every local
     domain, see the traefik role), so no certificate Secret is needed per service.
-    ``port`` is a number or a named port.
+    ``port`` is a number or a named port. ``path`` is one path prefix or a list of them
+    (only those reach the service; Kubernetes matches ``Prefix`` paths element-wise).
     """
     for label, value in (("name", name), ("namespace", namespace), ("service", service)):
         if not isinstance(value, str) or not _DNS_LABEL.match(value):
             raise PlatformObjectError(f"ingress {label} {value!r} is not a DNS label")
     if not isinstance(host, str) or not _DNS_NAME.match(host):
         raise PlatformObjectError(f"ingress host {host!r} is not a DNS name; set it in local_domains_services")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise PlatformObjectError(f"ingress path {path!r} must start with '/'")
+    paths = [path] if isinstance(path, str) else path
+    if not isinstance(paths, list) or not paths:
+        raise PlatformObjectError(f"ingress path {path!r} must be a path or a non-empty list of paths")
+    for item in paths:
+        if not isinstance(item, str) or not item.startswith("/"):
+            raise PlatformObjectError(f"ingress path {item!r} must start with '/'")
+    if len(set(paths)) != len(paths):
+        raise PlatformObjectError(f"ingress path list {paths!r} names a path twice")
     if isinstance(port, bool) or not isinstance(port, int | str) or port in ("", 0):
         raise PlatformObjectError(f"ingress port {port!r} must be a port number or a port name")
     backend_port = {"number": int(port)} if isinstance(port, int) or str(port).isdigit() else {"name": port}
@@ -98,10 +105,11 @@ def ingress_object(
                     "http": {
                         "paths": [
                             {
-                                "path": path,
+                                "path": item,
                                 "pathType": "Prefix",
-                                "backend": {"service": {"name": service, "port": backend_port}},
+                                "backend": {"service": {"name": service, "port": dict(backend_port)}},
                             }
+                            for item in paths
                         ]
                     },
                 }

@@ -124,7 +124,7 @@ def test_good_inventory_passes_validation(tmp_path, run_playbook):
 # Python's getaddrinfo) and no DNS query leaves the machine.
 
 SAMPLE_LINES = (
-    "10.77.0.11 alertmanager.local argocd.local drone.local gitea.local grafana.local keycloak.local "
+    "10.77.0.11 alertmanager.local argocd.local drone.local gitea.local grafana.local keycloak-admin.local keycloak.local "
     "linkerd.local prometheus.local tasks.local",
     "10.77.0.30 registry.local",
 )

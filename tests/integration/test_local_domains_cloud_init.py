@@ -32,7 +32,7 @@ BEGIN = "# BEGIN gauntlet local domains (managed by Ansible)"
 END = "# END gauntlet local domains (managed by Ansible)"
 WANTED = (
     f"{BEGIN}\n"
-    "10.77.0.11 alertmanager.local argocd.local drone.local gitea.local grafana.local keycloak.local "
+    "10.77.0.11 alertmanager.local argocd.local drone.local gitea.local grafana.local keycloak-admin.local keycloak.local "
     "linkerd.local prometheus.local tasks.local\n"
     f"10.77.0.30 registry.local\n{END}\n"
 )

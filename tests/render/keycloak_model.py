@@ -17,6 +17,12 @@ from Keycloak's source (keycloak/keycloak, services/src/main/java/org/keycloak/p
   optionalClientScopes gets exactly those, not the realm's defaults.
 - OIDCAttributeMapperHelper: `claim.name` is split at dots into nested objects; the
   `id.token.claim`, `access.token.claim` and `userinfo.token.claim` switches pick the tokens.
+- The realm's `sslRequired` (common/src/main/java/org/keycloak/common/enums/SslRequired.java,
+  its test SslRequiredTest): `all` requires HTTPS from every address, `external` from all but
+  loopback and private (site-local) addresses, `none` from none. The protocol endpoints
+  check it per request (OIDCLoginProtocolService: the keys endpoint `certs()` calls
+  checkSsl() too); a request counts as HTTPS when its scheme is https, which behind Traefik
+  comes from X-Forwarded-Proto (proxy-headers xforwarded).
 
 Inputs are plain data shaped like the keycloak role's variables (keycloak_client_scopes,
 keycloak_web_clients), so a test against a real Keycloak can assert the same expectations.
@@ -177,6 +183,30 @@ class Realm:
             for token in token_types:
                 _put(out[token], path, value(user))
         return out
+
+
+def https_required(ssl_required, remote_address):
+    """Whether a realm with `ssl_required` refuses a plain-HTTP request from `remote_address`."""
+    import ipaddress
+
+    if ssl_required == "all":
+        return True
+    if ssl_required == "none":
+        return False
+    if ssl_required != "external":
+        raise ModelError(f"ssl_required {ssl_required!r} is not one of all, external, none")
+    try:
+        address = ipaddress.ip_address(remote_address)
+    except ValueError:
+        return True
+    return not (address.is_loopback or address.is_private) or address.is_unspecified
+
+
+def refused_for_ssl(ssl_required, url, remote_address):
+    """Whether Keycloak answers a request to `url` from `remote_address` with "HTTPS required"."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).scheme != "https" and https_required(ssl_required, remote_address)
 
 
 def claim_roots(expression):

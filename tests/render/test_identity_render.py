@@ -26,7 +26,7 @@ from pathlib import Path
 import jmespath
 import pytest
 import yaml
-from keycloak_model import Realm, claim_roots
+from keycloak_model import Realm, claim_roots, refused_for_ssl
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "keycloak"
@@ -189,13 +189,63 @@ def test_test_accounts_and_the_password_grant_are_opt_in():
     """The tester (task-admin) and the password-grant client task-api-cli exist only on request."""
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     assert defaults["keycloak_test_access"] is False
-    tasks = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"][1]["block"]
+    outer = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"]
+    (tasks,) = [t["block"] for t in outer if t["name"] == "configure_api | Manage what lives in the realm"]
     password_grant = [
         t for t in tasks if t.get("community.general.keycloak_client", {}).get("direct_access_grants_enabled")
     ]
     assert [t["community.general.keycloak_client"]["state"] for t in password_grant] == [
         "{{ 'present' if keycloak_test_access else 'absent' }}"
     ]
+
+
+def test_the_platform_realm_requires_https_from_every_address(realm, grafana):
+    """ssl_required `external` exempts every private address, i.e. every client of the lab
+    (review M5): the role sets `all`, and every caller the platform configures uses HTTPS.
+
+    Callers: the Task API's key fetch (gitops/task-api/configmap.yaml, from a pod address),
+    Grafana's back-channel token and userinfo calls and the browser's redirect (grafana.ini).
+    """
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert defaults["keycloak_ssl_required"] == "all"
+    tasks = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"]
+    (create,) = [t for t in tasks if t["name"] == "configure_api | Create the realm"]
+    assert create["community.general.keycloak_realm"]["ssl_required"] == "{{ keycloak_ssl_required }}"
+    settings = yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())["data"]
+    pod_address, lan_address = "10.42.0.17", "192.168.56.1"
+    callers = {"Task API keys": (settings["TASK_API_JWKS_URL"], pod_address)}
+    for key in ("auth_url", "token_url", "api_url"):
+        callers[f"Grafana {key}"] = (grafana[key], pod_address if key != "auth_url" else lan_address)
+    refused = {
+        name: url
+        for name, (url, address) in callers.items()
+        if refused_for_ssl(defaults["keycloak_ssl_required"], url, address)
+    }
+    assert not refused, f"Keycloak answers 'HTTPS required' to {refused}"
+    # The model itself: `external` lets plain HTTP from a pod through, `all` does not.
+    assert not refused_for_ssl("external", "http://keycloak-service.keycloak.svc:8080/realms/x", pod_address)
+    assert refused_for_ssl("all", "http://keycloak-service.keycloak.svc:8080/realms/x", pod_address)
+
+
+def test_the_configuration_calls_go_to_the_admin_host():
+    """The admin API and the master realm are routed on the admin host only (its own Ingress):
+    the configure step waits for and logs in through keycloak_admin_url, and the master
+    realm's frontend URL is that host, so the console's login stays there (review M5)."""
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert defaults["keycloak_admin_url"] == "https://{{ local_domains_services.keycloak_admin }}"
+    configure = yaml.safe_load((ROLE / "tasks/configure.yml").read_text())[0]["block"]
+    (wait,) = [t for t in configure if "ansible.builtin.uri" in t]
+    assert wait["ansible.builtin.uri"]["url"].startswith("{{ keycloak_admin_url }}/realms/master/")
+    api = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]
+    assert api["module_defaults"]["community.general.keycloak_realm"]["auth_keycloak_url"] == "{{ keycloak_admin_url }}"
+    tasks = api["block"]
+    master = [
+        t["community.general.keycloak_realm"]
+        for t in tasks
+        if t.get("community.general.keycloak_realm", {}).get("realm") == "master"
+    ]
+    assert len(master) == 1
+    assert master[0]["attributes"] == {"frontendUrl": "{{ keycloak_admin_url }}"}
 
 
 def test_grafana_login_email_and_name_claims_are_in_the_id_token(realm, grafana):

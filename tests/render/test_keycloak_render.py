@@ -128,17 +128,48 @@ def test_public_url_proxy_and_observability(container):
     assert "KC_HOSTNAME_STRICT" not in env  # the issuer never follows the request's host
 
 
-def test_issuer_is_what_the_task_api_trusts(platform_render, container):
-    # Keycloak's issuer is <KC_HOSTNAME>/realms/<realm>; the Task API (gitops) checks `iss`
-    # against its configured issuer and fetches keys from the in-cluster Service.
-    realm = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
+def realm_name():
+    return yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
         "gauntlet_keycloak_realm"
     ]
-    config = yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())["data"]
-    assert f"{env_of(container)['KC_HOSTNAME']}/realms/{realm}" == config["TASK_API_OIDC_ISSUER"]
-    assert config["TASK_API_JWKS_URL"].startswith(f"http://keycloak-service.{NS}.svc:8080/realms/{realm}/")
+
+
+def task_api_settings():
+    return yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())["data"]
+
+
+def test_issuer_is_what_the_task_api_trusts(platform_render, container):
+    # Keycloak's issuer is <KC_HOSTNAME>/realms/<realm>; the Task API (gitops) checks `iss`
+    # against its configured issuer.
+    config = task_api_settings()
+    assert f"{env_of(container)['KC_HOSTNAME']}/realms/{realm_name()}" == config["TASK_API_OIDC_ISSUER"]
     assert config["TASK_API_OIDC_AUDIENCE"] == "task-api"
     assert env_of(container)["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+
+
+def test_task_api_fetches_the_keys_over_https_with_the_local_ca(platform_render, rendered):
+    """ssl_required `all` refuses plain HTTP even on the keys endpoint (review M5): the Task
+    API fetches them at the public URL, verified against the local CA the platform puts into
+    its namespace (ConfigMap gauntlet-local-ca, mounted where TASK_API_JWKS_CA_FILE points)."""
+    from urllib.parse import urlsplit
+
+    config = task_api_settings()
+    jwks = urlsplit(config["TASK_API_JWKS_URL"])
+    assert (jwks.scheme, jwks.hostname) == ("https", platform_render.domains["keycloak"])
+    assert jwks.path == f"/realms/{realm_name()}/protocol/openid-connect/certs"
+    ca_map = find(rendered, "ConfigMap", "gauntlet-local-ca", "task-api")
+    local_ca = (platform_render.credentials / "ca/ca.crt").read_text()
+    assert ca_map["data"] == {"ca.crt": local_ca}
+    assert "PRIVATE KEY" not in ca_map["data"]["ca.crt"]
+    deployment = yaml.safe_load((REPO / "gitops/task-api/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (app,) = [c for c in pod["containers"] if c["name"] == "task-api"]
+    mounts = [
+        m for m in app["volumeMounts"] if volumes[m["name"]].get("configMap", {}).get("name") == "gauntlet-local-ca"
+    ]
+    assert len(mounts) == 1 and mounts[0].get("readOnly") is True
+    assert config["TASK_API_JWKS_CA_FILE"] == f"{mounts[0]['mountPath'].rstrip('/')}/ca.crt"
 
 
 def test_probes_use_the_management_port(container):
@@ -167,12 +198,75 @@ def test_service_contract(rendered, container):
     assert ports == {"http": (8080, 8080), "management": (9000, 9000)}
 
 
-def test_ingress_publishes_only_the_http_port(platform_render, rendered):
+def ingress_routes(ingress):
+    """{(host, path): (pathType, backend service)} of an Ingress."""
+    return {
+        (rule["host"], path["path"]): (path["pathType"], path["backend"]["service"])
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+
+
+def routed(ingress, host, request_path):
+    """Whether a request path reaches the backend: Prefix matching as Kubernetes defines it
+    (networking.k8s.io/v1 HTTPIngressPath: element-wise on '/'-separated path elements)."""
+    request = [e for e in request_path.split("/") if e]
+    for (rule_host, path), (kind, _) in ingress_routes(ingress).items():
+        prefix = [e for e in path.split("/") if e]
+        if rule_host == host and kind == "Prefix" and request[: len(prefix)] == prefix:
+            return True
+    return False
+
+
+BACKEND = {"name": "keycloak-service", "port": {"number": 8080}}
+
+
+def test_public_ingress_routes_only_what_end_users_need(platform_render, rendered):
+    # Keycloak 26's reverse-proxy guide, "Exposed path recommendations": /realms/, /resources/
+    # and /.well-known/ are exposed; /, /admin/, /metrics and /health are not. Of /realms/
+    # only the platform realm is: the master realm (the administrators') is not.
+    host = platform_render.domains["keycloak"]
     ingress = find(rendered, "Ingress", "keycloak")
-    assert ingress["spec"]["rules"][0]["host"] == platform_render.domains["keycloak"] == "keycloak.local"
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "keycloak-service", "port": {"number": 8080}}
-    assert ingress["spec"]["tls"] == [{"hosts": ["keycloak.local"]}]
+    realm = realm_name()
+    assert ingress_routes(ingress) == {
+        (host, path): ("Prefix", BACKEND) for path in (f"/realms/{realm}", "/resources", "/.well-known")
+    }
+    assert ingress["spec"]["tls"] == [{"hosts": [host]}]
+    for path in (
+        f"/realms/{realm}/.well-known/openid-configuration",
+        f"/realms/{realm}/protocol/openid-connect/certs",
+        f"/realms/{realm}/protocol/openid-connect/auth",
+        f"/realms/{realm}/account",
+        "/resources/x/login/keycloak.v2/css/styles.css",
+    ):
+        assert routed(ingress, host, path), path
+    for path in (
+        "/",
+        "/admin/master/console/",
+        "/admin/realms/gauntlet/users",
+        "/realms/master/protocol/openid-connect/token",
+        f"/realms/{realm}x/protocol/openid-connect/token",
+        "/metrics",
+        "/health/ready",
+    ):
+        assert not routed(ingress, host, path), path
+
+
+def test_admin_console_has_its_own_host(platform_render, rendered, container):
+    admin_host = platform_render.domains["keycloak_admin"]
+    assert admin_host not in (platform_render.domains["keycloak"], "")
+    # hostname-admin (KC_HOSTNAME_ADMIN): the console's links and its API calls use this URL
+    # (Keycloak 26 "Configuring the hostname (v2)", "Exposing the Administration Console on
+    # a separate hostname"; the operator's CRD carries it as spec.hostname.admin,
+    # keycloak/26.0.0/kubernetes/keycloaks.k8s.keycloak.org-v1.yml).
+    assert env_of(container)["KC_HOSTNAME_ADMIN"] == f"https://{admin_host}"
+    ingress = find(rendered, "Ingress", "keycloak-admin")
+    assert ingress_routes(ingress) == {
+        (admin_host, path): ("Prefix", BACKEND) for path in ("/admin", "/realms/master", "/resources")
+    }
+    assert ingress["spec"]["tls"] == [{"hosts": [admin_host]}]
+    assert not routed(ingress, admin_host, f"/realms/{realm_name()}/protocol/openid-connect/token")
+    assert routed(ingress, admin_host, "/admin/master/console/")
 
 
 def test_servicemonitor_scrapes_the_management_port(rendered):
@@ -235,7 +329,7 @@ def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
         render_tools,
         tmp_path,
         {"keycloak_replicas": "2", "gauntlet_linkerd_enabled": False, "keycloak_monitoring": False,
-         "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}]},
+         "keycloak_extra_env": [{"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"}], "keycloak_ca_namespaces": []},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     rendered = objects_of(objects)
@@ -248,7 +342,7 @@ def test_replicas_without_linkerd(platform_render, render_tools, tmp_path):
     assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert find(rendered, "PodDisruptionBudget", "keycloak")["spec"]["maxUnavailable"] == 1
     assert {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"} in pod_spec_of(deployment)["containers"][0]["env"]
-    assert not {"ServiceMonitor", "Role", "RoleBinding"} & {o["kind"] for o in rendered}
+    assert not {"ServiceMonitor", "Role", "RoleBinding", "ConfigMap"} & {o["kind"] for o in rendered}
     for obj in rendered:
         if obj["kind"] in ("Deployment", "PodDisruptionBudget"):
             render_tools.validate_object(obj)

@@ -182,7 +182,7 @@ def wire_port(client: Pod, server: Pod, port: int, proxy_originated: bool = Fals
 
 # (client, server, app port, protocol, proxy-originated)
 MUST_TALK = [
-    ("task-api", "keycloak", 8080, "TCP", False),  # JWKS (W3)
+    ("task-api", "traefik", 8443, "TCP", False),  # JWKS at https://keycloak.local (W3; ssl_required all)
     ("prometheus", "task-api", ADMIN, "TCP", False),  # linkerd-proxy PodMonitor (W4)
     ("prometheus", "task-api", 8000, "TCP", False),  # the ServiceMonitor's /metrics
     ("viz-prometheus", "task-api", ADMIN, "TCP", False),
@@ -274,6 +274,7 @@ MUST_TALK = [
 MUST_NOT_TALK = [
     ("gitea", "task-api", 8000, "TCP"),  # meshed: 4143 must not be open to everyone
     ("task-api", "gitea", 3000, "TCP"),  # egress stays closed
+    ("task-api", "keycloak", 8080, "TCP"),  # keys over HTTPS through Traefik only, never plain HTTP
     ("drone", "argocd-redis", 6379, "TCP"),  # upstream's per-source rule still holds on 4143
     ("prometheus", "task-api", CONTROL, "TCP"),  # tap is viz's only
     ("stranger", "task-api", ADMIN, "TCP"),  # proxy metrics only for the two Prometheus

@@ -113,6 +113,19 @@ class Settings:
         issuer = values.get("oidc_issuer")
         if isinstance(issuer, str) and not issuer.startswith(("https://", "http://")):
             errors.append(f"{PREFIX}OIDC_ISSUER must be an http(s) URL, e.g. https://keycloak.local/realms/gauntlet")
+        ca_file = values.get("jwks_ca_file")
+        if isinstance(ca_file, str):
+            # Checked here: ssl would otherwise fail at start with a bare traceback.
+            try:
+                with open(ca_file, encoding="ascii", errors="replace") as handle:
+                    pem = handle.read()
+            except OSError as exc:
+                errors.append(
+                    f"{PREFIX}JWKS_CA_FILE={ca_file!r} cannot be read ({exc.strerror}); mount the CA file there"
+                )
+            else:
+                if "-----BEGIN CERTIFICATE-----" not in pem:
+                    errors.append(f"{PREFIX}JWKS_CA_FILE={ca_file!r} holds no PEM certificate")
         level = values.get("log_level")
         if isinstance(level, str):
             values["log_level"] = level.upper()

@@ -4,7 +4,8 @@
   (no TCP listener, trust auth: the socket directory is private, mode 0700, so
   no password is needed or invented). As root it runs as ``postgres`` because
   PostgreSQL refuses root.
-- :class:`JwksServer`: a JWKS document on 127.0.0.1, like Keycloak's certs endpoint.
+- :class:`JwksServer`: a JWKS document on 127.0.0.1, like Keycloak's certs endpoint,
+  over HTTP or, with :func:`make_tls_material`, over HTTPS from a private test CA.
 - :class:`TokenFactory`: RS256 tokens shaped like Keycloak's access tokens.
 
 Nothing here is shipped in the image (see .dockerignore).
@@ -18,10 +19,12 @@ import json
 import os
 import pwd
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -147,10 +150,70 @@ def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
     return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": _b64(numbers.n), "e": _b64(numbers.e)}
 
 
-class JwksServer:
-    """Serves a mutable JWKS on 127.0.0.1 and counts fetches."""
+@dataclass(frozen=True)
+class TlsMaterial:
+    """A private CA and a server certificate for 127.0.0.1 signed by it (PEM files)."""
 
-    def __init__(self) -> None:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def make_tls_material(directory: Path) -> TlsMaterial:
+    """A throwaway CA (like the platform's local CA) and a 127.0.0.1 server certificate."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "task-api test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    material = TlsMaterial(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    material.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    material.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    material.key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    material.key_file.chmod(0o600)
+    return material
+
+
+class JwksServer:
+    """Serves a mutable JWKS on 127.0.0.1 and counts fetches (HTTPS with ``tls``)."""
+
+    def __init__(self, tls: TlsMaterial | None = None) -> None:
         self.keys: list[dict[str, str]] = []
         self.fetches = 0
         server = self
@@ -169,10 +232,16 @@ class JwksServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         host, port = self.httpd.server_address[:2]
-        self.issuer = f"http://{host}:{port}/realms/test"
+        self.issuer = f"{scheme}://{host}:{port}/realms/test"
         self.url = f"{self.issuer}/protocol/openid-connect/certs"
 
     def close(self) -> None:

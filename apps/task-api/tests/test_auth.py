@@ -387,3 +387,39 @@ def test_fuzzed_tokens_are_401_never_500(client, tokens, user):
     for token in candidates:
         response = client.get("/tasks", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (token, response.status_code, response.text)
+
+
+# --------------------------------------------------------------------- JWKS over HTTPS
+
+
+def test_jwks_over_https_is_verified_against_the_ca_file(tmp_path, signing_key):
+    """The platform's realm requires HTTPS: the Task API fetches the keys at the public URL,
+    trusting only the CA of TASK_API_JWKS_CA_FILE (the platform's local CA)."""
+    import asyncio
+
+    from task_api.auth import JwksCache
+    from task_api_dev.services import JwksServer, make_tls_material
+
+    tls = make_tls_material(tmp_path / "tls")
+    other = make_tls_material(tmp_path / "other")
+    server = JwksServer(tls=tls)
+    server.keys = [public_jwk(signing_key, KID)]
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+
+        def refresh(**options):
+            async def run():
+                cache = JwksCache(server.url, min_refresh_interval=0, timeout=5, **options)
+                try:
+                    return await cache.refresh(), set(cache._keys)
+                finally:
+                    await cache.aclose()
+
+            return asyncio.run(run())
+
+        assert refresh(ca_file=str(tls.ca_file)) == (True, {KID})
+        assert refresh(ca_file=str(other.ca_file)) == (False, set())  # another CA: refused
+        assert refresh() == (False, set())  # the system store does not know the local CA
+        assert server.fetches == 1
+    finally:
+        server.close()

@@ -218,3 +218,15 @@ def test_entry_point_refuses_incomplete_configuration():
     entry = json.loads(result.stdout.strip().splitlines()[-1])
     assert entry["level"] == "error"
     assert "TASK_API_DATABASE_URL is required" in entry["msg"]
+
+
+def test_settings_refuse_an_unreadable_jwks_ca_file(tmp_path):
+    """A wrong TASK_API_JWKS_CA_FILE is a configuration error at start, not a traceback from ssl."""
+    base = {"TASK_API_DATABASE_URL": "postgresql://task-api@db/tasks", "TASK_API_OIDC_ISSUER": "https://kc/realms/r"}
+    missing = tmp_path / "missing.crt"
+    not_pem = tmp_path / "not-pem.crt"
+    not_pem.write_text("hello\n")
+    for path, fragment in ((missing, "cannot be read"), (not_pem, "holds no PEM certificate")):
+        with pytest.raises(ConfigError) as excinfo:
+            Settings.from_env({**base, "TASK_API_JWKS_CA_FILE": str(path)})
+        assert f"TASK_API_JWKS_CA_FILE={str(path)!r} {fragment}" in str(excinfo.value)

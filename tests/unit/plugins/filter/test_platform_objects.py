@@ -52,6 +52,25 @@ def test_ingress_named_port_and_extra_annotations():
     assert ing["metadata"]["annotations"]["a"] == "b"
 
 
+def test_ingress_routes_only_the_listed_paths():
+    ing = F["platform_ingress"]("kc", "ns", "x.local", "svc", 8080, path=["/realms/r", "/resources", "/.well-known"])
+    (rule,) = ing["spec"]["rules"]
+    assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [
+        ("/realms/r", "Prefix"),
+        ("/resources", "Prefix"),
+        ("/.well-known", "Prefix"),
+    ]
+    assert {str(p["backend"]) for p in rule["http"]["paths"]} == {
+        str({"service": {"name": "svc", "port": {"number": 8080}}})
+    }
+
+
+@pytest.mark.parametrize("path", [[], ["/a", "b"], ["/a", "/a"], [None]])
+def test_ingress_bad_path_list(path):
+    with pytest.raises(AnsibleFilterError, match="path"):
+        F["platform_ingress"]("web", "ns", "x.local", "svc", 80, path=path)
+
+
 @pytest.mark.parametrize(
     ("host", "port", "path", "match"),
     [
