@@ -272,7 +272,11 @@ def stage(tmp_path, registry_factory, test_images):
         )
         started.append(platform)
         credentials = tmp_path / "credentials"
-        for name, value in {**SECRETS, "registry/node-password": reg.password, "ca/ca.crt": reg.ca_file.read_text()}.items():
+        for name, value in {
+            **SECRETS,
+            "registry/node-password": reg.password,
+            "ca/ca.crt": reg.ca_file.read_text(),
+        }.items():
             path = credentials / name
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             path.write_text(value.rstrip("\n") + "\n")
