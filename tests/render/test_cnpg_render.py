@@ -98,8 +98,10 @@ def test_operator_is_the_release_manifest_but_namespace_scoped(operator):
         "RoleBinding",
         "PodMonitor",
         "NetworkPolicy",
+        "ServiceAccount",  # the namespace's default one, without a token (role k8s_objects)
     }
     assert ("RoleBinding", "cnpg-manager") in extra
+    assert ("ServiceAccount", "default") in extra
     cluster_scoped = find(operator, "ClusterRole", "cnpg-manager-cluster-scoped", None)
     assert sorted(r for rule in cluster_scoped["rules"] for r in rule["resources"]) == [
         "clusterimagecatalogs", "mutatingwebhookconfigurations", "nodes", "validatingwebhookconfigurations"
@@ -277,7 +279,10 @@ def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render
     assert spec["postgresql"] == {"parameters": {"max_connections": "300"}}
     assert [r["name"] for r in spec["managed"]["roles"]] == ["keycloak"]
     kinds = {o["kind"] for o in objects.values()}
-    assert "PodMonitor" not in kinds and "RoleBinding" not in kinds
+    assert "PodMonitor" not in kinds
+    # The only RoleBinding left is the operator's own in the database namespace (no Prometheus discovery).
+    bindings = [o for o in objects.values() if o["kind"] == "RoleBinding"]
+    assert [b["metadata"]["name"] for b in bindings] == ["cnpg-manager"]
     # Without task_api there is no Task API namespace or Secret.
     assert not [o for o in cluster.values() if o["metadata"].get("namespace") == "task-api"]
 

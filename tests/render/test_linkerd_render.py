@@ -75,7 +75,8 @@ def test_components_and_apply_order(platform_render):
         "linkerd-crds/02-serviceaccount-linkerd-default.yaml",
         "linkerd-cni/00-namespace-cluster-linkerd-cni.yaml",
         "linkerd-cni/01-helmchart-kube-system-linkerd-cni.yaml",
-        "linkerd-cni/02-serviceaccount-linkerd-cni-default.yaml",
+        "linkerd-cni/02-networkpolicy-linkerd-cni-default-deny.yaml",
+        "linkerd-cni/03-serviceaccount-linkerd-cni-default.yaml",
         "linkerd/00-secret-kube-system-linkerd-control-plane-identity.yaml",
         "linkerd/01-helmchart-kube-system-linkerd-control-plane.yaml",
         # NetworkPolicies after the existing objects (docs/security.md, "Network segmentation").

@@ -203,6 +203,7 @@ NO_PHONE_HOME = {
     "argocd-crds": "CRDs only",
     "argocd-apps": "Argo CD Applications only",
     "linkerd-crds": "CRDs only",
+    "linkerd-cni": "linkerd2-cni edge-26.8.3: the install-cni DaemonSet, no heartbeat or URL (templates/cni-plugin.yaml)",
     "linkerd-viz": "linkerd-viz: metrics-api, tap, web; the heartbeat is the control plane's (row above)",
     "linkerd-dashboard": "Ingress and Middleware only",
     "monitoring-crds": "CRDs only",

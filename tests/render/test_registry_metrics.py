@@ -154,6 +154,9 @@ def registry_config(render_tools, tmp_path_factory):
     _ca, cert, key = make_ca_and_cert(work)
     shutil.copy(cert, config_dir / "tls.crt")
     shutil.copy(key, config_dir / "tls.key")
+    # auth.token's rootcertbundle: the registry refuses to start without it (any certificate
+    # serves here; this test reads only the debug listener).
+    shutil.copy(cert, config_dir / "token-signer.crt")
     htpasswd = need("htpasswd")
     line = subprocess.run(
         [htpasswd, "-Bbn", "gauntlet", "s3cret-pass"], check=True, capture_output=True, text=True
