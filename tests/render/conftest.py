@@ -151,6 +151,19 @@ def inventory_vars(work: Path, names: list[str], *extra: str) -> dict:
     return json.loads(dest.read_text())
 
 
+def render_play(work: Path, playbook: str) -> Path:
+    """Render mode of a small ``playbook`` (its text) into ``work``/out; returns that folder."""
+    (work / "render.yml").write_text(playbook)
+    out = work / "out"
+    result = run_playbook(
+        work / "render.yml",
+        "-e",
+        json.dumps({"gauntlet_render_dir": str(out), "gauntlet_credentials_dir": str(work / "credentials")}),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -265,6 +278,7 @@ def render_tools():
         upstream_path=upstream.path,
         upstream_glob=upstream.glob,
         run_playbook=run_playbook,
+        render_play=render_play,
         validate_object=validate_object,
         inventory_vars=inventory_vars,
         make_upstream_bundle=make_upstream_bundle,

@@ -10,8 +10,6 @@ evaluates as the API server does. This is not the API server's admission: that t
 with the control-plane tier (issue 13).
 """
 
-import json
-
 import gitops_render
 import pytest
 import yaml
@@ -33,15 +31,7 @@ PLAYBOOK = """---
 
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory, render_tools):
-    work = tmp_path_factory.mktemp("ingress-policy")
-    (work / "render.yml").write_text(PLAYBOOK)
-    out = work / "out"
-    result = render_tools.run_playbook(
-        work / "render.yml",
-        "-e",
-        json.dumps({"gauntlet_render_dir": str(out), "gauntlet_credentials_dir": str(work / "credentials")}),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    out = render_tools.render_play(tmp_path_factory.mktemp("ingress-policy"), PLAYBOOK)
     objects = {}
     for kind, name in POLICY_FILES.items():
         path = out / name

@@ -58,15 +58,7 @@ def chart(render_tools):
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, render_tools):
-    work = tmp_path_factory.mktemp("traefik")
-    (work / "render.yml").write_text(PLAYBOOK)
-    out = work / "out"
-    result = render_tools.run_playbook(
-        work / "render.yml",
-        "-e",
-        json.dumps({"gauntlet_render_dir": str(out), "gauntlet_credentials_dir": str(work / "credentials")}),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    out = render_tools.render_play(tmp_path_factory.mktemp("traefik"), PLAYBOOK)
     return out
 
 
