@@ -660,6 +660,33 @@ def path_problems(paths: dict) -> list[str]:
     return problems
 
 
+_TRUE_TEXT = ("yes", "true", "on", "1", "y", "t")
+_FALSE_TEXT = ("no", "false", "off", "0", "n", "f")
+
+
+def _command_line_value(value, origin, spec):
+    """`-e name=value` always gives text; convert it as Ansible's argument spec will.
+
+    Ansible's type checks turn the text of a number or a boolean into one (module_utils
+    common/validation.py check_type_int/float/bool), so the roles accept `-e timeout=20`.
+    In inventory files a quoted number stays a problem: there the quotes are a choice.
+    """
+    if not (isinstance(value, str) and isinstance(origin, str) and "CLI option" in origin):
+        return value
+    kind_name = spec.get("type")
+    text = value.strip()
+    if kind_name == "int" and re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    if kind_name == "float":
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    if kind_name == "bool" and text.lower() in _TRUE_TEXT + _FALSE_TEXT:
+        return text.lower() in _TRUE_TEXT
+    return value
+
+
 def variable_problems(data: dict) -> list[str]:
     """Every variable set for a host: template errors, unknown names, values against their spec."""
     hosts = _mapping(data.get("hosts"))
@@ -690,7 +717,7 @@ def variable_problems(data: dict) -> list[str]:
                 continue
             owner = option.get("owner")
             suffix = f" ({owner})" if isinstance(owner, str) and owner else ""
-            for problem in spec_problems(name, value, spec):
+            for problem in spec_problems(name, _command_line_value(value, origin, spec), spec):
                 problems.append(f"{where}: {problem}{suffix}")
     for (name, origin, error), names in failed.items():
         which = f"host '{names[0]}'" if len(names) == 1 else f"hosts {', '.join(names)}"

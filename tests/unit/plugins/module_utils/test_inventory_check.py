@@ -43,7 +43,9 @@ def entry(value, origin="group_vars/all/platform.yml:1"):
 def good_data(**changes) -> dict:
     """A small valid inventory, already templated, as the action gathers it."""
     common = {
-        "local_domains_services": entry({s: f"{s}.local" for s in SERVICES}, "group_vars/all/domains.yml:7"),
+        "local_domains_services": entry(
+            {s: f"{s.replace('_', '-')}.local" for s in SERVICES}, "group_vars/all/domains.yml:7"
+        ),
         "local_domains_direct": entry({"registry": "10.0.0.30"}, "group_vars/all/domains.yml:20"),
         "gauntlet_versions": entry(
             {
@@ -201,11 +203,16 @@ def test_unrelated_and_known_variables_pass(name):
         (with_variable("gauntlet_versions", {"k3s": "1.36.4"}), "gauntlet_versions.registry is not set"),
         (with_variable("gauntlet_versions", {"k3s": "1.36", "registry": "3.1.1"}), "is not a k3s version"),
         (
-            with_variable("local_domains_services", {s: f"{s}.local" for s in SERVICES} | {"gitea": "Argocd.local."}),
+            with_variable(
+                "local_domains_services",
+                {s: f"{s.replace('_', '-')}.local" for s in SERVICES} | {"gitea": "Argocd.local."},
+            ),
             "both use 'argocd.local'",
         ),
         (
-            with_variable("local_domains_services", {s: f"{s}.local" for s in SERVICES} | {"gitea": "a1"}),
+            with_variable(
+                "local_domains_services", {s: f"{s.replace('_', '-')}.local" for s in SERVICES} | {"gitea": "a1"}
+            ),
             "is the name of host 'a1'",
         ),
         (with_variable("node_ip", "127.0.0.2", hosts=["a1"]), "is a loopback address"),
@@ -359,3 +366,26 @@ def test_random_specs(value, spec):
 
 def test_not_a_mapping_at_all():
     assert inventory_check(None) and inventory_check([1, 2]) and inventory_check("x")
+
+
+def test_command_line_values_are_text_and_converted_like_ansible_does():
+    """`-e k3s_start_timeout=20` gives the text '20'; the role's argument spec converts it, so may validation.
+
+    In an inventory file, quoting a number is still reported (the issue's class "counts given as strings").
+    """
+    from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import variable_problems
+
+    options = {
+        "k3s_start_timeout": {"spec": {"type": "int"}, "owner": "role k3s"},
+        "traefik_ingress_host_policy": {"spec": {"type": "bool"}, "owner": "role traefik"},
+    }
+
+    def problems(value, origin, name="k3s_start_timeout"):
+        hosts = {"server-1": {name: {"value": value, "origin": origin}}}
+        return variable_problems({"hosts": hosts, "options": options, "prefixes": ["k3s", "traefik"]})
+
+    assert problems("20", "<CLI option '-e'>") == []
+    assert problems("false", "<CLI option '-e'>", "traefik_ingress_host_policy") == []
+    assert problems("twenty", "<CLI option '-e'>") != []
+    assert problems("-5", "<CLI option '-e'>") != []  # converted, then the range rule applies
+    assert problems("20", "group_vars/all/k3s.yml:3") != []
