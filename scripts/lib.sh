@@ -48,6 +48,8 @@ gauntlet_controller_setup() { # user
     mkdir -p "$dir"
     chown -R "$user:" "$dir"
   done
+  # Secrets: validation refuses a credentials folder other users can open.
+  chmod 700 inventory/lab/credentials
   if ! runuser -u "$user" -- sh -c 'test -r ansible.cfg && test -x .venv/bin/ansible-playbook && test -w .cache'; then
     echo "controller user $user cannot read this checkout ($PWD) or run .venv: make them readable" >&2
     exit 1
