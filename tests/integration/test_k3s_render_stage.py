@@ -18,6 +18,7 @@ def test_k3s_playbook_renders_objects_without_hosts(tmp_path, run_playbook):
         # Any SSH attempt to the sample's 192.168.56.x hosts fails fast instead of hanging.
         "-e",
         "ansible_ssh_common_args='-o ConnectTimeout=1'",
+        isolated=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "unreachable=0" in result.stdout and "UNREACHABLE" not in result.stdout
@@ -25,4 +26,6 @@ def test_k3s_playbook_renders_objects_without_hosts(tmp_path, run_playbook):
         "coredns-custom/00-configmap-kube-system-coredns-custom.yaml",
         "traefik/00-secret-kube-system-gauntlet-default-tls.yaml",
         "traefik/01-helmchartconfig-kube-system-traefik.yaml",
+        "traefik/02-validatingadmissionpolicy-cluster-gauntlet-ingress-hosts.yaml",
+        "traefik/03-validatingadmissionpolicybinding-cluster-gauntlet-ingress-hosts.yaml",
     ]
