@@ -54,7 +54,8 @@ _NODE_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # timeouts and durations at least 1, every other number at least 0.
 _PORT = re.compile(r"_port$")
 _RATIO = re.compile(r"_ratio$")
-_AT_LEAST_ONE = re.compile(r"_(replicas|instances|capacity|concurrency|retries|timeout|days|lifespan|seconds|size)$")
+# Retries may be 0 (try once), so they only must not be negative.
+_AT_LEAST_ONE = re.compile(r"_(replicas|instances|capacity|concurrency|timeout|days|lifespan|seconds|size)$")
 
 _BOOL_STRINGS = {"yes", "no", "true", "false", "on", "off", "y", "n", "1", "0", "t", "f"}
 
@@ -175,7 +176,8 @@ def _range_problem(name: str, value) -> str | None:
         return "a port is between 1 and 65535"
     if _RATIO.search(name) and not 0 <= value <= 1:
         return "a ratio is between 0 and 1"
-    if _AT_LEAST_ONE.search(name) and value < 1:
+    # A threshold (verify_tls_min_days) may be 0; a lifetime or a count may not.
+    if _AT_LEAST_ONE.search(name) and "_min_" not in name and value < 1:
         return "it must be at least 1"
     if value < 0:
         return "it must not be negative"

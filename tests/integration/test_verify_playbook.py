@@ -281,6 +281,7 @@ def stage(tmp_path, registry_factory, test_images):
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             path.write_text(value.rstrip("\n") + "\n")
             path.chmod(0o600)
+        credentials.chmod(0o700)  # private, as the credential lookup makes it (validation checks)
         bundle = tmp_path / "bundle"
         bundle.mkdir(exist_ok=True)
         lock = bundle_lock.empty_lock()
