@@ -45,7 +45,7 @@ NOT_IN_SHARED = {
 
 def gap(name: str) -> str | None:
     """What ``name`` is, when it belongs to an input the shared upstream folder lacks."""
-    return next((what for prefix, what in NOT_IN_SHARED.items() if name.startswith(prefix)), None)
+    return next((what for prefix, what in NOT_IN_SHARED.items() if f"{name.rstrip('/')}/".startswith(prefix)), None)
 
 
 def configured() -> Path:
