@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import loopback_netns
 import pytest
 import yaml
 from cryptography import x509
@@ -145,6 +146,67 @@ def test_the_issued_certificates_verify_for_their_names(issued):
     assert web.not_valid_after_utc - web.not_valid_before_utc == datetime.timedelta(days=397)
 
 
+# Inside a namespace of its own with only loopback up: the registry's address on lo, OpenSSL's
+# test server presenting the issued certificate, and skopeo asking it for a manifest.
+SKOPEO_AGAINST_THE_REGISTRY_CERTIFICATE = """
+ip addr add 10.77.0.30/32 dev lo
+openssl s_server -quiet -www -accept 10.77.0.30:5000 -cert "$1/registry.crt" -key "$1/registry.key" </dev/null >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 50); do (echo > /dev/tcp/10.77.0.30/5000) 2>/dev/null && break; sleep 0.1; done
+skopeo inspect --raw --cert-dir "$2" docker://10.77.0.30:5000/gauntlet/probe:1
+status=$?
+kill "$server"
+exit "$status"
+"""
+
+
+def skopeo_sees(issued, trusted_ca, tmp_path):
+    """What skopeo (Debian's, built with Go 1.19, the registry client of the bundle and the tests)
+    says when it connects to a server presenting the registry's certificate, trusting `trusted_ca`."""
+    loopback_netns.require()
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    (cert_dir / "ca.crt").write_bytes(trusted_ca.read_bytes())
+    result = subprocess.run(
+        loopback_netns.isolated(["bash", "-c", SKOPEO_AGAINST_THE_REGISTRY_CERTIFICATE, "probe", str(issued), str(cert_dir)]),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    return result.stdout + result.stderr
+
+
+def test_a_go_client_accepts_the_registry_certificate(issued, tmp_path):
+    # Go 1.19's verifier checks a constrained CA's own subject alternative names too: a CA whose
+    # common name was copied there as a DNS name ("gauntlet local CA") failed every pull with
+    # "x509: cannot parse dnsName" (Molecule registry, CI run of 2026-12-04).
+    said = skopeo_sees(issued, issued / "ca.crt", tmp_path)
+    assert "x509:" not in said, said
+    # skopeo --raw prints what the server answered: OpenSSL's status page, reached over verified TLS.
+    assert "s_server -quiet -www" in said, said
+
+
+def test_a_go_client_refuses_the_registry_certificate_under_another_ca(issued, tmp_path):
+    # The control case: the same probe fails when the trusted CA is not the one that signed.
+    other = tmp_path / "other"
+    other.mkdir()
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(NOW).not_valid_after(NOW + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (other / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    said = skopeo_sees(issued, other / "ca.crt", tmp_path)
+    assert "x509: certificate signed by unknown authority" in said, said
+
+
+def test_the_ca_names_nothing_but_itself(issued):
+    # No subject alternative name on the CA: its common name is not a DNS name.
+    ca = load(issued, "ca.crt")
+    assert not [e for e in ca.extensions if isinstance(e.value, x509.SubjectAlternativeName)]
+
+
 @pytest.mark.parametrize(
     ("dns", "ips", "name"),
     [
@@ -159,7 +221,7 @@ def test_a_leaf_for_an_outside_name_fails_verification_even_signed_with_the_ca_k
     leaf = forge(issued, dns=dns, ips=ips)
     with pytest.raises(VerificationError):
         verify(ca, leaf, name)
-    # OpenSSL, which containerd and curl on the nodes use through the system store, agrees.
+    # OpenSSL, which curl and Python's ssl on the nodes use through the system store, agrees.
     (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     result = subprocess.run(
         ["openssl", "verify", "-CAfile", str(issued / "ca.crt"), str(tmp_path / "leaf.pem")],
