@@ -10,24 +10,14 @@ used to join agents to the cluster, but not servers"; pkg/cli/cmds/agent.go: `--
 """
 
 import yaml
-from k3s_local import HOSTS, K3S, run_play
+from k3s_local import HOSTS, K3S, node_play, run_play
 
-PLAY = f"""---
-- name: Generate the tokens and render each node's k3s config.yaml
-  hosts: all
-  gather_facts: false
-  vars_files:
-    - {K3S / "defaults/main.yml"}
-    - {K3S / "vars/main.yml"}
-  tasks:
-    - name: The role's token tasks
+PLAY = node_play(
+    "Generate the tokens and render each node's k3s config.yaml",
+    before=f"""    - name: The role's token tasks
       ansible.builtin.include_tasks: {K3S / "tasks/token.yml"}
-    - name: The role's config.yaml template
-      ansible.builtin.template:
-        src: {K3S / "templates/config.yaml.j2"}
-        dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.yaml"
-        mode: "0600"
-"""
+""",
+)
 
 
 def render(tmp_path, ansible_env):
