@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Idempotent operations on the Drone API, and the OAuth2 login that links a Drone account to Gitea.
 
 Drone keeps, per user, the Gitea OAuth2 token it got when that user logged in through

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Publish folders of the controller into a remote git branch, without rewriting anyone's history.
 
 The sources are copied into a temporary repository and committed as a tree. Two refs

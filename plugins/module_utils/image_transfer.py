@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Copy images between a bundle and registries: push (preload) and pull (bundle).
 
 Push (``push_bundle``), for every image of a bundle:

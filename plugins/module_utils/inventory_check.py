@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Everything the validation play checks, as pure functions that return messages.
 
 The validate_inventory action gathers the inventory (each host's variables with where

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Adapt an upstream install manifest without copying it: namespaces and overlays.
 
 Upstream manifests such as Argo CD's ``install.yaml`` are applied as published, with

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """The platform's one rule for NetworkPolicies of meshed pods (docs/security.md, "Meshed pods").
 
 Upstream facts (Linkerd edge-26.8.3, read in the sources):

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """A registry client for the OCI distribution spec (Docker Registry HTTP API v2).
 
 - Auth: HTTP basic, and the bearer-token flow (``WWW-Authenticate: Bearer

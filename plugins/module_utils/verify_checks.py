@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """The decisions of the post-install check (playbooks/verify.yml).
 
 Every function takes what an Ansible task registered (a ``uri``, ``kubernetes.core``

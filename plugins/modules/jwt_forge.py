@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Read-only module: re-sign a JWT with a fresh key, to prove a service checks signatures."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Token server of the gauntlet registry: per-account, per-repository access (stdlib only).
 
 distribution's ``auth.token`` mode (docs/content/about/configuration.md, section ``token``)
