@@ -207,7 +207,7 @@ def test_module_validates_author_and_password(world):
     root, remote = world
     params = {"repo_url": str(remote), "branch": "main", "root": str(root), "sources": [{"src": "gitops", "dest": ""}],
               "exclude": [], "username": None, "password": None, "ca_path": None, "author": "nobody",
-              "message": "m", "source_ref": None}  # fmt: skip
+              "commit_message": "m", "source_ref": None}  # fmt: skip
     with pytest.raises(PublishError, match="Name <email>"):
         module.run(params)
     with pytest.raises(PublishError, match="password is required"):
