@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Push benchmark: gauntlet.platform.image_preload vs skopeo copy vs crane push.
 
 Run on demand (not collected by pytest):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Task API benchmark, on demand (not part of the test suite).
 
 Starts, all on loopback: Debian's PostgreSQL (unix socket), a JWKS server with a

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: Cloud Native Gauntlet developers
 # Apache License 2.0
 """k3s TEST DOUBLE: not k3s. Installed as `k3s` by the Molecule scenario `k3s` in place of the real binary.

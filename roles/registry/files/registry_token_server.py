@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
 """Token server of the gauntlet registry: per-account, per-repository access (stdlib only).
