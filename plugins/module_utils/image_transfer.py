@@ -94,7 +94,8 @@ def tree_from_source(source: BundleSource, name: str, digest: str, media_type: s
             )
         if have != size:
             raise ContentError(
-                f"blob {blob} of image {name} in {source.location} has {have} bytes, the manifest says {size}; the bundle is corrupt, rebuild it with playbooks/bundle.yml"
+                f"blob {blob} of image {name} in {source.location} has {have} bytes, the manifest says {size}; "
+                "the bundle is corrupt, rebuild it with playbooks/bundle.yml"
             )
     return tree
 

@@ -255,7 +255,8 @@ class RegistryClient:
             if sent_auth and tries >= 2:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
                 raise RegistryAuthError(
-                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); check the credentials and the user's permissions",
+                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); "
+                    "check the credentials and the user's permissions",
                     401,
                 )
             return

@@ -159,7 +159,11 @@ def test_validating_admission_policy_is_enforced(control_plane):
         "metadata": {"name": policy},
         "spec": {
             "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}]},
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}
+                ]
+            },
             "validations": [{"expression": "!has(object.data) || !('forbidden' in object.data)", "message": "data key 'forbidden' is not allowed here"}],
         },
     })  # fmt: skip
@@ -243,7 +247,8 @@ def test_pod_security_admission_enforces_the_namespace_level(control_plane):
     namespaces.create(
         body={"metadata": {"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
     )
-    privileged = {"metadata": {"name": "privileged"}, "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"privileged": True}}]}}  # fmt: skip
+    privileged = {"metadata": {"name": "privileged"},
+                  "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"privileged": True}}]}}  # fmt: skip
     with pytest.raises(ApiException) as raised:
         pods.create(namespace=namespace, body=privileged)
     assert raised.value.status == 403
@@ -252,7 +257,13 @@ def test_pod_security_admission_enforces_the_namespace_level(control_plane):
         "metadata": {"name": "restricted"},
         "spec": {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{"name": "c", "image": "registry.invalid/x:1", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "registry.invalid/x:1",
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                }
+            ],
         },
     }  # fmt: skip
     assert pods.create(namespace=namespace, body=restricted).metadata.name == "restricted"
