@@ -77,7 +77,7 @@ options:
     description: Ref of the remote marking the last published sources; C(refs/gauntlet/source/<branch>) by default.
     type: str
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
