@@ -355,7 +355,7 @@ class ImageBundle:
                 pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
             )
         builder = ImageBuilder(
-            lambda argv: self.module.run_command(argv),
+            self.module.run_command,
             shutil.which,
             builder=self.module.params["builder"],
             network=self.module.params["build_network"],

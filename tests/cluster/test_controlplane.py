@@ -63,7 +63,7 @@ def _connect_error(address: str, port: int) -> tuple[int | None, float]:
 def test_namespace_has_only_loopback_and_no_route_out(netns):
     """From inside the namespace, the `kubernetes` Service address is unreachable at once."""
     links = netns.call(socket.if_nameindex)
-    assert [name for _, name in links] == ["lo"]
+    assert [name for _unused, name in links] == ["lo"]
     code, seconds = netns.call(_connect_error, API_SERVICE_IP, 443)
     assert code == errno.ENETUNREACH, (
         f"connect to {API_SERVICE_IP}:443 gave {code and errno.errorcode.get(code)}, not ENETUNREACH"
@@ -78,7 +78,7 @@ def test_namespace_has_only_loopback_and_no_route_out(netns):
 
 
 def test_every_component_runs_inside_the_namespace(control_plane):
-    code, _ = control_plane.netns.call(_connect_error, API_SERVICE_IP, 443)
+    code, _unused = control_plane.netns.call(_connect_error, API_SERVICE_IP, 443)
     assert code == errno.ENETUNREACH  # the control plane's namespace has no route out either
     inode = control_plane.netns.inode()
     assert os.stat("/proc/self/ns/net").st_ino != inode  # the test process itself is outside

@@ -189,7 +189,7 @@ def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_se
         assert response.status_code == 401
         assert "server" not in response.headers
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=15)
+        output, _unused = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -379,7 +379,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 def serve(config: dict) -> http.server.ThreadingHTTPServer:
-    host, _, port = config["listen"].rpartition(":")
+    host, _unused, port = config["listen"].rpartition(":")
     httpd = _Server((host or "0.0.0.0", int(port)), make_handler(TokenIssuer(config)))  # noqa: S104 - the configured address
     tls = config.get("tls")
     if tls:

@@ -140,7 +140,7 @@ def secret_params(drone, tmp_path, secrets, **changes):
 
 
 def test_secrets_created_kept_and_rotated(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     wanted = {"registry_username": "gauntlet", "registry_password": "registry-password-0001"}
     result = drone_secrets.run(secret_params(drone, tmp_path, wanted))
     assert result == {"changed": True, "created": ["registry_password", "registry_username"], "updated": []}
@@ -160,7 +160,7 @@ def test_secrets_created_kept_and_rotated(platform, tmp_path):
 
 
 def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     drone.secrets["gauntlet/task-api"] = {
         "registry_password": {"data": "set-by-hand", "pull_request": True},
         "someone_elses": {"data": "keep-me", "pull_request": False},
@@ -174,7 +174,7 @@ def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(pl
 
 
 def test_empty_secret_value_and_corrupt_fingerprints_fail_clearly(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     with pytest.raises(ApiError, match="registry_password: the value must be a non-empty string"):
         drone_secrets.run(secret_params(drone, tmp_path, {"registry_password": ""}))
     (tmp_path / "drone").mkdir()
@@ -189,7 +189,7 @@ def test_resolve_reaches_drone_by_name_without_the_resolver(platform, tmp_path, 
     import socket
     import urllib.parse
 
-    _, drone = platform
+    _unused, drone = platform
     real = socket.getaddrinfo
 
     def resolver_double(host, *args, **kwargs):  # the controller's resolver knows no *.invalid name
