@@ -70,7 +70,7 @@ options:
     default: Gauntlet <gauntlet@localhost>
   commit_message:
     description:
-      - Message of the commit holding changed sources (not C(message): validate-modules reserves that name).
+      - Message of the commit holding changed sources (not C(message), a name validate-modules reserves).
     type: str
     default: Publish sources
   source_ref:
