@@ -373,16 +373,19 @@ def test_traefik_is_the_pinned_release(traefik):
 def test_https_with_the_local_ca_verifies_for_every_platform_host(traefik, rendered):
     hosts = hosts_of(traefik["ingresses"])
     assert {"tasks.local", "keycloak.local", "keycloak-admin.local", "grafana.local", "prometheus.local"} <= set(hosts)
-    served = (rendered["credentials"] / "ca" / "traefik-default.crt").read_text()
+    # The leaf of the rendered Secret (the local CA's certificate for the platform's names).
+    secret = one(rendered["objects"], "Secret", "gauntlet-default-tls", "kube-system")
+    leaf_pem = base64.b64decode(secret["data"]["tls.crt"]).decode()
+    leaf = ssl.PEM_cert_to_DER_cert(leaf_pem[: leaf_pem.index("-----END CERTIFICATE-----") + 25])
     for host in hosts:
 
         def handshake(host=host):
             raw = socket.create_connection(("127.0.0.1", WEBSECURE), timeout=10)
             with tls_context(traefik).wrap_socket(raw, server_hostname=host) as sock:  # verifies chain and name
-                return ssl.DER_cert_to_PEM_cert(sock.getpeercert(binary_form=True)), sock.version()
+                return sock.getpeercert(binary_form=True), sock.version()
 
-        pem, version = traefik["netns"].call(handshake)
-        assert pem.split() == served.split()[: len(pem.split())] or pem.strip() in served, host
+        der, version = traefik["netns"].call(handshake)
+        assert der == leaf, f"{host}: Traefik served another certificate than the TLSStore's default"
         assert version in ("TLSv1.2", "TLSv1.3")
 
 
@@ -477,3 +480,21 @@ def test_task_api_route_reaches_the_task_api_and_nothing_else(traefik):
     assert answer["authorization"] == "Bearer t"  # no middleware on this route: the token reaches the API
     for path in ("/metrics", "/readyz", "/openapi.json", "/"):
         assert request(traefik, "GET", "tasks.local", path)[0] == 404, path
+
+
+def test_prefix_paths_match_whole_path_elements(traefik):
+    """pathType Prefix matches element-wise (Kubernetes networking/v1 HTTPIngressPath: "/foo/bar"
+    matches "/foo/bar/baz" but not "/foo/barbaz"), which platform_ingress relies on to publish
+    only the platform realm. Traefik matches character-wise unless
+    providers.kubernetesIngress.strictPrefixMatching (chart v40.1.0 values.yaml; traefik v3.7.8
+    pkg/provider/kubernetes/ingress/kubernetes.go buildRule)."""
+    assert reached(request(traefik, "GET", "keycloak.local", "/realms/gauntlet"))["double"] == "keycloak"
+    assert reached(request(traefik, "GET", "keycloak.local", "/realms/gauntlet/account"))["double"] == "keycloak"
+    beyond = {
+        ("keycloak.local", "/realms/gauntlet-admins/.well-known/openid-configuration"),
+        ("keycloak.local", "/realms/gauntletx"),
+        ("keycloak-admin.local", "/administrator"),
+        ("tasks.local", "/tasks-export"),
+    }
+    answers = {(host, path): request(traefik, "GET", host, path)[0] for host, path in beyond}
+    assert answers == dict.fromkeys(beyond, 404)
