@@ -39,7 +39,7 @@ def handler_for(name: str):
 
         do_GET = do_POST = do_HEAD = _answer
 
-        def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        def log_message(self, format, *args):
             sys.stderr.write(f"{name}: {format % args}\n")
 
     return Handler

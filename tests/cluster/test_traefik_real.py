@@ -71,7 +71,9 @@ def traefik_binary() -> Path:
     """The installed Traefik for the current pin; skips (fails in CI) when not installed."""
     path = REPO / subprocess.run([str(INSTALL), "--path"], capture_output=True, text=True, check=True).stdout.strip()
     if not (path.parent / ".complete").is_file():
-        missing(f"the Traefik binary is not installed ({path.relative_to(REPO)}): run scripts/install-traefik (scripts/setup does)")
+        missing(
+            f"the Traefik binary is not installed ({path.relative_to(REPO)}): run scripts/install-traefik (scripts/setup does)"
+        )
     return path
 
 
@@ -89,7 +91,11 @@ def rendered(tmp_path_factory):
     bundle, _ = render.make_upstream_bundle(work)
     (work / "play.yml").write_text(ROLES)
     out, credentials = work / "out", work / "credentials"
-    extra = {"gauntlet_render_dir": str(out), "gauntlet_credentials_dir": str(credentials), "gauntlet_bundle_dir": str(bundle)}
+    extra = {
+        "gauntlet_render_dir": str(out),
+        "gauntlet_credentials_dir": str(credentials),
+        "gauntlet_bundle_dir": str(bundle),
+    }
     result = render.run_playbook(work / "play.yml", "-e", json.dumps(extra))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     objects = [yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))]
@@ -195,7 +201,8 @@ def traefik(control_plane, rendered, tmp_path_factory):
         def established():
             for crd in crds.get().to_dict()["items"]:
                 if crd["spec"]["group"] == "traefik.io" and not any(
-                    c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or []
+                    c["type"] == "Established" and c["status"] == "True"
+                    for c in (crd.get("status") or {}).get("conditions") or []
                 ):
                     return False
             return True
@@ -256,11 +263,15 @@ def traefik(control_plane, rendered, tmp_path_factory):
         # kubeconfig, which Traefik's providers read from $KUBECONFIG (traefik v3.7.8
         # pkg/provider/kubernetes/crd/kubernetes.go and .../ingress/kubernetes.go newK8sClient).
         account = one(chart, "ServiceAccount", "traefik")["metadata"]
-        token = netns.call(
-            lambda: __import__("kubernetes").client.CoreV1Api(control_plane.api_client()).create_namespaced_service_account_token(
-                account["name"], account["namespace"], {"spec": {"expirationSeconds": 3600}}
-            )
-        ).status.token
+
+        def token_request():
+            from kubernetes import client
+
+            core = client.CoreV1Api(control_plane.api_client())
+            body = {"spec": {"expirationSeconds": 3600}}
+            return core.create_namespaced_service_account_token(account["name"], account["namespace"], body)
+
+        token = netns.call(token_request).status.token
         kubeconfig = work / "traefik.kubeconfig"
         kubeconfig.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "traefik",
@@ -288,7 +299,9 @@ def traefik(control_plane, rendered, tmp_path_factory):
 
         def routed():
             if proc.poll() is not None:
-                raise AssertionError(f"traefik exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+                raise AssertionError(
+                    f"traefik exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}"
+                )
             # Every Ingress host answers from its double: the providers have read everything.
             try:
                 return all(
@@ -367,7 +380,9 @@ def hosts_of(ingresses) -> list[str]:
 def test_traefik_is_the_pinned_release(traefik):
     result = subprocess.run([str(traefik["binary"]), "version"], capture_output=True, text=True, check=True)
     assert "Version:      3.7.8" in result.stdout, result.stdout
-    print(f"Traefik routed every rendered Ingress {traefik['ready_s']:.1f} s after start")
+    status = Path(f"/proc/{traefik['proc'].pid}/status").read_text()
+    rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+    print(f"Traefik routed every rendered Ingress {traefik['ready_s']:.1f} s after start; RSS {rss:.0f} MiB")
 
 
 def test_https_with_the_local_ca_verifies_for_every_platform_host(traefik, rendered):
@@ -475,7 +490,9 @@ def test_keycloak_routes_reach_keycloak_and_only_the_published_paths(traefik):
 
 
 def test_task_api_route_reaches_the_task_api_and_nothing_else(traefik):
-    answer = reached(request(traefik, "POST", "tasks.local", "/tasks", body=b"{}", headers={"Authorization": "Bearer t"}))
+    answer = reached(
+        request(traefik, "POST", "tasks.local", "/tasks", body=b"{}", headers={"Authorization": "Bearer t"})
+    )
     assert answer["double"] == "task-api" and answer["method"] == "POST"
     assert answer["authorization"] == "Bearer t"  # no middleware on this route: the token reaches the API
     for path in ("/metrics", "/readyz", "/openapi.json", "/"):
