@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 import upstream
 import yaml
+from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import namespace_object
 from controlplane import API_PORT, REPO
 from needs import missing
 
@@ -130,12 +131,30 @@ def chart_objects(control_plane, values_content: str, tmp_path: Path) -> list[di
 # --- applying ---------------------------------------------------------------------------------
 
 
-def apply(control_plane, obj: dict) -> None:
-    """Create ``obj`` as it is (the API server's admission and validation answer)."""
+def apply(control_plane, obj: dict, created: list | None = None) -> None:
+    """Create ``obj`` as it is (the API server's admission and validation answer); remember it
+    in ``created`` for the teardown."""
     resource = control_plane.resource(obj["apiVersion"], obj["kind"])
     namespace = obj["metadata"].get("namespace") if resource.resource.namespaced else None
     kwargs = {"namespace": namespace} if namespace else {}
     resource.create(body=obj, **kwargs)
+    if created is not None:
+        created.append((resource, obj["metadata"]["name"], kwargs))
+
+
+def delete_created(created: list) -> None:
+    """Delete what the module created, newest first, except Namespaces: the control plane is
+    the session's, and the next modules (tests/cluster/test_trust_admission.py) create the same
+    admission policy and namespaces themselves (a namespace that is still terminating would
+    refuse their pods). The Namespaces left behind are the rendered ones, or ones like them."""
+    for resource, name, kwargs in reversed(created):
+        if resource.resource.kind == "Namespace":
+            continue
+        try:
+            resource.delete(name=name, **kwargs)
+        except Exception as error:  # a leftover must not hide the tests' own result
+            if getattr(error, "status", None) != 404:
+                print(f"teardown: could not delete {resource.resource.kind} {name}: {error}")
 
 
 def wait_for(what: str, check, timeout: float, log: Path | None = None):
@@ -191,6 +210,7 @@ def traefik(control_plane, rendered, tmp_path_factory):
     netns = control_plane.netns
     processes: list[subprocess.Popen] = []
     addresses: list[str] = []
+    created: list = []
     try:
         # 1. The chart's Traefik CRDs (k3s's traefik-crd release installs them from the chart's crds/).
         crds = control_plane.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -217,7 +237,7 @@ def traefik(control_plane, rendered, tmp_path_factory):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         for obj in chart:
             if obj["kind"] in {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "IngressClass", "Service"}:
-                apply(control_plane, obj)
+                apply(control_plane, obj, created)
 
         # 3. The platform's objects Traefik reads or that guard them: Namespaces, the default
         # certificate's Secret, the Ingress host policy, the basic-auth Secret and Middleware,
@@ -225,22 +245,23 @@ def traefik(control_plane, rendered, tmp_path_factory):
         kinds = ["Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
         for kind in kinds:
             for obj in of_kind(objects, kind):
-                apply(control_plane, obj)
+                apply(control_plane, obj, created)
         if not [o for o in of_kind(objects, "Namespace") if o["metadata"]["name"] == "task-api"]:
-            apply(control_plane, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "task-api"}})
+            # The Task API's namespace as the cnpg role renders it (not rendered here): meshed, restricted.
+            apply(control_plane, namespace_object("task-api", pod_security="restricted", inject=True), created)
         # The binding's policy is enforced only once the API server has loaded it; the host
         # policy's own tests (tests/cluster/test_trust_admission.py) show it refuses.
         for obj in objects:
             if obj["kind"] == "Secret" and obj.get("type") in ("kubernetes.io/tls", "kubernetes.io/basic-auth"):
-                apply(control_plane, obj)
+                apply(control_plane, obj, created)
         for obj in [*of_kind(chart, "TLSStore"), *of_kind(chart, "TLSOption")]:
-            apply(control_plane, obj)
+            apply(control_plane, obj, created)
         for obj in of_kind(objects, "Middleware"):
-            apply(control_plane, obj)
+            apply(control_plane, obj, created)
         ingresses = of_kind(objects, "Ingress")
         for obj in ingresses:
             obj.setdefault("metadata", {}).setdefault("namespace", "task-api")
-            apply(control_plane, obj)
+            apply(control_plane, obj, created)
 
         # 4. Backends: the rendered Services, selectorless, with EndpointSlices to the doubles.
         specs = []
@@ -249,8 +270,8 @@ def traefik(control_plane, rendered, tmp_path_factory):
             subprocess.run(["ip", "-n", netns.name, "addr", "add", f"{address}/32", "dev", "lo"], check=True)
             addresses.append(address)
             service, endpoint_slice = backend_double(one(objects, "Service", name, namespace), address, DOUBLE_PORT)
-            apply(control_plane, service)
-            apply(control_plane, endpoint_slice)
+            apply(control_plane, service, created)
+            apply(control_plane, endpoint_slice, created)
             specs.append(f"{double}={address}:{DOUBLE_PORT}")
         doubles = subprocess.Popen(
             netns.command(sys.executable, str(Path(__file__).with_name("http_double.py")), *specs),
@@ -326,6 +347,7 @@ def traefik(control_plane, rendered, tmp_path_factory):
                 proc.wait(timeout=10)
         for address in addresses:
             subprocess.run(["ip", "-n", netns.name, "addr", "del", f"{address}/32", "dev", "lo"], check=False)
+        delete_created(created)
 
 
 # --- talking to Traefik -----------------------------------------------------------------------
