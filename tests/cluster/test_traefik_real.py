@@ -537,3 +537,29 @@ def test_prefix_paths_match_whole_path_elements(traefik):
     }
     answers = {(host, path): request(traefik, "GET", host, path)[0] for host, path in beyond}
     assert answers == dict.fromkeys(beyond, 404)
+
+
+def test_internal_entry_points_serve_ping_and_metrics_but_not_the_api(traefik):
+    """The chart's `traefik` entry point (:8080, not in the Service) answers /ping; with
+    api.dashboard but no api.insecure and no dashboard IngressRoute (chart values.yaml
+    ingressRoute.dashboard.enabled: false) the API is not served; `metrics` (:9100) serves
+    Prometheus metrics (metrics.prometheus), the default certificate's expiry among them."""
+
+    def get(port, path):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        finally:
+            connection.close()
+
+    assert "--ping=true" in traefik["args"] and "--api.dashboard=true" in traefik["args"]
+    assert traefik["netns"].call(get, 8080, "/ping") == (200, "OK")
+    assert traefik["netns"].call(get, 8080, "/api/rawdata")[0] == 404
+    assert traefik["netns"].call(get, 8080, "/dashboard/")[0] == 404
+    status, metrics = traefik["netns"].call(get, 9100, "/metrics")
+    assert status == 200
+    # The served certificate's expiry, the series the platform's alerts can watch.
+    certs = [line for line in metrics.splitlines() if line.startswith("traefik_tls_certs_not_after{")]
+    assert any("keycloak.local" in line and "tasks.local" in line for line in certs), certs
