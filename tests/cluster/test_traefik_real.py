@@ -202,9 +202,14 @@ DOUBLE_PORT = 18080
 
 
 @pytest.fixture(scope="module")
-def traefik(control_plane, rendered, tmp_path_factory):
+def binary():
+    """The Traefik binary, looked for before anything is rendered or started."""
+    return traefik_binary()
+
+
+@pytest.fixture(scope="module")
+def traefik(binary, control_plane, rendered, tmp_path_factory):
     """Traefik running on the rendered objects; yields what the tests need to reach it."""
-    binary = traefik_binary()
     work = tmp_path_factory.mktemp("traefik")
     objects = rendered["objects"]
     netns = control_plane.netns
