@@ -125,7 +125,9 @@ def test_patch_rejects_text_postgresql_cannot_store(client, tokens, user, field,
     headers = tokens.headers(user)
     task = client.post("/tasks", json={"title": "t", "description": "d"}, headers=headers).json()
     body = b'{"%s": %s}' % (field.encode(), text)
-    response = client.patch(f"/tasks/{task['id']}", content=body, headers={**headers, "Content-Type": "application/json"})
+    response = client.patch(
+        f"/tasks/{task['id']}", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
     assert_422(response, ("body", field))
     assert client.get(f"/tasks/{task['id']}", headers=headers).json() == task
 
