@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from task_api import __version__
 from task_api.auth import JwksCache, TokenVerifier
+from task_api.body_limit import BodyLimitMiddleware
 from task_api.config import Settings
 from task_api.guard import AuthGuardMiddleware
 from task_api.health import router as health_router
@@ -119,8 +120,6 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
-        # Larger bodies (chunked or not) get 413 before any parsing.
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -158,7 +157,9 @@ def create_app(settings: Settings) -> FastAPI:
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
 
-    # Outermost first: metrics see every response, including 401/413 from the inner layers.
+    # Added innermost first: metrics see every response, including 401/413 from the inner layers.
+    # Larger bodies (chunked or not) get 413 before any parsing, but only after the 401.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(AuthGuardMiddleware, verifier_getter=lambda: app.state.verifier)
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=[*health_router.routes, *tasks_router.routes])

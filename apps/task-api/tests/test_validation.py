@@ -49,9 +49,53 @@ def test_create_rejects_a_non_object_body(client, tokens, user):
     assert_422(client.post("/tasks", json=["title"], headers=tokens.headers(user)))
 
 
+def assert_413(response):
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "request body exceeds 65536 bytes"}
+
+
 def test_oversized_body_is_413(client, tokens, user):
     response = client.post("/tasks", json={"title": "x", "description": "y" * 100_000}, headers=tokens.headers(user))
-    assert response.status_code == 413
+    assert_413(response)
+
+
+def test_oversized_patch_is_413(client, tokens, user):
+    headers = tokens.headers(user)
+    task = client.post("/tasks", json={"title": "t"}, headers=headers).json()
+    assert_413(client.patch(f"/tasks/{task['id']}", json={"description": "y" * 70_000}, headers=headers))
+
+
+def test_oversized_chunked_body_is_413(client, tokens, user):
+    """No Content-Length: the bytes are counted as they arrive."""
+
+    def chunks():
+        yield b'{"title": "x", "description": "'
+        for _ in range(20):
+            yield b"y" * 4096
+        yield b'"}'
+
+    headers = {**tokens.headers(user), "Content-Type": "application/json"}
+    response = client.post("/tasks", content=chunks(), headers=headers)
+    assert_413(response)
+    assert client.get("/tasks", headers=tokens.headers(user)).json()["items"] == []
+
+
+def test_a_body_at_the_limit_is_read(client, tokens, user):
+    body = b'{"title": "x", "description": "' + b"y" * (65536 - 33) + b'"}'
+    assert len(body) == 65536
+    headers = {**tokens.headers(user), "Content-Type": "application/json"}
+    assert_422(client.post("/tasks", content=body, headers=headers), ("body", "description"))
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
+def test_an_anonymous_oversized_body_is_401_before_413(client, authorization):
+    """The README's promise: anonymous requests get 401 before their body is read."""
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.post("/tasks", json={"title": "x", "description": "y" * 100_000}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "missing or invalid bearer token"}
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize(
