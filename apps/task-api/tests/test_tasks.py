@@ -148,3 +148,24 @@ def test_other_roles_do_not_grant_admin(client, tokens, user):
     task = create(client, tokens.headers(user))
     headers = tokens.headers(f"u-{uuid.uuid4()}", roles=["admin", "offline_access"])
     assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404
+
+
+def test_list_body_is_what_the_task_page_model_gives(client, tokens, user):
+    """The list route serialises rows itself: byte for byte what TaskPage would give, and the same query errors."""
+    from task_api.models import TaskPage
+
+    headers = tokens.headers(user)
+    create(client, headers, title="first", description="é\n\x01", due_date="2026-03-01")
+    create(client, headers, title="second", status="done")
+    response = client.get("/tasks", params={"limit": 1}, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == TaskPage.model_validate(response.json()).model_dump_json().encode()
+    assert response.json()["next_offset"] == 1
+    # Unknown parameters are ignored, the last of repeated ones counts (as FastAPI's Query did).
+    response = client.get("/tasks?limit=5&limit=1&colour=red", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["limit"] == 1
+    openapi = client.get("/openapi.json").json()
+    names = [p["name"] for p in openapi["paths"]["/tasks"]["get"]["parameters"]]
+    assert names == ["limit", "offset", "status", "due_before", "due_after"]
