@@ -73,7 +73,9 @@ async def lifespan(app):
     inbox: asyncio.Queue = asyncio.Queue()
     outbox: asyncio.Queue = asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
-    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put))
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put)
+    )
     started = await outbox.get()
     assert started["type"] == "lifespan.startup.complete", started
     return inbox, outbox, task
@@ -107,7 +109,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     pool = app.state.pool
     parts = {
         "token check (cached)": lambda: verifier.verify(token),
-        "repository.list_tasks (asyncpg)": lambda: repository.list_tasks(
+        "repository.list_tasks_json (asyncpg)": lambda: repository.list_tasks_json(
             pool, Scope(owner="profile-user"), limit=20, offset=0
         ),
     }
@@ -131,7 +133,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     print(f"\nper request, app only (no HTTP server), {args.requests} requests each:")
     print("  (CPU is this process only: PostgreSQL's own work shows in wall time)")
     for name, (cpu, wall) in timings.items():
-        print(f"  {name:32} CPU {cpu * 1e6:8.0f} us   wall {wall * 1e6:8.0f} us")
+        print(f"  {name:37} CPU {cpu * 1e6:8.0f} us   wall {wall * 1e6:8.0f} us")
     cpu_ratio = timings["GET /healthz"][0] / timings["GET /tasks?limit=20"][0]
     print(f"  CPU ratio healthz/tasks: {cpu_ratio:.2f}")
     out = io.StringIO()
