@@ -109,7 +109,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     pool = app.state.pool
     parts = {
         "token check (cached)": lambda: verifier.verify(token),
-        "repository.list_tasks_json (asyncpg)": lambda: repository.list_tasks_json(
+        "repository.list_tasks (asyncpg)": lambda: repository.list_tasks(
             pool, Scope(owner="profile-user"), limit=20, offset=0
         ),
     }
@@ -170,7 +170,13 @@ def main() -> int:
             access_log=False,
             token_cache_size=args.token_cache_size,
         )
-        asyncio.run(main_async(args, settings, token))
+        # uvloop, as the server runs (python -m task_api); asyncio only when it is missing.
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(main_async(args, settings, token))
+        else:
+            uvloop.run(main_async(args, settings, token))
     finally:
         jwks.close()
         postgres.stop()

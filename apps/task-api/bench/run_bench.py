@@ -107,6 +107,32 @@ def run_wrk(
     return stats
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(postgres: PostgresServer) -> float:
+    """CPU of the postmaster and every process it forked that is still running (the pool's backends)."""
+    try:
+        postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if int(entry.name) == postmaster or ppid == postmaster:
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
+
+
 def _combine(runs: list[dict]) -> dict:
     """Totals over the rounds; latency percentiles are the median of the rounds'."""
     combined = {
@@ -116,6 +142,9 @@ def _combine(runs: list[dict]) -> dict:
         "errors": sum(r["errors"] for r in runs),
         "rounds_rps": [r["rps"] for r in runs],
     }
+    requests = max(combined["requests"], 1)
+    combined["server_cpu_us"] = sum(r["server_cpu"] for r in runs) / requests * 1e6
+    combined["postgres_cpu_us"] = sum(r["postgres_cpu"] for r in runs) / requests * 1e6
     for key in ("p50_us", "p99_us"):
         combined[key] = statistics.median(r[key] for r in runs)
     combined["rps"] = combined["requests"] / (combined["duration_us"] / 1e6)
@@ -212,7 +241,11 @@ def main() -> int:
         rounds: dict[str, list[dict]] = {name: [] for name, *_ in scenarios}
         for _ in range(args.rounds):
             for name, method, path, tok, body in scenarios:
-                rounds[name].append(run_wrk(wrk, base, args, method, path, tok, body))
+                server_before, postgres_before = cpu_seconds(server.pid), postgres_cpu_seconds(postgres)
+                stats = run_wrk(wrk, base, args, method, path, tok, body)
+                stats["server_cpu"] = cpu_seconds(server.pid) - server_before
+                stats["postgres_cpu"] = postgres_cpu_seconds(postgres) - postgres_before
+                rounds[name].append(stats)
         results = {name: _combine(runs) for name, runs in rounds.items()}
     finally:
         server.terminate()
@@ -237,6 +270,14 @@ def main() -> int:
             f"{stats['p50_us'] / 1000:8.2f} {stats['p99_us'] / 1000:8.2f} "
             f"{stats['requests']:9d} {stats['errors']:7d}"
         )
+    # CPU per request is what each process spends, whatever else the machine runs: on a
+    # shared or busy machine it says more than req/s (the server is one process, one core).
+    print(f"\n{'CPU per request (us)':42} {'server':>10} {'postgres':>9}")
+    for name, stats in results.items():
+        print(f"{name:42} {stats['server_cpu_us']:10.0f} {stats['postgres_cpu_us']:9.0f}")
+    base_cpu = next(iter(results.values()))["server_cpu_us"]
+    for name, stats in list(results.items())[1:]:
+        print(f"{name:42} server CPU ratio (minimal / this) x{base_cpu / max(stats['server_cpu_us'], 1e-9):.2f}")
     if any(stats["capped"] for stats in results.values()):
         print("* stopped by --max-requests before the duration ended: req/s is a lower bound")
     baseline = next(iter(results.values()))

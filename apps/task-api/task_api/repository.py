@@ -93,52 +93,6 @@ async def list_tasks(
     return rows[:limit], len(rows) > limit
 
 
-def _utc_json(column: str) -> str:
-    """A timestamptz as pydantic writes it: UTC, ``Z``, microseconds only when not zero."""
-    utc = f"(p.{column} AT TIME ZONE 'UTC')"
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN extract(microseconds FROM p.{column})::bigint % 1000000 = 0 THEN '' "
-        f"ELSE to_char({utc}, '.US') END || 'Z'"
-    )
-
-
-async def list_tasks_json(
-    pool: asyncpg.Pool,
-    scope: Scope,
-    *,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
-) -> tuple[str, bool]:
-    """One page as the JSON array text of its tasks, written by PostgreSQL, and whether another page follows.
-
-    The list endpoint's hot path: decoding 21 rows into Python objects and encoding
-    them again cost more than the query itself. ``row_to_json`` writes the same
-    compact JSON as pydantic does (uuid and date as ISO text; strings escaped alike:
-    quote, backslash, the short escapes and ``\\u00xx`` below 0x20, the rest as
-    UTF-8) and the timestamps are formatted as pydantic formats them.
-    tests/test_tasks.py::test_list_body_is_what_the_task_page_model_gives compares
-    the bytes with the TaskPage model's.
-    """
-    sql, params = _page_query(
-        scope, limit=limit, offset=offset, status=status, due_before=due_before, due_after=due_after
-    )
-    params.append(limit)
-    n = len(params)
-    wrapped = (
-        f"SELECT coalesce(string_agg(q.j, ',' ORDER BY q.n) FILTER (WHERE q.n <= ${n}), ''), count(*) > ${n} "  # noqa: S608
-        "FROM (SELECT row_number() OVER (ORDER BY p.created_at DESC, p.id DESC) AS n, "
-        "(SELECT row_to_json(r)::text FROM (SELECT p.id, p.owner, p.title, p.description, p.status, p.due_date, "
-        f"{_utc_json('created_at')} AS created_at, {_utc_json('updated_at')} AS updated_at) r) AS j "
-        f"FROM ({sql}) p) q"
-    )
-    items, more = await pool.fetchrow(wrapped, *params)
-    return "[" + items + "]", more
-
-
 async def update_task(
     pool: asyncpg.Pool, scope: Scope, task_id: UUID, changes: dict[str, Any]
 ) -> asyncpg.Record | None:
