@@ -228,6 +228,8 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("token has an empty subject")
+        if "\x00" in subject:  # the owner column is PostgreSQL text, which cannot hold NUL
+            raise AuthError("token subject contains NUL")
         roles = self._roles(claims)
         username = claims.get("preferred_username")
         principal = Principal(
