@@ -18,6 +18,7 @@ import jsonschema
 import kubernetes_validate
 import loopback_netns
 import pytest
+import session_cache
 import upstream
 import yaml
 from resolved_vars import VARS_PLAYBOOK
@@ -223,7 +224,18 @@ def platform_render(tmp_path_factory):
     credentials folder, the bundle entries, the computed image list and the domains.
     Skips every test using it, before any work, when there are no upstream inputs.
     """
+    return render_platform(tmp_path_factory)
+
+
+def render_platform(tmp_path_factory):
+    """What the platform_render fixture returns, made once per session: the control-plane
+    tier's chart tests (tests/cluster/test_charts.py) load this module and call it too."""
     upstream.require()
+    key = ("platform_render", str(tmp_path_factory.getbasetemp()))
+    return session_cache.once(key, lambda: _render_platform(tmp_path_factory))
+
+
+def _render_platform(tmp_path_factory):
     work = tmp_path_factory.mktemp("platform")
     bundle, entries = make_upstream_bundle(work)
     out = work / "render"
