@@ -109,8 +109,8 @@ def plane(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """The platform render of the render tier (one per session)."""
-    return render_module().render_platform(tmp_path_factory)
+    """The platform render of the render tier (one per session; its first run is enough here)."""
+    return render_module().render_platform(tmp_path_factory, rerun=False)
 
 
 @pytest.fixture(scope="module")
@@ -343,6 +343,11 @@ def cluster(plane, platform, tmp_path_factory):
     state.install_crds(crds)
     state.counts["traefik-crd"] = {"objects": len(crds), "crds": len(crds), "dry_run": 0, "pods": 0}
     return state
+
+
+def test_every_helmchart_of_the_platform_is_rendered_here(platform):
+    """A HelmChart added to the platform gets a test here (the list below), or this fails."""
+    assert {o["metadata"]["name"] for o in objects_of(platform, "HelmChart")} == set(LINKERD_CHARTS)
 
 
 # --- helm itself ----------------------------------------------------------------------------------
