@@ -383,6 +383,10 @@ class ControlPlane:
             [
                 str(self.bin / "kine"),
                 "--listen-address=127.0.0.1:2379",
+                # No metrics listener: its default, *:8080 (kine v0.17.5 pkg/app/app.go), took the
+                # port of Traefik's `traefik` entry point (tests/cluster/test_traefik_real.py);
+                # k3s embeds kine as a library and opens no such listener either.
+                "--metrics-bind-address=0",
                 f"--endpoint=sqlite://{self.dir / 'state.db'}?_journal=WAL&cache=shared&_busy_timeout=30000",
             ],
         )

@@ -102,6 +102,12 @@ class PostgresServer:
             "-c unix_socket_permissions=0700 -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200"
         )
+        self._options = options
+        self.start_server()
+        self._run(str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-U", self.user, "task_api")
+
+    def start_server(self) -> None:
+        """Start the (already initialised) cluster and wait until it accepts connections."""
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -109,13 +115,20 @@ class PostgresServer:
             "-l",
             str(self.root / "server.log"),
             "-o",
-            options,
+            self._options,
             "-w",
             "-t",
             "30",
             "start",
         )
-        self._run(str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-U", self.user, "task_api")
+
+    def stop_server(self, mode: str = "fast", *, wait: bool = True) -> None:
+        """Stop without removing the cluster (``start_server`` brings it back).
+
+        ``smart`` without waiting leaves PostgreSQL shutting down while sessions
+        remain: new connections are refused with SQLSTATE 57P03.
+        """
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w" if wait else "-W", "stop")
 
     def dsn(self, database: str = "task_api") -> str:
         return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
@@ -132,7 +145,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():  # a test may have stopped it already
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

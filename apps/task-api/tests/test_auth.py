@@ -423,3 +423,9 @@ def test_jwks_over_https_is_verified_against_the_ca_file(tmp_path, signing_key):
         assert server.fetches == 1
     finally:
         server.close()
+
+
+def test_a_subject_postgresql_cannot_store_is_401_not_500(client, tokens):
+    """A signed token whose sub holds NUL (PostgreSQL text cannot) is refused like any bad token."""
+    assert_401(client.get("/tasks", headers=tokens.headers("user\x00evil")))
+    assert_401(client.post("/tasks", json={"title": "x"}, headers=tokens.headers("\x00")))
