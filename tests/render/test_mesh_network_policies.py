@@ -293,6 +293,13 @@ MUST_NOT_TALK = [
     ("stranger", "argocd-redis", 6379, "TCP"),
     ("drone", "postgres", 5432, "TCP"),  # Drone keeps SQLite (DRONE_DATABASE_DRIVER)
     ("gitops-promote", "postgres", 5432, "TCP"),  # the promoter talks to Gitea only
+    # Egress of the drone namespace: each pod reaches what it uses, nothing else.
+    ("gitops-promote", "keycloak", 8080, "TCP"),
+    ("gitops-promote", "api-server", 6443, "TCP"),
+    ("drone", "keycloak", 8080, "TCP"),
+    ("drone", "api-server", 6443, "TCP"),
+    ("drone-runner", "gitea", 3000, "TCP"),
+    ("drone-runner", "keycloak", 8080, "TCP"),
     # CI build pods run untrusted code: no internal service beyond the clone.
     ("build", "postgres", 5432, "TCP"),
     ("build", "postgres", 8000, "TCP"),
@@ -356,7 +363,10 @@ def test_every_platform_namespace_denies_by_default(everything, policies):
     assert not missing, f"namespaces without a default-deny ingress NetworkPolicy: {missing}"
     builds = {e["value"] for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"
               for e in o["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DRONE_NAMESPACE_DEFAULT"}  # fmt: skip
-    missing = sorted(n for n in builds | {"database", "task-api"} if not denies(n, "Egress"))
+    # Egress closed (issue 18 item 7 follow-up): Drone's namespace (server, runner, gitops
+    # promotion) and node-exporter's, beside the builds, the database and the Task API.
+    closed = builds | {"database", "task-api", "drone", "node-exporter"}
+    missing = sorted(n for n in closed if not denies(n, "Egress"))
     assert not missing, f"namespaces without a default-deny egress NetworkPolicy: {missing}"
 
 
