@@ -324,7 +324,9 @@ def test_the_gitops_bump_runs_outside_drone(objects, platform_render):
     assert env["GITOPS_REPO"] == f"{PLATFORM['gauntlet_gitea_org']}/gitops"
     assert env["GITOPS_BRANCH"] == "main"
     assert env["GITOPS_PATH"] == "task-api/kustomization.yaml"
-    assert env["IMAGE"] in [i["name"] for i in kustomization["images"]]
+    # A repository name, not an image reference (and not named like an image setting).
+    assert env["REPOSITORY"] in [i["name"] for i in kustomization["images"]]
+    assert not [name for name in env if "IMAGE" in name]
     assert env["GITEA_URL"] == PLATFORM["gauntlet_gitea_internal_url"]
     # Tokens as files from one Secret, not environment variables.
     for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE"):

@@ -16,7 +16,8 @@ bump account, a token no Drone build ever receives. Each run:
    Gitea's contents API, which applies gitops ``main``'s branch protection
    (go-gitea/gitea ``services/repository/files/update.go`` VerifyBranchProtection).
 
-Nothing from the task-api repository is executed or trusted except its main head. Settings
+``REPOSITORY`` is the image repository named in the kustomization's ``images`` entry (a name,
+not an image reference). Nothing from the task-api repository is executed or trusted except its main head. Settings
 come from the environment, tokens from files (never the environment). Standard library only.
 
 Gitea API v1 (go-gitea/gitea ``modules/structs``): ``GET /repos/{o}/{r}/branches/{b}``
@@ -44,7 +45,7 @@ SETTINGS = (
     "GITOPS_REPO",
     "GITOPS_BRANCH",
     "GITOPS_PATH",
-    "IMAGE",
+    "REPOSITORY",
     "SOURCE_TOKEN_FILE",
     "GITOPS_TOKEN_FILE",
 )
@@ -145,7 +146,7 @@ def set_tag(text: str, image: str, tag: str) -> str:
 def promote(settings: dict) -> str:
     sha = head_commit(settings)
     tag = sha[:TAG_LENGTH]
-    image = f"{settings['IMAGE']}:{tag}"
+    image = f"{settings['REPOSITORY']}:{tag}"
     if not build_succeeded(settings, sha):
         return f"waiting: no successful {settings['STATUS_CONTEXT']} status on {settings['SOURCE_REPO']}@{sha} yet"
     path = _path(settings["GITOPS_REPO"], "contents", settings["GITOPS_PATH"])
@@ -155,7 +156,7 @@ def promote(settings: dict) -> str:
     if current.get("encoding", "base64") != "base64" or "sha" not in current:
         raise PromoteError(f"{settings['GITOPS_PATH']} in {settings['GITOPS_REPO']} is not a file")
     text = base64.b64decode(current.get("content") or "").decode()
-    wanted = set_tag(text, settings["IMAGE"], tag)
+    wanted = set_tag(text, settings["REPOSITORY"], tag)
     if wanted == text:
         return f"up to date: {settings['GITOPS_PATH']} deploys {image}"
     call(settings["GITEA_URL"], settings["GITOPS_TOKEN"], "PUT", path, body={

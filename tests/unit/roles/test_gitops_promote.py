@@ -98,7 +98,7 @@ def gitea(tmp_path):
         "GITOPS_REPO": "gauntlet/gitops",
         "GITOPS_BRANCH": "main",
         "GITOPS_PATH": "task-api/kustomization.yaml",
-        "IMAGE": IMAGE,
+        "REPOSITORY": IMAGE,
         "SOURCE_TOKEN_FILE": str(tmp_path / "source-token"),
         "GITOPS_TOKEN_FILE": str(tmp_path / "gitops-token"),
     }
@@ -168,8 +168,8 @@ def test_errors_say_what_to_fix(gitea, tmp_path, capsys):
     (tmp_path / "gitops-token").write_text("")
     assert promoter.main(env) == 1
     assert "GITOPS_TOKEN_FILE" in capsys.readouterr().err
-    assert promoter.main({k: v for k, v in env.items() if k != "IMAGE"}) == 1
-    assert "IMAGE" in capsys.readouterr().err
+    assert promoter.main({k: v for k, v in env.items() if k != "REPOSITORY"}) == 1
+    assert "REPOSITORY" in capsys.readouterr().err
     (tmp_path / "gitops-token").write_text("wrong\n")
     state["statuses"][MAIN] = [{"context": PUSH, "status": "success"}]
     assert promoter.main(env) == 1
