@@ -117,23 +117,60 @@ def test_bundle_lists_exactly_the_kube_prometheus_files_it_reads(platform_render
 # --- Pod security -------------------------------------------------------------------------
 
 
-def test_namespace_is_privileged_only_for_node_exporter(platform_render):
+NODE_EXPORTER_NS = "node-exporter"
+
+
+def test_monitoring_is_restricted_and_node_exporter_has_a_namespace_of_its_own(platform_render):
     labels = find(platform_render, "Namespace", NS)["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    exporter_ns = find(platform_render, "Namespace", NODE_EXPORTER_NS)["metadata"]
+    assert exporter_ns["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert (exporter_ns.get("annotations") or {}).get("linkerd.io/inject") != "enabled"
     exempted = []
     for obj in objects(platform_render).values():
         pod = pod_spec_of(obj)
         if pod is None:
             continue
         if EXEMPTION in (obj["metadata"].get("annotations") or {}):
-            exempted.append(obj["metadata"]["name"])
+            exempted.append((obj["metadata"]["namespace"], obj["metadata"]["name"]))
             assert pod["hostNetwork"] and pod["hostPID"], "the exemption is for host access"
         else:
+            assert obj["metadata"]["namespace"] == NS, obj["metadata"]["name"]
             assert restricted_violations(pod) == [], obj["metadata"]["name"]
             for container in pod["containers"]:
                 assert container["resources"]["requests"] and container["resources"]["limits"], container["name"]
-    assert exempted == ["node-exporter"]
+    assert exempted == [(NODE_EXPORTER_NS, "node-exporter")]
+    # Everything of node-exporter moved with it: its ServiceAccount (and the ClusterRoleBinding's
+    # subject), Service and ServiceMonitor; Prometheus may discover the targets there.
+    for kind in ("ServiceAccount", "Service", "ServiceMonitor"):
+        assert find(platform_render, kind, "node-exporter")["metadata"]["namespace"] == NODE_EXPORTER_NS
+    (subject,) = find(platform_render, "ClusterRoleBinding", "node-exporter")["subjects"]
+    assert subject == {"kind": "ServiceAccount", "name": "node-exporter", "namespace": NODE_EXPORTER_NS}
+    # Prometheus discovers targets in every namespace (ClusterRole prometheus-k8s-discovery).
+    rules = find(platform_render, "ClusterRole", "prometheus-k8s-discovery")["rules"]
+    assert any("services" in r["resources"] and "list" in r["verbs"] for r in rules)
+
+
+def test_node_exporter_namespace_admits_only_prometheus_scrapes(platform_render):
+    from netpol import Pod, admitted
+
+    policies = [o for o in objects(platform_render).values() if o["kind"] == "NetworkPolicy"
+                and o["metadata"]["namespace"] == NODE_EXPORTER_NS]  # fmt: skip
+    daemonset = find(platform_render, "DaemonSet", "node-exporter")
+    labels = daemonset["spec"]["template"]["metadata"]["labels"]
+    exporter = Pod(NODE_EXPORTER_NS, labels, False)
+    prometheus = Pod(NS, {"app.kubernetes.io/name": "prometheus", "prometheus": "k8s"}, False)
+    grafana = Pod(NS, {"app.kubernetes.io/name": "grafana"}, False)
+    stranger = Pod("default", {"app": "stranger"}, False)
+    assert admitted(policies, prometheus, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, grafana, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, stranger, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, prometheus, exporter, 22, "TCP")[1]
+    # Default deny both ways for every pod of the namespace.
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")]  # fmt: skip
+    assert deny and {"Ingress", "Egress"} <= set(deny[0]["spec"]["policyTypes"])
 
 
 @pytest.mark.parametrize(("kind", "name"), [("Prometheus", "k8s"), ("Alertmanager", "main")])

@@ -38,8 +38,9 @@ EXPECTED = {
     # The linkerd-cni DaemonSet writes the CNI binary and config to the node (hostPath).
     "linkerd-cni": "privileged",
     "linkerd-viz": "restricted",
-    # node-exporter: hostNetwork, hostPID and hostPath / (kube-prometheus).
-    "monitoring": "privileged",
+    "monitoring": "restricted",
+    # node-exporter alone: hostNetwork, hostPID and hostPath / (kube-prometheus).
+    "node-exporter": "privileged",
     "task-api": "restricted",
 }
 DOCS_SECTION = "## PodSecurity by namespace"

@@ -494,6 +494,10 @@ class DroneDouble(_Server):
                     return 404, {}, {"message": "Not Found"}
                 entry.update(data=body["data"], pull_request=body.get("pull_request", False))
                 return 200, {}, {"name": secret}
+            case ("DELETE", ["api", "repos", owner, name, "secrets", secret]):
+                if self.secrets.get(f"{owner}/{name}", {}).pop(secret, None) is None:
+                    return 404, {}, {"message": "Not Found"}
+                return 204, {}, b""
             case ("POST", ["api", "repos", owner, name, "builds"]):
                 build = {"number": len(self.builds) + 1, "repo": f"{owner}/{name}", "branch": query["branch"][0]}
                 self.builds.append(build)
