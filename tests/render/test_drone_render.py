@@ -343,7 +343,7 @@ def test_no_build_can_read_the_gitops_token(objects):
     # The Secret lives in the drone namespace; the runner's only grant is in drone-builds, and
     # there it can create and delete Secrets, never read them.
     assert objects[("Secret", "drone", "drone-gitops-promote")]["metadata"]["namespace"] == "drone"
-    for (kind, namespace, _), obj in objects.items():
+    for (kind, namespace, _unused), obj in objects.items():
         if kind in ("Role", "ClusterRole"):
             for rule in obj["rules"]:
                 if "secrets" in rule.get("resources", []):

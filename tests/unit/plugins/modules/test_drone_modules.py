@@ -178,7 +178,7 @@ def test_secrets_no_longer_wanted_are_deleted(platform, tmp_path):
     # The gitops bump token was a pipeline secret before the bump moved out of Drone: a
     # rerun must take it out of Drone (DELETE /api/repos/{owner}/{name}/secrets/{secret},
     # harness/drone v2.25.0 handler/api/api.go) and out of the fingerprint file.
-    _, drone = platform
+    _unused, drone = platform
     wanted = {"registry_username": "gauntlet", "gitops_token": "old-bump-token"}
     drone_secrets.run(secret_params(drone, tmp_path, wanted))
     drone.secrets["gauntlet/task-api"]["someone_elses"] = {"data": "keep-me", "pull_request": False}
