@@ -36,10 +36,13 @@ TEMURIN = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
 NAMES = ("keycloak.local", "keycloak-admin.local")
 URL = "https://keycloak.local"
 ADMIN_URL = "https://keycloak-admin.local"
+REALM = "gauntlet"  # gauntlet_keycloak_realm of inventory/sample
+ISSUER = f"{URL}/realms/{REALM}"
+TASK_API = REPO / "apps" / "task-api"
 # Bounded heap: the machine's two cores and its memory are shared (kc.sh's own default
 # outside a container is -Xms64m -Xmx512m).
 HEAP = "-Xms64m -Xmx640m"
-START_TIMEOUT = 300
+START_TIMEOUT = 600  # the first start creates the schema; 2 shared cores can take minutes
 
 
 def distribution() -> Path:
@@ -154,6 +157,9 @@ class KeycloakServer:
             f"--db-url={self.jdbc_url}",
             f"--db-username={self.db_user}",
             "--db-pool-max-size=10",
+            # One node: no JGroups discovery or listener (the deployed image clusters through
+            # the database, jdbc-ping; a single test server has nobody to find).
+            "--cache=local",
         )
 
     def environment(self) -> dict[str, str]:

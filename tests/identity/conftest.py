@@ -17,18 +17,15 @@ import keycloak_server
 import pytest
 import yaml
 from controlplane import NetNS, require_netns
-from keycloak_server import ADMIN_URL, NAMES, URL, KeycloakServer, LocalNames
+from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, URL, KeycloakServer, LocalNames
 
 REPO = Path(__file__).resolve().parents[2]
-TASK_API = REPO / "apps" / "task-api"
 if str(TASK_API) not in sys.path:
     sys.path.insert(0, str(TASK_API))
 
 from needs import missing  # noqa: E402
 from task_api_dev.services import PostgresServer, ServiceUnavailable, pg_bindir  # noqa: E402
 
-REALM = "gauntlet"
-ISSUER = f"{URL}/realms/{REALM}"
 
 # The local CA and one certificate for both Keycloak host names, as the traefik role asks
 # role local_ca for the ingress certificate.
@@ -170,8 +167,10 @@ def identity(tmp_path_factory):
             cert=credentials / "ca" / "keycloak.crt", key=credentials / "ca" / "keycloak.key",
         )  # fmt: skip
         # The role reads the admin password from the credentials folder (keycloak/admin-password).
-        (credentials / "keycloak").mkdir(parents=True, exist_ok=True)
-        (credentials / "keycloak" / "admin-password").write_text(keycloak.admin_password + "\n")
+        (credentials / "keycloak").mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = credentials / "keycloak" / "admin-password"
+        secret.touch(mode=0o600)
+        secret.write_text(keycloak.admin_password + "\n")
         keycloak.start(_ready(credentials / "ca" / "ca.crt"))
         print(
             f"\nidentity tier: Keycloak ready after {keycloak.startup_seconds:.1f} s, "
@@ -199,6 +198,7 @@ def role_variables(identity, **extra) -> dict:
     """The inventory values the keycloak role's configuration reads, for this Keycloak."""
     variables = {
         "gauntlet_credentials_dir": str(identity.credentials),
+        "gauntlet_cluster_name": "identity",
         "gauntlet_keycloak_realm": REALM,
         "gauntlet_oidc_issuer": ISSUER,
         "gauntlet_ingress_address": "127.0.0.1",
