@@ -49,7 +49,9 @@ def distribution() -> Path:
     """The unpacked, built Keycloak of the pin; skips (fails in CI) when not installed."""
     folder = REPO / subprocess.run([str(INSTALL), "--dir"], capture_output=True, text=True, check=True).stdout.strip()
     if not (folder / ".complete").is_file():
-        missing(f"Keycloak is not installed ({folder.relative_to(REPO)}): run scripts/install-keycloak (scripts/setup does)")
+        missing(
+            f"Keycloak is not installed ({folder.relative_to(REPO)}): run scripts/install-keycloak (scripts/setup does)"
+        )
     return folder
 
 
@@ -177,7 +179,7 @@ class KeycloakServer:
         began = time.monotonic()
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log = log
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        self.proc = subprocess.Popen(
             self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = began + START_TIMEOUT

@@ -26,7 +26,6 @@ if str(TASK_API) not in sys.path:
 from needs import missing  # noqa: E402
 from task_api_dev.services import PostgresServer, ServiceUnavailable, pg_bindir  # noqa: E402
 
-
 # The local CA and one certificate for both Keycloak host names, as the traefik role asks
 # role local_ca for the ingress certificate.
 CA_PLAY = """---
@@ -118,9 +117,19 @@ def _ansible(env, netns, workdir: Path, play: str, variables: dict, *args: str, 
     import subprocess
 
     (workdir / "play.yml").write_text(play)
-    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
+    inventory = {
+        "all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}
+    }
     (workdir / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    command = ["ansible-playbook", str(workdir / "play.yml"), "-i", str(workdir / "hosts.yml"), "-e", json.dumps(variables), *args]
+    command = [
+        "ansible-playbook",
+        str(workdir / "play.yml"),
+        "-i",
+        str(workdir / "hosts.yml"),
+        "-e",
+        json.dumps(variables),
+        *args,
+    ]
     return subprocess.run(
         netns.command(*command) if netns else command,
         capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=timeout,
@@ -230,7 +239,14 @@ def run_role(identity, role_env, tmp_path_factory):
 
     def run(*args: str, **extra):
         return _ansible(
-            role_env, identity.netns, workdir, ROLE_PLAY, role_variables(identity, **extra), "--tags", "keycloak_configure", *args
+            role_env,
+            identity.netns,
+            workdir,
+            ROLE_PLAY,
+            role_variables(identity, **extra),
+            "--tags",
+            "keycloak_configure",
+            *args,
         )
 
     return run

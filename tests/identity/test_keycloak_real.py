@@ -79,7 +79,9 @@ def test_a_realm_changed_by_hand_is_converged_back(identity, converged, run_role
 
 def test_keycloak_down_fails_clearly_naming_the_url(converged, run_role):
     # Nothing listens on 8444 of the namespace: Keycloak is down for the role.
-    result = run_role(keycloak_admin_url="https://keycloak-admin.local:8444", keycloak_wait_retries=2, keycloak_wait_delay=1)
+    result = run_role(
+        keycloak_admin_url="https://keycloak-admin.local:8444", keycloak_wait_retries=2, keycloak_wait_delay=1
+    )
     text = output(result)
     assert result.returncode != 0, text
     assert "Traceback" not in text

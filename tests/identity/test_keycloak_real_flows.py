@@ -23,8 +23,8 @@ from pathlib import Path
 import jwt
 import pytest
 import yaml
-from keycloak_server import ISSUER, REALM, REPO, TASK_API
 from cryptography.hazmat.primitives.asymmetric import rsa
+from keycloak_server import ISSUER, REALM, REPO, TASK_API
 
 pytestmark = pytest.mark.identity
 
@@ -82,7 +82,7 @@ class TaskApi:
         env.update({f"TASK_API_{k.upper()}": str(v) for k, v in settings.items()})
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        self.proc = subprocess.Popen(
             identity.netns.command(sys.executable, "-m", "task_api", "serve"),
             env=env, cwd=TASK_API, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -218,7 +218,13 @@ def test_after_key_rotation_new_tokens_work_and_the_old_key_is_refused(identity,
         "providerId": "rsa-generated",
         "providerType": "org.keycloak.keys.KeyProvider",
         "parentId": realm_id,
-        "config": {"priority": ["200"], "enabled": ["true"], "active": ["true"], "keySize": ["2048"], "algorithm": ["RS256"]},
+        "config": {
+            "priority": ["200"],
+            "enabled": ["true"],
+            "active": ["true"],
+            "keySize": ["2048"],
+            "algorithm": ["RS256"],
+        },
     }
     assert identity.admin("POST", f"/{REALM}/components", json=new).status_code == 201
     old["config"]["enabled"] = ["false"]

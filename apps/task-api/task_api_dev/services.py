@@ -126,7 +126,9 @@ class PostgresServer:
         self.createdb("task_api")
 
     def createdb(self, name: str) -> None:
-        self._run(str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, name)
+        self._run(
+            str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, name
+        )
 
     def dsn(self, database: str = "task_api") -> str:
         port = "" if self.port == 5432 else f"&port={self.port}"
