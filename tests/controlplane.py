@@ -309,7 +309,8 @@ class ControlPlane:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.dir / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(self.netns.command(*argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)  # fmt: skip
+        self.processes[name] = subprocess.Popen(self.netns.command(*argv), stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, cwd=self.dir)  # fmt: skip
         log.close()
 
     def log_tail(self, name: str, lines: int = 30) -> str:
@@ -418,7 +419,8 @@ class ControlPlane:
         common = ["--leader-elect=false", "--bind-address=127.0.0.1", "--profiling=false"]
         self._spawn("kube-controller-manager", [
             str(self.bin / "kube-controller-manager"), *common,
-            f"--kubeconfig={configs['controller']}", f"--authentication-kubeconfig={configs['controller']}", f"--authorization-kubeconfig={configs['controller']}",
+            f"--kubeconfig={configs['controller']}", f"--authentication-kubeconfig={configs['controller']}",
+            f"--authorization-kubeconfig={configs['controller']}",
             f"--service-account-private-key-file={pki['service.key']}", f"--root-ca-file={pki['server-ca.crt']}",
             "--use-service-account-credentials=true", "--allocate-node-cidrs=true", f"--cluster-cidr={CLUSTER_CIDR}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",

@@ -95,7 +95,7 @@ def read_or_create(path: str, length: int, alphabet: str) -> str:
             )
         return value
     _make_private_folders(os.path.dirname(path))
-    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    value = "".join(secrets.choice(alphabet) for _unused in range(length))
     atomic_write(path, (value + "\n").encode("utf-8"), mode=0o600)
     return value
 

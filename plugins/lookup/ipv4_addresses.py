@@ -47,7 +47,7 @@ def ipv4_addresses(name: str) -> list[str]:
     except (socket.gaierror, UnicodeError, OSError):
         return []
     found: list[str] = []
-    for *_, sockaddr in answers:
+    for *_unused, sockaddr in answers:
         if sockaddr[0] not in found:
             found.append(sockaddr[0])
     return found

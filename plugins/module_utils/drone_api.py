@@ -137,7 +137,7 @@ def link_account(
 
     # 2. Drone's login redirects to Gitea's authorize endpoint; follow it to Drone's callback.
     response = http.request("GET", f"{drone}/login")
-    for _ in range(MAX_REDIRECTS):
+    for _unused in range(MAX_REDIRECTS):
         target = response.location
         if response.status in (301, 302, 303, 307) and target:
             if target.startswith(f"{drone}/login/error") or "/login/error" in urllib.parse.urlsplit(target).path:

@@ -88,7 +88,7 @@ def set_namespace(objects, namespace, cluster_kinds=()) -> list:
     objects = _objects(objects, "objects")
     cluster = set(CLUSTER_SCOPED_KINDS) | set(cluster_kinds)
     for obj in objects:
-        kind, _ = _identity(obj, "every object")
+        kind, _unused = _identity(obj, "every object")
         spec = obj.get("spec") or {}
         if kind == "CustomResourceDefinition" and spec.get("scope") == "Cluster":
             cluster.add((spec.get("names") or {}).get("kind"))

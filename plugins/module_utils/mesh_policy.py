@@ -223,7 +223,7 @@ def _port(port, where: str) -> dict:
     if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         return {"port": port, "protocol": "TCP"}
     if isinstance(port, str):
-        number, _, protocol = port.partition("/")
+        number, _unused, protocol = port.partition("/")
         protocol = protocol or "TCP"
         if number.isdigit() and 0 < int(number) < 65536 and protocol in ("TCP", "UDP", "SCTP"):
             return {"port": int(number), "protocol": protocol}

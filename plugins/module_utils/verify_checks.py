@@ -21,6 +21,7 @@ import base64
 import binascii
 import datetime
 import json
+import math
 import re
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries import build_hosts_entries
@@ -748,7 +749,7 @@ def linkerd_edges_row(result, namespaces, target: str = "meshed namespaces") -> 
             value = float((series.get("value") or [0, "0"])[1])
         except (TypeError, ValueError, IndexError):
             continue
-        if value <= 0 or value != value:  # NaN compares unequal to itself
+        if value <= 0 or math.isnan(value):
             continue
         src_ns, dst_ns = metric.get("namespace"), metric.get("dst_namespace")
         if src_ns not in meshed or dst_ns not in meshed:

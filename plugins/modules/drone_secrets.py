@@ -42,7 +42,7 @@ extends_documentation_fragment:
   - gauntlet.platform.service_api.drone
   - gauntlet.platform.service_api.resolve
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -27,7 +27,7 @@ extends_documentation_fragment:
   - gauntlet.platform.service_api.gitea
   - gauntlet.platform.service_api.resolve
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

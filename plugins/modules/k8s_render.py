@@ -34,7 +34,7 @@ notes:
   - Supports check mode (nothing written, the changes reported) and diff mode (file names only; contents may hold
     secrets).
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -34,7 +34,7 @@ options:
     type: dict
     default: {}
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

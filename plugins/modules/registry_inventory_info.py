@@ -69,11 +69,13 @@ notes:
   - Supports check mode (it only reads).
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
     support: none
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

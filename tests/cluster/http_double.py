@@ -48,8 +48,8 @@ def handler_for(name: str):
 def main(argv: list[str]) -> None:
     servers = []
     for spec in argv:
-        name, _, where = spec.partition("=")
-        address, _, port = where.rpartition(":")
+        name, _unused, where = spec.partition("=")
+        address, _unused, port = where.rpartition(":")
         servers.append(ThreadingHTTPServer((address, int(port)), handler_for(name)))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()

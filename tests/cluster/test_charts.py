@@ -449,7 +449,7 @@ def test_the_api_server_refuses_what_the_namespace_or_the_crd_refuses(cluster, l
     refusals = cluster.apply_release("host-network-control", [deployment], namespace)
     assert len(refusals) == 1 and refusals[0].startswith("Pod of Deployment linkerd/linkerd-destination"), refusals
     assert 'violates PodSecurity "restricted:latest"' in refusals[0] and "hostNetwork" in refusals[0], refusals
-    _, viz = linkerd_release(cluster, "linkerd-viz")
+    _unused, viz = linkerd_release(cluster, "linkerd-viz")
     server = next(o for o in viz if o["kind"] == "Server")
     server["spec"]["notAField"] = True
     answer = cluster.apply(server, "linkerd-viz", dry_run=True)

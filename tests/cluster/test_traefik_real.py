@@ -89,7 +89,7 @@ def rendered(tmp_path_factory):
     render = _load("render_conftest_for_traefik", REPO / "tests/render/conftest.py")
     gitops = _load("gitops_render_for_traefik", REPO / "tests/render/gitops_render.py")
     work = tmp_path_factory.mktemp("traefik-render")
-    bundle, _ = render.make_upstream_bundle(work)
+    bundle, _unused = render.make_upstream_bundle(work)
     (work / "play.yml").write_text(ROLES)
     out, credentials = work / "out", work / "credentials"
     extra = {
@@ -301,7 +301,15 @@ def traefik(binary, control_plane, rendered, tmp_path_factory):
         kubeconfig = work / "traefik.kubeconfig"
         kubeconfig.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "traefik",
-            "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{API_PORT}", "certificate-authority": str(control_plane.pki["server-ca.crt"])}}],
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{API_PORT}",
+                        "certificate-authority": str(control_plane.pki["server-ca.crt"]),
+                    },
+                }
+            ],
             "users": [{"name": "traefik", "user": {"token": token}}],
             "contexts": [{"name": "traefik", "context": {"cluster": "c", "user": "traefik"}}],
         }))  # fmt: skip
@@ -388,7 +396,7 @@ def request(state, method, host, path, *, verify=True, https=True, headers=None,
 
 
 def reached(response):
-    status, _, body = response
+    status, _unused, body = response
     assert status == 200, response
     return json.loads(body)
 
@@ -465,12 +473,12 @@ def test_plain_http_is_redirected_to_https_as_rendered(traefik):
     # (traefik v3.7.8 pkg/middlewares/redirect/redirect_scheme.go); permanent: 301 for GET,
     # 308 for other methods (redirect.go moveHandler).
     assert "--entryPoints.web.http.redirections.entryPoint.to=:443" in traefik["args"]
-    status, headers, _ = request(traefik, "GET", "keycloak.local", "/realms/gauntlet/account?x=1", https=False)
+    status, headers, _unused = request(traefik, "GET", "keycloak.local", "/realms/gauntlet/account?x=1", https=False)
     assert (status, headers.get("Location")) == (301, "https://keycloak.local/realms/gauntlet/account?x=1")
-    status, headers, _ = request(traefik, "POST", "tasks.local", "/tasks", https=False, body=b"{}")
+    status, headers, _unused = request(traefik, "POST", "tasks.local", "/tasks", https=False, body=b"{}")
     assert (status, headers.get("Location")) == (308, "https://tasks.local/tasks")
     # Even a host nobody serves is redirected, not answered in plain text.
-    status, headers, _ = request(traefik, "GET", "unknown.local", "/", https=False)
+    status, headers, _unused = request(traefik, "GET", "unknown.local", "/", https=False)
     assert (status, headers.get("Location")) == (301, "https://unknown.local/")
 
 
@@ -499,7 +507,7 @@ def test_grafana_needs_no_basic_auth(traefik):
 
 
 def test_an_unknown_host_gets_404(traefik):
-    status, _, _ = request(traefik, "GET", "unknown.local", "/", verify=False)
+    status, _unused, _unused = request(traefik, "GET", "unknown.local", "/", verify=False)
     assert status == 404
     # A known SNI with an unknown Host header is not routed either.
     assert request(traefik, "GET", "unknown.local", "/tasks", verify=False)[0] == 404

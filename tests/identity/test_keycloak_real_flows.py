@@ -346,7 +346,7 @@ def test_while_keycloak_is_down_cached_keys_work_and_unknown_kids_get_401(identi
         # The service loaded the JWKS before it was ready: past its 4 s minimum interval, the
         # first unknown kid may try one refresh (which hangs until the 2 s timeout), no more.
         time.sleep(4.5)
-        statuses = [api.get("/tasks", forged).status_code for _ in range(5)]
+        statuses = [api.get("/tasks", forged).status_code for _unused in range(5)]
         assert statuses == [401] * 5, statuses
         assert api.get("/tasks", seen).status_code == 200
     finally:

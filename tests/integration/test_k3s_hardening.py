@@ -167,7 +167,7 @@ def rule_matches(rule, request):
             return False
         if not rule.get("resources"):
             return True
-        resource, _, sub = request["resource"].partition("/")
+        resource, _unused, sub = request["resource"].partition("/")
         for group_resources in rule["resources"]:
             if group_resources.get("group", "") not in (request.get("group", ""), "*"):
                 continue

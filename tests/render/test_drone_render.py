@@ -165,12 +165,12 @@ def test_runner_rbac_is_scoped_to_the_builds_namespace(objects):
     builds = env_of(container)["DRONE_NAMESPACE_DEFAULT"]
     assert builds == "drone-builds"
     assert not [key for key in objects if key[0] in ("ClusterRole", "ClusterRoleBinding")]
-    roles = [o for (kind, _, _), o in objects.items() if kind == "Role"]
+    roles = [o for (kind, _unused, _unused), o in objects.items() if kind == "Role"]
     assert [r["metadata"]["namespace"] for r in roles] == [builds]
     (role,) = roles
     assert {res for rule in role["rules"] for res in rule["resources"]} == {"pods", "pods/log", "secrets"}
     assert all(rule["apiGroups"] == [""] for rule in role["rules"])
-    (binding,) = [o for (kind, _, _), o in objects.items() if kind == "RoleBinding"]
+    (binding,) = [o for (kind, _unused, _unused), o in objects.items() if kind == "RoleBinding"]
     assert binding["metadata"]["namespace"] == builds
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": "drone"}]
@@ -185,7 +185,7 @@ def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
-    values = {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+    values = {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
     internal = PLATFORM["gauntlet_gitea_internal_url"]
     assert values["GIT_CONFIG_COUNT"] == "2"
     assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
@@ -199,7 +199,7 @@ def step_env(objects):
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
-    return {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+    return {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
 
 
 def run_credential_helper(helper, env):
@@ -343,7 +343,7 @@ def test_no_build_can_read_the_gitops_token(objects):
     # The Secret lives in the drone namespace; the runner's only grant is in drone-builds, and
     # there it can create and delete Secrets, never read them.
     assert objects[("Secret", "drone", "drone-gitops-promote")]["metadata"]["namespace"] == "drone"
-    for (kind, namespace, _), obj in objects.items():
+    for (kind, namespace, _unused), obj in objects.items():
         if kind in ("Role", "ClusterRole"):
             for rule in obj["rules"]:
                 if "secrets" in rule.get("resources", []):

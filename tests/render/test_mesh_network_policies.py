@@ -460,7 +460,7 @@ def _authorized(everything, server_obj: dict, client: Pod, client_sa: str | None
     if server_obj["spec"].get("accessPolicy", "deny") != "deny":
         raise AssertionError(f"Server {server_obj['metadata']['name']}: only accessPolicy deny is modelled")
     objects = {(o["kind"], o["metadata"]["name"]): o for o in everything if o["metadata"].get("namespace") == namespace}
-    for policy in (o for (kind, _), o in objects.items() if kind == "AuthorizationPolicy"):
+    for policy in (o for (kind, _unused), o in objects.items() if kind == "AuthorizationPolicy"):
         target = policy["spec"]["targetRef"]
         if (target.get("kind"), target.get("name")) != ("Server", server_obj["metadata"]["name"]):
             continue
@@ -508,7 +508,7 @@ def test_mtls_ports_refuse_other_identities(flow, everything, pods):
 def test_linkerd_policy_does_not_block_a_needed_flow(flow, everything, pods):
     # A Server denies whoever no AuthorizationPolicy admits: unmeshed clients (Traefik,
     # Prometheus, build pods) must never meet one on the ports they use.
-    client, server, port, _, proxy = flow
+    client, server, port, _unused, proxy = flow
     if proxy or pods[server].host:
         return
     sa = _service_account(everything, pods[client])

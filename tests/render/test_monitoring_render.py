@@ -75,7 +75,7 @@ def test_adapter_blackbox_and_k3s_embedded_components_are_left_out(platform_rend
     names = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()}
     text = yaml.safe_dump(list(objects(platform_render).values()))
     assert "prometheus-adapter" not in text and "blackbox" not in text  # not even a NetworkPolicy peer
-    assert not any(kind == "APIService" for kind, _ in names), "k3s's metrics-server owns the metrics API"
+    assert not any(kind == "APIService" for kind, _unused in names), "k3s's metrics-server owns the metrics API"
     monitors = {n for k, n in names if k == "ServiceMonitor"}
     assert {"kube-apiserver", "kubelet", "coredns", "node-exporter", "kube-state-metrics", "prometheus-k8s",
             "alertmanager-main", "grafana", "prometheus-operator"} <= monitors  # fmt: skip
@@ -286,7 +286,7 @@ def test_traefik_and_the_registry_are_scraped(platform_render):
 
 
 def test_grafana_admin_comes_from_a_secret_equal_to_the_credential(platform_render):
-    _, container = grafana_container(platform_render)
+    _unused, container = grafana_container(platform_render)
     env = {e["name"]: e for e in container["env"]}
     for name, key in (("GF_SECURITY_ADMIN_USER", "admin-user"), ("GF_SECURITY_ADMIN_PASSWORD", "admin-password")):
         assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": key}}}
@@ -326,7 +326,7 @@ def test_grafana_signs_in_with_keycloak_trusting_the_local_ca(platform_render):
 
 
 def test_grafana_datasources_are_provisioned(platform_render):
-    _, container = grafana_container(platform_render)
+    _unused, container = grafana_container(platform_render)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts["/etc/grafana/provisioning/datasources"] == "grafana-datasources"
     datasources = yaml.safe_load(
@@ -364,7 +364,7 @@ def test_every_dashboard_parses_is_mounted_and_provisioned(platform_render):
     paths = [p["options"]["path"] for p in providers["providers"]]
     uids = [board["uid"] for board in boards.values()]
     assert len(uids) == len(set(uids)), "dashboard uids collide"
-    for (configmap, _), board in boards.items():
+    for (configmap, _unused), board in boards.items():
         assert board["title"] and board["panels"]
         assert configmap in mounted, f"{configmap} is not mounted"
         assert any(mounted[configmap].startswith(path + "/") for path in paths), (

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Where a request's time goes: the app in-process under cProfile, on demand.
 
 Starts Debian's PostgreSQL (unix socket) and a JWKS server on 127.0.0.1 like
@@ -32,7 +31,7 @@ from task_api_dev.services import KID, JwksServer, PostgresServer, TokenFactory,
 
 
 async def call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
-    raw_path, _, query = path.partition("?")
+    raw_path, _unused, query = path.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -87,9 +86,9 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     auth = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
     plain = [(b"host", b"127.0.0.1")]
     body = b'{"title": "profile", "due_date": "2026-12-31"}'
-    for _ in range(100):
+    for _unused in range(100):
         assert await call(app, "POST", "/tasks", [*auth, (b"content-type", b"application/json")], body) == 201
-    for _ in range(200):  # warm up both paths
+    for _unused in range(200):  # warm up both paths
         assert await call(app, "GET", "/tasks?limit=20", auth) == 200
         assert await call(app, "GET", "/healthz", plain) == 200
 
@@ -97,7 +96,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     for name, path, headers in (("GET /healthz", "/healthz", plain), ("GET /tasks?limit=20", "/tasks?limit=20", auth)):
         start = time.process_time()
         wall = time.perf_counter()
-        for _ in range(args.requests):
+        for _unused in range(args.requests):
             assert await call(app, "GET", path, headers) == 200
         timings[name] = ((time.process_time() - start) / args.requests, (time.perf_counter() - wall) / args.requests)
 
@@ -116,13 +115,13 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     for name, make in parts.items():
         start = time.process_time()
         wall = time.perf_counter()
-        for _ in range(args.requests):
+        for _unused in range(args.requests):
             await make()
         timings[name] = ((time.process_time() - start) / args.requests, (time.perf_counter() - wall) / args.requests)
 
     profiler = cProfile.Profile()
     profiler.enable()
-    for _ in range(args.requests):
+    for _unused in range(args.requests):
         await call(app, "GET", "/tasks?limit=20", auth)
     profiler.disable()
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Task API benchmark, on demand (not part of the test suite).
 
 Starts, all on loopback: Debian's PostgreSQL (unix socket), a JWKS server with a
@@ -238,8 +237,8 @@ def main() -> int:
             run_wrk(wrk, base, warm, method, path, tok, body)
         # Rounds interleave the scenarios, so a change in the machine's load (other
         # processes on the same cores) falls on every scenario alike.
-        rounds: dict[str, list[dict]] = {name: [] for name, *_ in scenarios}
-        for _ in range(args.rounds):
+        rounds: dict[str, list[dict]] = {name: [] for name, *_unused in scenarios}
+        for _unused in range(args.rounds):
             for name, method, path, tok, body in scenarios:
                 server_before, postgres_before = cpu_seconds(server.pid), postgres_cpu_seconds(postgres)
                 stats = run_wrk(wrk, base, args, method, path, tok, body)

@@ -174,7 +174,7 @@ class TokenVerifier:
     async def verify_authorization(self, header: str | None) -> Principal:
         if not header:
             raise AuthError("missing Authorization header")
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthError("Authorization header is not a Bearer token")

@@ -147,7 +147,7 @@ def test_restart_under_requests_is_never_a_500(own_postgres, make_settings, toke
                 assert response.status_code == 200, response.text
         restarter.join(timeout=30)
         # The pool reconnects by itself: no restart of the app needed.
-        for _ in range(20):
+        for _unused in range(20):
             response = client.get("/tasks", headers=headers)
             if response.status_code == 200:
                 break
@@ -172,7 +172,7 @@ def test_terminated_pool_connections_are_503_or_reconnected(own_postgres, make_s
             )
             assert killed >= 1
             statuses = []
-            for _ in range(30):  # each dead pooled connection fails at most once, then reconnects
+            for _unused in range(30):  # each dead pooled connection fails at most once, then reconnects
                 response = client.get("/tasks", headers=headers)
                 statuses.append(response.status_code)
                 if response.status_code == 200:
@@ -180,7 +180,7 @@ def test_terminated_pool_connections_are_503_or_reconnected(own_postgres, make_s
                 assert_503(response)
                 time.sleep(0.05)
             assert statuses[-1] == 200, statuses
-            for _ in range(5):  # and the pool is healthy again
+            for _unused in range(5):  # and the pool is healthy again
                 assert client.get("/tasks", headers=headers).status_code == 200
     finally:
         admin.close()

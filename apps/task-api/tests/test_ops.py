@@ -200,7 +200,7 @@ def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_se
         assert response.json() == {"detail": "request body exceeds 65536 bytes"}
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=15)
+        output, _unused = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -71,7 +71,7 @@ def test_oversized_chunked_body_is_413(client, tokens, user):
 
     def chunks():
         yield b'{"title": "x", "description": "'
-        for _ in range(20):
+        for _unused in range(20):
             yield b"y" * 4096
         yield b'"}'
 

@@ -21,7 +21,7 @@ def agent():
 
 
 def wait_active(host, unit, seconds=60):
-    for _ in range(seconds):
+    for _unused in range(seconds):
         if host.run(f"systemctl is-active {unit}").stdout.strip() == "active":
             return True
         time.sleep(1)

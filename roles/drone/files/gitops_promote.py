@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Deploy the image of the reviewed main branch: the gitops bump, outside Drone.
 
 Run by the CronJob ``drone-gitops-promote`` (role drone) with the token of the gitops

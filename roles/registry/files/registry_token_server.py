@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
 """Token server of the gauntlet registry: per-account, per-repository access (stdlib only).
@@ -380,7 +379,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 def serve(config: dict) -> http.server.ThreadingHTTPServer:
-    host, _, port = config["listen"].rpartition(":")
+    host, _unused, port = config["listen"].rpartition(":")
     httpd = _Server((host or "0.0.0.0", int(port)), make_handler(TokenIssuer(config)))  # noqa: S104 - the configured address
     tls = config.get("tls")
     if tls:

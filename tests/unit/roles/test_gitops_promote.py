@@ -47,7 +47,7 @@ class GiteaDouble(BaseHTTPRequestHandler):
         token = self.headers.get("Authorization", "").removeprefix("token ")
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
-        path, _, query = self.path.partition("?")
+        path, _unused, query = self.path.partition("?")
         state["calls"].append((method, path, query, token))
         readers = {state["source_token"]} if path.startswith("/api/v1/repos/gauntlet/task-api/") else set()
         writers = {state["gitops_token"]} if path.startswith("/api/v1/repos/gauntlet/gitops/") else set()
@@ -123,7 +123,7 @@ def test_a_successful_push_build_of_main_is_deployed(gitea, capsys):
     # Only the tag changed.
     assert state["file"].replace(MAIN[:12], new_tag(KUSTOMIZATION)) == KUSTOMIZATION
     # The read token goes to task-api only, the bump token to gitops only.
-    for _, path, _, token in state["calls"]:
+    for _unused, path, _unused, token in state["calls"]:
         expected = "read-token-1" if "/gauntlet/task-api/" in path else "bump-token-2"
         assert token == expected, path
     assert "deployed" in capsys.readouterr().out

@@ -140,7 +140,7 @@ def secret_params(drone, tmp_path, secrets, **changes):
 
 
 def test_secrets_created_kept_and_rotated(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     wanted = {"registry_username": "gauntlet", "registry_password": "registry-password-0001"}
     result = drone_secrets.run(secret_params(drone, tmp_path, wanted))
     assert result == {"changed": True, "created": ["registry_password", "registry_username"], "updated": [],
@@ -161,7 +161,7 @@ def test_secrets_created_kept_and_rotated(platform, tmp_path):
 
 
 def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     drone.secrets["gauntlet/task-api"] = {
         "registry_password": {"data": "set-by-hand", "pull_request": True},
         "someone_elses": {"data": "keep-me", "pull_request": False},
@@ -178,7 +178,7 @@ def test_secrets_no_longer_wanted_are_deleted(platform, tmp_path):
     # The gitops bump token was a pipeline secret before the bump moved out of Drone: a
     # rerun must take it out of Drone (DELETE /api/repos/{owner}/{name}/secrets/{secret},
     # harness/drone v2.25.0 handler/api/api.go) and out of the fingerprint file.
-    _, drone = platform
+    _unused, drone = platform
     wanted = {"registry_username": "gauntlet", "gitops_token": "old-bump-token"}
     drone_secrets.run(secret_params(drone, tmp_path, wanted))
     drone.secrets["gauntlet/task-api"]["someone_elses"] = {"data": "keep-me", "pull_request": False}
@@ -195,7 +195,7 @@ def test_secrets_no_longer_wanted_are_deleted(platform, tmp_path):
 
 
 def test_empty_secret_value_and_corrupt_fingerprints_fail_clearly(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     with pytest.raises(ApiError, match="registry_password: the value must be a non-empty string"):
         drone_secrets.run(secret_params(drone, tmp_path, {"registry_password": ""}))
     (tmp_path / "drone").mkdir()
@@ -210,7 +210,7 @@ def test_resolve_reaches_drone_by_name_without_the_resolver(platform, tmp_path, 
     import socket
     import urllib.parse
 
-    _, drone = platform
+    _unused, drone = platform
     real = socket.getaddrinfo
 
     def resolver_double(host, *args, **kwargs):  # the controller's resolver knows no *.invalid name
