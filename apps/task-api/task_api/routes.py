@@ -26,7 +26,7 @@ MAX_OFFSET = 10_000
 
 # Dependencies are async on purpose: FastAPI runs plain `def` dependencies in a
 # worker thread, a context switch per request for a dictionary lookup.
-async def principal(request: Request) -> Principal:
+def _principal(request: Request) -> Principal:
     # The guard middleware sets it for every /tasks path; refusing here too means a
     # route added outside that prefix can never run unauthenticated (or crash).
     user = getattr(request.state, "principal", None)
@@ -39,19 +39,17 @@ async def principal(request: Request) -> Principal:
     return user
 
 
+async def principal(request: Request) -> Principal:
+    return _principal(request)
+
+
 async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
 def _scope(request: Request) -> Scope:
     """``scope_of`` without FastAPI's dependency machinery (the list route is the hot path)."""
-    user = getattr(request.state, "principal", None)
-    if user is None:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid bearer token",
-            headers={"WWW-Authenticate": 'Bearer realm="task-api"'},
-        )
+    user = _principal(request)
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
