@@ -20,6 +20,7 @@ apiServer/controllerManager/scheduler; k3s's defaults: cluster CIDR 10.42.0.0/16
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import datetime
 import ipaddress
@@ -34,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 from needs import missing
 
@@ -289,6 +291,26 @@ def kubeconfig(path: Path, pki: dict[str, Path], user: str) -> Path:
 
 class ControlPlaneError(RuntimeError):
     pass
+
+
+@contextlib.contextmanager
+def running(plane: ControlPlane, nodes=()):
+    """``plane`` started with ``nodes`` registered, stopped on exit; a start that fails stops
+    what did start and fails the test with the reason, without a traceback."""
+    try:
+        plane.start()
+        for node in nodes:
+            plane.add_node(node)
+    except ControlPlaneError as error:
+        plane.stop()
+        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    except BaseException:
+        plane.stop()
+        raise
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 
 class ControlPlane:

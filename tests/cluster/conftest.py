@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from controlplane import ControlPlane, ControlPlaneError, NetNS, binaries, require_netns
+from controlplane import ControlPlane, NetNS, binaries, require_netns, running
 
 # The simulated nodes of the smoke tests; the platform tests add one per inventory host.
 NODES = ("kwok-server-1", "kwok-agent-1")
@@ -22,19 +22,8 @@ def control_plane(tmp_path_factory):
     kube-scheduler, kwok) with NODES registered; torn down after the session."""
     require_netns()
     folder = binaries()
-    plane = ControlPlane(folder, tmp_path_factory.mktemp("controlplane"))
-    try:
-        plane.start()
-        for node in NODES:
-            plane.add_node(node)
-    except ControlPlaneError as error:
-        plane.stop()
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    except BaseException:
-        plane.stop()
-        raise
-    yield plane
-    plane.stop()
+    with running(ControlPlane(folder, tmp_path_factory.mktemp("controlplane")), NODES) as plane:
+        yield plane
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 import upstream
 import yaml
-from controlplane import REPO, ControlPlane, ControlPlaneError, binaries, error_message, require_netns
+from controlplane import REPO, ControlPlane, binaries, error_message, require_netns, running
 
 pytestmark = pytest.mark.controlplane
 
@@ -95,16 +95,8 @@ def plane(tmp_path_factory):
     upstream.require()
     folder = binaries()
     control = ControlPlane(folder, tmp_path_factory.mktemp("charts-plane"), name=f"gauntlet-charts-{os.getpid()}")
-    try:
-        control.start()
-    except ControlPlaneError as error:
-        control.stop()
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    except BaseException:
-        control.stop()
-        raise
-    yield control
-    control.stop()
+    with running(control) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
