@@ -4,8 +4,10 @@ Starts Debian's PostgreSQL (unix socket) and a JWKS server on 127.0.0.1 like
 run_bench.py, seeds tasks, then calls the ASGI app directly (no HTTP server, no
 network: the HTTP parsing is the same for every endpoint and is measured by
 run_bench.py) for ``GET /tasks?limit=20`` with a valid token and ``GET /healthz``.
-Prints the mean CPU-clock time per request of each and the functions with the
-most cumulative time for ``GET /tasks``.
+Prints the mean CPU-clock time per request of each (and of ``GET /readyz``, one
+``SELECT 1`` in a FastAPI endpoint), of the parts on their own (the cached token
+check, the page query through the pool and on one held connection, ``SELECT 1``),
+and the functions with the most cumulative time for ``GET /tasks``.
 
 Usage: python3 apps/task-api/bench/profile_app.py [--requests 2000] [--top 40]
 """
@@ -93,7 +95,13 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
         assert await call(app, "GET", "/healthz", plain) == 200
 
     timings = {}
-    for name, path, headers in (("GET /healthz", "/healthz", plain), ("GET /tasks?limit=20", "/tasks?limit=20", auth)):
+    endpoints = (
+        ("GET /healthz", "/healthz", plain),
+        # One SELECT 1 through the pool in a FastAPI endpoint: the cost of one awaited round trip there.
+        ("GET /readyz", "/readyz", plain),
+        ("GET /tasks?limit=20", "/tasks?limit=20", auth),
+    )
+    for name, path, headers in endpoints:
         start = time.process_time()
         wall = time.perf_counter()
         for _unused in range(args.requests):
@@ -112,12 +120,21 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
             pool, Scope(owner="profile-user"), limit=20, offset=0
         ),
     }
+    # The same page query on one connection held for the loop: what the pool's acquire and
+    # release (asyncpg releases through asyncio.shield, a Task per request) add to it.
+    sql, params = repository._page_query(
+        Scope(owner="profile-user"), limit=20, offset=0, status=None, due_before=None, due_after=None
+    )
+    held = await pool.acquire()
+    parts["the same fetch on one held connection"] = lambda: held.fetch(sql, *params)
+    parts["pool.fetchval('SELECT 1')"] = lambda: pool.fetchval("SELECT 1")
     for name, make in parts.items():
         start = time.process_time()
         wall = time.perf_counter()
         for _unused in range(args.requests):
             await make()
         timings[name] = ((time.process_time() - start) / args.requests, (time.perf_counter() - wall) / args.requests)
+    await pool.release(held)
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -132,7 +149,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
     print(f"\nper request, app only (no HTTP server), {args.requests} requests each:")
     print("  (CPU is this process only: PostgreSQL's own work shows in wall time)")
     for name, (cpu, wall) in timings.items():
-        print(f"  {name:37} CPU {cpu * 1e6:8.0f} us   wall {wall * 1e6:8.0f} us")
+        print(f"  {name:40} CPU {cpu * 1e6:8.0f} us   wall {wall * 1e6:8.0f} us")
     cpu_ratio = timings["GET /healthz"][0] / timings["GET /tasks?limit=20"][0]
     print(f"  CPU ratio healthz/tasks: {cpu_ratio:.2f}")
     out = io.StringIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -44,12 +45,6 @@ async def principal(request: Request) -> Principal:
 
 
 async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
-    return Scope(owner=user.subject, all_owners=user.is_admin)
-
-
-def _scope(request: Request) -> Scope:
-    """``scope_of`` without FastAPI's dependency machinery (the list route is the hot path)."""
-    user = _principal(request)
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
@@ -96,20 +91,21 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-# The hot path (see bench/profile_app.py): FastAPI's per-parameter solving and the
-# response_model validation and serialisation cost more than the query, so this route
-# validates its query with one model call and serialises the rows once, with orjson.
-@router.get("", response_model=TaskPage, openapi_extra={"parameters": _query_parameters(ListQuery)})
-async def list_tasks(request: Request) -> Response:
+async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
+    """The list's JSON body for this caller and query; RequestValidationError when the query is invalid.
+
+    Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
+    ``GET /tasks`` without FastAPI's routing and request machinery (see that module).
+    """
     try:
-        query = ListQuery.model_validate(dict(request.query_params))
+        query = ListQuery.model_validate(query_params)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
     rows, more = await repository.list_tasks(
-        request.app.state.pool,
-        _scope(request),
+        pool,
+        Scope(owner=user.subject, all_owners=user.is_admin),
         limit=query.limit,
         offset=query.offset,
         status=query.status.value if query.status is not None else None,
@@ -125,7 +121,18 @@ async def list_tasks(request: Request) -> Response:
     # orjson writes what TaskPage's pydantic serialiser writes (UUID, ISO date, UTC as "Z",
     # microseconds only when not zero, the same string escapes), byte for byte:
     # tests/test_tasks.py::test_list_body_is_what_the_task_page_model_gives.
-    return Response(orjson.dumps(page, default=_json_default, option=orjson.OPT_UTC_Z), media_type="application/json")
+    return orjson.dumps(page, default=_json_default, option=orjson.OPT_UTC_Z)
+
+
+# The hot path (see bench/profile_app.py): FastAPI's per-parameter solving and the
+# response_model validation and serialisation cost more than the query, so this route
+# validates its query with one model call and serialises the rows once, with orjson.
+# Requests that reach it normally take ListFastPath instead; this route stays the
+# documented one (OpenAPI) and the fallback.
+@router.get("", response_model=TaskPage, openapi_extra={"parameters": _query_parameters(ListQuery)})
+async def list_tasks(request: Request) -> Response:
+    body = await list_page(request.app.state.pool, _principal(request), dict(request.query_params))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=Task)
