@@ -143,10 +143,10 @@ def file_provider_config(objects: list[dict], backends: dict[str, str], cert: Pa
                 if tls:
                     router["tls"] = {}
                 routers[f"{ingress['metadata']['name']}-{r}-{p}"] = router
-    return {
-        "http": {"routers": routers, "services": lb},
-        "tls": {"stores": {"default": {"defaultCertificate": {"certFile": str(cert), "keyFile": str(key)}}}},
-    }
+    config = {"tls": {"stores": {"default": {"defaultCertificate": {"certFile": str(cert), "keyFile": str(key)}}}}}
+    if routers:  # Traefik's file provider refuses an empty routers map ("cannot be a standalone element")
+        config["http"] = {"routers": routers, "services": lb}
+    return config
 
 
 class Traefik:
@@ -165,6 +165,9 @@ class Traefik:
                 f"--entryPoints.websecure.address={TRAEFIK_ADDRESS}:443",
                 f"--providers.file.filename={workdir / 'dynamic.yml'}",
                 "--providers.file.watch=false",
+                # Nothing to ask outside the namespace (it could not leave it anyway).
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
                 "--log.level=INFO",
                 "--accessLog=true",
             ),
@@ -275,12 +278,16 @@ def traefik(identity, tasks_local, tmp_path):
 
 def run_verify(run_play, identity) -> tuple[subprocess.CompletedProcess, dict[str, tuple[str, str]]]:
     """The verify role, tag verify_auth; returns the run and its table rows {target: (result, detail)}."""
-    variables = {
-        "gauntlet_credentials_dir": str(identity.credentials),
-        "gauntlet_keycloak_realm": REALM,
-        "gauntlet_oidc_issuer": ISSUER,
-        "local_domains_services": {"keycloak": "keycloak.local", "tasks": "tasks.local"},
-    }
+    # The sample inventory's values (the role's argument spec resolves every default), this
+    # tier's credentials (local CA, test user's password), and no address taken from inventory
+    # hosts (the sample's point at k3s and registry hosts this inventory does not have).
+    variables = {}
+    for path in sorted((REPO / "inventory" / "sample" / "group_vars" / "all").glob("*.yml")):
+        variables.update(yaml.safe_load(path.read_text()) or {})
+    variables.update(
+        gauntlet_credentials_dir=str(identity.credentials), gauntlet_keycloak_realm=REALM,
+        gauntlet_oidc_issuer=ISSUER, local_domains_direct={}, gauntlet_ingress_address=TRAEFIK_ADDRESS,
+    )  # fmt: skip
     result = run_play(VERIFY_PLAY, variables, "--tags", "verify_auth")
     rows = {}
     # The table's lines (plugins/module_utils/verify_checks.py render_table), as the callback
