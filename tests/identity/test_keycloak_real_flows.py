@@ -270,3 +270,71 @@ def test_while_keycloak_is_down_cached_keys_work_and_unknown_kids_get_401(identi
         identity.keycloak.resume()
     failures = api.log().count("JWKS fetch failed")
     assert failures == 1, api.log()
+
+
+# --- the CLI client's device flow (keycloak_test_device_flow) -----------------------------
+
+DEVICE_URL = f"{ISSUER}/protocol/openid-connect/auth/device"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _approve_device(identity, verification_uri_complete: str) -> str:
+    """The user's part in a browser elsewhere: open the verification URI, log in, grant the
+    access if Keycloak asks; returns the last page's text."""
+    import requests
+
+    session = requests.Session()
+    page = identity.session_call(session, "GET", verification_uri_complete)
+    assert page.status_code == 200, page.text[:2000]
+    form = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
+    assert form, page.text[:3000]
+    page = identity.session_call(
+        session, "POST", html.unescape(form.group(1)),
+        data={"username": "tester", "password": identity.credential("keycloak/test-user-password"), "credentialId": ""},
+    )  # fmt: skip
+    assert page.status_code == 200, page.text[:2000]
+    consent = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(?:(?!</form>).)*name="accept"', page.text, re.S)
+    if consent:
+        page = identity.session_call(session, "POST", html.unescape(consent.group(1)), data={"accept": "Yes"})
+        assert page.status_code == 200, page.text[:2000]
+    return page.text
+
+
+def test_the_device_flow_is_off_by_default(identity, converged):
+    response = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] == "unauthorized_client", response.text
+
+
+def test_the_device_flow_gives_a_token_the_task_api_accepts(identity, run_role, task_api_factory):
+    result = run_role(keycloak_test_device_flow=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "client task-api-cli: attributes.oauth2.device.authorization.grant.enabled" in result.stdout
+    try:
+        started = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+        assert started.status_code == 200, started.text
+        device = started.json()
+        assert device["verification_uri"] == f"{ISSUER}/device", device
+        pending = identity.http(
+            "POST", TOKEN_URL,
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+        )  # fmt: skip
+        assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending", pending.text
+        _approve_device(identity, device["verification_uri_complete"])
+        time.sleep(device.get("interval", 5))  # polling faster gets slow_down
+        tokens = identity.http(
+            "POST", TOKEN_URL,
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+        )  # fmt: skip
+        assert tokens.status_code == 200, tokens.text
+        token = tokens.json()["access_token"]
+        body = claims(token)
+        assert body["azp"] == "task-api-cli" and body["iss"] == ISSUER and body["preferred_username"] == "tester"
+        api = task_api_factory()
+        created = api.post("/tasks", token, {"title": "from the device flow"})
+        assert created.status_code == 201, created.text
+    finally:
+        again = run_role()
+        assert again.returncode == 0, again.stdout[-4000:]
+    response = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+    assert response.status_code in (400, 401), response.text
