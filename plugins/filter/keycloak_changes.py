@@ -104,9 +104,14 @@ def _one(kind: str, result: dict, given_name) -> list[str]:
         return []
     before, after = result.get("existing"), result.get("end_state")
     diff = result.get("diff")
-    if isinstance(diff, dict) and isinstance(diff.get("after"), dict | list) and after in (None, {}, []):
-        # check mode with --diff: what the module would write
-        before, after = diff.get("before") or {}, diff["after"]
+    if isinstance(diff, dict):
+        if before is None:
+            # keycloak_clientscope and keycloak_group return no ``existing``: their before
+            # state is the diff's (the task runs with diff: true), '' when they create
+            before = diff.get("before") or {}
+        if isinstance(diff.get("after"), dict | list) and after in (None, {}, []):
+            # check mode with --diff: what the module would write
+            after = diff["after"]
     name = _name(result, before, after, given_name)
     label = f"{kind} {name}"
     if isinstance(before, list) or isinstance(after, list):

@@ -293,9 +293,14 @@ def _approve_device(identity, verification_uri_complete: str) -> str:
         data={"username": "tester", "password": identity.credential("keycloak/test-user-password"), "credentialId": ""},
     )  # fmt: skip
     assert page.status_code == 200, page.text[:2000]
-    consent = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(?:(?!</form>).)*name="accept"', page.text, re.S)
+    # Keycloak asks the user to grant the device its access (the consent page; its form
+    # action is relative to the page).
+    consent = re.search(r'<form[^>]*action="([^"]+)"[^>]*>((?:(?!</form>).)*name="accept"(?:(?!</form>).)*)</form>',
+                        page.text, re.S)  # fmt: skip
     if consent:
-        page = identity.session_call(session, "POST", html.unescape(consent.group(1)), data={"accept": "Yes"})
+        hidden = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', consent.group(2)))
+        action = urllib.parse.urljoin(page.url, html.unescape(consent.group(1)))
+        page = identity.session_call(session, "POST", action, data={**hidden, "accept": "Yes"})
         assert page.status_code == 200, page.text[:2000]
     return page.text
 

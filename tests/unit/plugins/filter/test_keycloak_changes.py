@@ -109,3 +109,15 @@ def test_many_fields_are_cut_and_counted():
 def test_bad_input_is_a_clear_filter_error(bad):
     with pytest.raises(AnsibleFilterError, match="keycloak_changes"):
         keycloak_changes(bad)
+
+
+def test_a_module_without_existing_takes_the_before_state_from_its_diff():
+    """keycloak_clientscope returns no ``existing``: an update is not a creation."""
+    before = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "true"}}]}
+    after = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "false"}}]}
+    updated = {"changed": True, "diff": {"before": before, "after": after}, "end_state": after}
+    created = {"changed": True, "diff": {"before": "", "after": after}, "end_state": after}
+    assert keycloak_changes([{"kind": "client scope", "result": {"results": [updated, created]}}]) == [
+        'client scope groups: protocolMappers[groups].config.full.path "true" -> "false"',
+        "client scope groups: created",
+    ]
