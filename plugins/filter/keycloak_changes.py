@@ -105,9 +105,10 @@ def _one(kind: str, result: dict, given_name) -> list[str]:
     before, after = result.get("existing"), result.get("end_state")
     diff = result.get("diff")
     if isinstance(diff, dict):
-        if before is None:
-            # keycloak_clientscope and keycloak_group return no ``existing``: their before
-            # state is the diff's (the task runs with diff: true), '' when they create
+        if not before and "before" in diff:
+            # keycloak_clientscope and keycloak_group return ``existing`` empty ({}) even on an
+            # update: their before state is the diff's (the task runs with diff: true), ''
+            # when they create
             before = diff.get("before") or {}
         if isinstance(diff.get("after"), dict | list) and after in (None, {}, []):
             # check mode with --diff: what the module would write

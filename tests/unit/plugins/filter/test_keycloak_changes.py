@@ -115,8 +115,9 @@ def test_a_module_without_existing_takes_the_before_state_from_its_diff():
     """keycloak_clientscope returns no ``existing``: an update is not a creation."""
     before = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "true"}}]}
     after = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "false"}}]}
-    updated = {"changed": True, "diff": {"before": before, "after": after}, "end_state": after}
-    created = {"changed": True, "diff": {"before": "", "after": after}, "end_state": after}
+    # community.general keycloak_clientscope.py starts from existing={} and never sets it.
+    updated = {"changed": True, "existing": {}, "diff": {"before": before, "after": after}, "end_state": after}
+    created = {"changed": True, "existing": {}, "diff": {"before": "", "after": after}, "end_state": after}
     assert keycloak_changes([{"kind": "client scope", "result": {"results": [updated, created]}}]) == [
         'client scope groups: protocolMappers[groups].config.full.path "true" -> "false"',
         "client scope groups: created",
