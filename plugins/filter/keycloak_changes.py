@@ -51,6 +51,8 @@ def _differences(before, after, path: str, secret: bool = False) -> list[str]:
         for key in sorted(set(before) | set(after), key=str):
             child = f"{path}.{key}" if path else str(key)
             hidden = secret or bool(SECRET_FIELD.search(str(key)))
+            if key == "id" and (key not in before or key not in after):
+                continue  # a server-assigned id one side leaves out (a module's desired state) is no change
             if key not in before:
                 found.append(f"{child} added" + ("" if hidden else f" {_show(after[key])}"))
             elif key not in after:

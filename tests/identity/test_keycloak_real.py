@@ -27,7 +27,8 @@ def said_changes(result) -> str:
     """The output of the role's summary task (configure_api.yml "Say what changed")."""
     marker = "TASK [gauntlet.platform.keycloak : configure_api | Say what changed]"
     assert marker in result.stdout, output(result)
-    return result.stdout[result.stdout.index(marker) :].split("TASK [", 2)[1]
+    # The debug task's msg lines as the callback prints them, JSON-quoted ("true" -> \"true\").
+    return result.stdout[result.stdout.index(marker) :].split("TASK [", 2)[1].replace('\\"', '"')
 
 
 def test_keycloak_starts_in_production_mode(identity):

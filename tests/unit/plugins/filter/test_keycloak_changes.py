@@ -114,7 +114,7 @@ def test_bad_input_is_a_clear_filter_error(bad):
 def test_a_module_without_existing_takes_the_before_state_from_its_diff():
     """keycloak_clientscope returns no ``existing``: an update is not a creation."""
     before = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "true"}}]}
-    after = {"name": "groups", "protocolMappers": [{"name": "groups", "config": {"full.path": "false"}}]}
+    after = {"name": "groups", "protocolMappers": [{"name": "groups", "id": "4f", "config": {"full.path": "false"}}]}
     # community.general keycloak_clientscope.py starts from existing={} and never sets it.
     updated = {"changed": True, "existing": {}, "diff": {"before": before, "after": after}, "end_state": after}
     created = {"changed": True, "existing": {}, "diff": {"before": "", "after": after}, "end_state": after}
