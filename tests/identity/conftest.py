@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keycloak_server
@@ -43,6 +46,13 @@ CA_PLAY = """---
       vars:
         local_ca_cert_name: keycloak
         local_ca_cert_dns: [keycloak.local, keycloak-admin.local]
+    - name: The certificate Traefik serves for tasks.local (tests/identity/test_verify_auth_real.py)
+      ansible.builtin.include_role:
+        name: gauntlet.platform.local_ca
+        tasks_from: certificate
+      vars:
+        local_ca_cert_name: ingress
+        local_ca_cert_dns: [tasks.local]
 """
 
 # The keycloak role as an operator runs its configuration: the whole role, tag keycloak_configure
@@ -258,3 +268,95 @@ def converged(identity, run_role):
     result = run_role()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     return result
+
+
+TASK_API_URL = "http://127.0.0.1:8000"
+
+
+class TaskApi:
+    """The Task API process inside the namespace, trusting the real Keycloak."""
+
+    def __init__(self, identity, workdir: Path, **settings):
+        self.identity = identity
+        self.log_path = workdir / f"task-api-{secrets.token_hex(4)}.log"
+        env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(TASK_API),
+            "TASK_API_DATABASE_URL": identity.postgres.dsn(),
+            "TASK_API_OIDC_ISSUER": ISSUER,
+            "TASK_API_OIDC_AUDIENCE": "task-api",
+            "TASK_API_JWKS_CA_FILE": str(identity.ca),
+            "TASK_API_HOST": "127.0.0.1",
+            "TASK_API_PORT": "8000",
+            "TASK_API_JWT_LEEWAY": "1",
+            "TASK_API_LOG_LEVEL": "INFO",
+        }
+        env.update({f"TASK_API_{k.upper()}": str(v) for k, v in settings.items()})
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            identity.netns.command(sys.executable, "-m", "task_api", "serve"),
+            env=env, cwd=TASK_API, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                if self.get("/readyz").status_code == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the Task API did not become ready: {self.log()}")
+
+    def get(self, path: str, token: str | None = None):
+        import requests
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return self.identity.http("GET", TASK_API_URL + path, headers=headers, timeout=30)
+        except requests.ConnectionError as error:
+            raise OSError(str(error)) from None
+
+    def post(self, path: str, token: str, body: dict):
+        return self.identity.http(
+            "POST", TASK_API_URL + path, headers={"Authorization": f"Bearer {token}"}, json=body, timeout=30
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+@pytest.fixture
+def task_api_factory(identity, converged, tmp_path):
+    started = []
+
+    def start(**settings) -> TaskApi:
+        api = TaskApi(identity, tmp_path, **settings)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()
+
+
+@pytest.fixture(scope="session")
+def run_play(identity, role_env, tmp_path_factory):
+    """ansible-playbook of any play inside the namespace (the verify role's, for instance)."""
+    workdir = tmp_path_factory.mktemp("plays")
+
+    def run(play: str, variables: dict, *args: str):
+        return _ansible(role_env, identity.netns, workdir, play, variables, *args)
+
+    return run

@@ -23,6 +23,14 @@ def output(result) -> str:
     return result.stdout[-6000:] + result.stderr[-3000:]
 
 
+def said_changes(result) -> str:
+    """The output of the role's summary task (configure_api.yml "Say what changed")."""
+    marker = "TASK [gauntlet.platform.keycloak : configure_api | Say what changed]"
+    assert marker in result.stdout, output(result)
+    # The debug task's msg lines as the callback prints them, JSON-quoted ("true" -> \"true\").
+    return result.stdout[result.stdout.index(marker) :].split("TASK [", 2)[1].replace('\\"', '"')
+
+
 def test_keycloak_starts_in_production_mode(identity):
     response = identity.http("GET", "https://keycloak.local/realms/master/.well-known/openid-configuration")
     assert response.status_code == 200
@@ -67,16 +75,36 @@ def test_a_realm_changed_by_hand_is_converged_back(identity, converged, run_role
     assert identity.admin("PUT", f"/{REALM}/clients/{argocd['id']}", json=changed).status_code == 204
     viewers = next(g for g in identity.admin("GET", f"/{REALM}/groups").json() if g["name"] == "argocd-viewers")
     assert identity.admin("DELETE", f"/{REALM}/groups/{viewers['id']}").status_code == 204
+    # A mapper of a client scope: the groups claim with full paths (/argocd-admins), which
+    # Argo CD's RBAC would no longer match.
+    scope = next(s for s in identity.admin("GET", f"/{REALM}/client-scopes").json() if s["name"] == "groups")
+    mapper = next(m for m in scope["protocolMappers"] if m["name"] == "groups")
+    mapper["config"]["full.path"] = "true"
+    path = f"/{REALM}/client-scopes/{scope['id']}/protocol-mappers/models/{mapper['id']}"
+    assert identity.admin("PUT", path, json=mapper).status_code == 204
 
     result = run_role()
     assert result.returncode == 0, output(result)
-    assert recap(result)["changed"] >= 3, output(result)
+    assert recap(result)["changed"] >= 4, output(result)
+    # The role says what it changed, by name and field, without a secret (its configuration
+    # calls are no_log: without the summary the run says only "changed").
+    said = said_changes(result)
+    assert re.search(r"realm gauntlet: accessTokenLifespan 3600 -> 30", said), said
+    assert re.search(r"client argocd: redirectUris .*evil\.example.* -> .*argocd\.local/auth/callback", said), said
+    assert "group argocd-viewers: created" in said, said
+    assert re.search(
+        r"client scope groups: protocolMappers\[groups\]\.config\.full\.path \"true\" -> \"false\"", said
+    ), said
+    for secret in [identity.credential("keycloak/test-user-password"), identity.credential("keycloak/client-argocd"),
+                   identity.credential("keycloak/client-grafana"), identity.keycloak.admin_password]:  # fmt: skip
+        assert secret not in result.stdout + result.stderr
     assert identity.admin("GET", f"/{REALM}").json()["accessTokenLifespan"] == 30
     argocd = identity.admin("GET", f"/{REALM}/clients/{argocd['id']}").json()
     assert argocd["redirectUris"] == ["https://argocd.local/auth/callback"]
     assert "argocd-viewers" in {g["name"] for g in identity.admin("GET", f"/{REALM}/groups").json()}
     again = run_role()
     assert recap(again)["changed"] == 0, output(again)
+    assert "Keycloak: nothing to change" in said_changes(again), output(again)
 
 
 def test_keycloak_down_fails_clearly_naming_the_url(converged, run_role):

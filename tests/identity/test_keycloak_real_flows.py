@@ -11,27 +11,22 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 import urllib.parse
-from pathlib import Path
 
 import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
-from keycloak_server import ISSUER, REALM, REPO, TASK_API
+from keycloak_server import ISSUER, REALM, REPO
 
 pytestmark = pytest.mark.identity
 
 TOKEN_URL = f"{ISSUER}/protocol/openid-connect/token"
 AUTH_URL = f"{ISSUER}/protocol/openid-connect/auth"
 USERINFO_URL = f"{ISSUER}/protocol/openid-connect/userinfo"
-TASK_API_URL = "http://127.0.0.1:8000"
 
 
 def claims(token: str) -> dict:
@@ -59,84 +54,6 @@ def password_token(identity, client_id: str = "task-api-cli", **extra) -> str:
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
-
-
-class TaskApi:
-    """The Task API process inside the namespace, trusting the real Keycloak."""
-
-    def __init__(self, identity, workdir: Path, **settings):
-        self.identity = identity
-        self.log_path = workdir / f"task-api-{secrets.token_hex(4)}.log"
-        env = {
-            "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(TASK_API),
-            "TASK_API_DATABASE_URL": identity.postgres.dsn(),
-            "TASK_API_OIDC_ISSUER": ISSUER,
-            "TASK_API_OIDC_AUDIENCE": "task-api",
-            "TASK_API_JWKS_CA_FILE": str(identity.ca),
-            "TASK_API_HOST": "127.0.0.1",
-            "TASK_API_PORT": "8000",
-            "TASK_API_JWT_LEEWAY": "1",
-            "TASK_API_LOG_LEVEL": "INFO",
-        }
-        env.update({f"TASK_API_{k.upper()}": str(v) for k, v in settings.items()})
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            identity.netns.command(sys.executable, "-m", "task_api", "serve"),
-            env=env, cwd=TASK_API, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            try:
-                if self.get("/readyz").status_code == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"the Task API did not become ready: {self.log()}")
-
-    def get(self, path: str, token: str | None = None):
-        import requests
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            return self.identity.http("GET", TASK_API_URL + path, headers=headers, timeout=30)
-        except requests.ConnectionError as error:
-            raise OSError(str(error)) from None
-
-    def post(self, path: str, token: str, body: dict):
-        return self.identity.http(
-            "POST", TASK_API_URL + path, headers={"Authorization": f"Bearer {token}"}, json=body, timeout=30
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-
-
-@pytest.fixture
-def task_api_factory(identity, converged, tmp_path):
-    started = []
-
-    def start(**settings) -> TaskApi:
-        api = TaskApi(identity, tmp_path, **settings)
-        started.append(api)
-        return api
-
-    yield start
-    for api in started:
-        api.stop()
 
 
 # --- the Task API and the CLI client ---------------------------------------------------
@@ -353,3 +270,76 @@ def test_while_keycloak_is_down_cached_keys_work_and_unknown_kids_get_401(identi
         identity.keycloak.resume()
     failures = api.log().count("JWKS fetch failed")
     assert failures == 1, api.log()
+
+
+# --- the CLI client's device flow (keycloak_test_device_flow) -----------------------------
+
+DEVICE_URL = f"{ISSUER}/protocol/openid-connect/auth/device"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def _approve_device(identity, verification_uri_complete: str) -> str:
+    """The user's part in a browser elsewhere: open the verification URI, log in, grant the
+    access if Keycloak asks; returns the last page's text."""
+    import requests
+
+    session = requests.Session()
+    page = identity.session_call(session, "GET", verification_uri_complete)
+    assert page.status_code == 200, page.text[:2000]
+    form = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
+    assert form, page.text[:3000]
+    page = identity.session_call(
+        session, "POST", html.unescape(form.group(1)),
+        data={"username": "tester", "password": identity.credential("keycloak/test-user-password"), "credentialId": ""},
+    )  # fmt: skip
+    assert page.status_code == 200, page.text[:2000]
+    # Keycloak asks the user to grant the device its access (the consent page; its form
+    # action is relative to the page).
+    consent = re.search(r'<form[^>]*action="([^"]+)"[^>]*>((?:(?!</form>).)*name="accept"(?:(?!</form>).)*)</form>',
+                        page.text, re.S)  # fmt: skip
+    if consent:
+        hidden = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', consent.group(2)))
+        action = urllib.parse.urljoin(page.url, html.unescape(consent.group(1)))
+        page = identity.session_call(session, "POST", action, data={**hidden, "accept": "Yes"})
+        assert page.status_code == 200, page.text[:2000]
+    return page.text
+
+
+def test_the_device_flow_is_off_by_default(identity, converged):
+    response = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] == "unauthorized_client", response.text
+
+
+def test_the_device_flow_gives_a_token_the_task_api_accepts(identity, run_role, task_api_factory):
+    result = run_role(keycloak_test_device_flow=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "client task-api-cli: attributes.oauth2.device.authorization.grant.enabled" in result.stdout
+    try:
+        started = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+        assert started.status_code == 200, started.text
+        device = started.json()
+        assert device["verification_uri"] == f"{ISSUER}/device", device
+        pending = identity.http(
+            "POST", TOKEN_URL,
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+        )  # fmt: skip
+        assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending", pending.text
+        _approve_device(identity, device["verification_uri_complete"])
+        time.sleep(device.get("interval", 5))  # polling faster gets slow_down
+        tokens = identity.http(
+            "POST", TOKEN_URL,
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+        )  # fmt: skip
+        assert tokens.status_code == 200, tokens.text
+        token = tokens.json()["access_token"]
+        body = claims(token)
+        assert body["azp"] == "task-api-cli" and body["iss"] == ISSUER and body["preferred_username"] == "tester"
+        api = task_api_factory()
+        created = api.post("/tasks", token, {"title": "from the device flow"})
+        assert created.status_code == 201, created.text
+    finally:
+        again = run_role()
+        assert again.returncode == 0, again.stdout[-4000:]
+    response = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+    assert response.status_code in (400, 401), response.text
