@@ -149,7 +149,7 @@ def test_root_filesystem_is_read_only(rendered, container):
     every start, so the root filesystem was writable. An init container builds once into an
     emptyDir (a copy of the image's lib/quarkus first: the build's own launcher reads it),
     and the server starts `--optimized` on a read-only root with emptyDirs where it writes:
-    lib/quarkus (the build), data (data/tmp: caches) and /tmp (the JVM). What the build and
+    lib/quarkus (the build), data (data/transaction-logs, caches) and /tmp (the JVM). What the build and
     the server really write is checked against the real distribution by the identity tier
     (tests/identity/test_keycloak_options.py, keycloak_server.py read-only root)."""
     pod = pod_spec_of(find(rendered, "Deployment", "keycloak"))
