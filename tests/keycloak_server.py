@@ -123,10 +123,83 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-class KeycloakServer:
-    """One Keycloak process in `netns`, on the database `jdbc_url`."""
+# The keycloak role's pod: the image's Keycloak home, read-only, with emptyDirs where the
+# server writes (roles/keycloak/vars/main.yml __keycloak_home, __keycloak_writable).
+ROLE_VARS = REPO / "roles" / "keycloak" / "vars" / "main.yml"
 
-    def __init__(self, dist: Path, workdir: Path, netns, *, jdbc_url: str, db_user: str, cert: Path, key: Path):
+
+def pod_layout() -> tuple[str, dict[str, str]]:
+    """(home, {volume name: path}) of the role's Keycloak pod."""
+    import yaml
+
+    role_vars = yaml.safe_load(ROLE_VARS.read_text())
+    return role_vars["__keycloak_home"], role_vars["__keycloak_writable"]
+
+
+class ReadOnlyHome:
+    """The distribution as the role's pod sees the image: mounted read-only at ``root`` in a
+    private mount namespace (``unshare -m``, so nothing changes outside the command), with
+    writable folders of ``workdir`` at the pod's emptyDir paths under the Keycloak home.
+    lib/quarkus starts as a copy of the distribution's, as the role's init container makes it.
+    Paths outside the home (the pod's /tmp emptyDir) stay the host's: the check covers what
+    Keycloak writes under its home, the image's root filesystem."""
+
+    def __init__(self, dist: Path, workdir: Path):
+        home, writable = pod_layout()
+        self.dist = dist
+        self.root = workdir / "keycloak-home"
+        self.writable: dict[str, Path] = {}
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name, path in writable.items():
+            if not path.startswith(home + "/"):
+                continue
+            relative = path[len(home) + 1 :]
+            folder = workdir / f"emptydir-{name}"
+            if folder.exists():
+                shutil.rmtree(folder)
+            source = dist / relative
+            if source.is_dir():
+                shutil.copytree(source, folder, symlinks=True)
+            else:
+                folder.mkdir(parents=True)
+            self.writable[relative] = folder
+
+    def script(self) -> str:
+        lines = ["set -e", f"mount -t tmpfs -o mode=0755 keycloak-home '{self.root}'"]
+        for child in sorted(self.dist.iterdir()):
+            if child.name.startswith("."):
+                continue
+            target = self.root / child.name
+            lines.append(f"mkdir '{target}'" if child.is_dir() else f"touch '{target}'")
+            lines.append(f"mount --bind '{child}' '{target}'")
+            lines.append(f"mount -o remount,bind,ro '{target}'")
+        for relative, folder in self.writable.items():
+            lines.append(f"mkdir -p '{self.root / relative}' 2>/dev/null || true")
+            lines.append(f"mount --bind '{folder}' '{self.root / relative}'")
+        lines.append(f"mount -o remount,ro '{self.root}'")
+        lines.append('exec "$@"')
+        return "\n".join(lines)
+
+    def wrap(self, *argv: str) -> list[str]:
+        """The command ``argv`` run inside the namespace."""
+        return ["unshare", "-m", "sh", "-c", self.script(), "sh", *argv]
+
+    def kc(self, *args: str) -> list[str]:
+        """kc.sh of the read-only home with ``args``."""
+        return self.wrap(str(self.root / "bin" / "kc.sh"), *args)
+
+
+class KeycloakServer:
+    """One Keycloak process in `netns`, on the database `jdbc_url`.
+
+    With ``read_only_home`` it runs as the role's pod runs it: a read-only Keycloak home
+    with writable lib/quarkus and data only (ReadOnlyHome)."""
+
+    def __init__(
+        self, dist: Path, workdir: Path, netns, *, jdbc_url: str, db_user: str, cert: Path, key: Path,
+        read_only_home: bool = False,
+    ):  # fmt: skip
+        self.home = ReadOnlyHome(dist, workdir) if read_only_home else None
         self.dist = dist
         self.workdir = workdir
         self.netns = netns
@@ -144,8 +217,9 @@ class KeycloakServer:
         # Runtime options (keycloak.org/server/all-config): hostname v2 (a full URL; the admin
         # console and API on hostname-admin), HTTPS only on 443, the management interface
         # (health) on 9000, both on the namespace's loopback.
+        kc = self.home.kc() if self.home else [str(self.dist / "bin" / "kc.sh")]
         return self.netns.command(
-            str(self.dist / "bin" / "kc.sh"),
+            *kc,
             "start",
             "--optimized",
             f"--hostname={URL}",

@@ -184,6 +184,8 @@ def identity(tmp_path_factory):
             dist, workdir, netns,
             jdbc_url="jdbc:postgresql://127.0.0.1:5432/keycloak", db_user=postgres.user,
             cert=credentials / "ca" / "keycloak.crt", key=credentials / "ca" / "keycloak.key",
+            # As the keycloak role's pod runs it: read-only home, emptyDirs for lib/quarkus and data.
+            read_only_home=True,
         )  # fmt: skip
         # The role reads the admin password from the credentials folder (keycloak/admin-password).
         (credentials / "keycloak").mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -163,15 +163,25 @@ def test_after_key_rotation_new_tokens_work_and_the_old_key_is_refused(identity,
 # --- Argo CD and Grafana: authorization code flow -----------------------------------------
 
 
-def code_flow(identity, client_id: str, redirect_uri: str, scopes: list[str]) -> dict:
+def code_flow(identity, client_id: str, redirect_uri: str, scopes: list[str], pkce: str | None = "S256") -> dict:
     """The browser's part of the authorization code flow, then the client's token request:
-    the token response, or the authorization error Keycloak redirects back with."""
+    the token response, or the authorization error Keycloak redirects back with. With
+    ``pkce`` (the method, as Argo CD and Grafana send S256) a code challenge goes with the
+    authorization request and its verifier with the token request (RFC 7636)."""
+    import hashlib
+
     import requests
 
     session = requests.Session()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    verifier = secrets.token_urlsafe(64)
     params = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
               "scope": " ".join(scopes), "state": state, "nonce": nonce}  # fmt: skip
+    if pkce == "S256":
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    elif pkce == "plain":
+        params.update(code_challenge=verifier, code_challenge_method="plain")
     page = identity.session_call(session, "GET", AUTH_URL, params=params, allow_redirects=False)
     if page.status_code == 302:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.headers["Location"]).query)
@@ -191,7 +201,8 @@ def code_flow(identity, client_id: str, redirect_uri: str, scopes: list[str]) ->
     tokens = identity.http(
         "POST", TOKEN_URL,
         data={"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri,
-              "client_id": client_id, "client_secret": identity.credential(f"keycloak/client-{client_id}")},
+              "client_id": client_id, "client_secret": identity.credential(f"keycloak/client-{client_id}"),
+              **({"code_verifier": verifier} if pkce else {})},
     )  # fmt: skip
     assert tokens.status_code == 200, tokens.text
     result = tokens.json()
@@ -241,6 +252,45 @@ def test_grafana_scopes_are_accepted_and_its_role_path_finds_the_role(identity, 
     # Grafana evaluates role_attribute_path on the ID token, then on userinfo.
     assert jmespath.search(path, claims(result["id_token"])) == "Editor", claims(result["id_token"])
     assert jmespath.search(path, result["userinfo"]) == "Editor", result["userinfo"]
+
+
+@pytest.mark.parametrize("client_id", ["argocd", "grafana"])
+@pytest.mark.parametrize("pkce", [None, "plain"])
+def test_a_code_flow_without_an_s256_challenge_is_refused(identity, converged, client_id, pkce):
+    """Review L7: the web clients require PKCE with S256 (pkce.code.challenge.method): an
+    authorization request without a code challenge, or with the plain method, is sent back
+    with invalid_request before any login page."""
+    redirect = {"argocd": "https://argocd.local/auth/callback", "grafana": "https://grafana.local/login/generic_oauth"}
+    result = code_flow(identity, client_id, redirect[client_id], ["openid"], pkce=pkce)
+    assert result.get("authorization_error") == "invalid_request", result
+    assert result["location"].startswith(redirect[client_id] + "?"), result
+
+
+def test_the_realm_refuses_a_password_its_policy_forbids(identity, converged):
+    """Review L7: the realm's password policy (keycloak_password_policy) is Keycloak's: a
+    short password, or one equal to the user name, is refused when it is set."""
+    realm = identity.admin("GET", f"/{REALM}").json()
+    assert (
+        realm["passwordPolicy"]
+        == yaml.safe_load((REPO / "roles" / "keycloak" / "defaults" / "main.yml").read_text())[
+            "keycloak_password_policy"
+        ]
+    )
+    tester = identity.admin("GET", f"/{REALM}/users", params={"username": "tester", "exact": "true"}).json()[0]
+    for bad in ("short-pw", "tester"):
+        answer = identity.admin(
+            "PUT", f"/{REALM}/users/{tester['id']}/reset-password",
+            json={"type": "password", "value": bad, "temporary": False},
+        )  # fmt: skip
+        assert answer.status_code == 400, (bad, answer.status_code, answer.text)
+    # The control: a password the policy admits is accepted (for a new user: the other tests
+    # log in as the tester with its credential).
+    created = identity.admin(
+        "POST", f"/{REALM}/users",
+        json={"username": f"policy-{secrets.token_hex(3)}", "enabled": True, "email": "p@example.com",
+              "credentials": [{"type": "password", "value": secrets.token_urlsafe(18), "temporary": False}]},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
 
 
 # --- the Task API while Keycloak is down ---------------------------------------------------

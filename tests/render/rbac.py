@@ -18,8 +18,9 @@ and plugin/pkg/auth/authorizer/rbac/rbac.go, read for this):
 Bindings may name ClusterRoles the API server creates itself (bootstrap policy,
 plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): their secret access is in
 BUILTIN_SECRET_READERS, including what rendered ClusterRoles add to them through the
-`aggregate-to-*` labels. A binding to any other role that is not rendered is an error: the
-evaluator cannot judge what it does not see.
+`aggregate-to-*` labels; built-in namespaced Roles (namespace_policy.go) are in
+BUILTIN_ROLE_SECRET_READERS. A binding to any other role that is not rendered is an error:
+the evaluator cannot judge what it does not see.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ BUILTIN_SECRET_READERS = {
     "system:discovery": False,
     "system:basic-user": False,
     "system:public-info-viewer": False,
+}
+# Built-in namespaced Roles (bootstrap policy, namespace_policy.go) and whether they read
+# Secrets: extension-apiserver-authentication-reader reads the ConfigMap
+# extension-apiserver-authentication only (aggregated API servers bind it: linkerd-viz's tap).
+BUILTIN_ROLE_SECRET_READERS = {
+    ("kube-system", "extension-apiserver-authentication-reader"): False,
 }
 # Labels that add a ClusterRole's rules to a built-in aggregated role (policy.go): admin
 # aggregates edit, which aggregates view, so each takes the labels below it too.
@@ -153,6 +160,11 @@ class Evaluator:
         if ref["kind"] == "Role":
             if binding["kind"] == "ClusterRoleBinding":
                 raise RBACError(f"{where}: a ClusterRoleBinding cannot refer to a Role")
+            if (namespace, ref["name"]) in BUILTIN_ROLE_SECRET_READERS and (namespace, ref["name"]) not in self.roles:
+                secret_reader = BUILTIN_ROLE_SECRET_READERS[(namespace, ref["name"])]
+                return (
+                    [{"apiGroups": [""], "resources": ["secrets"], "verbs": list(READ_VERBS)}] if secret_reader else []
+                )
             if (namespace, ref["name"]) not in self.roles:
                 raise RBACError(f"{where} refers to Role {namespace}/{ref['name']}, which is not rendered")
             return self.roles[(namespace, ref["name"])].get("rules") or []

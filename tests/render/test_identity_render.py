@@ -77,7 +77,12 @@ def argocd(platform_render):
     objects = _component(platform_render, "argocd")
     oidc = yaml.safe_load(objects[("ConfigMap", "argocd-cm")]["data"]["oidc.config"])
     rbac = objects[("ConfigMap", "argocd-rbac-cm")]["data"]
-    return {"client_id": oidc["clientID"], "scopes": oidc["requestedScopes"], "rbac": rbac}
+    return {
+        "client_id": oidc["clientID"],
+        "scopes": oidc["requestedScopes"],
+        "rbac": rbac,
+        "pkce": oidc.get("enablePKCEAuthentication"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +262,44 @@ def test_grafana_login_email_and_name_claims_are_in_the_id_token(realm, grafana)
     for key in ("login_attribute_path", "email_attribute_path", "name_attribute_path"):
         value = jmespath.search(grafana[key], tokens["id_token"])
         assert isinstance(value, str) and value, f"{key} {grafana[key]!r} finds nothing in the ID token"
+
+
+def _client_tasks():
+    outer = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"]
+    (tasks,) = [t["block"] for t in outer if t["name"] == "configure_api | Manage what lives in the realm"]
+    return [t["community.general.keycloak_client"] for t in tasks if "community.general.keycloak_client" in t]
+
+
+def test_every_client_with_a_browser_flow_requires_pkce_s256(argocd, grafana):
+    """Review L7: Keycloak enforces PKCE for a client whose attribute
+    `pkce.code.challenge.method` is set (OIDCConfigAttributes.PKCE_CODE_CHALLENGE_METHOD in
+    keycloak-server-spi-private 26.7.4): an authorization request without code_challenge, or
+    with another method, is refused. Set to S256 on every client of the role, public or
+    confidential; both web clients send S256: Argo CD with `enablePKCEAuthentication`
+    (argo-cd util/oidc/oidc.go HandleLogin, oauth2.S256ChallengeOption), Grafana with
+    `use_pkce` (grafana pkg/services/authn/clients/oauth.go, codeChallengeMethod "S256")."""
+    role_vars = yaml.safe_load((ROLE / "vars/main.yml").read_text())
+    assert role_vars["__keycloak_pkce_method"] == "S256"
+    clients = _client_tasks()
+    assert clients and all(
+        (c.get("attributes") or {}).get("pkce.code.challenge.method") == "{{ __keycloak_pkce_method }}" for c in clients
+    ), [c["client_id"] for c in clients]
+    assert argocd["pkce"] is True, "Argo CD would not send a code challenge"
+    assert grafana["use_pkce"] == "true", "Grafana would not send a code challenge"
+
+
+def test_the_realm_has_a_password_policy():
+    """Review L7: no password policy. The realm gets one (Keycloak policy providers length,
+    maxLength, notUsername, notEmail, passwordHistory: org/keycloak/policy/*PasswordPolicyProviderFactory
+    of 26.7.4), after NIST SP 800-63B: a minimum length, a long maximum, no composition rules."""
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    policy = defaults["keycloak_password_policy"]
+    terms = dict((term.split("(")[0], term.partition("(")[2].rstrip(")") or None) for term in policy.split(" and "))
+    assert int(terms["length"]) >= 12 and int(terms["maxLength"]) >= 64
+    assert {"notUsername", "notEmail", "passwordHistory"} <= set(terms)
+    tasks = yaml.safe_load((ROLE / "tasks/configure_api.yml").read_text())[0]["block"]
+    (create,) = [t for t in tasks if t["name"] == "configure_api | Create the realm"]
+    assert create["community.general.keycloak_realm"]["password_policy"] == "{{ keycloak_password_policy }}"
 
 
 def test_keycloak_argument_specs_equal_the_defaults():

@@ -88,7 +88,7 @@ def test_pod_is_restricted_anyway(rendered, container):
 
 def test_image_and_start_command(container):
     assert container["image"] == IMAGE
-    assert container["args"] == ["start"]
+    assert container["args"] == ["start", "--optimized"]
 
 
 def test_database_settings_come_from_the_cnpg_credential(platform_render, rendered, container):
@@ -126,6 +126,60 @@ def test_public_url_proxy_and_observability(container):
     assert env["KC_HEALTH_ENABLED"] == env["KC_METRICS_ENABLED"] == "true"
     assert env["KC_HTTP_MANAGEMENT_PORT"] == "9000"
     assert "KC_HOSTNAME_STRICT" not in env  # the issuer never follows the request's host
+
+
+def test_forwarded_headers_are_trusted_only_from_the_pods_own_proxy(container):
+    """Review L7: with proxy-headers and no proxy-trusted-addresses Keycloak believes the
+    X-Forwarded-* headers of any caller (client address for brute-force lockout and events,
+    and the scheme ssl_required checks). Keycloak 26 `proxy-trusted-addresses`
+    (keycloak-config-api ProxyOptions, checked in tests/identity/test_keycloak_options.py):
+    headers from other addresses are ignored. In the mesh every connection reaches Keycloak
+    from its own pod's Linkerd proxy (it forwards to the original destination, the pod's
+    address, linkerd2-proxy since 2.11; loopback before), Traefik's included."""
+    env = env_of(container)
+    names = [e["name"] for e in container["env"]]
+    assert env["KC_POD_IPS"] == {"fieldRef": {"fieldPath": "status.podIPs"}}
+    assert env["KC_PROXY_TRUSTED_ADDRESSES"] == "127.0.0.1,$(KC_POD_IPS)"
+    # Kubernetes expands $(VAR) only from variables defined earlier in the list.
+    assert names.index("KC_POD_IPS") < names.index("KC_PROXY_TRUSTED_ADDRESSES")
+
+
+def test_root_filesystem_is_read_only(rendered, container):
+    """Review L7: `kc.sh start` re-builds the stock image into /opt/keycloak/lib/quarkus at
+    every start, so the root filesystem was writable. An init container builds once into an
+    emptyDir (a copy of the image's lib/quarkus first: the build's own launcher reads it),
+    and the server starts `--optimized` on a read-only root with emptyDirs where it writes:
+    lib/quarkus (the build), data (data/transaction-logs, caches) and /tmp (the JVM). What the build and
+    the server really write is checked against the real distribution by the identity tier
+    (tests/identity/test_keycloak_options.py, keycloak_server.py read-only root)."""
+    pod = pod_spec_of(find(rendered, "Deployment", "keycloak"))
+    assert container["args"] == ["start", "--optimized"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert set(mounts) == {"/opt/keycloak/lib/quarkus", "/opt/keycloak/data", "/tmp"}
+    assert all(volumes[name] == {"name": name, "emptyDir": {}} for name in mounts.values())
+    init = {c["name"]: c for c in pod["initContainers"]}
+    assert list(init) == ["keycloak-copy-build", "keycloak-build"]
+    copy, build = init["keycloak-copy-build"], init["keycloak-build"]
+    for step in (copy, build):
+        assert step["image"] == container["image"]
+        assert step["securityContext"] == container["securityContext"]
+        assert step["resources"] == container["resources"]
+    quarkus = mounts["/opt/keycloak/lib/quarkus"]
+    assert {m["name"]: m["mountPath"] for m in copy["volumeMounts"]} == {quarkus: "/mnt/quarkus"}
+    assert copy["command"] == ["/bin/sh", "-c", "cp -R /opt/keycloak/lib/quarkus/. /mnt/quarkus/"]
+    assert {m["mountPath"]: m["name"] for m in build["volumeMounts"]} == {
+        "/opt/keycloak/lib/quarkus": quarkus, "/tmp": mounts["/tmp"]
+    }  # fmt: skip
+    assert build["args"] == ["build"]
+    # The build options (db, health, metrics) are the same in both, so `--optimized` starts
+    # what was built.
+    build_env = env_of(build)
+    for name in ("KC_DB", "KC_HEALTH_ENABLED", "KC_METRICS_ENABLED"):
+        assert build_env[name] == env_of(container)[name], name
+    assert not [e for e in build["env"] if "valueFrom" in e], "the build needs no Secret"
+    assert restricted_violations(pod) == []
 
 
 def realm_name():

@@ -82,6 +82,23 @@ def test_built_in_roles_and_what_rendered_roles_add_to_them():
     assert secret_readers(objects)[Subject(SA, "viewer", "x")] == {"x": ALL}
 
 
+def test_built_in_namespaced_roles_are_known_and_others_are_errors():
+    """linkerd-viz's tap binds the built-in Role kube-system/extension-apiserver-authentication-reader
+    (bootstrap namespace_policy.go: one ConfigMap, no Secret)."""
+    builtin = binding(
+        "RoleBinding",
+        "t",
+        "Role",
+        "extension-apiserver-authentication-reader",
+        [sa("viz", "tap")],
+        namespace="kube-system",
+    )
+    assert secret_readers([builtin]) == {}
+    unseen = binding("RoleBinding", "u", "Role", "extension-apiserver-authentication-reader", [sa("viz", "tap")], "x")
+    with pytest.raises(RBACError, match="not rendered"):
+        secret_readers([unseen])
+
+
 def test_a_binding_to_an_unseen_role_is_an_error():
     objects = [binding("ClusterRoleBinding", "b", "ClusterRole", "somebody-elses", [sa("a", "b")])]
     with pytest.raises(RBACError, match="somebody-elses"):
