@@ -126,6 +126,12 @@ def pods(everything) -> dict[str, Pod]:
         "argocd-repo-server": w("argocd", "argocd-repo-server"),
         "argocd-redis": w("argocd", "argocd-redis"),
         "argocd-application-controller": w("argocd", "argocd-application-controller"),
+        "argocd-applicationset-controller": w("argocd", "argocd-applicationset-controller"),
+        "argocd-notifications-controller": w("argocd", "argocd-notifications-controller"),
+        "prometheus-operator": w("monitoring", "prometheus-operator"),
+        "kube-state-metrics": w("monitoring", "kube-state-metrics"),
+        # linkerd2-cni chart (cni-plugin.yaml): the DaemonSet's pods, k8s-app=linkerd-cni.
+        "linkerd-cni": Pod("linkerd-cni", {"k8s-app": "linkerd-cni"}, False),
         "grafana": w("monitoring", "grafana"),
         # Pods the operators and charts create (labels as they set them):
         # prometheus-operator adds prometheus=<name> to the CR's podMetadata labels.
@@ -176,6 +182,9 @@ def pods(everything) -> dict[str, Pod]:
         # webhooks and APIServices), the registry on the node address (5000), Traefik on
         # the ingress address (443, k3s ServiceLB).
         "api-server": Pod("", {}, False, host=True),
+        # Any other node address: kubelet 10250, node-exporter 9100 (host network), etcd
+        # 2379, SSH 22 (the "10.0.0.0/8, any port" of the review).
+        "node": Pod("", {}, False, host=True),
         "registry": Pod("", {}, False, host=True),
         "registry-token": Pod("", {}, False, host=True),
         "ingress-address": Pod("", {}, False, host=True),
@@ -281,6 +290,74 @@ MUST_TALK = [
     ("drone-runner", "api-server", 6443, "TCP", False),
     ("cnpg-operator", "api-server", 6443, "TCP", False),
     ("argocd-application-controller", "api-server", 6443, "TCP", False),
+    # Egress of every platform namespace (docs/security.md, "Egress by namespace"): each
+    # component reaches DNS, the Linkerd control plane when meshed, and its own peers.
+    # Argo CD (install.yaml v3.5.1: REDIS_SERVER, *_REPO_SERVER env; argocd-redis's
+    # secret-init runs `argocd admin redis-initial-password` against the API server).
+    ("argocd-repo-server", "kube-dns", 53, "UDP", False),
+    ("argocd-repo-server", "argocd-redis", 6379, "TCP", False),
+    ("argocd-server", "api-server", 6443, "TCP", False),
+    ("argocd-server", "linkerd-identity", 8080, "TCP", True),
+    ("argocd-redis", "api-server", 6443, "TCP", False),
+    ("argocd-applicationset-controller", "argocd-repo-server", 8081, "TCP", False),
+    ("argocd-applicationset-controller", "api-server", 6443, "TCP", False),
+    ("argocd-notifications-controller", "argocd-repo-server", 8081, "TCP", False),
+    ("argocd-notifications-controller", "api-server", 6443, "TCP", False),
+    # Gitea, Keycloak: DNS, PostgreSQL (above), the control plane.
+    ("gitea", "kube-dns", 53, "UDP", False),
+    # Keycloak's issuer, Drone's webhooks: the ingress address, rewritten to Traefik's pod and
+    # its websecure port (traefik chart v40.1.0 values.yaml ports.websecure.port 8443).
+    ("gitea", "traefik", 8443, "TCP", False),
+    ("argocd-server", "traefik", 8443, "TCP", False),
+    ("grafana", "traefik", 8443, "TCP", False),
+    ("gitea", "linkerd-identity", 8080, "TCP", True),
+    ("keycloak", "kube-dns", 53, "UDP", False),
+    ("keycloak", "linkerd-destination", 8086, "TCP", True),
+    ("keycloak-peer", "keycloak", 57800, "TCP", False),
+    # CloudNativePG's operator.
+    ("cnpg-operator", "kube-dns", 53, "UDP", False),
+    # Linkerd's control plane watches the API server; its proxies reach identity.
+    ("linkerd-destination", "api-server", 6443, "TCP", False),
+    ("linkerd-identity", "api-server", 6443, "TCP", False),
+    ("linkerd-proxy-injector", "api-server", 6443, "TCP", False),
+    ("linkerd-destination", "linkerd-identity", 8080, "TCP", True),
+    ("linkerd-destination", "kube-dns", 53, "UDP", False),
+    # linkerd-viz: the API server (web, metrics-api, tap, tap-injector; viz Prometheus's
+    # discovery and cadvisor through kubernetes.default.svc), tap to every proxy's 4190,
+    # viz Prometheus to the control plane's and viz's admin ports and every proxy's 4191.
+    ("viz-web", "api-server", 6443, "TCP", False),
+    ("viz-metrics-api", "api-server", 6443, "TCP", False),
+    ("viz-tap", "api-server", 6443, "TCP", False),
+    ("viz-tap-injector", "api-server", 6443, "TCP", False),
+    ("viz-prometheus", "api-server", 6443, "TCP", False),
+    ("viz-tap", "argocd-server", CONTROL, "TCP", False),
+    ("viz-prometheus", "gitea", ADMIN, "TCP", False),
+    ("viz-prometheus", "linkerd-destination", 9996, "TCP", False),
+    ("viz-prometheus", "viz-web", 9994, "TCP", False),
+    ("viz-web", "linkerd-identity", 8080, "TCP", True),
+    # linkerd-cni: the API server (the chart's ClusterRole: pods, nodes, namespaces, services).
+    ("linkerd-cni", "api-server", 6443, "TCP", False),
+    ("linkerd-cni", "kube-dns", 53, "UDP", False),
+    # Monitoring: Prometheus scrapes into every namespace and the nodes, finds targets in
+    # the API server and sends alerts; the operator and kube-state-metrics watch the API.
+    ("prometheus", "api-server", 6443, "TCP", False),
+    ("prometheus", "node", 10250, "TCP", False),  # kubelet, cAdvisor
+    ("prometheus", "node", 9100, "TCP", False),  # node-exporter (host network)
+    ("prometheus", "kube-dns", 9153, "TCP", False),  # ServiceMonitor coredns
+    ("prometheus", "kube-state-metrics", 8443, "TCP", False),
+    ("prometheus", "kube-state-metrics", 9443, "TCP", False),
+    ("prometheus", "prometheus-operator", 8443, "TCP", False),
+    ("prometheus", "grafana", 3000, "TCP", False),
+    ("prometheus", "viz-tap", 9998, "TCP", False),
+    ("prometheus", "linkerd-proxy-injector", 9995, "TCP", False),
+    ("prometheus", "kube-dns", 53, "UDP", False),
+    ("grafana", "alertmanager", 9093, "TCP", False),
+    ("alertmanager", "alertmanager", 9094, "TCP", False),  # cluster peers
+    ("alertmanager", "alertmanager", 9094, "UDP", False),
+    ("prometheus", "traefik", 9100, "TCP", False),  # ServiceMonitor traefik (metrics)
+    ("grafana", "kube-dns", 53, "UDP", False),
+    ("prometheus-operator", "api-server", 6443, "TCP", False),
+    ("kube-state-metrics", "api-server", 6443, "TCP", False),
 ]
 
 MUST_NOT_TALK = [
@@ -339,6 +416,52 @@ MUST_NOT_TALK = [
     ("stranger", "viz-metrics-api", 8085, "TCP"),
     ("stranger", "viz-prometheus", 9090, "TCP"),
     ("stranger", "argocd-server", 8080, "TCP"),
+    # Egress of every platform namespace: nothing beyond each component's own flows. A pod
+    # in `default` (no policy there) and node addresses on ports nobody serves to them
+    # stand for "any address, any port".
+    ("gitea", "keycloak", 9000, "TCP"),  # Keycloak's management port: Prometheus only
+    ("gitea", "keycloak", 8080, "TCP"),  # OIDC through Traefik only
+    ("gitea", "api-server", 6443, "TCP"),  # no token mounted, no need
+    ("gitea", "stranger", 8080, "TCP"),
+    ("gitea", "node", 10250, "TCP"),
+    ("gitea", "drone", 8080, "TCP"),  # webhooks through Traefik (https://<drone domain>)
+    ("keycloak", "gitea", 3000, "TCP"),
+    ("keycloak", "api-server", 6443, "TCP"),
+    ("keycloak", "stranger", 8080, "TCP"),
+    ("keycloak", "node", 2379, "TCP"),
+    ("keycloak", "ingress-address", 443, "TCP"),  # Keycloak calls no other service
+    ("keycloak", "traefik", 8443, "TCP"),
+    ("argocd-repo-server", "traefik", 8443, "TCP"),
+    ("argocd-server", "postgres", 5432, "TCP"),
+    ("argocd-application-controller", "postgres", 5432, "TCP"),
+    ("argocd-repo-server", "api-server", 6443, "TCP"),  # upstream mounts it no token
+    ("argocd-repo-server", "stranger", 8080, "TCP"),
+    ("argocd-server", "stranger", 8080, "TCP"),
+    ("argocd-server", "node", 10250, "TCP"),
+    ("argocd-redis", "stranger", 6379, "TCP"),
+    ("cnpg-operator", "gitea", 3000, "TCP"),
+    ("cnpg-operator", "stranger", 8080, "TCP"),
+    ("cnpg-operator", "node", 22, "TCP"),
+    ("linkerd-destination", "stranger", 8080, "TCP"),
+    ("linkerd-identity", "node", 10250, "TCP"),
+    ("viz-web", "stranger", 8080, "TCP"),
+    ("viz-tap", "node", 10250, "TCP"),
+    ("linkerd-cni", "stranger", 8080, "TCP"),
+    ("linkerd-cni", "node", 10250, "TCP"),
+    # Monitoring pods: no application's admin or data ports, no arbitrary address.
+    ("grafana", "gitea", 3000, "TCP"),
+    ("grafana", "keycloak", 9000, "TCP"),
+    ("grafana", "stranger", 8080, "TCP"),
+    ("grafana", "node", 10250, "TCP"),
+    ("grafana", "api-server", 6443, "TCP"),
+    ("prometheus", "stranger", 8080, "TCP"),
+    ("prometheus", "node", 22, "TCP"),
+    ("prometheus", "node", 2379, "TCP"),
+    ("alertmanager", "stranger", 8080, "TCP"),
+    ("alertmanager", "gitea", 3000, "TCP"),
+    ("kube-state-metrics", "stranger", 8080, "TCP"),
+    ("kube-state-metrics", "node", 10250, "TCP"),
+    ("prometheus-operator", "stranger", 8080, "TCP"),
 ]
 
 
@@ -363,9 +486,11 @@ def test_every_platform_namespace_denies_by_default(everything, policies):
     assert not missing, f"namespaces without a default-deny ingress NetworkPolicy: {missing}"
     builds = {e["value"] for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"
               for e in o["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DRONE_NAMESPACE_DEFAULT"}  # fmt: skip
-    # Egress closed (issue 18 item 7 follow-up): Drone's namespace (server, runner, gitops
-    # promotion) and node-exporter's, beside the builds, the database and the Task API.
-    closed = builds | {"database", "task-api", "drone", "node-exporter"}
+    # Egress closed in every platform namespace (issue 18 item 7; docs/security.md "Egress
+    # by namespace"): default deny both ways, then each component's own flows.
+    closed = builds | {"database", "task-api", "drone", "node-exporter", "argocd", "cnpg-system", "gitea",
+                       "keycloak", "linkerd", "linkerd-viz", "linkerd-cni", "monitoring"}  # fmt: skip
+    assert closed <= namespaces | builds
     missing = sorted(n for n in closed if not denies(n, "Egress"))
     assert not missing, f"namespaces without a default-deny egress NetworkPolicy: {missing}"
 
