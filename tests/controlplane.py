@@ -305,6 +305,10 @@ class ControlPlane:
         self.timings: dict[str, float] = {}
         self._dynamic = None
 
+    def kubeconfig_path(self, user: str) -> Path:
+        """Where start() writes the kubeconfig of `user` (known before the start)."""
+        return self.dir / f"{user}.kubeconfig"
+
     # processes
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -371,7 +375,7 @@ class ControlPlane:
         self.pki = make_pki(self.dir)
         pki = {k: str(v) for k, v in self.pki.items()}
         configs = {
-            user: kubeconfig(self.dir / f"{user}.kubeconfig", self.pki, user)
+            user: kubeconfig(self.kubeconfig_path(user), self.pki, user)
             for user in ("admin", "controller", "scheduler", "kwok")
         }
         self.kubeconfig = configs["admin"]
@@ -511,7 +515,7 @@ class ControlPlane:
         self.netns.call(dynamic.resources.invalidate_cache)
         return Resource(self.netns, dynamic, self.netns.call(dynamic.resources.get, api_version=api_version, kind=kind))
 
-    def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
+    def add_node(self, name: str, labels: dict[str, str] | None = None, taints: list[dict] | None = None) -> None:
         """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml)."""
         body = {
             "apiVersion": "v1",
@@ -527,6 +531,7 @@ class ControlPlane:
                     **(labels or {}),
                 },
             },
+            "spec": {"taints": taints} if taints else {},
             "status": {
                 "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                 "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},

@@ -8,9 +8,14 @@ from scripts/build-controlplane (scripts/setup runs it); without them, or withou
 from __future__ import annotations
 
 import os
+import shutil
+from types import SimpleNamespace
 
+import k3s_cluster as k3s_like
 import pytest
-from controlplane import ControlPlane, ControlPlaneError, NetNS, binaries, require_netns
+import upstream
+import yaml
+from controlplane import REPO, ControlPlane, ControlPlaneError, NetNS, binaries, require_netns
 
 # The simulated nodes of the smoke tests; the platform tests add one per inventory host.
 NODES = ("kwok-server-1", "kwok-agent-1")
@@ -44,3 +49,54 @@ def netns():
     ns = NetNS(f"gauntlet-ns-{os.getpid()}")
     yield ns
     ns.close()
+
+
+@pytest.fixture(scope="module")
+def k3s_cluster(tmp_path_factory):
+    """A control plane of its own for one test module, made to look like a fresh k3s cluster of
+    a copy of inventory/sample: a kwok Node per k3s host and k3s's own CRDs and HelmCharts
+    (tests/k3s_cluster.py). The inventory copy points the stages at this control plane
+    (gauntlet_kubeconfig) and at a credentials folder of its own.
+
+    Returns a namespace: plane, inventory, credentials, installed (counts), run(playbook, *args).
+    """
+    require_netns()
+    folder = binaries()
+    upstream.require()
+    work = tmp_path_factory.mktemp("k3s-cluster")
+    inventory = work / "inventory"
+    shutil.copytree(REPO / "inventory" / "sample", inventory)
+    credentials = work / "credentials"
+    credentials.mkdir(mode=0o700)
+    plane = ControlPlane(folder, work / "controlplane", name=f"gauntlet-k3s-{os.getpid()}")
+    (inventory / "group_vars" / "all" / "zz-cluster-tier.yml").write_text(
+        yaml.safe_dump(
+            {
+                # The control plane's admin kubeconfig stands in for the one the k3s stage fetches.
+                "gauntlet_kubeconfig": str(plane.kubeconfig_path("admin")),
+                "gauntlet_credentials_dir": str(credentials),
+                # The controller of this run does not resolve the sample's domains (no host
+                # stage wrote them); the platform's calls from the controller are not made here.
+                "local_domains_controller_check": False,
+            }
+        )
+    )
+    nodes = k3s_like.inventory_nodes(inventory, work / "nodes")
+    try:
+        plane.start()
+        installed = k3s_like.install_k3s(plane, nodes)
+    except ControlPlaneError as error:
+        plane.stop()
+        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    except BaseException:
+        plane.stop()
+        raise
+    yield SimpleNamespace(
+        plane=plane,
+        inventory=inventory,
+        credentials=credentials,
+        nodes=nodes,
+        installed=installed,
+        run=lambda playbook, *args, **kw: k3s_like.run_playbook(plane, inventory, playbook, *args, **kw),
+    )
+    plane.stop()
