@@ -425,6 +425,11 @@ class ControlPlane:
             f"--cluster-signing-cert-file={pki['client-ca.crt']}", f"--cluster-signing-key-file={pki['client-ca.key']}",
             # no cloud provider, as k3s runs it: its cloud controllers are off
             "--controllers=*,-service,-route,-cloud-node-lifecycle",
+            # kwok renews the node leases; on these 2 shared cores (load 10+) a renewal can come
+            # later than the default 50 s, and the node lifecycle controller then marks every pod
+            # of the node not Ready for good (kwok does not set it back). A longer grace period
+            # keeps a loaded machine from failing rollouts that are not failing.
+            "--node-monitor-grace-period=5m",
         ])  # fmt: skip
         self._spawn("kube-scheduler", [
             str(self.bin / "kube-scheduler"), *common,
@@ -515,8 +520,13 @@ class ControlPlane:
         self.netns.call(dynamic.resources.invalidate_cache)
         return Resource(self.netns, dynamic, self.netns.call(dynamic.resources.get, api_version=api_version, kind=kind))
 
-    def add_node(self, name: str, labels: dict[str, str] | None = None, taints: list[dict] | None = None) -> None:
-        """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml)."""
+    def add_node(
+        self, name: str, labels: dict[str, str] | None = None, taints: list[dict] | None = None, address: str = ""
+    ) -> None:
+        """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml).
+
+        `address` is its InternalIP (kwok's default is --node-ip, 127.0.0.1, which the API server
+        refuses in the Endpoints of hostNetwork pods); kwok keeps the addresses a Node has."""
         body = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -536,6 +546,11 @@ class ControlPlane:
                 "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                 "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                 "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
+                **(
+                    {"addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}]}
+                    if address
+                    else {}
+                ),
             },
         }
         self.resource("v1", "Node").create(body=body)

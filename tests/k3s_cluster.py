@@ -56,6 +56,7 @@ NODES_PLAYBOOK = """---
       ansible.builtin.copy:
         content: >-
           {{ {'name': k3s_node_name | default(inventory_hostname),
+              'address': node_ip | default(ansible_host | default('')),
               'server': inventory_hostname in groups['k3s_servers'],
               'labels': k3s_node_labels | default([]),
               'taints': k3s_node_taints | default([]),
@@ -125,7 +126,7 @@ def inventory_nodes(inventory: Path, work: Path) -> list[dict]:
         taints = [_taint(t) for t in host["taints"]]
         if host["server"] and host["server_taint"]:
             taints.append(_taint(host["server_taint_value"]))
-        nodes.append({"name": host["name"], "labels": labels, "taints": taints})
+        nodes.append({"name": host["name"], "labels": labels, "taints": taints, "address": host["address"]})
     return nodes
 
 
@@ -153,7 +154,8 @@ def k3s_objects() -> list[dict]:
 def install_k3s(plane, nodes: list[dict]) -> dict:
     """Registers the nodes and applies k3s's own objects; waits for every CRD to be Established."""
     for node in nodes:
-        plane.add_node(node["name"], labels=node["labels"], taints=node["taints"])
+        # The inventory's node_ip: no route leads there from the namespace (only loopback is up).
+        plane.add_node(node["name"], labels=node["labels"], taints=node["taints"], address=node["address"])
     objects = k3s_objects()
     crds = plane.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
     names = []

@@ -7,6 +7,7 @@ from scripts/build-controlplane (scripts/setup runs it); without them, or withou
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from types import SimpleNamespace
@@ -52,11 +53,15 @@ def netns():
 
 
 @pytest.fixture(scope="module")
-def k3s_cluster(tmp_path_factory):
+def k3s_cluster(request, tmp_path_factory):
     """A control plane of its own for one test module, made to look like a fresh k3s cluster of
     a copy of inventory/sample: a kwok Node per k3s host and k3s's own CRDs and HelmCharts
     (tests/k3s_cluster.py). The inventory copy points the stages at this control plane
     (gauntlet_kubeconfig) and at a credentials folder of its own.
+
+    A test module may set INVENTORY_VARS (more inventory variables) and UPSTREAM_BUNDLE = True
+    (a bundle folder made of the upstream copies, as the render tests make it, for the
+    platform stage's charts and manifests).
 
     Returns a namespace: plane, inventory, credentials, installed (counts), run(playbook, *args).
     """
@@ -78,6 +83,8 @@ def k3s_cluster(tmp_path_factory):
                 # The controller of this run does not resolve the sample's domains (no host
                 # stage wrote them); the platform's calls from the controller are not made here.
                 "local_domains_controller_check": False,
+                **bundle_vars(request, work),
+                **getattr(request.module, "INVENTORY_VARS", {}),
             }
         )
     )
@@ -100,3 +107,16 @@ def k3s_cluster(tmp_path_factory):
         run=lambda playbook, *args, **kw: k3s_like.run_playbook(plane, inventory, playbook, *args, **kw),
     )
     plane.stop()
+
+
+def bundle_vars(request, work) -> dict:
+    """gauntlet_bundle_dir of a bundle made of the upstream copies, when the module asks for one."""
+    if not getattr(request.module, "UPSTREAM_BUNDLE", False):
+        return {}
+    # The render tier's helper (tests/render/conftest.py), loaded by path: conftest modules
+    # are not importable by name under --import-mode=importlib.
+    spec = importlib.util.spec_from_file_location("render_conftest", REPO / "tests" / "render" / "conftest.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    bundle, _ = render.make_upstream_bundle(work)
+    return {"gauntlet_bundle_dir": str(bundle)}
