@@ -237,6 +237,12 @@ class Run:
 def run_playbook(plane, inventory: Path, playbook: str, *args: str, timeout: float = 1800) -> Run:
     """ansible-playbook inside the control plane's network namespace, from the repository root."""
     argv = ["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks" / playbook), *args]
+    # kubernetes.core keeps the API server's discovery in a cache file under the temporary
+    # folder, keyed by the server's address, which every control plane of the tier shares
+    # (127.0.0.1:6443): a cache left by another control plane names kinds this one does not
+    # serve (requests for them answer "404 page not found"). One temporary folder per cluster.
+    tmp = plane.dir / "tmp"
+    tmp.mkdir(exist_ok=True)
     began = time.monotonic()
-    result = plane.run(*argv, timeout=timeout, cwd=REPO, env=ansible_env())
+    result = plane.run(*argv, timeout=timeout, cwd=REPO, env=ansible_env(TMPDIR=str(tmp)))
     return Run(argv, result, time.monotonic() - began)

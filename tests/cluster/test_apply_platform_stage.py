@@ -50,6 +50,31 @@ def test_first_apply_reaches_the_end_with_the_roles_waits(k3s_cluster):
         assert status.get("readyReplicas") == deployment["spec"]["replicas"], deployment["metadata"]["name"]
 
 
+def test_pod_security_admits_every_pod_and_crd_validation_every_object(k3s_cluster):
+    """The real admission chain: PodSecurity refuses a pod by failing its controller's create
+    (event FailedCreate); CRD validation refuses a custom resource by failing the apply, which
+    the first run would have reported."""
+    if "first" not in RUNS or RUNS["first"].returncode != 0:
+        pytest.skip("the first apply did not succeed")
+    plane = k3s_cluster.plane
+    events = plane.resource("v1", "Event").get().to_dict()["items"]
+    refused = [
+        f"{e['involvedObject']['kind']}/{e['metadata']['namespace']}/{e['involvedObject']['name']}: {e['message']}"
+        for e in events
+        if e.get("reason") == "FailedCreate"
+    ]
+    assert refused == []
+    namespace = plane.resource("v1", "Namespace").get(name="monitoring").to_dict()
+    level = namespace["metadata"]["labels"].get("pod-security.kubernetes.io/enforce")
+    assert level in ("restricted", "baseline", "privileged")
+    pods = plane.resource("v1", "Pod").get(namespace="monitoring").to_dict()["items"]
+    owners = {o["name"] for p in pods for o in p["metadata"].get("ownerReferences", [])}
+    daemonsets = plane.resource("apps/v1", "DaemonSet").get(namespace="monitoring").to_dict()["items"]
+    for daemonset in daemonsets:  # one pod per simulated node, admitted
+        assert daemonset["metadata"]["name"] in owners
+        assert daemonset["status"]["numberReady"] == len(k3s_cluster.nodes)
+
+
 def test_second_apply_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("platform.yml", *TAGS)
     RUNS["second"] = run
