@@ -426,9 +426,8 @@ class ControlPlane:
             # no cloud provider, as k3s runs it: its cloud controllers are off
             "--controllers=*,-service,-route,-cloud-node-lifecycle",
             # kwok renews the node leases; on these 2 shared cores (load 10+) a renewal can come
-            # later than the default 50 s, and the node lifecycle controller then marks every pod
-            # of the node not Ready for good (kwok does not set it back). A longer grace period
-            # keeps a loaded machine from failing rollouts that are not failing.
+            # later than the default 50 s, and the node lifecycle controller would then mark every
+            # pod of the node not Ready for good (kwok does not set it back).
             "--node-monitor-grace-period=5m",
         ])  # fmt: skip
         self._spawn("kube-scheduler", [
@@ -440,6 +439,10 @@ class ControlPlane:
             str(self.bin / "kwok"), f"--kubeconfig={configs['kwok']}", f"--config={self.bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--server-address=127.0.0.1:10247", f"--cidr={CLUSTER_CIDR}", "--node-ip=127.0.0.1",
+            # Node leases, as a kubelet keeps them (40 s, kubelet's nodeLeaseDurationSeconds
+            # default): the heartbeat Stage updates node status only every 10 min and counts
+            # on the lease for liveness (kwok-stages.yaml, node-heartbeat-with-lease).
+            "--node-lease-duration-seconds=40",
         ])  # fmt: skip
         self._wait("kube-controller-manager /healthz", lambda: self._healthz(10257), 120)
         self._wait("kube-scheduler /healthz", lambda: self._healthz(10259), 120)
