@@ -205,6 +205,7 @@ class Run:
         self.seconds = seconds
         self.recap: dict[str, dict[str, int]] = {}
         self.changed_tasks: list[str] = []
+        self.failed_tasks: list[str] = []  # with no_log items, the output names only the task
         self.applied: dict[str, int] = {}  # task name -> loop items reported (ok or changed)
         task = None
         for line in self.stdout.splitlines():
@@ -218,6 +219,8 @@ class Run:
             if m := _RESULT.match(line):
                 if m[1] == "changed" and task not in self.changed_tasks:
                     self.changed_tasks.append(task)
+                if m[1] in ("failed", "fatal") and task not in self.failed_tasks:
+                    self.failed_tasks.append(task)
                 applied = task and task.endswith("apply | Apply every object") and "(item=" in line
                 if applied and m[1] in ("ok", "changed"):
                     self.applied[task] = self.applied.get(task, 0) + 1
@@ -231,7 +234,10 @@ class Run:
         return sum(self.applied.values())
 
     def explain(self) -> str:
-        return f"{' '.join(self.argv)}\nrc={self.returncode}\n{self.stdout[-12000:]}\n{self.stderr[-3000:]}"
+        return (
+            f"{' '.join(self.argv)}\nrc={self.returncode}\nfailed tasks: {self.failed_tasks}\n"
+            f"changed tasks: {self.changed_tasks}\n{self.stdout[-12000:]}\n{self.stderr[-3000:]}"
+        )
 
 
 def run_playbook(plane, inventory: Path, playbook: str, *args: str, timeout: float = 1800) -> Run:
