@@ -21,9 +21,9 @@ if str(COLLECTIONS_DIR) not in sys.path:
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(1, str(REPO_ROOT / "tests"))
 
-import loopback_netns  # noqa: E402
 import needs  # noqa: E402 - helpers beside this file, importable once tests/ is on sys.path
 import upstream  # noqa: E402
+from playbook_runs import playbook_command  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -74,12 +74,8 @@ def run_playbook(tmp_path, ansible_env):
     """
 
     def run(playbook, inventory, *args, isolated=False):
-        command = ["ansible-playbook", str(REPO_ROOT / "playbooks" / playbook), "-i", str(inventory), *args]
-        if isolated:
-            loopback_netns.require()
-            command = loopback_netns.isolated(command)
         return subprocess.run(
-            command,
+            playbook_command(playbook, inventory, *args, isolated=isolated),
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,

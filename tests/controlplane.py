@@ -20,6 +20,7 @@ apiServer/controllerManager/scheduler; k3s's defaults: cluster CIDR 10.42.0.0/16
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import datetime
 import ipaddress
@@ -34,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 from needs import missing
 
@@ -291,6 +293,26 @@ class ControlPlaneError(RuntimeError):
     pass
 
 
+@contextlib.contextmanager
+def running(plane: ControlPlane, nodes=()):
+    """``plane`` started with ``nodes`` registered, stopped on exit; a start that fails stops
+    what did start and fails the test with the reason, without a traceback."""
+    try:
+        plane.start()
+        for node in nodes:
+            plane.add_node(node)
+    except ControlPlaneError as error:
+        plane.stop()
+        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    except BaseException:
+        plane.stop()
+        raise
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
 class ControlPlane:
     """Start with start(), stop with stop(); see the module docstring."""
 
@@ -313,7 +335,8 @@ class ControlPlane:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.dir / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(self.netns.command(*argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)  # fmt: skip
+        self.processes[name] = subprocess.Popen(self.netns.command(*argv), stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, cwd=self.dir)  # fmt: skip
         log.close()
 
     def log_tail(self, name: str, lines: int = 30) -> str:
@@ -386,6 +409,10 @@ class ControlPlane:
             [
                 str(self.bin / "kine"),
                 "--listen-address=127.0.0.1:2379",
+                # No metrics listener: its default, *:8080 (kine v0.17.5 pkg/app/app.go), took the
+                # port of Traefik's `traefik` entry point (tests/cluster/test_traefik_real.py);
+                # k3s embeds kine as a library and opens no such listener either.
+                "--metrics-bind-address=0",
                 f"--endpoint=sqlite://{self.dir / 'state.db'}?_journal=WAL&cache=shared&_busy_timeout=30000",
             ],
         )
@@ -418,7 +445,8 @@ class ControlPlane:
         common = ["--leader-elect=false", "--bind-address=127.0.0.1", "--profiling=false"]
         self._spawn("kube-controller-manager", [
             str(self.bin / "kube-controller-manager"), *common,
-            f"--kubeconfig={configs['controller']}", f"--authentication-kubeconfig={configs['controller']}", f"--authorization-kubeconfig={configs['controller']}",
+            f"--kubeconfig={configs['controller']}", f"--authentication-kubeconfig={configs['controller']}",
+            f"--authorization-kubeconfig={configs['controller']}",
             f"--service-account-private-key-file={pki['service.key']}", f"--root-ca-file={pki['server-ca.crt']}",
             "--use-service-account-credentials=true", "--allocate-node-cidrs=true", f"--cluster-cidr={CLUSTER_CIDR}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",

@@ -26,6 +26,31 @@ INVENTORY = {
 }
 
 
+def node_play(name: str, before: str = "", after: str = "") -> str:
+    """A play on the four nodes with the k3s role's defaults and vars that renders each node's
+    config.yaml to `{out}/<host>.yaml`, between the tasks `before` and `after` (YAML task
+    items indented by four spaces)."""
+    return (
+        f"""---
+- name: {name}
+  hosts: all
+  gather_facts: false
+  vars_files:
+    - {K3S / "defaults/main.yml"}
+    - {K3S / "vars/main.yml"}
+  tasks:
+"""
+        + before
+        + f"""    - name: The role's config.yaml template
+      ansible.builtin.template:
+        src: {K3S / "templates/config.yaml.j2"}
+        dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.yaml"
+        mode: "0600"
+"""
+        + after
+    )
+
+
 def run_play(tmp_path: Path, env: dict, play: str, variables: dict) -> subprocess.CompletedProcess:
     """ansible-playbook `play` on the four local nodes with `variables` as extra vars."""
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(INVENTORY))

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Action of gauntlet.platform.validate_inventory (docs in plugins/modules/validate_inventory.py).
 
 Gathers, on the controller and without contacting any host: every inventory host's

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Filters judging a k3s helm-controller install (docs in helm_install_*.yml; logic in module_utils/helm_install)."""
 
 from __future__ import annotations

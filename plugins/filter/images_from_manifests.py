@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filter collecting every image of Kubernetes objects.
 
 ``objects | gauntlet.platform.images_from_manifests`` returns the sorted, unique,

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filter: the claims of a JSON Web Token, for checks (docs in jwt_claims.yml).
 
 The signature is NOT verified: use it on a token the caller has just received from

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Filters of the k3s roles (docs in k3s_config.yml, k3s_bundle_entries.yml, k3s_token_matches.yml,
 k8s_object_filename.yml, k8s_object_filenames.yml)."""
 

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filter building k3s registries.yaml content.
 
 ``images | gauntlet.platform.k3s_registries('registry.local:5000', username=..., password=..., ca_file=...)``

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filter giving every Namespace of a list a `default` ServiceAccount that mounts no token (docs in
 k8s_default_service_accounts.yml)."""
 

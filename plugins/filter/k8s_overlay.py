@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Filters adapting an upstream manifest as data (docs in k8s_overlay.yml, k8s_set_namespace.yml)."""
 
 from __future__ import annotations

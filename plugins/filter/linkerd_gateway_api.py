@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filter linkerd_gateway_api: who provides the Gateway API CRDs Linkerd needs (docs beside)."""
 
 from __future__ import annotations

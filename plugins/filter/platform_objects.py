@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Filters building the Namespace and the Ingress of a platform role.
 
 ``'gitea' | gauntlet.platform.platform_namespace(pod_security='restricted', inject=false)``

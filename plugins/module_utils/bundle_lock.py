@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """The bundle lock file: every artefact of the bundle with its digest.
 
 JSON, sorted, without timestamps, so an unchanged bundle writes byte-identical

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Pack a Helm chart from the offline bundle into a byte-identical .tgz.
 
 k3s's helm-controller installs a chart given as ``spec.chartContent`` (base64 of the

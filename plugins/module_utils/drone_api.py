@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Idempotent operations on the Drone API, and the OAuth2 login that links a Drone account to Gitea.
 
 Drone keeps, per user, the Gitea OAuth2 token it got when that user logged in through
@@ -137,7 +137,7 @@ def link_account(
 
     # 2. Drone's login redirects to Gitea's authorize endpoint; follow it to Drone's callback.
     response = http.request("GET", f"{drone}/login")
-    for _ in range(MAX_REDIRECTS):
+    for _unused in range(MAX_REDIRECTS):
         target = response.location
         if response.status in (301, 302, 303, 307) and target:
             if target.startswith(f"{drone}/login/error") or "/login/error" in urllib.parse.urlsplit(target).path:
@@ -242,15 +242,20 @@ def ensure_secrets(
     fingerprint_file: str,
     pull_request: bool = False,
     check_mode: bool = False,
+    absent=(),
 ) -> dict:
-    """Repository secrets with the given values.
+    """Repository secrets with the given values, and none of the names in ``absent``.
 
     Drone never returns secret values, so the sha256 of each value written is kept in
     ``fingerprint_file`` (mode 0600): a secret is written when it is missing in Drone,
     when its fingerprint is unknown, or when the value changed since it was written.
-    Other secrets of the repository are left alone.
+    Secrets named in ``absent`` are deleted (and forgotten in the fingerprint file); other
+    secrets of the repository are left alone.
     """
     slug = f"{owner}/{name}"
+    both = sorted(set(secrets) & set(absent))
+    if both:
+        raise ApiError(f"secrets {', '.join(both)} are both wanted and absent")
     base = f"/api/repos/{_q(owner)}/{_q(name)}/secrets"
     existing = {item.get("name"): item for item in client.call("GET", base).json() or []}
     prints = {}
@@ -280,7 +285,19 @@ def ensure_secrets(
         else:
             client.call("POST", base, body)
         prints.setdefault(slug, {})[key] = fingerprint
-        folder = os.path.dirname(os.path.abspath(fingerprint_file))
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        atomic_write(fingerprint_file, (json.dumps(prints, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
-    return {"changed": bool(created or updated), "created": created, "updated": updated}
+        _write_prints(fingerprint_file, prints)
+    deleted = sorted(key for key in set(absent) if key in existing)
+    for key in deleted:
+        if check_mode:
+            continue
+        # DELETE /api/repos/{owner}/{name}/secrets/{secret} (harness/drone v2.25.0 handler/api/api.go).
+        client.call("DELETE", f"{base}/{_q(key)}", ok=(200, 204))
+        prints.get(slug, {}).pop(key, None)
+        _write_prints(fingerprint_file, prints)
+    return {"changed": bool(created or updated or deleted), "created": created, "updated": updated, "deleted": deleted}
+
+
+def _write_prints(fingerprint_file: str, prints: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(fingerprint_file))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    atomic_write(fingerprint_file, (json.dumps(prints, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)

@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Who provides the Gateway API CRDs Linkerd needs: decided from the CRDs in the cluster.
 
 Upstream facts this relies on (checked in the sources, not remembered):

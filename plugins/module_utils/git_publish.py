@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Publish folders of the controller into a remote git branch, without rewriting anyone's history.
 
 The sources are copied into a temporary repository and committed as a tree. Two refs
@@ -158,7 +158,7 @@ def publish(
         git("config", "core.autocrlf", "false")
         git("remote", "add", "origin", repo_url)
         listed = git("ls-remote", "origin", network=True)
-        remote_refs = {ref: sha for sha, _, ref in (line.partition("\t") for line in listed.splitlines())}
+        remote_refs = {ref: sha for sha, _unused, ref in (line.partition("\t") for line in listed.splitlines())}
         wanted = [ref for ref in (f"refs/heads/{branch}", source_ref) if ref in remote_refs]
         if wanted:
             git("fetch", "-q", "--no-tags", "origin", *[f"+{ref}:refs/fetched/{ref}" for ref in wanted], network=True)

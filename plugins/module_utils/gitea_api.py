@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Idempotent operations on the Gitea REST API (/api/v1), as one account with HTTP basic auth.
 
 Every ``ensure_*`` function reads first, changes only what differs, and returns a result

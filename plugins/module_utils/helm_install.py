@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Judge a k3s helm-controller install from what kubernetes.core.k8s_info read (filters in helm_install.py).
 
 How helm-controller v0.17.7 (the one k3s v1.36.4 embeds; k3s-io/helm-controller

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Turn the map of service domains into hosts entries.
 
 One source for every place that resolves the local domains: /etc/hosts on the

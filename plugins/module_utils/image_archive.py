@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Image archives read in place: oci-archive and docker-archive tarballs.
 
 - oci-archive: a tar of an OCI image layout (``skopeo copy ... oci-archive:``,

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Build an image into an OCI layout from a build context (the bundle's seed images).
 
 Used by ``image_bundle`` in the online phase for images no upstream registry has: the

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Collect every container image referenced by Kubernetes objects.
 
 The roles feed the exact objects they apply (or render) through this, so the

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Container image references: parse, normalise, mirror.
 
 Follows the grammar of the distribution reference package that Docker,

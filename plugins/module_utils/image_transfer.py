@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Copy images between a bundle and registries: push (preload) and pull (bundle).
 
 Push (``push_bundle``), for every image of a bundle:
@@ -92,7 +94,8 @@ def tree_from_source(source: BundleSource, name: str, digest: str, media_type: s
             )
         if have != size:
             raise ContentError(
-                f"blob {blob} of image {name} in {source.location} has {have} bytes, the manifest says {size}; the bundle is corrupt, rebuild it with playbooks/bundle.yml"
+                f"blob {blob} of image {name} in {source.location} has {have} bytes, the manifest says {size}; "
+                "the bundle is corrupt, rebuild it with playbooks/bundle.yml"
             )
     return tree
 
@@ -183,9 +186,9 @@ def push_bundle(
         entries = [(s, e) for s, e in entries if e.name in wanted]
     # 1. manifest trees (validates media types and blob presence before any write)
     trees = [(s, tree_from_source(s, e.name, e.digest, e.media_type)) for s, e in entries]
-    targets = {t.name: target_for(t.name, client.registry, registry_name) for _, t in trees}
+    targets = {t.name: target_for(t.name, client.registry, registry_name) for _unused, t in trees}
     # 2. what is already there
-    remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _, t in trees], concurrency)
+    remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _unused, t in trees], concurrency)
     moved = [
         f"{client.registry}/{targets[tree.name][0]}:{targets[tree.name][1]} already names {found[0]}, the bundle has {tree.digest}"
         for (_source, tree), found in zip(trees, remote, strict=True)

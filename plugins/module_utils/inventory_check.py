@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Everything the validation play checks, as pure functions that return messages.
 
 The validate_inventory action gathers the inventory (each host's variables with where
@@ -702,7 +702,7 @@ def variable_problems(data: dict) -> list[str]:
         if not isinstance(variables, dict):
             continue
         for name in sorted(variables, key=str):
-            value, origin, error, _ = _entry(hosts, host, name)
+            value, origin, error, _unused = _entry(hosts, host, name)
             where = _where(origin, host)
             if not isinstance(name, str):
                 continue
@@ -769,7 +769,7 @@ def _addresses_and_names(data: dict) -> list[str]:
     groups = _mapping(data.get("groups"))
     reference, hosts = _cluster(data)
     problems = []
-    network, _origin, network_error, _ = _entry(hosts, reference, "gauntlet_node_network")
+    network, _origin, network_error, _unused = _entry(hosts, reference, "gauntlet_node_network")
     node_list, addresses = node_problems(groups, hosts, network if not network_error else None)
     problems.extend(node_list)
     problems.extend(domain_problems(data, reference, addresses))
@@ -781,7 +781,7 @@ def _addresses_and_names(data: dict) -> list[str]:
         value, _origin, error, _set = _entry(hosts, reference, name)
         return None if error else value
 
-    ingress, _, ingress_error, ingress_set = _entry(hosts, reference, "gauntlet_ingress_address")
+    ingress, _unused, ingress_error, ingress_set = _entry(hosts, reference, "gauntlet_ingress_address")
     summary = {
         "groups": {g: _host_list(m) for g, m in groups.items() if isinstance(g, str)},
         "hosts": addresses,

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Secrets a service issues (OAuth2 client secrets, access tokens), kept in the credentials folder.
 
 The credential lookup generates random secrets; some secrets can only come from the

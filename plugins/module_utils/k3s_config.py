@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Pure helpers for the k3s roles: config.yaml building, bundle lock reading, token checks
 and the file names of rendered Kubernetes objects. No Ansible imports, so tests use them directly.
 """

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Adapt an upstream install manifest without copying it: namespaces and overlays.
 
 Upstream manifests such as Argo CD's ``install.yaml`` are applied as published, with
@@ -86,7 +88,7 @@ def set_namespace(objects, namespace, cluster_kinds=()) -> list:
     objects = _objects(objects, "objects")
     cluster = set(CLUSTER_SCOPED_KINDS) | set(cluster_kinds)
     for obj in objects:
-        kind, _ = _identity(obj, "every object")
+        kind, _unused = _identity(obj, "every object")
         spec = obj.get("spec") or {}
         if kind == "CustomResourceDefinition" and spec.get("scope") == "Cluster":
             cluster.add((spec.get("names") or {}).get("kind"))

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Pure helpers of role local_ca: the CA's name constraints and the check of a certificate's names
 against them. No Ansible imports, so tests use them directly.
 

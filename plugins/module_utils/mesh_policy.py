@@ -1,5 +1,5 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """The platform's one rule for NetworkPolicies of meshed pods (docs/security.md, "Meshed pods").
 
 Upstream facts (Linkerd edge-26.8.3, read in the sources):
@@ -223,7 +223,7 @@ def _port(port, where: str) -> dict:
     if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         return {"port": port, "protocol": "TCP"}
     if isinstance(port, str):
-        number, _, protocol = port.partition("/")
+        number, _unused, protocol = port.partition("/")
         protocol = protocol or "TCP"
         if number.isdigit() and 0 < int(number) < 65536 and protocol in ("TCP", "UDP", "SCTP"):
             return {"port": int(number), "protocol": protocol}

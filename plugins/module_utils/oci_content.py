@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """OCI / Docker content: media types, manifest parsing, verified streaming.
 
 Stdlib only.

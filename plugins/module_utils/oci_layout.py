@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """OCI image layout directories: the bundle's own format.
 
 ``<dir>/oci-layout``, ``<dir>/index.json`` and ``<dir>/blobs/sha256/<hex>``.

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Builders for the objects every platform role needs: its Namespace and its Ingress.
 
 One place decides the PodSecurity labels, the Linkerd injection annotation and how a

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Build k3s ``/etc/rancher/k3s/registries.yaml`` content.
 
 Every upstream registry is mirrored to the local registry with a rewrite that

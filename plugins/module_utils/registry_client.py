@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """A registry client for the OCI distribution spec (Docker Registry HTTP API v2).
 
 - Auth: HTTP basic, and the bearer-token flow (``WWW-Authenticate: Bearer
@@ -62,7 +64,7 @@ class TransientError(RegistryError):
 
 
 def _parse_challenge(header: str) -> tuple[str, dict]:
-    scheme, _, rest = header.strip().partition(" ")
+    scheme, _unused, rest = header.strip().partition(" ")
     params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
     return scheme.lower(), params
 
@@ -253,7 +255,8 @@ class RegistryClient:
             if sent_auth and tries >= 2:
                 who = f"user {self.username!r}" if self.username else "anonymous access"
                 raise RegistryAuthError(
-                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); check the credentials and the user's permissions",
+                    f"registry {self.registry} denied {who} for {' '.join(scopes) or 'this request'} (HTTP 401); "
+                    "check the credentials and the user's permissions",
                     401,
                 )
             return
@@ -336,7 +339,7 @@ class RegistryClient:
                     attempt += 1
                     self._sleep(attempt, resp.getheader("Retry-After"))
                     continue
-                _, detail = _error_detail(data)
+                _unused, detail = _error_detail(data)
                 raise TransientError(
                     f"registry {host} answered HTTP {resp.status} to {method} {req_path.split('?')[0]}: {detail}",
                     resp.status,
@@ -510,7 +513,7 @@ class RegistryClient:
                 method, location, scopes=self._scopes(repo, push=True), headers=headers, body=reader, retry=False
             )
         except ContentError:
-            scheme, host, _ = self._url(location)
+            scheme, host, _unused = self._url(location)
             self._drop_connection(host, scheme)
             raise
 

@@ -1,3 +1,5 @@
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """What every module that talks to one registry shares: its connection options, their
 checks, and the client built from them (image_preload, registry_inventory_info).
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """A small HTTP client for the platform's service APIs (Gitea, Drone) and their web login pages.
 
 - TLS verified against a CA file (the platform's local CA) or the system store; plain

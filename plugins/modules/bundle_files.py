@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Record downloaded bundle files, with their sha256, in the bundle lock."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ description:
     name, URL, sha256 and path in the C(files) section of the bundle lock written by
     M(gauntlet.platform.image_bundle). Images already in the lock are kept.
   - When a file lists an expected O(files[].sha256), a different hash fails the task and the lock is left as it was.
-  - Idempotent: the lock is rewritten (atomically) only when its content changes.
+  - "Idempotent: the lock is rewritten (atomically) only when its content changes."
 options:
   lock_file:
     description: Path of the bundle lock (JSON); created when missing.
@@ -45,7 +45,7 @@ options:
         description: Expected sha256 (64 hex, optionally prefixed C(sha256:)).
         type: str
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Module: a repository activated in Drone, with its settings."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ extends_documentation_fragment:
   - gauntlet.platform.service_api.drone
   - gauntlet.platform.service_api.resolve
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

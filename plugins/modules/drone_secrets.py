@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Module: repository secrets in Drone."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ short_description: Keep repository secrets in Drone
 version_added: 0.1.0
 description:
   - Creates each secret of O(secrets) that the repository lacks, and writes again those whose value changed since
-    this module last wrote them. Secrets not listed are left alone.
+    this module last wrote them. Secrets named in O(absent) are deleted; other secrets are left alone.
   - Drone never returns secret values, so the sha256 of every value written is kept in O(fingerprint_file) (mode 0600)
     on the controller; a secret without a known fingerprint is written once.
   - Secrets are never exposed to pull requests unless O(pull_request) is set (a pull request from a fork could read them).
@@ -31,11 +31,18 @@ options:
     description: Expose the secrets to pull request builds.
     type: bool
     default: false
+  absent:
+    description:
+      - Names of secrets the repository must not have (for example one a pipeline no longer receives); they are
+        deleted. A name may not be both in O(secrets) and here.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - gauntlet.platform.service_api.drone
   - gauntlet.platform.service_api.resolve
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -53,6 +60,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+deleted:
+  description: Names of the secrets deleted (O(absent)).
+  returned: always
+  type: list
+  elements: str
 created:
   description: Names of the secrets created.
   returned: always
@@ -87,6 +99,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
         params["fingerprint_file"],
         pull_request=params["pull_request"],
         check_mode=check_mode,
+        absent=params.get("absent") or [],
     )
 
 
@@ -97,6 +110,7 @@ def main():
             "secrets": {"type": "dict", "required": True, "no_log": True},
             "fingerprint_file": {"type": "path", "required": True},
             "pull_request": {"type": "bool", "default": False},
+            "absent": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Module: publish folders of the controller into a git branch, keeping the branch's own commits."""
 
 from __future__ import annotations
@@ -68,15 +68,16 @@ options:
     description: Author and committer of the commits, V(Name <email>).
     type: str
     default: Gauntlet <gauntlet@localhost>
-  message:
-    description: Message of the commit holding changed sources.
+  commit_message:
+    description:
+      - Message of the commit holding changed sources (not C(message), a name validate-modules reserves).
     type: str
     default: Publish sources
   source_ref:
     description: Ref of the remote marking the last published sources; C(refs/gauntlet/source/<branch>) by default.
     type: str
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -133,7 +134,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
         exclude=params["exclude"],
         author_name=match["name"],
         author_email=match["email"],
-        message=params["message"],
+        message=params["commit_message"],
         username=params["username"],
         password=params["password"],
         ca_path=params["ca_path"],
@@ -159,7 +160,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "ca_path": {"type": "path"},
             "author": {"type": "str", "default": "Gauntlet <gauntlet@localhost>"},
-            "message": {"type": "str", "default": "Publish sources"},
+            "commit_message": {"type": "str", "default": "Publish sources"},
             "source_ref": {"type": "str"},
         },
         supports_check_mode=True,

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Module: a Gitea organisation."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ extends_documentation_fragment:
   - gauntlet.platform.service_api.gitea
   - gauntlet.platform.service_api.resolve
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ description:
   - The lock keeps the C(files) entries other tasks recorded (see the bundle_lock helpers); its
     C(images) entries are exactly the images of this run.
 author:
-  - Cloud Native Gauntlet contributors
+  - Cloud Native Gauntlet contributors (!UNKNOWN)
 options:
   images:
     description:
@@ -135,8 +135,10 @@ seealso:
   - module: gauntlet.platform.image_preload
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
     support: full
 """
 
@@ -353,7 +355,7 @@ class ImageBundle:
                 pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
             )
         builder = ImageBuilder(
-            lambda argv: self.module.run_command(argv),
+            self.module.run_command,
             shutil.which,
             builder=self.module.params["builder"],
             network=self.module.params["build_network"],

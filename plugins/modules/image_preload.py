@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ description:
     blobs are in place, so a failure never leaves a tag pointing at a broken manifest; rerun to complete.
   - Runs with no internet access; stdlib only, so it also runs on the VMs.
 author:
-  - Cloud Native Gauntlet contributors
+  - Cloud Native Gauntlet contributors (!UNKNOWN)
 options:
   src:
     description:
@@ -106,8 +106,10 @@ seealso:
   - module: gauntlet.platform.image_bundle
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
     support: full
 """
 

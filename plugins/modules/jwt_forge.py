@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: Cloud Native Gauntlet developers
-# Apache License 2.0
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Read-only module: re-sign a JWT with a fresh key, to prove a service checks signatures."""
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ notes:
   - Supports check mode. Put C(no_log) on the task, as the input and the output are bearer tokens.
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
     support: none
 requirements:
   - cryptography
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Write a component's Kubernetes objects into the render directory, one file each."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ notes:
   - Supports check mode (nothing written, the changes reported) and diff mode (file names only; contents may hold
     secrets).
 author:
-  - Cloud Native Gauntlet developers
+  - Cloud Native Gauntlet developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

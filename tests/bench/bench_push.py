@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Push benchmark: gauntlet.platform.image_preload vs skopeo copy vs crane push.
 
 Run on demand (not collected by pytest):
@@ -110,7 +109,7 @@ def build_archives(workdir: Path, n_images: int, size_mb: int) -> tuple[list[tup
                 "architecture": "amd64",
                 "os": "linux",
                 "config": {},
-                "rootfs": {"type": "layers", "diff_ids": [d for _, d in layers]},
+                "rootfs": {"type": "layers", "diff_ids": [d for _unused, d in layers]},
             }
         ).encode()
         manifest = json.dumps(
@@ -124,7 +123,7 @@ def build_archives(workdir: Path, n_images: int, size_mb: int) -> tuple[list[tup
                 },
                 "layers": [
                     {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(b), "size": len(b)}
-                    for b, _ in layers
+                    for b, _unused in layers
                 ],
             }
         ).encode()
@@ -152,7 +151,7 @@ def build_archives(workdir: Path, n_images: int, size_mb: int) -> tuple[list[tup
 
             add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
             add("index.json", index)
-            for blob in (config, manifest, *(b for b, _ in layers)):
+            for blob in (config, manifest, *(b for b, _unused in layers)):
                 add(f"blobs/sha256/{sha(blob)[7:]}", blob)
                 distinct[sha(blob)] = len(blob)
         archives.append((path, name))
@@ -162,7 +161,7 @@ def build_archives(workdir: Path, n_images: int, size_mb: int) -> tuple[list[tup
 def floor_seconds(archives, concurrency: int) -> float:
     """Read and sha256 every distinct blob once from the archives, same concurrency."""
     members = {}
-    for path, _ in archives:
+    for path, _unused in archives:
         with tarfile.open(path) as tar:
             for info in tar:
                 if info.name.startswith("blobs/sha256/") and info.name not in members:
@@ -189,7 +188,7 @@ def floor_seconds(archives, concurrency: int) -> float:
 def run_ours(archives, registry: Registry, concurrency: int) -> float:
     args = {
         "ANSIBLE_MODULE_ARGS": {
-            "src": [str(p) for p, _ in archives],
+            "src": [str(p) for p, _unused in archives],
             "registry": registry.host,
             "plain_http": True,
             "concurrency": concurrency,
@@ -199,7 +198,9 @@ def run_ours(archives, registry: Registry, concurrency: int) -> float:
         json.dump(args, handle)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "collections"))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(MODULE), handle.name], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(MODULE), handle.name], capture_output=True, text=True, env=env, check=False
+    )
     elapsed = time.monotonic() - start
     os.unlink(handle.name)
     result = json.loads(proc.stdout)
@@ -255,7 +256,7 @@ def main() -> None:
     archives, distinct = build_archives(workdir, opts.images, opts.size_mb)
     mb = distinct / 1e6
     print(
-        f"{len(archives)} archives, {sum(p.stat().st_size for p, _ in archives) / 1e6:.0f} MB on disk, {mb:.0f} MB of distinct blobs",
+        f"{len(archives)} archives, {sum(p.stat().st_size for p, _unused in archives) / 1e6:.0f} MB on disk, {mb:.0f} MB of distinct blobs",
         flush=True,
     )
     os.sync()  # flush the freshly written archives so writeback does not slow the first tool

@@ -16,7 +16,7 @@ import k3s_cluster as k3s_like
 import pytest
 import upstream
 import yaml
-from controlplane import REPO, ControlPlane, ControlPlaneError, NetNS, binaries, require_netns
+from controlplane import REPO, ControlPlane, NetNS, binaries, require_netns, running
 
 # The simulated nodes of the smoke tests; the platform tests add one per inventory host.
 NODES = ("kwok-server-1", "kwok-agent-1")
@@ -28,19 +28,8 @@ def control_plane(tmp_path_factory):
     kube-scheduler, kwok) with NODES registered; torn down after the session."""
     require_netns()
     folder = binaries()
-    plane = ControlPlane(folder, tmp_path_factory.mktemp("controlplane"))
-    try:
-        plane.start()
-        for node in NODES:
-            plane.add_node(node)
-    except ControlPlaneError as error:
-        plane.stop()
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    except BaseException:
-        plane.stop()
-        raise
-    yield plane
-    plane.stop()
+    with running(ControlPlane(folder, tmp_path_factory.mktemp("controlplane")), NODES) as plane:
+        yield plane
 
 
 @pytest.fixture
@@ -89,24 +78,16 @@ def k3s_cluster(request, tmp_path_factory):
         )
     )
     nodes = k3s_like.inventory_nodes(inventory, work / "nodes")
-    try:
-        plane.start()
-        installed = k3s_like.install_k3s(plane, nodes)
-    except ControlPlaneError as error:
-        plane.stop()
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    except BaseException:
-        plane.stop()
-        raise
-    yield SimpleNamespace(
-        plane=plane,
-        inventory=inventory,
-        credentials=credentials,
-        nodes=nodes,
-        installed=installed,
-        run=lambda playbook, *args, **kw: k3s_like.run_playbook(plane, inventory, playbook, *args, **kw),
-    )
-    plane.stop()
+    with running(plane) as started:
+        installed = k3s_like.install_k3s(started, nodes)
+        yield SimpleNamespace(
+            plane=started,
+            inventory=inventory,
+            credentials=credentials,
+            nodes=nodes,
+            installed=installed,
+            run=lambda playbook, *args, **kw: k3s_like.run_playbook(started, inventory, playbook, *args, **kw),
+        )
 
 
 def bundle_vars(request, work) -> dict:

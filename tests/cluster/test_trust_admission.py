@@ -105,7 +105,7 @@ def test_an_ingress_for_another_namespaces_host_is_refused(control_plane, sample
     for obj in ingress_host_policy(services, owners):
         kind = obj["kind"]
         control_plane.resource("admissionregistration.k8s.io/v1", kind).create(body=obj)
-    for namespace in {owners["tasks"], owners["keycloak"]}:
+    for namespace in sorted({owners["tasks"], owners["keycloak"]}):
         create_namespace(control_plane, namespace)
     ingresses = control_plane.resource("networking.k8s.io/v1", "Ingress")
 

@@ -277,7 +277,9 @@ def test_network_policy_allows_exactly_the_needed_flows(objects):
     # Traefik (kube-system) is never meshed: app port only. Prometheus may be: 4143 too.
     assert ("kube-system", {"app.kubernetes.io/name": "traefik"}, {8000}) in ingress
     assert ("monitoring", {"app.kubernetes.io/name": "prometheus"}, {8000, 4143}) in ingress
-    assert all(namespace is not None for namespace, _, _ in ingress), "every ingress peer is namespace-scoped"
+    assert all(namespace is not None for namespace, _unused, _unused in ingress), (
+        "every ingress peer is namespace-scoped"
+    )
     egress = _peers(policy["egress"])
     by_peer = {(namespace, tuple(sorted(labels.items()))): ports for namespace, labels, ports in egress}
     assert by_peer[("kube-system", (("k8s-app", "kube-dns"),))] == {53}
@@ -285,8 +287,8 @@ def test_network_policy_allows_exactly_the_needed_flows(objects):
     # websecure entry point listens on 8443 in its pod (traefik chart v40.1.0 values.yaml,
     # ports.websecure.port); the Service's 443 is rewritten to it before policy applies.
     assert by_peer[("kube-system", (("app.kubernetes.io/name", "traefik"),))] == {8443}
-    assert {namespace for namespace, _, _ in egress} == {"kube-system", "database", "linkerd"}
-    assert [ports for namespace, _, ports in egress if namespace == "database"] == [{5432, 4143}]
+    assert {namespace for namespace, _unused, _unused in egress} == {"kube-system", "database", "linkerd"}
+    assert [ports for namespace, _unused, ports in egress if namespace == "database"] == [{5432, 4143}]
     assert all(rule.get("ports") for rule in policy["egress"]), "no egress rule may open every port"
 
 

@@ -149,6 +149,7 @@ class Registry:
             [skopeo, "inspect", "--raw", *self.skopeo_args(), f"docker://{self.host}/{ref}"],
             capture_output=True,
             timeout=60,
+            check=False,
         )
         assert proc.returncode == 0, f"skopeo inspect {ref} failed: {proc.stderr.decode()}"
         return proc.stdout
@@ -292,13 +293,13 @@ class TestImages:
         return manifest, config
 
     def single(self, name: str, layer_names: list[str]) -> None:
-        manifest, _ = self._manifest(layer_names, "linux/amd64")
+        manifest, _unused = self._manifest(layer_names, "linux/amd64")
         self.images[name] = (self._add(manifest), "application/vnd.oci.image.manifest.v1+json")
 
     def index(self, name: str, platforms: dict[str, list[str]]) -> None:
         children = []
         for platform, names in platforms.items():
-            manifest, _ = self._manifest(names, platform)
+            manifest, _unused = self._manifest(names, platform)
             os_, arch = platform.split("/")
             children.append(
                 {
@@ -421,8 +422,8 @@ class TokenServer:
         def issue(subject: str, scopes: list[str]) -> str:
             access = []
             for scope in scopes:
-                kind, _, rest = scope.partition(":")
-                repo, _, actions = rest.rpartition(":")
+                kind, _unused, rest = scope.partition(":")
+                repo, _unused, actions = rest.rpartition(":")
                 access.append({"type": kind, "name": repo, "actions": actions.split(",")})
             t = int(time.time())
             header = enc(json.dumps({"alg": "ES256", "typ": "JWT", "x5c": [x5c]}).encode())

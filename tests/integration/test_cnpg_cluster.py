@@ -37,7 +37,7 @@ def password(app: str) -> str:
 
 
 def test_cluster_is_ready_and_roles_reconciled(api):
-    custom, _ = api
+    custom, _unused = api
     cluster = custom.get_namespaced_custom_object("postgresql.cnpg.io", "v1", NAMESPACE, "clusters", CLUSTER)
     conditions = {c["type"]: c["status"] for c in cluster["status"].get("conditions", [])}
     assert conditions.get("Ready") == "True", cluster["status"]
@@ -47,7 +47,7 @@ def test_cluster_is_ready_and_roles_reconciled(api):
 
 @pytest.mark.parametrize("app", APPS)
 def test_database_is_applied(api, app):
-    custom, _ = api
+    custom, _unused = api
     database = custom.get_namespaced_custom_object(
         "postgresql.cnpg.io", "v1", NAMESPACE, "databases", f"{CLUSTER}-{app.replace('_', '-')}"
     )
@@ -55,7 +55,7 @@ def test_database_is_applied(api, app):
 
 
 def test_task_api_secret_matches_the_credential(api):
-    _, core = api
+    _unused, core = api
     secret = core.read_namespaced_secret("task-api-database", "task-api")
     uri = base64.b64decode(secret.data["uri"]).decode()
     assert uri == f"postgresql://task_api:{password('task_api')}@platform-db-rw.database.svc:5432/task_api"

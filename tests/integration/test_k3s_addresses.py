@@ -8,24 +8,14 @@ test double of the file k3s writes (server https://127.0.0.1:6443).
 
 import pytest
 import yaml
-from k3s_local import HOSTS, K3S, run_play
+from k3s_local import HOSTS, K3S, node_play, run_play
 
-PLAY = f"""---
-- name: Render each node's k3s config.yaml and the controller's kubeconfig
-  hosts: all
-  gather_facts: false
-  vars_files:
-    - {K3S / "defaults/main.yml"}
-    - {K3S / "vars/main.yml"}
-  tasks:
-    - name: The role's config.yaml template
-      ansible.builtin.template:
-        src: {K3S / "templates/config.yaml.j2"}
-        dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.yaml"
-        mode: "0600"
-    - name: The role's kubeconfig tasks
+PLAY = node_play(
+    "Render each node's k3s config.yaml and the controller's kubeconfig",
+    after=f"""    - name: The role's kubeconfig tasks
       ansible.builtin.include_tasks: {K3S / "tasks/kubeconfig.yml"}
-"""
+""",
+)
 
 KUBECONFIG_DOUBLE = """apiVersion: v1
 kind: Config

@@ -20,29 +20,19 @@ import os
 
 import pytest
 import yaml
-from k3s_local import HOSTS, K3S, REPO, run_play
+from k3s_local import HOSTS, K3S, REPO, node_play, run_play
 
-PLAY = f"""---
-- name: Render each node's k3s files with the role's templates
-  hosts: all
-  gather_facts: false
-  vars_files:
-    - {K3S / "defaults/main.yml"}
-    - {K3S / "vars/main.yml"}
-  tasks:
-    - name: The role's config.yaml template
-      ansible.builtin.template:
-        src: {K3S / "templates/config.yaml.j2"}
-        dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}-config.yaml"
-        mode: "0600"
-    - name: The role's server files
+PLAY = node_play(
+    "Render each node's k3s files with the role's templates",
+    after=f"""    - name: The role's server files
       ansible.builtin.template:
         src: "{K3S / "templates"}/{{{{ item }}}}.j2"
         dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}-{{{{ item }}}}"
         mode: "0600"
       loop: [admission.yaml, audit.yaml, default-serviceaccounts.yaml]
       when: inventory_hostname in groups['k3s_servers']
-"""
+""",
+)
 
 # The hardening guide's kubelet list (k3s-io/docs hardening-guide.md, "v1.29 and Newer").
 GUIDE_CIPHERS = [
@@ -68,7 +58,7 @@ def render(tmp_path, ansible_env, **extra):
     assert result.returncode == 0, result.stdout + result.stderr
     files = {}
     for host in HOSTS:
-        files[host] = {"config": yaml.safe_load((out / f"{host}-config.yaml").read_text())}
+        files[host] = {"config": yaml.safe_load((out / f"{host}.yaml").read_text())}
         for name in ("admission.yaml", "audit.yaml", "default-serviceaccounts.yaml"):
             path = out / f"{host}-{name}"
             if path.exists():
@@ -177,7 +167,7 @@ def rule_matches(rule, request):
             return False
         if not rule.get("resources"):
             return True
-        resource, _, sub = request["resource"].partition("/")
+        resource, _unused, sub = request["resource"].partition("/")
         for group_resources in rule["resources"]:
             if group_resources.get("group", "") not in (request.get("group", ""), "*"):
                 continue

@@ -10,24 +10,14 @@ used to join agents to the cluster, but not servers"; pkg/cli/cmds/agent.go: `--
 """
 
 import yaml
-from k3s_local import HOSTS, K3S, run_play
+from k3s_local import HOSTS, K3S, node_play, run_play
 
-PLAY = f"""---
-- name: Generate the tokens and render each node's k3s config.yaml
-  hosts: all
-  gather_facts: false
-  vars_files:
-    - {K3S / "defaults/main.yml"}
-    - {K3S / "vars/main.yml"}
-  tasks:
-    - name: The role's token tasks
+PLAY = node_play(
+    "Generate the tokens and render each node's k3s config.yaml",
+    before=f"""    - name: The role's token tasks
       ansible.builtin.include_tasks: {K3S / "tasks/token.yml"}
-    - name: The role's config.yaml template
-      ansible.builtin.template:
-        src: {K3S / "templates/config.yaml.j2"}
-        dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.yaml"
-        mode: "0600"
-"""
+""",
+)
 
 
 def render(tmp_path, ansible_env):
@@ -85,7 +75,7 @@ def test_a_new_cluster_gives_agents_only_the_agent_token(tmp_path, ansible_env):
 
 
 def test_the_agent_token_is_generated_once(tmp_path, ansible_env):
-    first, _ = render(tmp_path, ansible_env)
+    first, _unused = render(tmp_path, ansible_env)
     assert first.returncode == 0, first.stdout + first.stderr
     token = (tmp_path / "credentials/k3s-agent-token").read_text()
     # The first server now runs with it: k3s keeps it in <data-dir>/server/agent-token.
@@ -118,7 +108,7 @@ def test_an_agent_token_the_servers_do_not_hold_stops_every_host(tmp_path, ansib
         (tmp_path / "credentials" / name).write_text(value + "\n")
         (tmp_path / "credentials" / name).chmod(0o600)
     running_cluster(tmp_path, "s" * 48)  # built without an agent token: server/agent-token links to token
-    result, _ = render(tmp_path, ansible_env)
+    result, _unused = render(tmp_path, ansible_env)
     assert result.returncode != 0
     assert "k3s-agent-token does not match" in result.stdout, result.stdout
     assert "s1, s2, s3" in result.stdout

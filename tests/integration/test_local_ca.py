@@ -313,4 +313,7 @@ def test_every_task_that_touches_the_ca_key_runs_on_the_controller():
                 assert task.get("delegate_to") == "localhost", (path, task.get("name"))
                 assert task.get("become") is False, (path, task.get("name"))
     # The check looked at something: the CA key is created and used in role local_ca.
-    assert {str(p) for p, _ in touching} >= {"roles/local_ca/tasks/ca.yml", "roles/local_ca/tasks/certificate.yml"}
+    assert {str(p) for p, _unused in touching} >= {
+        "roles/local_ca/tasks/ca.yml",
+        "roles/local_ca/tasks/certificate.yml",
+    }

@@ -222,6 +222,8 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         gitea.apps[1] = {"owner": "gauntlet-admin", "name": "drone", "redirect_uris": [f"{drone.url}/login"],
                          "confidential_client": True, "client_id": "cid", "client_secret": "csecret"}  # fmt: skip
         drone.bootstrap("gauntlet-ci", token)
+        # An older run stored the gitops bump token as a pipeline secret: this run removes it.
+        drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False}}
         extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
                  "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
         start = "configure | Read the credentials the pipelines and the account link need"
@@ -231,12 +233,13 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         repo = drone.repos["gauntlet/task-api"]
         assert repo["active"] is True and repo["config_path"] == "apps/task-api/.drone.yml"
         stored = drone.secrets["gauntlet/task-api"]
-        assert sorted(stored) == ["gitops_token", "local_ca", "pip_index_url", "registry_password", "registry_username"]
+        assert sorted(stored) == ["local_ca", "pip_index_url", "registry_password", "registry_username"]
         assert stored["registry_password"]["data"] == "registry-password-0123456789"
         # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
         assert stored["registry_username"]["data"] == "gauntlet-ci"
         assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())
-        assert stored["gitops_token"]["data"] == "c" * 40
+        # The token that writes gitops is in no Drone secret (the CronJob drone-gitops-promote holds it).
+        assert not any(s["data"] == "c" * 40 for s in stored.values())
         assert not any(s["pull_request"] for s in stored.values())
         assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
         assert CI_PASSWORD not in out and "registry-password-0123456789" not in out

@@ -18,6 +18,7 @@ import jsonschema
 import kubernetes_validate
 import loopback_netns
 import pytest
+import session_cache
 import upstream
 import yaml
 from resolved_vars import VARS_PLAYBOOK
@@ -223,7 +224,24 @@ def platform_render(tmp_path_factory):
     credentials folder, the bundle entries, the computed image list and the domains.
     Skips every test using it, before any work, when there are no upstream inputs.
     """
+    return render_platform(tmp_path_factory)
+
+
+def render_platform(tmp_path_factory, *, rerun: bool = True):
+    """What the platform_render fixture returns, made once per session: the control-plane
+    tier's chart tests (tests/cluster/test_charts.py) load this module and call it too, with
+    ``rerun=False`` (the first render only; the second run is made when a test needs it)."""
     upstream.require()
+    base = str(tmp_path_factory.getbasetemp())
+    first = session_cache.once(("platform_first", base), lambda: _first_render(tmp_path_factory))
+    if not rerun:
+        return first
+    return session_cache.once(("platform_render", base), lambda: _second_render(first))
+
+
+def _first_render(tmp_path_factory):
+    from types import SimpleNamespace
+
     work = tmp_path_factory.mktemp("platform")
     bundle, entries = make_upstream_bundle(work)
     out = work / "render"
@@ -240,23 +258,30 @@ def platform_render(tmp_path_factory):
     first = run_playbook(REPO / "playbooks/platform.yml", *args)
     assert first.returncode == 0, first.stdout + first.stderr
     snapshot = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.yaml"))}
-    second = run_playbook(REPO / "playbooks/platform.yml", *args)
-    assert second.returncode == 0, second.stdout + second.stderr
-    resolved = inventory_vars(work, ["gauntlet_bundle_images", "local_domains_services"], *args)
-    from types import SimpleNamespace
-
     return SimpleNamespace(
         dir=out,
         work=work,
         args=args,
         first=snapshot,
-        second_stdout=second.stdout,
         credentials=work / "credentials",
         bundle=bundle,
         bundle_entries=entries,
+        objects={p: yaml.safe_load(b) for p, b in snapshot.items()},
+    )
+
+
+def _second_render(first):
+    """The first render, a second run over it, and the resolved image list and domains."""
+    from types import SimpleNamespace
+
+    second = run_playbook(REPO / "playbooks/platform.yml", *first.args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    resolved = inventory_vars(first.work, ["gauntlet_bundle_images", "local_domains_services"], *first.args)
+    return SimpleNamespace(
+        **vars(first),
+        second_stdout=second.stdout,
         images=resolved["gauntlet_bundle_images"],
         domains=resolved["local_domains_services"],
-        objects={p: yaml.safe_load(b) for p, b in snapshot.items()},
     )
 
 

@@ -73,8 +73,8 @@ BUILTIN_SCOPES = {
     "offline_access": (False, []),
     "microprofile-jwt": (False, [("upn", ALL, lambda u, r: u["username"]), ("groups", ID_ACCESS, _realm_roles)]),
 }
-REALM_DEFAULT_SCOPES = sorted(name for name, (default, _) in BUILTIN_SCOPES.items() if default)
-REALM_OPTIONAL_SCOPES = sorted(name for name, (default, _) in BUILTIN_SCOPES.items() if not default)
+REALM_DEFAULT_SCOPES = sorted(name for name, (default, _unused) in BUILTIN_SCOPES.items() if default)
+REALM_OPTIONAL_SCOPES = sorted(name for name, (default, _unused) in BUILTIN_SCOPES.items() if not default)
 
 
 class ModelError(AssertionError):
@@ -134,8 +134,8 @@ class Realm:
         self.groups = set(groups)
         self.realm_roles = set(realm_roles)
         self.scopes = {}
-        for scope, (_, claims) in BUILTIN_SCOPES.items():
-            self.scopes[scope] = [(c, t, (lambda f: lambda u: f(u, name))(v)) for c, t, v in claims]
+        for scope, (_unused, claims) in BUILTIN_SCOPES.items():
+            self.scopes[scope] = [(c, t, lambda u, f=v: f(u, name)) for c, t, v in claims]
         for scope in client_scopes:
             if scope["name"] in self.scopes:
                 raise ModelError(f"client scope {scope['name']!r} already exists as a built-in scope")

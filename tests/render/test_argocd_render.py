@@ -37,7 +37,7 @@ def upstream_objects():
 def component(render, name):
     """{(kind, name): object} of one component folder, and the objects in file order."""
     items = sorted((p, o) for p, o in render.objects.items() if p.parts[0] == name)
-    return {(o["kind"], o["metadata"]["name"]): o for _, o in items}, [o for _, o in items]
+    return {(o["kind"], o["metadata"]["name"]): o for _unused, o in items}, [o for _unused, o in items]
 
 
 def secret_data(secret):
@@ -51,13 +51,13 @@ def credential(render, name):
 @pytest.fixture(scope="module")
 def argocd(platform_render):
     objects, ordered = component(platform_render, "argocd")
-    crds, _ = component(platform_render, "argocd-crds")
+    crds, _unused = component(platform_render, "argocd-crds")
     apps, app_list = component(platform_render, "argocd-apps")
     return {"objects": objects, "ordered": ordered, "crds": crds, "apps": apps, "app_list": app_list}
 
 
 def test_components_and_apply_order(argocd):
-    assert [name for _, name in argocd["crds"]] == [
+    assert [name for _unused, name in argocd["crds"]] == [
         "applications.argoproj.io",
         "applicationsets.argoproj.io",
         "appprojects.argoproj.io",
@@ -69,7 +69,7 @@ def test_components_and_apply_order(argocd):
 
 def test_crds_are_upstreams_unchanged(argocd):
     upstream = {o["metadata"]["name"]: o for o in upstream_objects() if o["kind"] == "CustomResourceDefinition"}
-    for (_, name), crd in argocd["crds"].items():
+    for (_unused, name), crd in argocd["crds"].items():
         assert crd == upstream[name], f"CRD {name} differs from the upstream manifest"
 
 
@@ -217,7 +217,7 @@ def test_rbac_nothing_by_default_roles_by_group(argocd):
 
 
 def test_every_container_has_requests_and_limits(argocd):
-    workloads = [o for (k, _), o in argocd["objects"].items() if k in ("Deployment", "StatefulSet")]
+    workloads = [o for (k, _unused), o in argocd["objects"].items() if k in ("Deployment", "StatefulSet")]
     assert len(workloads) == 6
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
@@ -287,7 +287,7 @@ def test_appproject_permits_exactly_the_kinds_gitops_uses(argocd, render_tools):
     """
     app = argocd["apps"][("Application", "task-api")]
     project = argocd["apps"][("AppProject", app["spec"]["project"])]["spec"]
-    used = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for _, o in gitops_render.objects()}
+    used = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for _unused, o in gitops_render.objects()}
     allowed = [(e["group"], e["kind"]) for e in project["namespaceResourceWhitelist"]]
     assert sorted(allowed) == sorted(used)
     assert len(allowed) == len(set(allowed))
@@ -299,7 +299,7 @@ def test_appproject_permits_exactly_the_kinds_gitops_uses(argocd, render_tools):
                         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")]:  # fmt: skip
         assert not _permitted(project["namespaceResourceWhitelist"], group, kind), f"{group}/{kind} is permitted"
     # Every object gitops/ holds goes to the app's own namespace, the project's only destination.
-    assert {o["metadata"].get("namespace") for _, o in gitops_render.objects()} == {
+    assert {o["metadata"].get("namespace") for _unused, o in gitops_render.objects()} == {
         d["namespace"] for d in project["destinations"]
     }
 

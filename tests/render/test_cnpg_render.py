@@ -91,7 +91,7 @@ def test_operator_is_the_release_manifest_but_namespace_scoped(operator):
             assert env.pop() == {"name": "WATCH_NAMESPACE", "value": NAMESPACE}
         assert ours == theirs, f"{theirs['kind']} {theirs['metadata']['name']} differs from the release manifest"
     extra = {(o["kind"], o["metadata"]["name"]) for o in rendered[len(upstream) :]}
-    assert {k for k, _ in extra} == {
+    assert {k for k, _unused in extra} == {
         "ClusterRole",
         "ClusterRoleBinding",
         "Role",

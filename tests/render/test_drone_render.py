@@ -165,12 +165,12 @@ def test_runner_rbac_is_scoped_to_the_builds_namespace(objects):
     builds = env_of(container)["DRONE_NAMESPACE_DEFAULT"]
     assert builds == "drone-builds"
     assert not [key for key in objects if key[0] in ("ClusterRole", "ClusterRoleBinding")]
-    roles = [o for (kind, _, _), o in objects.items() if kind == "Role"]
+    roles = [o for (kind, _unused, _unused), o in objects.items() if kind == "Role"]
     assert [r["metadata"]["namespace"] for r in roles] == [builds]
     (role,) = roles
     assert {res for rule in role["rules"] for res in rule["resources"]} == {"pods", "pods/log", "secrets"}
     assert all(rule["apiGroups"] == [""] for rule in role["rules"])
-    (binding,) = [o for (kind, _, _), o in objects.items() if kind == "RoleBinding"]
+    (binding,) = [o for (kind, _unused, _unused), o in objects.items() if kind == "RoleBinding"]
     assert binding["metadata"]["namespace"] == builds
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": "drone"}]
@@ -185,7 +185,7 @@ def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
-    values = {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+    values = {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
     internal = PLATFORM["gauntlet_gitea_internal_url"]
     assert values["GIT_CONFIG_COUNT"] == "2"
     assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
@@ -199,7 +199,7 @@ def step_env(objects):
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
-    return {k: v.strip("'") for k, _, v in (line.partition("=") for line in lines if line)}
+    return {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
 
 
 def run_credential_helper(helper, env):
@@ -253,6 +253,7 @@ def issued_render(platform_render, render_tools, tmp_path_factory):
         ("drone/gitea-client-id", "0f4c1a2b-client-id"),
         ("drone/gitea-client-secret", "gto_issued_by_gitea_0123"),
         ("gitea/clone-token", "0123456789abcdef0123456789abcdef01234567"),
+        ("gitea/ci-token", "89abcdef0123456789abcdef0123456789abcdef"),
     ):
         (credentials / name).parent.mkdir(mode=0o700, exist_ok=True)
         (credentials / name).write_text(value + "\n")
@@ -282,3 +283,78 @@ def test_issued_oauth2_client_reaches_the_server_and_restarts_it(issued_render, 
     assert secret(values, "DRONE_RPC_SECRET") == secret(
         objects[("Secret", "drone", "drone-server")], "DRONE_RPC_SECRET"
     )
+
+
+# --- The gitops bump: outside Drone ---------------------------------------------------------
+# Drone v2.25.0 gives every repository and organisation secret to every build that is not a
+# pull request (operator/manager/manager.go), lets anyone with write access start a build
+# labelled with any branch and commit (handler/api/repos/builds/create.go, `custom` event),
+# promote any build (builds/promote.go) and sign any configuration (POST .../sign,
+# CheckWriteAccess in handler/api/api.go); protected mode checks signatures of hook builds
+# only (trigger/trigger.go). No Drone setting keeps a secret to reviewed main builds, so the
+# token that writes gitops is given to no build: a CronJob of the platform holds it.
+PROMOTE = ("CronJob", "drone", "drone-gitops-promote")
+
+
+def promote_pod(objects):
+    return objects[PROMOTE]["spec"]["jobTemplate"]["spec"]["template"]
+
+
+def test_the_gitops_bump_runs_outside_drone(objects, platform_render):
+    cronjob = objects[PROMOTE]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = promote_pod(objects)["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert objects[("ServiceAccount", "drone", pod["serviceAccountName"])]["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["image"] in set(platform_render.images)
+    env = env_of(container)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    # The script is the role's own file (never code from the task-api repository).
+    script = Path(container["command"][-1])
+    script_volume = volumes[mounts[str(script.parent)]]
+    configmap = objects[("ConfigMap", "drone", script_volume["configMap"]["name"])]
+    assert configmap["data"][script.name] == (REPO / "roles/drone/files/gitops_promote.py").read_text()
+    # Main of task-api, after Drone's push build of it succeeded, into the gitops kustomization.
+    kustomization = yaml.safe_load((REPO / "gitops/task-api/kustomization.yaml").read_text())
+    assert env["SOURCE_REPO"] == f"{PLATFORM['gauntlet_gitea_org']}/task-api"
+    assert env["SOURCE_BRANCH"] == "main"
+    assert env["STATUS_CONTEXT"] == "continuous-integration/drone/push"
+    assert env["GITOPS_REPO"] == f"{PLATFORM['gauntlet_gitea_org']}/gitops"
+    assert env["GITOPS_BRANCH"] == "main"
+    assert env["GITOPS_PATH"] == "task-api/kustomization.yaml"
+    # A repository name, not an image reference (and not named like an image setting).
+    assert env["REPOSITORY"] in [i["name"] for i in kustomization["images"]]
+    assert not [name for name in env if "IMAGE" in name]
+    assert env["GITEA_URL"] == PLATFORM["gauntlet_gitea_internal_url"]
+    # Tokens as files from one Secret, not environment variables.
+    for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE"):
+        path = Path(env[name])
+        volume = volumes[mounts[str(path.parent)]]
+        assert volume["secret"]["secretName"] == "drone-gitops-promote"
+        assert path.name in objects[("Secret", "drone", "drone-gitops-promote")]["data"]
+    assert not [
+        e for e in container.get("env", []) if "valueFrom" in e or ("TOKEN" in e["name"] and "FILE" not in e["name"])
+    ]
+
+
+def test_no_build_can_read_the_gitops_token(objects):
+    # The Secret lives in the drone namespace; the runner's only grant is in drone-builds, and
+    # there it can create and delete Secrets, never read them.
+    assert objects[("Secret", "drone", "drone-gitops-promote")]["metadata"]["namespace"] == "drone"
+    for (kind, namespace, _unused), obj in objects.items():
+        if kind in ("Role", "ClusterRole"):
+            for rule in obj["rules"]:
+                if "secrets" in rule.get("resources", []):
+                    assert not {"get", "list", "watch", "*"} & set(rule["verbs"]), obj["metadata"]["name"]
+        if namespace == "drone-builds":
+            assert "drone-gitops-promote" not in json.dumps(obj)
+
+
+def test_the_gitops_token_is_the_bump_accounts(issued_render):
+    issued, credentials = issued_render
+    values = issued[("Secret", "drone", "drone-gitops-promote")]
+    assert secret(values, "gitops-token") == credential(credentials, "gitea/ci-token")
+    # Reads of task-api with the read-only clone account's token.
+    assert secret(values, "source-token") == credential(credentials, "gitea/clone-token")

@@ -162,3 +162,71 @@ def test_oci_artifacts_are_data_never_run(references):
     assert not artifacts & set(references), (
         f"an OCI artifact runs as a container: {sorted(artifacts & set(references))}"
     )
+
+
+# --- Digests from the bundle lock (issue 18 H1 fix 3) ------------------------------------------
+# The platform render's test bundle records files only. Here the same bundle's lock also records
+# a digest for every image of the computed list, as `image_bundle` does after pulling: test data,
+# a sha256 of the reference itself (no registry is at hand), so each digest is distinct and
+# traceable. The drone and cnpg components are rendered again with that lock (k8s_objects reads
+# it): every image reference of their workloads must then carry the digest the lock gives.
+DIGEST_COMPONENTS = ("drone", "cnpg")
+
+
+def _test_digest(reference):
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(normalized(reference).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def digest_render(platform_render, render_tools, tmp_path_factory):
+    import json
+    import shutil
+
+    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+
+    work = tmp_path_factory.mktemp("digests")
+    bundle = work / "bundle"
+    shutil.copytree(platform_render.bundle, bundle, symlinks=True)
+    lock = bundle_lock.load_lock(str(bundle / "bundle.lock.json"))
+    for image in platform_render.images:
+        bundle_lock.set_image(lock, normalized(image), _test_digest(image))
+    (bundle / "bundle.lock.json").unlink()
+    bundle_lock.write_lock(str(bundle / "bundle.lock.json"), lock)
+    credentials = work / "credentials"
+    shutil.copytree(platform_render.credentials, credentials)
+    out = work / "render"
+    extra = json.loads(platform_render.args[1])
+    extra.update(
+        gauntlet_render_dir=str(out), gauntlet_credentials_dir=str(credentials), gauntlet_bundle_dir=str(bundle)
+    )
+    result = render_tools.run_playbook(
+        REPO / "playbooks/platform.yml", "--tags", ",".join(DIGEST_COMPONENTS), "-e", json.dumps(extra)
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    objects = {p.relative_to(out): yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))}
+    assert {p.parts[0] for p in objects} >= set(DIGEST_COMPONENTS)
+    return objects, {entry["name"]: entry["digest"] for entry in lock["images"]}
+
+
+def test_rendered_workloads_pull_the_digest_the_bundle_lock_gives(digest_render):
+    from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
+    from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import parse_image
+
+    objects, digests = digest_render
+    seen, wrong = [], []
+    for path, obj in objects.items():
+        if obj["kind"] in ("ConfigMap", "Secret", "CustomResourceDefinition"):
+            continue
+        for reference in images_from_manifests([obj], normalize=False) + env_images(obj):
+            ref = parse_image(reference)
+            seen.append(reference)
+            name = str(parse_image(reference.split("@", 1)[0]))
+            if name not in digests:
+                wrong.append(f"{path}: {reference} is not in the bundle lock")
+            elif ref.digest != digests[name]:
+                wrong.append(f"{path}: {reference} does not carry the lock's digest {digests[name]}")
+    # The drone runner's placeholder (an environment setting) and the CronJob are among them.
+    assert any("drone/placeholder" in r for r in seen) and len(seen) >= 5, seen
+    assert not wrong, "\n".join(wrong)

@@ -162,7 +162,7 @@ def test_control_cases(admit, namespace, hosts, tls, default_backend, allowed):
 
 
 def test_refusal_names_the_ingress_and_namespace(admit):
-    _, messages = admit(ingress("task-api", "keycloak.local", name="phish"), "task-api")
+    _unused, messages = admit(ingress("task-api", "keycloak.local", name="phish"), "task-api")
     assert messages == [
         "Ingress task-api/phish: every rule needs a host, and namespace task-api may publish only the hosts of its own"
         " services"

@@ -211,7 +211,7 @@ def routed(ingress, host, request_path):
     """Whether a request path reaches the backend: Prefix matching as Kubernetes defines it
     (networking.k8s.io/v1 HTTPIngressPath: element-wise on '/'-separated path elements)."""
     request = [e for e in request_path.split("/") if e]
-    for (rule_host, path), (kind, _) in ingress_routes(ingress).items():
+    for (rule_host, path), (kind, _unused) in ingress_routes(ingress).items():
         prefix = [e for e in path.split("/") if e]
         if rule_host == host and kind == "Prefix" and request[: len(prefix)] == prefix:
             return True

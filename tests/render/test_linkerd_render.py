@@ -151,7 +151,7 @@ def test_cni_chart_values_point_at_k3s_cni_folders(platform_render, render_tools
 
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_chart_content_is_the_upstream_chart_with_partials_vendored(platform_render, render_tools, name):
-    folder, _, app_version = CHARTS[name]
+    folder, _unused, app_version = CHARTS[name]
     source = render_tools.upstream_path(f"linkerd/{VERSION}/{folder}")
     partials = render_tools.upstream_path(f"linkerd/{VERSION}/charts/partials")
     members = archive(platform_render, name)
@@ -234,7 +234,7 @@ def _constraints(cert):
 
 
 def test_trust_anchor_is_a_p256_root_for_ten_years(identity):
-    anchor, _, anchor_key, _ = identity
+    anchor, _unused, anchor_key, _unused = identity
     assert isinstance(anchor.public_key(), ec.EllipticCurvePublicKey)
     assert anchor.public_key().curve.name == "secp256r1"
     assert anchor_key.public_key().public_numbers() == anchor.public_key().public_numbers()
@@ -250,7 +250,7 @@ def test_trust_anchor_is_a_p256_root_for_ten_years(identity):
 
 
 def test_issuer_is_a_p256_intermediate_for_a_year_signed_by_the_anchor(identity):
-    anchor, issuer, _, issuer_key = identity
+    anchor, issuer, _unused, issuer_key = identity
     assert issuer.public_key().curve.name == "secp256r1"
     assert issuer_key.public_key().public_numbers() == issuer.public_key().public_numbers()
     assert issuer.subject.rfc4514_string() == "CN=identity.linkerd.cluster.local"
@@ -425,12 +425,12 @@ def test_issuer_is_kept_then_renewed_only_within_the_renewal_window(tmp_path, re
         assert result.returncode == 0, result.stdout + result.stderr
         return {p.name: p.read_bytes() for p in folder.iterdir()}, result.stdout
 
-    first, _ = run(90)
+    first, _unused = run(90)
     second, stdout = run(90)
     assert second == first
     assert re.search(r"changed=0\b", stdout)
     # An issuer valid for 365 days expires "within 400 days": re-signed, same key, same anchor.
-    renewed, _ = run(400)
+    renewed, _unused = run(400)
     assert renewed["issuer.crt"] != first["issuer.crt"]
     for name in ("issuer.key", "trust-anchor.crt", "trust-anchor.key"):
         assert renewed[name] == first[name], name
@@ -442,7 +442,7 @@ def test_issuer_is_kept_then_renewed_only_within_the_renewal_window(tmp_path, re
     # A new trust anchor (rotation): the issuer is re-signed by it, keeping its key.
     for name in ("trust-anchor.crt", "trust-anchor.key"):
         (folder / name).unlink()
-    rotated, _ = run(90)
+    rotated, _unused = run(90)
     assert rotated["trust-anchor.crt"] != renewed["trust-anchor.crt"]
     assert rotated["issuer.crt"] != renewed["issuer.crt"] and rotated["issuer.key"] == renewed["issuer.key"]
     anchor = x509.load_pem_x509_certificate(rotated["trust-anchor.crt"])

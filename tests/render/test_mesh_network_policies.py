@@ -91,6 +91,15 @@ def _workload(everything, namespace, name, meshed_namespaces) -> Pod:
     return Pod(namespace, dict(template["metadata"]["labels"]), meshed, ports)
 
 
+def _cronjob(everything, namespace, name, meshed_namespaces) -> Pod:
+    (obj,) = [o for o in everything if o["kind"] == "CronJob" and o["metadata"]["name"] == name
+              and o["metadata"].get("namespace") == namespace]  # fmt: skip
+    template = obj["spec"]["jobTemplate"]["spec"]["template"]
+    inject = (template["metadata"].get("annotations") or {}).get("linkerd.io/inject")
+    meshed = inject == "enabled" or (namespace in meshed_namespaces and inject != "disabled")
+    return Pod(namespace, dict(template["metadata"]["labels"]), meshed)
+
+
 @pytest.fixture(scope="module")
 def pods(everything) -> dict[str, Pod]:
     meshed = _meshed_namespaces(everything)
@@ -151,6 +160,8 @@ def pods(everything) -> dict[str, Pod]:
         # labels of its own): untrusted code; every policy there selects all pods.
         "build": Pod(builds_ns, {"io.drone": "build"}, builds_ns in meshed),
         "drone-runner": w("drone", "drone-runner"),
+        # The drone role's gitops promotion CronJob (its Job pods carry the template's labels).
+        "gitops-promote": _cronjob(everything, "drone", "drone-gitops-promote", meshed),
         "cnpg-operator": w("cnpg-system", "cnpg-controller-manager"),
         "postgres-replica": Pod(
             db_ns, {"cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/instanceRole": "replica"}, db_ns in meshed
@@ -196,6 +207,7 @@ MUST_TALK = [
     ("task-api", "linkerd-identity", 8080, "TCP", True),
     ("argocd-repo-server", "gitea", 3000, "TCP", False),
     ("drone", "gitea", 3000, "TCP", False),
+    ("gitops-promote", "gitea", 3000, "TCP", False),  # Gitea API (roles/drone/files/gitops_promote.py)
     ("argocd-server", "argocd-repo-server", 8081, "TCP", False),
     ("argocd-application-controller", "argocd-repo-server", 8081, "TCP", False),
     ("argocd-server", "argocd-redis", 6379, "TCP", False),
@@ -280,6 +292,14 @@ MUST_NOT_TALK = [
     ("stranger", "task-api", ADMIN, "TCP"),  # proxy metrics only for the two Prometheus
     ("stranger", "argocd-redis", 6379, "TCP"),
     ("drone", "postgres", 5432, "TCP"),  # Drone keeps SQLite (DRONE_DATABASE_DRIVER)
+    ("gitops-promote", "postgres", 5432, "TCP"),  # the promoter talks to Gitea only
+    # Egress of the drone namespace: each pod reaches what it uses, nothing else.
+    ("gitops-promote", "keycloak", 8080, "TCP"),
+    ("gitops-promote", "api-server", 6443, "TCP"),
+    ("drone", "keycloak", 8080, "TCP"),
+    ("drone", "api-server", 6443, "TCP"),
+    ("drone-runner", "gitea", 3000, "TCP"),
+    ("drone-runner", "keycloak", 8080, "TCP"),
     # CI build pods run untrusted code: no internal service beyond the clone.
     ("build", "postgres", 5432, "TCP"),
     ("build", "postgres", 8000, "TCP"),
@@ -343,7 +363,10 @@ def test_every_platform_namespace_denies_by_default(everything, policies):
     assert not missing, f"namespaces without a default-deny ingress NetworkPolicy: {missing}"
     builds = {e["value"] for o in everything if o["kind"] == "Deployment" and o["metadata"]["name"] == "drone-runner"
               for e in o["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DRONE_NAMESPACE_DEFAULT"}  # fmt: skip
-    missing = sorted(n for n in builds | {"database", "task-api"} if not denies(n, "Egress"))
+    # Egress closed (issue 18 item 7 follow-up): Drone's namespace (server, runner, gitops
+    # promotion) and node-exporter's, beside the builds, the database and the Task API.
+    closed = builds | {"database", "task-api", "drone", "node-exporter"}
+    missing = sorted(n for n in closed if not denies(n, "Egress"))
     assert not missing, f"namespaces without a default-deny egress NetworkPolicy: {missing}"
 
 
@@ -437,7 +460,7 @@ def _authorized(everything, server_obj: dict, client: Pod, client_sa: str | None
     if server_obj["spec"].get("accessPolicy", "deny") != "deny":
         raise AssertionError(f"Server {server_obj['metadata']['name']}: only accessPolicy deny is modelled")
     objects = {(o["kind"], o["metadata"]["name"]): o for o in everything if o["metadata"].get("namespace") == namespace}
-    for policy in (o for (kind, _), o in objects.items() if kind == "AuthorizationPolicy"):
+    for policy in (o for (kind, _unused), o in objects.items() if kind == "AuthorizationPolicy"):
         target = policy["spec"]["targetRef"]
         if (target.get("kind"), target.get("name")) != ("Server", server_obj["metadata"]["name"]):
             continue
@@ -485,7 +508,7 @@ def test_mtls_ports_refuse_other_identities(flow, everything, pods):
 def test_linkerd_policy_does_not_block_a_needed_flow(flow, everything, pods):
     # A Server denies whoever no AuthorizationPolicy admits: unmeshed clients (Traefik,
     # Prometheus, build pods) must never meet one on the ports they use.
-    client, server, port, _, proxy = flow
+    client, server, port, _unused, proxy = flow
     if proxy or pods[server].host:
         return
     sa = _service_account(everything, pods[client])

@@ -75,7 +75,7 @@ def test_adapter_blackbox_and_k3s_embedded_components_are_left_out(platform_rend
     names = {(o["kind"], o["metadata"]["name"]) for o in objects(platform_render).values()}
     text = yaml.safe_dump(list(objects(platform_render).values()))
     assert "prometheus-adapter" not in text and "blackbox" not in text  # not even a NetworkPolicy peer
-    assert not any(kind == "APIService" for kind, _ in names), "k3s's metrics-server owns the metrics API"
+    assert not any(kind == "APIService" for kind, _unused in names), "k3s's metrics-server owns the metrics API"
     monitors = {n for k, n in names if k == "ServiceMonitor"}
     assert {"kube-apiserver", "kubelet", "coredns", "node-exporter", "kube-state-metrics", "prometheus-k8s",
             "alertmanager-main", "grafana", "prometheus-operator"} <= monitors  # fmt: skip
@@ -117,23 +117,60 @@ def test_bundle_lists_exactly_the_kube_prometheus_files_it_reads(platform_render
 # --- Pod security -------------------------------------------------------------------------
 
 
-def test_namespace_is_privileged_only_for_node_exporter(platform_render):
+NODE_EXPORTER_NS = "node-exporter"
+
+
+def test_monitoring_is_restricted_and_node_exporter_has_a_namespace_of_its_own(platform_render):
     labels = find(platform_render, "Namespace", NS)["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    exporter_ns = find(platform_render, "Namespace", NODE_EXPORTER_NS)["metadata"]
+    assert exporter_ns["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert (exporter_ns.get("annotations") or {}).get("linkerd.io/inject") != "enabled"
     exempted = []
     for obj in objects(platform_render).values():
         pod = pod_spec_of(obj)
         if pod is None:
             continue
         if EXEMPTION in (obj["metadata"].get("annotations") or {}):
-            exempted.append(obj["metadata"]["name"])
+            exempted.append((obj["metadata"]["namespace"], obj["metadata"]["name"]))
             assert pod["hostNetwork"] and pod["hostPID"], "the exemption is for host access"
         else:
+            assert obj["metadata"]["namespace"] == NS, obj["metadata"]["name"]
             assert restricted_violations(pod) == [], obj["metadata"]["name"]
             for container in pod["containers"]:
                 assert container["resources"]["requests"] and container["resources"]["limits"], container["name"]
-    assert exempted == ["node-exporter"]
+    assert exempted == [(NODE_EXPORTER_NS, "node-exporter")]
+    # Everything of node-exporter moved with it: its ServiceAccount (and the ClusterRoleBinding's
+    # subject), Service and ServiceMonitor; Prometheus may discover the targets there.
+    for kind in ("ServiceAccount", "Service", "ServiceMonitor"):
+        assert find(platform_render, kind, "node-exporter")["metadata"]["namespace"] == NODE_EXPORTER_NS
+    (subject,) = find(platform_render, "ClusterRoleBinding", "node-exporter")["subjects"]
+    assert subject == {"kind": "ServiceAccount", "name": "node-exporter", "namespace": NODE_EXPORTER_NS}
+    # Prometheus discovers targets in every namespace (ClusterRole prometheus-k8s-discovery).
+    rules = find(platform_render, "ClusterRole", "prometheus-k8s-discovery")["rules"]
+    assert any("services" in r["resources"] and "list" in r["verbs"] for r in rules)
+
+
+def test_node_exporter_namespace_admits_only_prometheus_scrapes(platform_render):
+    from netpol import Pod, admitted
+
+    policies = [o for o in objects(platform_render).values() if o["kind"] == "NetworkPolicy"
+                and o["metadata"]["namespace"] == NODE_EXPORTER_NS]  # fmt: skip
+    daemonset = find(platform_render, "DaemonSet", "node-exporter")
+    labels = daemonset["spec"]["template"]["metadata"]["labels"]
+    exporter = Pod(NODE_EXPORTER_NS, labels, False)
+    prometheus = Pod(NS, {"app.kubernetes.io/name": "prometheus", "prometheus": "k8s"}, False)
+    grafana = Pod(NS, {"app.kubernetes.io/name": "grafana"}, False)
+    stranger = Pod("default", {"app": "stranger"}, False)
+    assert admitted(policies, prometheus, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, grafana, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, stranger, exporter, 9100, "TCP")[1]
+    assert not admitted(policies, prometheus, exporter, 22, "TCP")[1]
+    # Default deny both ways for every pod of the namespace.
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")]  # fmt: skip
+    assert deny and {"Ingress", "Egress"} <= set(deny[0]["spec"]["policyTypes"])
 
 
 @pytest.mark.parametrize(("kind", "name"), [("Prometheus", "k8s"), ("Alertmanager", "main")])
@@ -249,7 +286,7 @@ def test_traefik_and_the_registry_are_scraped(platform_render):
 
 
 def test_grafana_admin_comes_from_a_secret_equal_to_the_credential(platform_render):
-    _, container = grafana_container(platform_render)
+    _unused, container = grafana_container(platform_render)
     env = {e["name"]: e for e in container["env"]}
     for name, key in (("GF_SECURITY_ADMIN_USER", "admin-user"), ("GF_SECURITY_ADMIN_PASSWORD", "admin-password")):
         assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": key}}}
@@ -289,7 +326,7 @@ def test_grafana_signs_in_with_keycloak_trusting_the_local_ca(platform_render):
 
 
 def test_grafana_datasources_are_provisioned(platform_render):
-    _, container = grafana_container(platform_render)
+    _unused, container = grafana_container(platform_render)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts["/etc/grafana/provisioning/datasources"] == "grafana-datasources"
     datasources = yaml.safe_load(
@@ -327,7 +364,7 @@ def test_every_dashboard_parses_is_mounted_and_provisioned(platform_render):
     paths = [p["options"]["path"] for p in providers["providers"]]
     uids = [board["uid"] for board in boards.values()]
     assert len(uids) == len(set(uids)), "dashboard uids collide"
-    for (configmap, _), board in boards.items():
+    for (configmap, _unused), board in boards.items():
         assert board["title"] and board["panels"]
         assert configmap in mounted, f"{configmap} is not mounted"
         assert any(mounted[configmap].startswith(path + "/") for path in paths), (

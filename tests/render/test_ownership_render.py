@@ -31,7 +31,7 @@ def gitops_objects():
 @pytest.fixture(scope="module")
 def gitops_documents():
     """The objects themselves, as Argo CD applies them."""
-    return [obj for _, obj in gitops_render.objects()]
+    return [obj for _unused, obj in gitops_render.objects()]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_argo_cd_may_not_create_or_adopt_namespaces(platform_render):
     blacklist `*/*` is what denies them under either reading.
     """
     apps = _apps(platform_render)
-    projects = [o for (kind, _), o in apps.items() if kind == "AppProject"]
+    projects = [o for (kind, _unused), o in apps.items() if kind == "AppProject"]
     assert projects
     for project in projects:
         spec = project["spec"]
@@ -87,7 +87,7 @@ def test_argo_cd_may_not_create_or_adopt_namespaces(platform_render):
 
 
 def test_every_application_namespace_is_created_by_ansible(platform_render, ansible_objects):
-    namespaces = {name for group, kind, _, name in ansible_objects if kind == "Namespace"}
+    namespaces = {name for group, kind, _unused, name in ansible_objects if kind == "Namespace"}
     for (kind, name), app in _apps(platform_render).items():
         if kind == "Application":
             destination = app["spec"]["destination"]["namespace"]
@@ -97,7 +97,7 @@ def test_every_application_namespace_is_created_by_ansible(platform_render, ansi
 def test_application_namespaces_admit_the_application_pods(platform_render, gitops_documents):
     """The namespace Ansible creates for an app admits the app's pods (PodSecurity) as gitops expects."""
     namespaces = {o["metadata"]["name"]: o for o in platform_render.objects.values() if o["kind"] == "Namespace"}
-    for (kind, _), app in _apps(platform_render).items():
+    for (kind, _unused), app in _apps(platform_render).items():
         if kind != "Application":
             continue
         namespace = namespaces[app["spec"]["destination"]["namespace"]]

@@ -126,7 +126,7 @@ def unit_environment(variable):
         env = {}
         for line in rendered.registry_unit.splitlines():
             if line.startswith("Environment="):
-                name, _, value = line.removeprefix("Environment=").strip('"').partition("=")
+                name, _unused, value = line.removeprefix("Environment=").strip('"').partition("=")
                 env[name] = value
         return env.get(variable)
 

@@ -41,7 +41,7 @@ def test_second_render_is_byte_identical_and_unchanged(platform_render):
     out = platform_render.dir
     assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.yaml"))} == platform_render.first
     recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)", platform_render.second_stdout, re.M)
-    assert recap and all(changed == "0" for _, changed in recap), platform_render.second_stdout[-3000:]
+    assert recap and all(changed == "0" for _unused, changed in recap), platform_render.second_stdout[-3000:]
 
 
 def test_every_object_validates_strictly(platform_render, render_tools):
@@ -121,7 +121,7 @@ def test_workloads_pass_pod_security_restricted_or_say_why(platform_render):
     `restricted` (or the pod would be refused).
     """
     levels = {"kube-system": "privileged"}
-    for _, obj in objects_of(platform_render):
+    for _unused, obj in objects_of(platform_render):
         if obj["kind"] == "Namespace":
             levels[obj["metadata"]["name"]] = obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
     checked = 0

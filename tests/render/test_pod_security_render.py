@@ -38,8 +38,9 @@ EXPECTED = {
     # The linkerd-cni DaemonSet writes the CNI binary and config to the node (hostPath).
     "linkerd-cni": "privileged",
     "linkerd-viz": "restricted",
-    # node-exporter: hostNetwork, hostPID and hostPath / (kube-prometheus).
-    "monitoring": "privileged",
+    "monitoring": "restricted",
+    # node-exporter alone: hostNetwork, hostPID and hostPath / (kube-prometheus).
+    "node-exporter": "privileged",
     "task-api": "restricted",
 }
 DOCS_SECTION = "## PodSecurity by namespace"
@@ -116,7 +117,7 @@ def test_pods_pass_what_their_namespace_enforces(platform_render):
             stricter = STRICTER[levels[namespace]]
             refused = [
                 o["metadata"]["name"]
-                for _, o in _workloads(platform_render)
+                for _unused, o in _workloads(platform_render)
                 if o["metadata"].get("namespace") == namespace and violations(pod_spec_of(o), stricter)
             ]
             assert refused, f"{namespace} enforces {levels[namespace]} but all its pods {names} pass {stricter}"

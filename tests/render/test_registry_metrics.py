@@ -120,7 +120,7 @@ def scrape_config(render_tools, tmp_path_factory):
     if not render_tools.upstream.is_dir():
         pytest.skip(f"the upstream copies are not at {render_tools.upstream}")
     work = tmp_path_factory.mktemp("monitoring")
-    bundle, _ = render_tools.make_upstream_bundle(work)
+    bundle, _unused = render_tools.make_upstream_bundle(work)
     render = work / "render"
     args = [
         "-e",
@@ -189,12 +189,12 @@ def test_prometheus_scrape_target_is_served_by_the_real_registry(scrape_config, 
 
     # What Prometheus will call, from the ScrapeConfig alone.
     (target,) = spec["staticConfigs"][0]["targets"]
-    host, _, port = target.rpartition(":")
+    host, _unused, port = target.rpartition(":")
     service = next(name for name, domain in domains["local_domains_services"].items() if domain == host)
     address = domains["local_domains_direct"][service]  # what CoreDNS answers for the name
     scrape_url = f"{spec['scheme'].lower()}://{address}:{port}{spec.get('metricsPath', '/metrics')}"
 
-    api_host, _, api_port = config["http"]["addr"].rpartition(":")
+    api_host, _unused, api_port = config["http"]["addr"].rpartition(":")
     api_host = address if api_host in ("", "0.0.0.0") else api_host
     args = {
         "binary": binary,

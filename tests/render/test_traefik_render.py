@@ -97,6 +97,15 @@ def test_https_redirect_uses_the_entrypoint_http_key(rendered, chart):
     assert redirect["to"] in merged["ports"]
 
 
+def test_ingress_prefix_paths_match_whole_path_elements(rendered, chart):
+    """Kubernetes' pathType Prefix is element-wise; Traefik's kubernetesIngress provider matches
+    character-wise unless strictPrefixMatching (chart values.yaml providers.kubernetesIngress,
+    templates/_podtemplate.tpl passes --providers.kubernetesingress.strictPrefixMatching=true).
+    The real Traefik shows the difference: tests/cluster/test_traefik_real.py."""
+    merged = helm_merge(chart["values"], values_of(rendered))
+    assert merged["providers"]["kubernetesIngress"]["strictPrefixMatching"] is True
+
+
 def test_redirect_can_be_turned_off(render_tools, rendered, chart, tmp_path):
     result = render_tools.run_playbook(
         rendered.parent / "render.yml",

@@ -18,7 +18,7 @@ WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 def pods(platform_render):
     """[(namespace, pod labels, container names)] of every rendered workload."""
     objects = list(platform_render.objects.values())
-    objects += [o for _, o in gitops_render.objects()]
+    objects += [o for _unused, o in gitops_render.objects()]
     return [
         (
             o["metadata"].get("namespace"),
@@ -33,7 +33,7 @@ def pods(platform_render):
 def selects(selector, labels):
     """An equality-based label selector (`k=v,k2=v2`, the form verify passes to k8s_info)."""
     for term in selector.split(","):
-        key, _, value = term.strip().partition("=")
+        key, _unused, value = term.strip().partition("=")
         if labels.get(key) != value:
             return False
     return True

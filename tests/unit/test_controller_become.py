@@ -96,8 +96,8 @@ def test_the_walker_finds_controller_tasks():
         {"name": "f", "ansible.builtin.copy": {}, "delegate_to": "server-1"},
         {"name": "g", "ansible.builtin.copy": {}, "delegate_to": "localhost", "become": True},
     ]
-    assert [name for _, name in walk(tasks, None, False, "x")] == ["a", "b", "c1", "g"]
-    assert [name for _, name in walk([{"name": "h", "ansible.builtin.debug": {}}], True, True, "x")] == ["h"]
+    assert [name for _unused, name in walk(tasks, None, False, "x")] == ["a", "b", "c1", "g"]
+    assert [name for _unused, name in walk([{"name": "h", "ansible.builtin.debug": {}}], True, True, "x")] == ["h"]
 
 
 def test_the_repository_has_controller_tasks_to_check():

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Task API benchmark, on demand (not part of the test suite).
 
 Starts, all on loopback: Debian's PostgreSQL (unix socket), a JWKS server with a
@@ -13,7 +12,11 @@ request count, and prints requests per second and p99 latency for:
 
 and the ratio of each to the baseline.
 
-Usage: python3 apps/task-api/bench/run_bench.py [--duration 10] [--connections 32]
+The scenarios run in interleaved rounds (``--rounds``), so a change in the
+machine's load falls on all of them alike; the ratios are of the totals, and
+per round.
+
+Usage: python3 apps/task-api/bench/run_bench.py [--duration 10] [--rounds 3] [--connections 32]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +106,50 @@ def run_wrk(
     return stats
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(postgres: PostgresServer) -> float:
+    """CPU of the postmaster and every process it forked that is still running (the pool's backends)."""
+    try:
+        postmaster = int((postgres.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if int(entry.name) == postmaster or ppid == postmaster:
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
+
+
+def _combine(runs: list[dict]) -> dict:
+    """Totals over the rounds; latency percentiles are the median of the rounds'."""
+    combined = {
+        "requests": sum(r["requests"] for r in runs),
+        "duration_us": sum(r["duration_us"] for r in runs),
+        "capped": any(r["capped"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "rounds_rps": [r["rps"] for r in runs],
+    }
+    requests = max(combined["requests"], 1)
+    combined["server_cpu_us"] = sum(r["server_cpu"] for r in runs) / requests * 1e6
+    combined["postgres_cpu_us"] = sum(r["postgres_cpu"] for r in runs) / requests * 1e6
+    for key in ("p50_us", "p99_us"):
+        combined[key] = statistics.median(r[key] for r in runs)
+    combined["rps"] = combined["requests"] / (combined["duration_us"] / 1e6)
+    return combined
+
+
 def seed(base: str, headers: dict[str, str], count: int) -> None:
     for i in range(count):
         request = urllib.request.Request(  # noqa: S310 - loopback URL we built
@@ -121,6 +169,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1, leaves a core to the API)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=APP_DIR,
+        help="the Task API to run (its task_api package's parent), e.g. an older checkout to compare with",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of every scenario, each --duration long (default 3)"
+    )
     parser.add_argument("--no-access-log", action="store_true", help="disable the JSON access log")
     parser.add_argument(
         "--token-cache-size",
@@ -148,7 +205,7 @@ def main() -> int:
     logdir = Path(tempfile.mkdtemp(prefix="task-api-bench-"))
     env = {
         **os.environ,
-        "PYTHONPATH": str(APP_DIR),
+        "PYTHONPATH": str(args.app_dir.resolve()),
         "TASK_API_DATABASE_URL": postgres.dsn(),
         "TASK_API_OIDC_ISSUER": jwks.issuer,
         "TASK_API_JWKS_URL": jwks.url,
@@ -175,11 +232,20 @@ def main() -> int:
                 json.dumps({"title": "bench", "description": "load", "due_date": "2026-12-31"}),
             ),
         ]
-        results = {}
-        for name, method, path, tok, body in scenarios:
-            warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+        warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+        for _name, method, path, tok, body in scenarios:
             run_wrk(wrk, base, warm, method, path, tok, body)
-            results[name] = run_wrk(wrk, base, args, method, path, tok, body)
+        # Rounds interleave the scenarios, so a change in the machine's load (other
+        # processes on the same cores) falls on every scenario alike.
+        rounds: dict[str, list[dict]] = {name: [] for name, *_unused in scenarios}
+        for _unused in range(args.rounds):
+            for name, method, path, tok, body in scenarios:
+                server_before, postgres_before = cpu_seconds(server.pid), postgres_cpu_seconds(postgres)
+                stats = run_wrk(wrk, base, args, method, path, tok, body)
+                stats["server_cpu"] = cpu_seconds(server.pid) - server_before
+                stats["postgres_cpu"] = postgres_cpu_seconds(postgres) - postgres_before
+                rounds[name].append(stats)
+        results = {name: _combine(runs) for name, runs in rounds.items()}
     finally:
         server.terminate()
         try:
@@ -191,8 +257,9 @@ def main() -> int:
 
     print(
         f"\nTask API benchmark: wrk {args.threads} thread(s), {args.connections} connections, "
-        f"{args.duration}s per scenario (cap {args.max_requests} requests), 1 server process, "
-        f"{os.cpu_count()} CPUs, access log {'off' if args.no_access_log else 'on'}, "
+        f"{args.rounds} interleaved round(s) of {args.duration}s per scenario "
+        f"(cap {args.max_requests} requests per round), 1 server process, "
+        f"{os.cpu_count()} CPUs, app {args.app_dir.resolve()}, access log {'off' if args.no_access_log else 'on'}, "
         f"token cache {args.token_cache_size or 'off (signature checked on every request)'}\n"
     )
     print(f"{'scenario':42} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
@@ -202,15 +269,27 @@ def main() -> int:
             f"{stats['p50_us'] / 1000:8.2f} {stats['p99_us'] / 1000:8.2f} "
             f"{stats['requests']:9d} {stats['errors']:7d}"
         )
+    # CPU per request is what each process spends, whatever else the machine runs: on a
+    # shared or busy machine it says more than req/s (the server is one process, one core).
+    print(f"\n{'CPU per request (us)':42} {'server':>10} {'postgres':>9}")
+    for name, stats in results.items():
+        print(f"{name:42} {stats['server_cpu_us']:10.0f} {stats['postgres_cpu_us']:9.0f}")
+    base_cpu = next(iter(results.values()))["server_cpu_us"]
+    for name, stats in list(results.items())[1:]:
+        print(f"{name:42} server CPU ratio (minimal / this) x{base_cpu / max(stats['server_cpu_us'], 1e-9):.2f}")
     if any(stats["capped"] for stats in results.values()):
         print("* stopped by --max-requests before the duration ended: req/s is a lower bound")
     baseline = next(iter(results.values()))
     print("\nratio to the minimal endpoint (throughput: higher is better; p99: lower is better)")
     for name, stats in list(results.items())[1:]:
+        per_round = [rps / base_rps for rps, base_rps in zip(stats["rounds_rps"], baseline["rounds_rps"], strict=True)]
         print(
             f"{name:42} throughput x{stats['rps'] / baseline['rps']:.2f}   "
-            f"p99 x{stats['p99_us'] / max(baseline['p99_us'], 1):.2f}"
+            f"p99 x{stats['p99_us'] / max(baseline['p99_us'], 1):.2f}   "
+            f"per round x{' x'.join(f'{ratio:.2f}' for ratio in per_round)}"
         )
+    load = os.getloadavg()
+    print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(f"\nserver log: {logdir / 'task-api.log'}")
     failed = [name for name, stats in results.items() if stats["errors"]]
     if failed:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from task_api import __version__
 from task_api.auth import JwksCache, TokenVerifier
+from task_api.body_limit import BodyLimitMiddleware
 from task_api.config import Settings
 from task_api.guard import AuthGuardMiddleware
 from task_api.health import router as health_router
@@ -35,6 +36,34 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     listens, keeps cursors or takes advisory locks on pooled connections, and
     asyncpg still rolls back any open transaction before calling this hook.
     """
+
+
+# The database cannot serve this request now, but will again: 503 + Retry-After, never 500.
+# Classes and SQLSTATEs as asyncpg 0.32 defines them (asyncpg/exceptions/__init__.py).
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08, including ConnectionDoesNotExistError
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: fast shutdown or pg_terminate_backend ended the session
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed, the server restarts
+    asyncpg.TooManyConnectionsError,  # 53300: max_connections or the role's CONNECTION LIMIT
+    # asyncpg's protocol, when the server ended an idle pooled session (57P01) just before
+    # the next query: "cannot switch to state 12; another operation (2) is in progress".
+    asyncpg.InternalClientError,
+    # The socket itself: refused, reset, or (unix socket) absent while the server restarts.
+    # The request path does no other I/O (JWKS errors are httpx errors, handled in auth).
+    OSError,
+    TimeoutError,  # connect or command timeout
+)
+RETRY_AFTER_SECONDS = 2
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database unavailable", extra={"fields": {"error": repr(exc)}})
+    return JSONResponse(
+        {"detail": "database unavailable"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -91,8 +120,6 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
-        # Larger bodies (chunked or not) get 413 before any parsing.
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -127,15 +154,12 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         return JSONResponse({"detail": "request validation failed", "errors": errors}, status_code=422)
 
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.exceptions.ConnectionDoesNotExistError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(TimeoutError)
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("database unavailable", extra={"fields": {"error": repr(exc)}})
-        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable)
 
-    # Outermost first: metrics see every response, including 401/413 from the inner layers.
+    # Added innermost first: metrics see every response, including 401/413 from the inner layers.
+    # Larger bodies (chunked or not) get 413 before any parsing, but only after the 401.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(AuthGuardMiddleware, verifier_getter=lambda: app.state.verifier)
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=[*health_router.routes, *tasks_router.routes])

@@ -12,9 +12,9 @@ Security decisions, each deliberate:
   skew; ``sub`` is required because it is the owner of every task;
 - a token that passed every check is remembered (bounded LRU, by the exact token
   string) until its own ``exp``: clients reuse an access token for minutes, and
-  the signature and claims of identical bytes cannot change. A key removed from
-  the JWKS therefore stops being trusted for cached tokens only when they expire,
-  which is the lifetime Keycloak gave them anyway;
+  the signature and claims of identical bytes cannot change. Whenever a JWKS
+  refresh brings a different key set (a key removed or replaced), the whole cache
+  is dropped, so a token signed by a key no longer published fails at once;
 - any failure is an :class:`AuthError` (401); details go to the log, not the client.
 """
 
@@ -73,6 +73,9 @@ class JwksCache:
         self._last_attempt = float("-inf")
         self._lock = asyncio.Lock()
         self.loaded = False
+        # Bumped whenever a refresh brings a different key set; TokenVerifier's cache follows it.
+        self.generation = 0
+        self._key_set: frozenset[tuple[str, int, int]] = frozenset()
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -88,10 +91,21 @@ class JwksCache:
         except (httpx.HTTPError, ValueError) as exc:
             logger.warning("JWKS fetch failed", extra={"fields": {"jwks_url": self.url, "error": str(exc)}})
             return False
+        fingerprint = self._fingerprint(keys)
+        if fingerprint != self._key_set:
+            # A key removed or replaced: tokens verified with the old set must be checked again.
+            self._key_set = fingerprint
+            self.generation += 1
         self._keys = keys
         self.loaded = True
         logger.info("JWKS loaded", extra={"fields": {"jwks_url": self.url, "kids": sorted(keys)}})
         return True
+
+    @staticmethod
+    def _fingerprint(keys: dict[str, Any]) -> frozenset[tuple[str, int, int]]:
+        """The key set as (kid, modulus, exponent): equal exactly when the same keys sign under the same kids."""
+        numbers = {kid: key.public_numbers() for kid, key in keys.items()}
+        return frozenset((kid, n.n, n.e) for kid, n in numbers.items())
 
     @staticmethod
     def _parse(document: object) -> dict[str, Any]:
@@ -150,6 +164,7 @@ class TokenVerifier:
         self.jwks = jwks
         self.cache_size = cache_size
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._generation = jwks.generation
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
@@ -159,7 +174,7 @@ class TokenVerifier:
     async def verify_authorization(self, header: str | None) -> Principal:
         if not header:
             raise AuthError("missing Authorization header")
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthError("Authorization header is not a Bearer token")
@@ -168,6 +183,10 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         if len(token) > self.max_token_bytes:
             raise AuthError("token exceeds the size limit")
+        if self._generation != self.jwks.generation:
+            # The JWKS key set changed since these tokens were verified: forget them all.
+            self._verified.clear()
+            self._generation = self.jwks.generation
         cached = self._verified.get(token)
         if cached is not None:
             principal, expires = cached
@@ -209,6 +228,8 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("token has an empty subject")
+        if "\x00" in subject:  # the owner column is PostgreSQL text, which cannot hold NUL
+            raise AuthError("token subject contains NUL")
         roles = self._roles(claims)
         username = claims.get("preferred_username")
         principal = Principal(

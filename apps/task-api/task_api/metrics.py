@@ -70,7 +70,7 @@ class MetricsMiddleware:
             return getattr(route, "path", "unmatched")
         # Rejected before routing (e.g. 401 from the auth guard): find the template ourselves.
         for candidate in self.routes:
-            match, _ = candidate.matches(scope)
+            match, _unused = candidate.matches(scope)
             if match == Match.FULL:
                 return getattr(candidate, "path", "unmatched")
         return "unmatched"

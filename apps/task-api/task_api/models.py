@@ -11,10 +11,21 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=10000)]
+
+def _storable(value: str) -> str:
+    # PostgreSQL's text type cannot hold U+0000 (it rejects the whole statement:
+    # "invalid byte sequence for encoding UTF8: 0x00"), so say so here, as a 422.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_storable)
+]
+Description = Annotated[str, StringConstraints(max_length=10000), AfterValidator(_storable)]
 
 
 class TaskStatus(StrEnum):

@@ -46,17 +46,16 @@ async def get_task(pool: asyncpg.Pool, scope: Scope, task_id: UUID) -> asyncpg.R
     return await pool.fetchrow(f"SELECT {COLUMNS} FROM tasks WHERE id = $1 AND {where}", *params)  # noqa: S608
 
 
-async def list_tasks(
-    pool: asyncpg.Pool,
+def _page_query(
     scope: Scope,
     *,
     limit: int,
     offset: int,
-    status: str | None = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
-) -> tuple[list[asyncpg.Record], bool]:
-    """Return one page and whether another page follows (fetches limit+1 instead of a COUNT)."""
+    status: str | None,
+    due_before: date | None,
+    due_after: date | None,
+) -> tuple[str, list[Any]]:
+    """The page's SELECT (limit+1 rows, so the caller knows whether another page follows) and its parameters."""
     params: list[Any] = []
     conditions = [_scope_clause(scope, params)]
     if status is not None:
@@ -72,6 +71,23 @@ async def list_tasks(
     sql = (
         f"SELECT {COLUMNS} FROM tasks WHERE {' AND '.join(conditions)} "  # noqa: S608 - conditions are constants
         f"ORDER BY created_at DESC, id DESC LIMIT ${len(params) - 1} OFFSET ${len(params)}"
+    )
+    return sql, params
+
+
+async def list_tasks(
+    pool: asyncpg.Pool,
+    scope: Scope,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+) -> tuple[list[asyncpg.Record], bool]:
+    """Return one page and whether another page follows (fetches limit+1 instead of a COUNT)."""
+    sql, params = _page_query(
+        scope, limit=limit, offset=offset, status=status, due_before=due_before, due_after=due_after
     )
     rows = await pool.fetch(sql, *params)
     return rows[:limit], len(rows) > limit

@@ -54,8 +54,15 @@ def pg_bindir() -> Path | None:
 class PostgresServer:
     """A private cluster: initdb, start, createdb, and remove everything on stop."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, listen_addresses: str = "", port: int = 5432) -> None:
         self.bindir = bindir
+        # TCP as well as the socket only when asked (tests/keycloak_server.py: Keycloak's JDBC
+        # driver speaks TCP only; that server lives in a loopback-only network namespace).
+        self.listen_addresses = listen_addresses
+        self.port = port
+        # Prepended to every command, e.g. ["ip", "netns", "exec", <name>] to start the
+        # server inside a network namespace.
+        self.prefix: list[str] = []
         self.root = Path(tempfile.mkdtemp(prefix="task-api-pg-"))
         self.data = self.root / "data"
         self.socket_dir = self.root / "sock"
@@ -79,7 +86,7 @@ class PostgresServer:
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [*self.runas, *args], capture_output=True, text=True, timeout=60, check=False
+            [*self.prefix, *self.runas, *args], capture_output=True, text=True, timeout=60, check=False
         )
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({result.returncode}): {result.stdout}\n{result.stderr}")
@@ -98,10 +105,17 @@ class PostgresServer:
             "--locale=C",
         )
         options = (
-            f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
+            f"-c listen_addresses='{self.listen_addresses}' -c port={self.port} "
+            f"-c unix_socket_directories={self.socket_dir} "
             "-c unix_socket_permissions=0700 -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200"
         )
+        self._options = options
+        self.start_server()
+        self.createdb("task_api")
+
+    def start_server(self) -> None:
+        """Start the (already initialised) cluster and wait until it accepts connections."""
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -109,16 +123,29 @@ class PostgresServer:
             "-l",
             str(self.root / "server.log"),
             "-o",
-            options,
+            self._options,
             "-w",
             "-t",
             "30",
             "start",
         )
-        self._run(str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-U", self.user, "task_api")
+
+    def stop_server(self, mode: str = "fast", *, wait: bool = True) -> None:
+        """Stop without removing the cluster (``start_server`` brings it back).
+
+        ``smart`` without waiting leaves PostgreSQL shutting down while sessions
+        remain: new connections are refused with SQLSTATE 57P03.
+        """
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w" if wait else "-W", "stop")
+
+    def createdb(self, name: str) -> None:
+        self._run(
+            str(self.bindir / "createdb"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, name
+        )
 
     def dsn(self, database: str = "task_api") -> str:
-        return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
+        port = "" if self.port == 5432 else f"&port={self.port}"
+        return f"postgresql://{self.user}@/{database}?host={self.socket_dir}{port}"
 
     def start_or_explain(self) -> None:
         """Start; on failure stop, clean up and raise with the server log attached."""
@@ -132,7 +159,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():  # a test may have stopped it already
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -129,7 +129,7 @@ def test_keycloak_id_token_is_not_an_access_token(client, tokens, user):
 
 
 def test_tampered_payload(client, tokens, user):
-    header, _, signature = tokens.token(user).split(".")
+    header, _unused, signature = tokens.token(user).split(".")
     forged = segment(tokens.claims(user, realm_access={"roles": ["task-admin"]}))
     assert_401(client.get("/tasks", headers=bearer(f"{header}.{forged}.{signature}")))
 
@@ -193,7 +193,7 @@ def test_unauthenticated_requests_are_counted_by_route_template(client):
 def test_no_network_call_per_request(make_settings, jwks_server, tokens, user):
     with TestClient(create_app(make_settings())) as client:
         before = jwks_server.fetches
-        for _ in range(5):
+        for _unused in range(5):
             assert client.get("/tasks", headers=tokens.headers(user)).status_code == 200
         assert jwks_server.fetches == before
 
@@ -382,8 +382,8 @@ def test_fuzzed_tokens_are_401_never_500(client, tokens, user):
     candidates += [valid[:cut] for cut in range(0, len(valid), 37)]
     candidates += [f"{header}.{segment(p)}.{signature}" for p in ({"sub": 1}, {"exp": "never"}, {"aud": 5}, [])]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "
-    for _ in range(60):
-        candidates.append("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 400))))
+    for _unused in range(60):
+        candidates.append("".join(rng.choice(alphabet) for _unused in range(rng.randint(1, 400))))
     for token in candidates:
         response = client.get("/tasks", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (token, response.status_code, response.text)
@@ -423,3 +423,9 @@ def test_jwks_over_https_is_verified_against_the_ca_file(tmp_path, signing_key):
         assert server.fetches == 1
     finally:
         server.close()
+
+
+def test_a_subject_postgresql_cannot_store_is_401_not_500(client, tokens):
+    """A signed token whose sub holds NUL (PostgreSQL text cannot) is refused like any bad token."""
+    assert_401(client.get("/tasks", headers=tokens.headers("user\x00evil")))
+    assert_401(client.post("/tasks", json={"title": "x"}, headers=tokens.headers("\x00")))

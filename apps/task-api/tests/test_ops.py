@@ -158,7 +158,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_server):
+def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_server, tokens):
     """The real entry point: uvicorn + uvloop, SIGTERM drains and closes the pool, exit 0."""
     port = _free_port()
     env = {
@@ -188,8 +188,19 @@ def test_server_starts_logs_json_and_shuts_down_gracefully(database_url, jwks_se
         response = httpx.get(f"http://127.0.0.1:{port}/tasks", timeout=2)
         assert response.status_code == 401
         assert "server" not in response.headers
+        # Through uvicorn and httptools too: a declared oversized body is a JSON 413,
+        # unread, after authentication (anonymous: 401), and the server keeps serving.
+        big = b'{"title": "x", "description": "' + b"y" * 70_000 + b'"}'
+        json_type = {"Content-Type": "application/json"}
+        response = httpx.post(f"http://127.0.0.1:{port}/tasks", content=big, headers=json_type, timeout=5)
+        assert response.status_code == 401
+        authed = {**json_type, **tokens.headers("server-test")}
+        response = httpx.post(f"http://127.0.0.1:{port}/tasks", content=big, headers=authed, timeout=5)
+        assert response.status_code == 413
+        assert response.json() == {"detail": "request body exceeds 65536 bytes"}
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=15)
+        output, _unused = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -70,7 +70,7 @@ def test_dockerfile_is_multi_stage_and_runs_as_the_manifests_user():
     assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2
     users = re.findall(r"^USER (\S+)$", text, re.MULTILINE)
     assert users, "the image must not run as root"
-    uid, _, gid = users[-1].partition(":")
+    uid, _unused, gid = users[-1].partition(":")
     assert uid.isdigit() and int(uid) > 0, "numeric non-root USER, so runAsNonRoot can verify it"
     deployment = yaml.safe_load((REPO_ROOT / "gitops" / "task-api" / "deployment.yaml").read_text())
     pod_security = deployment["spec"]["template"]["spec"]["securityContext"]

@@ -148,3 +148,56 @@ def test_other_roles_do_not_grant_admin(client, tokens, user):
     task = create(client, tokens.headers(user))
     headers = tokens.headers(f"u-{uuid.uuid4()}", roles=["admin", "offline_access"])
     assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404
+
+
+def test_list_body_is_what_the_task_page_model_gives(client, tokens, user, database_url):
+    """PostgreSQL writes the list's JSON: byte for byte what TaskPage would give, and the same query errors."""
+    import asyncio
+
+    import asyncpg
+    from task_api.models import TaskPage
+
+    headers = tokens.headers(user)
+    tricky = 'quote " backslash \\ slash / \b\f\n\r\t \x01\x1f\x7f é 日本 🎉 \u2028'
+    first = create(client, headers, title="first", description=tricky, due_date="2026-03-01")
+    second = create(client, headers, title="se\\cond", status="done")
+    third = create(client, headers, title="third")
+
+    async def whole_seconds() -> None:  # pydantic leaves out a zero fraction
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "UPDATE tasks SET created_at = '2026-01-02 03:04:05+00', updated_at = '2026-01-02 03:04:05.12+00' "
+                "WHERE id = $1",
+                uuid.UUID(third["id"]),
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(whole_seconds())
+
+    def check(params, expected_ids):
+        response = client.get("/tasks", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.content == TaskPage.model_validate(response.json()).model_dump_json().encode()
+        assert [t["id"] for t in response.json()["items"]] == expected_ids
+        return response.json()
+
+    page = check({}, [second["id"], first["id"], third["id"]])
+    assert page["next_offset"] is None
+    assert page["items"][1]["description"] == tricky
+    assert page["items"][2]["created_at"] == "2026-01-02T03:04:05Z"
+    assert page["items"][2]["updated_at"] == "2026-01-02T03:04:05.120000Z"
+    assert check({"limit": 1}, [second["id"]])["next_offset"] == 1
+    assert check({"limit": 1, "offset": 1}, [first["id"]])["next_offset"] == 2
+    assert check({"offset": 3}, [])["items"] == []
+    check({"status": "done"}, [second["id"]])
+    check({"due_before": "2026-03-01", "due_after": "2026-03-01"}, [first["id"]])
+    # Unknown parameters are ignored, the last of repeated ones counts (as FastAPI's Query did).
+    response = client.get("/tasks?limit=5&limit=1&colour=red", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["limit"] == 1
+    openapi = client.get("/openapi.json").json()
+    names = [p["name"] for p in openapi["paths"]["/tasks"]["get"]["parameters"]]
+    assert names == ["limit", "offset", "status", "due_before", "due_after"]

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: Cloud Native Gauntlet developers
 # Apache License 2.0
 """k3s TEST DOUBLE: not k3s. Installed as `k3s` by the Molecule scenario `k3s` in place of the real binary.
@@ -61,7 +60,7 @@ def parse_config(path):
             if line.startswith("- ") or line.startswith("  - "):
                 config[key].append(scalar(line.split("- ", 1)[1]))
                 continue
-            key, _, value = line.partition(":")
+            key, _unused, value = line.partition(":")
             value = value.strip()
             config[key] = [] if value == "" else scalar(value)
     return config
@@ -171,7 +170,7 @@ def serve(cluster):
 
 
 def join_upstream(url, name, role, token):
-    for _ in range(60):
+    for _unused in range(60):
         try:
             return http(plain(url) + "/join", {"name": name, "role": role, "token": token})
         except urllib.error.HTTPError as exc:
@@ -286,7 +285,7 @@ def node_list(nodes):
                 },
                 "status": {
                     "conditions": [{"type": "Ready", "status": "True", "reason": "JoinedTheTestDouble"}],
-                    "nodeInfo": {"kubeletVersion": VERSION.split("+")[0]},
+                    "nodeInfo": {"kubeletVersion": VERSION.split("+", maxsplit=1)[0]},
                 },
             }
         )

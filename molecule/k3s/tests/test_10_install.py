@@ -176,4 +176,4 @@ def test_check_mode_reports_no_change():
     assert result.returncode == 0, result.stdout[-3000:]
     plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     recap = re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)", plain, re.MULTILINE)
-    assert recap and all(changed == "0" for _, changed in recap), recap
+    assert recap and all(changed == "0" for _unused, changed in recap), recap

@@ -21,7 +21,7 @@ def agent():
 
 
 def wait_active(host, unit, seconds=60):
-    for _ in range(seconds):
+    for _unused in range(seconds):
         if host.run(f"systemctl is-active {unit}").stdout.strip() == "active":
             return True
         time.sleep(1)
@@ -43,7 +43,9 @@ def agent_cannot_join():
 
 def test_start_of_a_node_that_cannot_join_is_bounded(agent_cannot_join):
     started = time.monotonic()
-    result = ansible_playbook("k3s.yml", "-e", f"k3s_start_timeout={TIMEOUT}", timeout=TIMEOUT + 240)
+    result = ansible_playbook(
+        "k3s.yml", "-e", f"k3s_start_timeout={TIMEOUT}", timeout=TIMEOUT + 900
+    )  # the whole k3s.yml run, slow on a loaded CI machine
     elapsed = time.monotonic() - started
     assert result.returncode != 0, result.stdout[-3000:]
     out = result.stdout

@@ -18,7 +18,7 @@ def test_agent_reboot_starts_the_agent_without_server_args():
     agent = host("k3s-agent-1")
     before = len(starts(agent))
     subprocess.run(["podman", "restart", "--time", "5", "k3s-agent-1"], check=True, capture_output=True)
-    for _ in range(60):
+    for _unused in range(60):
         if agent.run("systemctl is-active k3s-agent").stdout.strip() == "active":
             break
         time.sleep(1)

@@ -1,6 +1,5 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0
 """Token server of the gauntlet registry: per-account, per-repository access (stdlib only).
 
 distribution's ``auth.token`` mode (docs/content/about/configuration.md, section ``token``)
@@ -380,7 +379,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 def serve(config: dict) -> http.server.ThreadingHTTPServer:
-    host, _, port = config["listen"].rpartition(":")
+    host, _unused, port = config["listen"].rpartition(":")
     httpd = _Server((host or "0.0.0.0", int(port)), make_handler(TokenIssuer(config)))  # noqa: S104 - the configured address
     tls = config.get("tls")
     if tls:

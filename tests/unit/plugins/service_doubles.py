@@ -30,7 +30,7 @@ def _basic_user(headers, users) -> str | None:
     value = headers.get("Authorization") or ""
     if not value.startswith("Basic "):
         return None
-    user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+    user, _unused, password = base64.b64decode(value[6:]).decode().partition(":")
     known = users.get(user)
     return user if known and known["password"] == password else None
 
@@ -134,7 +134,7 @@ class GiteaDouble(_Server):
         value = headers.get("Authorization") or ""
         user = None
         if value.startswith("Basic "):
-            name, _, password = base64.b64decode(value[6:]).decode().partition(":")
+            name, _unused, password = base64.b64decode(value[6:]).decode().partition(":")
             tokens = {t["sha1"]: u for u, ts in self.tokens.items() for t in ts}
             if self.users.get(name, {}).get("password") == password:
                 user = name
@@ -162,10 +162,10 @@ class GiteaDouble(_Server):
             "GIT_PROTOCOL": headers.get("Git-Protocol") or "",
         }
         done = subprocess.run(["git", "http-backend"], input=raw, capture_output=True, env=env, check=False)
-        head, _, body = done.stdout.partition(b"\r\n\r\n")
+        head, _unused, body = done.stdout.partition(b"\r\n\r\n")
         status, out_headers = 200, {}
         for line in head.decode().split("\r\n"):
-            key, _, value = line.partition(": ")
+            key, _unused, value = line.partition(": ")
             if key.lower() == "status":
                 status = int(value.split()[0])
             elif key:
@@ -393,7 +393,7 @@ class GiteaDouble(_Server):
     def exchange(self, code, client_id, client_secret) -> str | None:
         """The user a code was issued to, once, when the client credentials are right (Drone's token exchange)."""
         entry = self.codes.pop(code, None)
-        _, app = self._app_by_client(client_id)
+        _unused, app = self._app_by_client(client_id)
         if entry is None or app is None or app["client_secret"] != client_secret or entry["client_id"] != client_id:
             return None
         return entry["user"]
@@ -494,6 +494,10 @@ class DroneDouble(_Server):
                     return 404, {}, {"message": "Not Found"}
                 entry.update(data=body["data"], pull_request=body.get("pull_request", False))
                 return 200, {}, {"name": secret}
+            case ("DELETE", ["api", "repos", owner, name, "secrets", secret]):
+                if self.secrets.get(f"{owner}/{name}", {}).pop(secret, None) is None:
+                    return 404, {}, {"message": "Not Found"}
+                return 204, {}, b""
             case ("POST", ["api", "repos", owner, name, "builds"]):
                 build = {"number": len(self.builds) + 1, "repo": f"{owner}/{name}", "branch": query["branch"][0]}
                 self.builds.append(build)

@@ -57,7 +57,7 @@ def test_the_list_says_which_image_it_mirrors():
 def test_every_package_says_why_it_is_there():
     entries = base_image_packages()
     assert entries, "empty package list"
-    assert {why for why in entries.values()} <= WHY
+    assert set(entries.values()) <= WHY
 
 
 def test_the_base_image_holds_nothing_the_roles_want():

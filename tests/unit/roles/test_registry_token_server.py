@@ -79,7 +79,7 @@ def config_for(folder: Path, cert: Path, tls=None) -> dict:
 
 @pytest.mark.parametrize("name", ["pkcs1.key", "pkcs8.key"])
 def test_rs256_signatures_verify_with_an_independent_implementation(key_files, name):
-    key, folder, *_ = key_files
+    key, folder, *_unused = key_files
     signer = server.RsaKey((folder / name).read_text())
     message = b"header.claims"
     signature = signer.sign_rs256(message)

@@ -73,10 +73,12 @@ def test_returns_the_base64_archive_of_each_term(bundle):
 
 
 def test_vendors_dependencies_and_is_stable(bundle):
-    run = lambda: LookupModule().run(  # noqa: E731
-        ["x/1/charts/web"], variables={}, bundle_dir=str(bundle), dependencies=["x/1/charts/partials"],
-        app_version="edge-1.0.0",
-    )  # fmt: skip
+    def run():
+        return LookupModule().run(
+            ["x/1/charts/web"], variables={}, bundle_dir=str(bundle), dependencies=["x/1/charts/partials"],
+            app_version="edge-1.0.0",
+        )  # fmt: skip
+
     first = run()
     assert first == run()
     web = names(first[0])

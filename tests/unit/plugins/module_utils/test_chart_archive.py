@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import gzip
 import hashlib
 import io
@@ -70,7 +72,7 @@ def test_archive_is_byte_identical_and_normalised():
     assert first[3] & 0x08 == 0
     found = members(first)
     assert list(found) == ["c/a.txt", "c/b.txt", "c/sub/z.txt"]
-    for info, _ in found.values():
+    for info, _unused in found.values():
         assert (info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname) == (
             ca.ARCHIVE_MTIME,
             0o644,

@@ -20,7 +20,7 @@ def git(cwd, *args, env=None):
     base = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Dev",
             "GIT_AUTHOR_EMAIL": "dev@test", "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@test"}  # fmt: skip
     done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **base, **(env or {})}
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **base, **(env or {})}, check=False
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -196,7 +196,7 @@ def test_credential_helper_reads_only_the_environment(tmp_path):
 
 
 def test_password_never_appears_in_errors(world):
-    root, _ = world
+    root, _unused = world
     password = "p4ssw0rd-that-must-not-leak"
     with pytest.raises(PublishError) as caught:
         run(root, "http://127.0.0.1:9/gauntlet/x.git", username="u", password=password)
@@ -207,7 +207,7 @@ def test_module_validates_author_and_password(world):
     root, remote = world
     params = {"repo_url": str(remote), "branch": "main", "root": str(root), "sources": [{"src": "gitops", "dest": ""}],
               "exclude": [], "username": None, "password": None, "ca_path": None, "author": "nobody",
-              "message": "m", "source_ref": None}  # fmt: skip
+              "commit_message": "m", "source_ref": None}  # fmt: skip
     with pytest.raises(PublishError, match="Name <email>"):
         module.run(params)
     with pytest.raises(PublishError, match="password is required"):
@@ -220,7 +220,7 @@ def test_publish_over_http_with_basic_auth_to_the_gitea_double(world, gitea, git
     """Through Gitea's smart HTTP (the double runs git http-backend): the credential helper answers the 401."""
     from ansible_collections.gauntlet.platform.plugins.modules import gitea_repo
 
-    root, _ = world
+    root, _unused = world
     gitea.orgs["gauntlet"] = {"visibility": "private"}
     gitea.add_user("pusher", "pusher-password-0123456789")
     gitea_repo.run(gitea_params(owner="gauntlet", name="gitops", description="", private=True, default_branch="main",

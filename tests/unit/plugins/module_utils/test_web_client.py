@@ -75,11 +75,11 @@ def test_ca_file_makes_the_certificate_trusted_and_redirects_are_not_followed(ht
     response = client.request("GET", f"{url}/set")
     assert response.status == 302 and response.location == f"{url}/next"
     assert client.cookies[url] == {"session": "abc", "flash": "1"}
-    assert [path for path, _, _ in Handler.seen] == ["/set"]
+    assert [path for path, _unused, _unused in Handler.seen] == ["/set"]
 
 
 def test_untrusted_certificate_names_the_fix(https_double):
-    url, _ = https_double
+    url, _unused = https_double
     with pytest.raises(ApiError, match=r"not trusted .* pass the platform CA as ca_path"):
         HttpClient(timeout=5).request("GET", f"{url}/set")
 
@@ -194,7 +194,7 @@ def test_resolve_connects_to_the_address_and_keeps_the_name(named_double, resolv
 
 
 def test_without_resolve_the_same_call_needs_the_resolver(named_double, resolver_guard):
-    port, ca, _ = named_double
+    port, ca, _unused = named_double
     with pytest.raises(ApiError, match=r"cannot connect .*check that the name resolves from the controller"):
         HttpClient(ca_path=ca, timeout=5).request("GET", f"https://{NAME}:{port}/set")
     assert resolver_guard == [NAME]

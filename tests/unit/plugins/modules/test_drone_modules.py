@@ -134,16 +134,17 @@ def test_wrong_token_and_bad_input(platform):
 def secret_params(drone, tmp_path, secrets, **changes):
     base = {"url": drone.url, "token": TOKEN, "ca_path": None, "timeout": 10, "repo": "gauntlet/task-api",
             "secrets": secrets, "fingerprint_file": str(tmp_path / "drone" / "fingerprints.json"),
-            "pull_request": False}  # fmt: skip
+            "pull_request": False, "absent": []}  # fmt: skip
     base.update(changes)
     return base
 
 
 def test_secrets_created_kept_and_rotated(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     wanted = {"registry_username": "gauntlet", "registry_password": "registry-password-0001"}
     result = drone_secrets.run(secret_params(drone, tmp_path, wanted))
-    assert result == {"changed": True, "created": ["registry_password", "registry_username"], "updated": []}
+    assert result == {"changed": True, "created": ["registry_password", "registry_username"], "updated": [],
+                      "deleted": []}  # fmt: skip
     stored = drone.secrets["gauntlet/task-api"]
     assert stored["registry_password"] == {"data": "registry-password-0001", "pull_request": False}
     prints = tmp_path / "drone" / "fingerprints.json"
@@ -160,7 +161,7 @@ def test_secrets_created_kept_and_rotated(platform, tmp_path):
 
 
 def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     drone.secrets["gauntlet/task-api"] = {
         "registry_password": {"data": "set-by-hand", "pull_request": True},
         "someone_elses": {"data": "keep-me", "pull_request": False},
@@ -173,8 +174,28 @@ def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(pl
     assert drone_secrets.run(secret_params(drone, tmp_path, wanted))["changed"] is False
 
 
+def test_secrets_no_longer_wanted_are_deleted(platform, tmp_path):
+    # The gitops bump token was a pipeline secret before the bump moved out of Drone: a
+    # rerun must take it out of Drone (DELETE /api/repos/{owner}/{name}/secrets/{secret},
+    # harness/drone v2.25.0 handler/api/api.go) and out of the fingerprint file.
+    _unused, drone = platform
+    wanted = {"registry_username": "gauntlet", "gitops_token": "old-bump-token"}
+    drone_secrets.run(secret_params(drone, tmp_path, wanted))
+    drone.secrets["gauntlet/task-api"]["someone_elses"] = {"data": "keep-me", "pull_request": False}
+    params = secret_params(drone, tmp_path, {"registry_username": "gauntlet"}, absent=["gitops_token", "never_set"])
+    assert drone_secrets.run(params, check_mode=True)["deleted"] == ["gitops_token"]
+    assert "gitops_token" in drone.secrets["gauntlet/task-api"]
+    result = drone_secrets.run(params)
+    assert result == {"changed": True, "created": [], "updated": [], "deleted": ["gitops_token"]}
+    assert sorted(drone.secrets["gauntlet/task-api"]) == ["registry_username", "someone_elses"]
+    assert "gitops_token" not in (tmp_path / "drone" / "fingerprints.json").read_text()
+    assert drone_secrets.run(params)["changed"] is False
+    with pytest.raises(ApiError, match="both wanted and absent"):
+        drone_secrets.run(secret_params(drone, tmp_path, {"a": "b"}, absent=["a"]))
+
+
 def test_empty_secret_value_and_corrupt_fingerprints_fail_clearly(platform, tmp_path):
-    _, drone = platform
+    _unused, drone = platform
     with pytest.raises(ApiError, match="registry_password: the value must be a non-empty string"):
         drone_secrets.run(secret_params(drone, tmp_path, {"registry_password": ""}))
     (tmp_path / "drone").mkdir()
@@ -189,7 +210,7 @@ def test_resolve_reaches_drone_by_name_without_the_resolver(platform, tmp_path, 
     import socket
     import urllib.parse
 
-    _, drone = platform
+    _unused, drone = platform
     real = socket.getaddrinfo
 
     def resolver_double(host, *args, **kwargs):  # the controller's resolver knows no *.invalid name

@@ -133,3 +133,35 @@ def test_git_publish_reports_a_missing_source(tmp_path, capsys):
     )
     assert out["failed"] is True and "git_publish" in out["msg"]
     assert SECRET not in json.dumps(out)
+
+
+# validate-modules (ansible_test/_util/controller/sanity/validate-modules/validate_modules/main.py,
+# invalid-argument-name): Ansible's engine uses these names itself, as options and as aliases.
+RESTRICTED_ARGUMENT_NAMES = ("message", "syslog_facility")
+
+
+def _restricted(spec: dict, where: str) -> list[str]:
+    found = []
+    for name, data in spec.items():
+        for used in [name, *(data.get("aliases") or [])]:
+            if used.lower() in RESTRICTED_ARGUMENT_NAMES:
+                found.append(f"{where}{used}")
+        found += _restricted(data.get("options") or {}, f"{where}{name}.")
+    return found
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_no_option_takes_a_name_ansible_reserves(module, monkeypatch):
+    captured = {}
+
+    class Capture(Exception):
+        pass
+
+    def fake_init(self, argument_spec, **kwargs):
+        captured.update(argument_spec=argument_spec)
+        raise Capture
+
+    monkeypatch.setattr(module.AnsibleModule, "__init__", fake_init)
+    with pytest.raises(Capture):
+        module.main()
+    assert _restricted(captured["argument_spec"], "") == []

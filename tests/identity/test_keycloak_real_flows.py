@@ -1,0 +1,355 @@
+"""Every client's real flow against the real Keycloak (issue 14 items 4 and 5).
+
+The Task API runs as its own process (python -m task_api serve) inside the tier's namespace,
+with the real PostgreSQL and Keycloak's real JWKS at https://keycloak.local (local CA);
+tokens come from Keycloak through the clients the keycloak role configures: task-api-cli
+(password grant), argocd and grafana (authorization code flow, driven with requests).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import jwt
+import pytest
+import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
+from keycloak_server import ISSUER, REALM, REPO, TASK_API
+
+pytestmark = pytest.mark.identity
+
+TOKEN_URL = f"{ISSUER}/protocol/openid-connect/token"
+AUTH_URL = f"{ISSUER}/protocol/openid-connect/auth"
+USERINFO_URL = f"{ISSUER}/protocol/openid-connect/userinfo"
+TASK_API_URL = "http://127.0.0.1:8000"
+
+
+def claims(token: str) -> dict:
+    """The payload of a JWT, unverified (the Task API and the checks below verify)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def header(token: str) -> dict:
+    return jwt.get_unverified_header(token)
+
+
+def password_token(identity, client_id: str = "task-api-cli", **extra) -> str:
+    response = identity.http(
+        "POST",
+        TOKEN_URL,
+        data={
+            "grant_type": "password",
+            "client_id": client_id,
+            "username": "tester",
+            "password": identity.credential("keycloak/test-user-password"),
+            "scope": "openid",
+            **extra,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+class TaskApi:
+    """The Task API process inside the namespace, trusting the real Keycloak."""
+
+    def __init__(self, identity, workdir: Path, **settings):
+        self.identity = identity
+        self.log_path = workdir / f"task-api-{secrets.token_hex(4)}.log"
+        env = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(TASK_API),
+            "TASK_API_DATABASE_URL": identity.postgres.dsn(),
+            "TASK_API_OIDC_ISSUER": ISSUER,
+            "TASK_API_OIDC_AUDIENCE": "task-api",
+            "TASK_API_JWKS_CA_FILE": str(identity.ca),
+            "TASK_API_HOST": "127.0.0.1",
+            "TASK_API_PORT": "8000",
+            "TASK_API_JWT_LEEWAY": "1",
+            "TASK_API_LOG_LEVEL": "INFO",
+        }
+        env.update({f"TASK_API_{k.upper()}": str(v) for k, v in settings.items()})
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            identity.netns.command(sys.executable, "-m", "task_api", "serve"),
+            env=env, cwd=TASK_API, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                if self.get("/readyz").status_code == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the Task API did not become ready: {self.log()}")
+
+    def get(self, path: str, token: str | None = None):
+        import requests
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return self.identity.http("GET", TASK_API_URL + path, headers=headers, timeout=30)
+        except requests.ConnectionError as error:
+            raise OSError(str(error)) from None
+
+    def post(self, path: str, token: str, body: dict):
+        return self.identity.http(
+            "POST", TASK_API_URL + path, headers={"Authorization": f"Bearer {token}"}, json=body, timeout=30
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+@pytest.fixture
+def task_api_factory(identity, converged, tmp_path):
+    started = []
+
+    def start(**settings) -> TaskApi:
+        api = TaskApi(identity, tmp_path, **settings)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()
+
+
+# --- the Task API and the CLI client ---------------------------------------------------
+
+
+def test_a_cli_token_from_keycloak_is_accepted_by_the_task_api(identity, task_api_factory):
+    token = password_token(identity)
+    body = claims(token)
+    # What Keycloak really puts there: the audience mapper's task-api, the CLI client as azp,
+    # the public issuer, an access token.
+    assert "task-api" in ([body["aud"]] if isinstance(body["aud"], str) else body["aud"]), body
+    assert body["azp"] == "task-api-cli"
+    assert body["iss"] == ISSUER
+    assert body["typ"] == "Bearer"
+    assert "task-admin" in body["realm_access"]["roles"]
+    api = task_api_factory()
+    created = api.post("/tasks", token, {"title": "from a real Keycloak token"})
+    assert created.status_code == 201, created.text
+    listed = api.get("/tasks", token)
+    assert listed.status_code == 200, listed.text
+    assert "from a real Keycloak token" in listed.text
+    assert api.get("/tasks").status_code == 401
+
+
+def test_a_token_for_another_audience_is_refused(identity, task_api_factory):
+    # admin-cli of the same realm: a real Keycloak token, signed by the same key, without
+    # the task-api audience.
+    token = password_token(identity, client_id="admin-cli")
+    audience = claims(token).get("aud", [])
+    assert "task-api" not in ([audience] if isinstance(audience, str) else audience)
+    api = task_api_factory()
+    response = api.get("/tasks", token)
+    assert response.status_code == 401, response.text
+
+
+def test_an_id_token_is_refused(identity, task_api_factory):
+    response = identity.http(
+        "POST",
+        TOKEN_URL,
+        data={
+            "grant_type": "password",
+            "client_id": "task-api-cli",
+            "username": "tester",
+            "password": identity.credential("keycloak/test-user-password"),
+            "scope": "openid",
+        },
+    )
+    id_token = response.json()["id_token"]
+    api = task_api_factory()
+    assert api.get("/tasks", id_token).status_code == 401
+
+
+def test_an_expired_token_is_refused(identity, task_api_factory):
+    token = password_token(identity)
+    body = claims(token)
+    assert body["exp"] - body["iat"] == 30  # the realm's lifespan the role set
+    api = task_api_factory()
+    time.sleep(max(0.0, body["exp"] + 1 + 1.5 - time.time()))  # past exp and the 1 s leeway
+    response = api.get("/tasks", token)
+    assert response.status_code == 401, response.text
+
+
+def _rsa_components(identity, realm_id: str):
+    components = identity.admin("GET", f"/{REALM}/components", params={"type": "org.keycloak.keys.KeyProvider"}).json()
+    return [c for c in components if c["providerId"] == "rsa-generated" and c["parentId"] == realm_id]
+
+
+def test_after_key_rotation_new_tokens_work_and_the_old_key_is_refused(identity, task_api_factory):
+    api = task_api_factory(jwks_min_refresh_interval=1)
+    used = password_token(identity)
+    unused = password_token(identity)
+    assert api.get("/tasks", used).status_code == 200
+    old_kid = header(unused)["kid"]
+
+    realm_id = identity.admin("GET", f"/{REALM}").json()["id"]
+    (old,) = [c for c in _rsa_components(identity, realm_id) if c["config"].get("enabled", ["true"]) == ["true"]]
+    new = {
+        "name": f"rsa-rotated-{secrets.token_hex(3)}",
+        "providerId": "rsa-generated",
+        "providerType": "org.keycloak.keys.KeyProvider",
+        "parentId": realm_id,
+        "config": {
+            "priority": ["200"],
+            "enabled": ["true"],
+            "active": ["true"],
+            "keySize": ["2048"],
+            "algorithm": ["RS256"],
+        },
+    }
+    assert identity.admin("POST", f"/{REALM}/components", json=new).status_code == 201
+    old["config"]["enabled"] = ["false"]
+    assert identity.admin("PUT", f"/{REALM}/components/{old['id']}", json=old).status_code == 204
+    published = {k["kid"] for k in identity.http("GET", f"{ISSUER}/protocol/openid-connect/certs").json()["keys"]}
+    assert old_kid not in published
+
+    time.sleep(1.2)  # the Task API's minimum refresh interval of this test
+    rotated = password_token(identity)
+    assert header(rotated)["kid"] != old_kid
+    response = api.get("/tasks", rotated)
+    assert response.status_code == 200, response.text + api.log()
+    # Signed by the key Keycloak no longer publishes, and never seen by the service.
+    time.sleep(1.2)
+    response = api.get("/tasks", unused)
+    assert response.status_code == 401, response.text
+
+
+# --- Argo CD and Grafana: authorization code flow -----------------------------------------
+
+
+def code_flow(identity, client_id: str, redirect_uri: str, scopes: list[str]) -> dict:
+    """The browser's part of the authorization code flow, then the client's token request:
+    the token response, or the authorization error Keycloak redirects back with."""
+    import requests
+
+    session = requests.Session()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    params = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+              "scope": " ".join(scopes), "state": state, "nonce": nonce}  # fmt: skip
+    page = identity.session_call(session, "GET", AUTH_URL, params=params, allow_redirects=False)
+    if page.status_code == 302:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.headers["Location"]).query)
+        return {"authorization_error": query.get("error", ["?"])[0], "location": page.headers["Location"]}
+    assert page.status_code == 200, page.text[:2000]
+    action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))
+    login = identity.session_call(
+        session, "POST", action,
+        data={"username": "tester", "password": identity.credential("keycloak/test-user-password"), "credentialId": ""},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert login.status_code == 302, login.text[:2000]
+    location = login.headers["Location"]
+    assert location.startswith(redirect_uri + "?"), location
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert query["state"] == [state]
+    tokens = identity.http(
+        "POST", TOKEN_URL,
+        data={"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri,
+              "client_id": client_id, "client_secret": identity.credential(f"keycloak/client-{client_id}")},
+    )  # fmt: skip
+    assert tokens.status_code == 200, tokens.text
+    result = tokens.json()
+    assert claims(result["id_token"])["nonce"] == nonce
+    result["userinfo"] = identity.http(
+        "GET", USERINFO_URL, headers={"Authorization": f"Bearer {result['access_token']}"}
+    ).json()
+    return result
+
+
+def role_default(role: str, name: str):
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())[name]
+
+
+def grafana_scopes() -> list[str]:
+    text = (REPO / "roles" / "monitoring" / "templates" / "grafana.ini.j2").read_text()
+    section = text[text.index("[auth.generic_oauth]") :]
+    return re.search(r"^scopes\s*=\s*(.+)$", section, re.M).group(1).split()
+
+
+def test_argocd_scopes_are_accepted_and_the_id_token_carries_the_groups(identity, converged):
+    tester = identity.admin("GET", f"/{REALM}/users", params={"username": "tester", "exact": "true"}).json()[0]
+    admins = next(g for g in identity.admin("GET", f"/{REALM}/groups").json() if g["name"] == "argocd-admins")
+    assert identity.admin("PUT", f"/{REALM}/users/{tester['id']}/groups/{admins['id']}").status_code == 204
+    scopes = role_default("argocd", "argocd_oidc_scopes")
+    result = code_flow(identity, "argocd", "https://argocd.local/auth/callback", scopes)
+    assert "authorization_error" not in result, result
+    id_token = claims(result["id_token"])
+    # Argo CD's RBAC matches its scopes (argocd_rbac_scopes) in the ID token.
+    for claim in role_default("argocd", "argocd_rbac_scopes"):
+        assert "argocd-admins" in id_token[claim], id_token
+    assert "argocd-admins" in result["userinfo"]["groups"]
+
+
+def test_a_scope_the_client_does_not_have_is_rejected(identity, converged):
+    result = code_flow(identity, "grafana", "https://grafana.local/login/generic_oauth", ["openid", "groups"])
+    assert result.get("authorization_error") == "invalid_scope", result
+
+
+def test_grafana_scopes_are_accepted_and_its_role_path_finds_the_role(identity, converged):
+    import jmespath
+
+    scopes = grafana_scopes()
+    result = code_flow(identity, "grafana", "https://grafana.local/login/generic_oauth", scopes)
+    assert "authorization_error" not in result, result
+    path = role_default("monitoring", "monitoring_grafana_oidc_role_attribute_path")
+    # Grafana evaluates role_attribute_path on the ID token, then on userinfo.
+    assert jmespath.search(path, claims(result["id_token"])) == "Editor", claims(result["id_token"])
+    assert jmespath.search(path, result["userinfo"]) == "Editor", result["userinfo"]
+
+
+# --- the Task API while Keycloak is down ---------------------------------------------------
+
+
+def test_while_keycloak_is_down_cached_keys_work_and_unknown_kids_get_401(identity, task_api_factory):
+    api = task_api_factory(jwks_min_refresh_interval=4, jwks_timeout=2)
+    seen = password_token(identity)
+    fresh = password_token(identity)  # same key, never shown to the service before
+    assert api.get("/tasks", seen).status_code == 200
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    forged = jwt.encode(
+        {**claims(fresh), "iat": now, "exp": now + 60},
+        key, algorithm="RS256", headers={"kid": "not-a-keycloak-key"},
+    )  # fmt: skip
+    identity.keycloak.pause()
+    try:
+        assert api.get("/tasks", fresh).status_code == 200
+        # The service loaded the JWKS before it was ready: past its 4 s minimum interval, the
+        # first unknown kid may try one refresh (which hangs until the 2 s timeout), no more.
+        time.sleep(4.5)
+        statuses = [api.get("/tasks", forged).status_code for _unused in range(5)]
+        assert statuses == [401] * 5, statuses
+        assert api.get("/tasks", seen).status_code == 200
+    finally:
+        identity.keycloak.resume()
+    failures = api.log().count("JWKS fetch failed")
+    assert failures == 1, api.log()

@@ -1,0 +1,226 @@
+"""The real Keycloak of the identity tier (tests/identity/), in a loopback-only network namespace.
+
+Keycloak (org.keycloak:keycloak-quarkus-dist, built for PostgreSQL by scripts/install-keycloak)
+runs in production mode (`kc.sh start --optimized`) on the Temurin JDK, with Debian's PostgreSQL
+(the Task API tests' PostgresServer, here also on TCP 127.0.0.1:5432 of the namespace) as its
+database, TLS from a certificate the project's local CA (role local_ca) issues for keycloak.local
+and keycloak-admin.local, and the platform's two host names: https://keycloak.local (issuer,
+hostname) and https://keycloak-admin.local (hostname-admin, where the keycloak role calls the
+admin API). Both listen on 443 of the namespace's loopback.
+
+The namespace is tests/controlplane.py's NetNS (`ip netns add`, only loopback up): nothing
+Keycloak or a playbook does can leave the machine. Commands run inside it through
+``ip netns exec``, which also bind-mounts /etc/netns/<name>/hosts over /etc/hosts, so there the
+two names resolve to 127.0.0.1 as the controller's /etc/hosts would (local_domains). This
+process talks to Keycloak on the namespace's thread (NetNS.call); its own resolver does not see
+that hosts file, so ``LocalNames`` maps the same names to 127.0.0.1 for this process while the
+tier runs (a stand-in for the hosts entries, nothing else).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from needs import missing
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL = REPO / "scripts" / "install-keycloak"
+TEMURIN = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+NAMES = ("keycloak.local", "keycloak-admin.local")
+URL = "https://keycloak.local"
+ADMIN_URL = "https://keycloak-admin.local"
+REALM = "gauntlet"  # gauntlet_keycloak_realm of inventory/sample
+ISSUER = f"{URL}/realms/{REALM}"
+TASK_API = REPO / "apps" / "task-api"
+# Bounded heap: the machine's two cores and its memory are shared (kc.sh's own default
+# outside a container is -Xms64m -Xmx512m).
+HEAP = "-Xms64m -Xmx640m"
+START_TIMEOUT = 600  # the first start creates the schema; 2 shared cores can take minutes
+
+
+def distribution() -> Path:
+    """The unpacked, built Keycloak of the pin; skips (fails in CI) when not installed."""
+    folder = REPO / subprocess.run([str(INSTALL), "--dir"], capture_output=True, text=True, check=True).stdout.strip()
+    if not (folder / ".complete").is_file():
+        missing(
+            f"Keycloak is not installed ({folder.relative_to(REPO)}): run scripts/install-keycloak (scripts/setup does)"
+        )
+    return folder
+
+
+def java_home() -> Path:
+    if (TEMURIN / "bin" / "java").is_file():
+        return TEMURIN
+    java = shutil.which("java")
+    if java is None:
+        missing("Keycloak needs a JDK 17, 21 or 25 (Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64); none found")
+    return Path(java).resolve().parent.parent
+
+
+class LocalNames:
+    """This process resolves NAMES to 127.0.0.1 until ``close`` (the namespace's hosts file
+    does the same for the commands run in it)."""
+
+    def __init__(self, names=NAMES):
+        self.names = set(names)
+        self._original = socket.getaddrinfo
+
+        def getaddrinfo(host, *args, **kwargs):
+            if isinstance(host, str) and host in self.names:
+                host = "127.0.0.1"
+            return self._original(host, *args, **kwargs)
+
+        socket.getaddrinfo = getaddrinfo
+
+    def close(self):
+        socket.getaddrinfo = self._original
+
+
+def hosts_file(netns_name: str, names=NAMES) -> Path:
+    """/etc/netns/<name>/hosts, which `ip netns exec` mounts over /etc/hosts."""
+    folder = Path("/etc/netns") / netns_name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "hosts"
+    path.write_text("127.0.0.1 localhost " + " ".join(names) + "\n::1 localhost\n")
+    return path
+
+
+def remove_hosts_file(netns_name: str) -> None:
+    shutil.rmtree(Path("/etc/netns") / netns_name, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and its descendants (VmRSS), in MiB."""
+    total = 0
+    for each in [pid, *_descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class KeycloakServer:
+    """One Keycloak process in `netns`, on the database `jdbc_url`."""
+
+    def __init__(self, dist: Path, workdir: Path, netns, *, jdbc_url: str, db_user: str, cert: Path, key: Path):
+        self.dist = dist
+        self.workdir = workdir
+        self.netns = netns
+        self.jdbc_url = jdbc_url
+        self.db_user = db_user
+        self.cert = cert
+        self.key = key
+        self.admin_username = "admin"
+        self.admin_password = secrets.token_urlsafe(24)
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / "keycloak.log"
+        self.startup_seconds: float | None = None
+
+    def command(self) -> list[str]:
+        # Runtime options (keycloak.org/server/all-config): hostname v2 (a full URL; the admin
+        # console and API on hostname-admin), HTTPS only on 443, the management interface
+        # (health) on 9000, both on the namespace's loopback.
+        return self.netns.command(
+            str(self.dist / "bin" / "kc.sh"),
+            "start",
+            "--optimized",
+            f"--hostname={URL}",
+            f"--hostname-admin={ADMIN_URL}",
+            "--http-enabled=false",
+            "--http-host=127.0.0.1",
+            "--https-port=443",
+            f"--https-certificate-file={self.cert}",
+            f"--https-certificate-key-file={self.key}",
+            "--http-management-port=9000",
+            f"--db-url={self.jdbc_url}",
+            f"--db-username={self.db_user}",
+            "--db-pool-max-size=10",
+            # One node: no JGroups discovery or listener (the deployed image clusters through
+            # the database, jdbc-ping; a single test server has nobody to find).
+            "--cache=local",
+        )
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "JAVA_HOME": str(java_home()),
+            "JAVA_OPTS_KC_HEAP": HEAP,
+            "KC_BOOTSTRAP_ADMIN_USERNAME": self.admin_username,
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
+        }
+
+    def start(self, ready) -> None:
+        """Start and wait until `ready()` (called on the namespace's thread) is true."""
+        began = time.monotonic()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.proc = subprocess.Popen(
+            self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = began + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Keycloak exited ({self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                if self.netns.call(ready):
+                    self.startup_seconds = time.monotonic() - began
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"Keycloak did not answer within {START_TIMEOUT} s:\n{self.log_tail()}")
+
+    def log_tail(self, size: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-size:]
+        except OSError:
+            return ""
+
+    def rss_mib(self) -> float:
+        return rss_mib(self.proc.pid) if self.proc else 0.0
+
+    def pause(self) -> None:
+        """Keycloak stops answering (SIGSTOP to its process group): connections hang, as for a
+        server that is down behind a live address."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self.proc:
+            self._log.close()
+        self.proc = None
