@@ -551,6 +551,22 @@ class ControlPlane:
         self.netns.call(dynamic.resources.invalidate_cache)
         return Resource(self.netns, dynamic, self.netns.call(dynamic.resources.get, api_version=api_version, kind=kind))
 
+    def wait_established(self, crd_names, timeout: float = 120) -> None:
+        """Until every named CRD is Established (its kind is served); ControlPlaneError after
+        ``timeout`` seconds naming the ones that are not."""
+        crds = self.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        deadline = time.monotonic() + timeout
+        pending = set(crd_names)
+        while pending:
+            for name in sorted(pending):
+                conditions = (crds.get(name=name).to_dict().get("status") or {}).get("conditions") or []
+                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise ControlPlaneError(f"CRDs not Established within {timeout:.0f} s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.5)
+
     def add_node(
         self, name: str, labels: dict[str, str] | None = None, taints: list[dict] | None = None, address: str = ""
     ) -> None:

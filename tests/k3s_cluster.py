@@ -165,17 +165,7 @@ def install_k3s(plane, nodes: list[dict]) -> dict:
         # server-side: some CRDs are too large for the last-applied annotation
         crds.server_side_apply(body=obj, field_manager="k3s", force_conflicts=True)
         names.append(obj["metadata"]["name"])
-    deadline = time.monotonic() + 120
-    pending = set(names)
-    while pending:
-        for name in sorted(pending):
-            conditions = (crds.get(name=name).to_dict().get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                pending.discard(name)
-        if pending and time.monotonic() > deadline:
-            raise AssertionError(f"CRDs not Established within 120 s: {sorted(pending)}")
-        if pending:
-            time.sleep(0.5)
+    plane.wait_established(names)
     charts = plane.resource("helm.cattle.io/v1", "HelmChart")
     for obj in objects:
         if obj["kind"] == "HelmChart":

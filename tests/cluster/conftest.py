@@ -17,6 +17,7 @@ import pytest
 import upstream
 import yaml
 from controlplane import REPO, ControlPlane, NetNS, binaries, require_netns, running
+from helm_controller_double import HelmControllerDouble
 
 # The simulated nodes of the smoke tests; the platform tests add one per inventory host.
 NODES = ("kwok-server-1", "kwok-agent-1")
@@ -48,11 +49,13 @@ def k3s_cluster(request, tmp_path_factory):
     (tests/k3s_cluster.py). The inventory copy points the stages at this control plane
     (gauntlet_kubeconfig) and at a credentials folder of its own.
 
-    A test module may set INVENTORY_VARS (more inventory variables) and UPSTREAM_BUNDLE = True
+    A test module may set INVENTORY_VARS (more inventory variables), UPSTREAM_BUNDLE = True
     (a bundle folder made of the upstream copies, as the render tests make it, for the
-    platform stage's charts and manifests).
+    platform stage's charts and manifests) and HELM_CONTROLLER_DOUBLE = True (the HelmCharts
+    with a chartContent are installed by tests/helm_controller_double.py while the module runs).
 
-    Returns a namespace: plane, inventory, credentials, installed (counts), run(playbook, *args).
+    Returns a namespace: plane, inventory, credentials, nodes, installed (counts), helm_controller
+    (the double or None), run(playbook, *args).
     """
     require_netns()
     folder = binaries()
@@ -80,14 +83,23 @@ def k3s_cluster(request, tmp_path_factory):
     nodes = k3s_like.inventory_nodes(inventory, work / "nodes")
     with running(plane) as started:
         installed = k3s_like.install_k3s(started, nodes)
-        yield SimpleNamespace(
-            plane=started,
-            inventory=inventory,
-            credentials=credentials,
-            nodes=nodes,
-            installed=installed,
-            run=lambda playbook, *args, **kw: k3s_like.run_playbook(started, inventory, playbook, *args, **kw),
-        )
+        helm_controller = None
+        if getattr(request.module, "HELM_CONTROLLER_DOUBLE", False):
+            helm_controller = HelmControllerDouble(started, work / "helm-controller")
+            helm_controller.start()
+        try:
+            yield SimpleNamespace(
+                plane=started,
+                inventory=inventory,
+                credentials=credentials,
+                nodes=nodes,
+                installed=installed,
+                helm_controller=helm_controller,
+                run=lambda playbook, *args, **kw: k3s_like.run_playbook(started, inventory, playbook, *args, **kw),
+            )
+        finally:
+            if helm_controller:
+                helm_controller.stop()
 
 
 def bundle_vars(request, work) -> dict:

@@ -7,6 +7,11 @@ for its Deployments and DaemonSet (kwok makes their pods Running and Ready on th
 nodes): --check --diff on the fresh cluster, the first run, a rerun (changed=0 on every task),
 --check --diff on the converged cluster (changed=0).
 
+Left out: the wait for Prometheus and Alertmanager to be Available (tag
+monitoring_operator_wait): the prometheus-operator's pod is Ready on a kwok node but no
+container runs, so nobody makes their StatefulSets or sets their status.
+test_operator_wait_ends_with_its_timeout shows that wait ending, bounded, with its message.
+
 The inventory is inventory/sample with Linkerd off (gauntlet_linkerd_enabled: false): the
 linkerd role's first wait (``crds | Wait for the policy CRDs to be established``) can never end
 here, because its CRDs come from the linkerd-crds HelmChart and helm-controller does not run on
@@ -24,7 +29,7 @@ pytestmark = pytest.mark.controlplane
 
 UPSTREAM_BUNDLE = True
 INVENTORY_VARS = {"gauntlet_linkerd_enabled": False}
-TAGS = ["--tags", "monitoring"]
+TAGS = ["--tags", "monitoring", "--skip-tags", "monitoring_operator_wait"]
 RUNS: dict[str, object] = {}
 
 
@@ -89,6 +94,15 @@ def test_check_mode_on_the_converged_cluster_changes_nothing(k3s_cluster):
     assert run.returncode == 0, run.explain()
     assert run.changed_tasks == [], run.explain()
     assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+
+
+def test_operator_wait_ends_with_its_timeout(k3s_cluster):
+    """The wait this module skips ends after monitoring_wait_timeout, naming what it waited for."""
+    run = k3s_cluster.run("platform.yml", "--tags", "monitoring_operator_wait", "-e", "monitoring_wait_timeout=5")
+    assert run.returncode != 0
+    assert len(run.failed_tasks) == 1, run.explain()
+    assert run.failed_tasks[0].endswith("verify | Wait for Prometheus and Alertmanager to be available"), run.explain()
+    assert "Prometheus" in run.stdout
 
 
 def test_report_timings(k3s_cluster, record_property):
