@@ -1,27 +1,36 @@
-"""playbooks/platform.yml in apply mode against the real control plane, stage by stage.
+"""playbooks/platform.yml in apply mode against the real control plane: every stage that can run.
 
-The monitoring stage (``--tags monitoring``): kube-prometheus's CRDs and objects, the
-platform's own rules, dashboards and credentials, applied by kubernetes.core to kube-apiserver
-v1.36.x made to look like a fresh k3s cluster (tests/k3s_cluster.py), with the role's own wait
-for its Deployments and DaemonSet (kwok makes their pods Running and Ready on the simulated
-nodes): --check --diff on the fresh cluster, the first run, a rerun (changed=0 on every task),
---check --diff on the converged cluster (changed=0).
+kube-apiserver v1.36.x made to look like a fresh k3s cluster of a copy of inventory/sample
+(tests/k3s_cluster.py), with Linkerd off (tests/cluster/test_apply_linkerd_stage.py runs that
+stage with the helm-controller double). One run covers, in platform.yml's order:
+- monitoring: kube-prometheus's CRDs and objects and the platform's own, with the role's wait
+  for its Deployments and DaemonSet (kwok makes their pods Running and Ready);
+- keycloak, gitea, drone, argocd: each role's install part (``<role>_install``: namespaces,
+  Secrets, ConfigMaps, Deployments, Services, Ingresses, NetworkPolicies, ServiceMonitors,
+  Argo CD's upstream manifest with its CRDs and the wait for them).
+The module runs --check --diff on the fresh cluster, the first run, a rerun (changed=0 on
+every task), --check --diff on the converged cluster (changed=0).
 
-Left out: the wait for Prometheus and Alertmanager to be Available (tag
-monitoring_operator_wait): the prometheus-operator's pod is Ready on a kwok node but no
-container runs, so nobody makes their StatefulSets or sets their status.
-test_operator_wait_ends_with_its_timeout shows that wait ending, bounded, with its message.
-
-The inventory is inventory/sample with Linkerd off (gauntlet_linkerd_enabled: false): the
-linkerd role's first wait (``crds | Wait for the policy CRDs to be established``) can never end
-here, because its CRDs come from the linkerd-crds HelmChart and helm-controller does not run on
-this tier; with Linkerd on, the other roles' Server and AuthorizationPolicy objects would need
-those CRDs too (docs/testing.md, "What this tier cannot prove").
+What cannot run here, each shown by its own test (docs/testing.md):
+- cnpg: its install runs (CRDs Established, the operator available, its webhook Service with a
+  ready endpoint; it creates the namespaces the services use, task-api among them), but the
+  API server refuses its Cluster and Database objects: it must call the operator's webhooks
+  (failurePolicy Fail) at a service address this namespace cannot reach;
+- monitoring's wait for Prometheus and Alertmanager (tag monitoring_operator_wait): no
+  container runs the operator, so nobody makes their StatefulSets or sets their status;
+- keycloak_configure, gitea_configure, drone_configure, argocd_configure and every
+  ``<role>_verify``: calls to the services' HTTP APIs through the ingress.
+Drone's install needs what the gitea role's configure writes on the controller (Drone's OAuth2
+client, the clone and gitops promotion accounts' tokens): the module writes stand-ins for those
+four credential files (random values) after showing the role's message without them.
 
 The tests of this module run in file order and share one control plane (module scope).
 """
 
 from __future__ import annotations
+
+import secrets
+import time
 
 import pytest
 
@@ -29,8 +38,25 @@ pytestmark = pytest.mark.controlplane
 
 UPSTREAM_BUNDLE = True
 INVENTORY_VARS = {"gauntlet_linkerd_enabled": False}
-TAGS = ["--tags", "monitoring", "--skip-tags", "monitoring_operator_wait"]
+SERVICES = ("keycloak", "gitea", "drone", "argocd")
+TAGS = [
+    "--tags", ",".join(["monitoring", *(f"{role}_install" for role in SERVICES)]),
+    "--skip-tags", "monitoring_operator_wait",
+]  # fmt: skip
+NAMESPACES = ("monitoring", *SERVICES)
+# What the gitea role's configure writes for the drone role (roles/drone/vars/main.yml,
+# roles/drone/defaults/main.yml): stand-ins here, as Gitea does not run.
+GITEA_CONFIGURE_OUTPUT = ("drone/gitea-client-id", "drone/gitea-client-secret", "gitea/clone-token", "gitea/ci-token")
 RUNS: dict[str, object] = {}
+
+
+def namespaces(k3s_cluster) -> set[str]:
+    return {n["metadata"]["name"] for n in k3s_cluster.plane.resource("v1", "Namespace").get().to_dict()["items"]}
+
+
+def last_part(task: str) -> str:
+    """The task's own name, without its role (``gauntlet.platform.x : name``)."""
+    return task.rsplit(" : ", 1)[-1]
 
 
 def test_check_mode_on_the_fresh_cluster_completes(k3s_cluster):
@@ -38,8 +64,35 @@ def test_check_mode_on_the_fresh_cluster_completes(k3s_cluster):
     RUNS["check_fresh"] = run
     assert run.returncode == 0, run.explain()
     assert any(t.endswith("apply | Apply every object") for t in run.changed_tasks), run.explain()
-    namespaces = [n["metadata"]["name"] for n in k3s_cluster.plane.resource("v1", "Namespace").get().to_dict()["items"]]
-    assert "monitoring" not in namespaces  # check mode created nothing
+    assert not namespaces(k3s_cluster) & set(NAMESPACES)  # check mode created nothing
+
+
+def test_cnpg_cluster_is_refused_by_the_operators_webhook(k3s_cluster):
+    """monitoring first (cnpg's PodMonitors need its CRDs), then cnpg: the role fails at once at
+    its Cluster, naming the webhook; nothing hangs."""
+    began = time.monotonic()
+    run = k3s_cluster.run("platform.yml", "--tags", "monitoring_install,cnpg_install")
+    assert run.returncode != 0
+    assert [last_part(t) for t in run.failed_tasks] == ["apply | Apply every object"], run.explain()
+    assert "failed calling webhook" in run.stdout and "cnpg.io" in run.stdout, run.explain()
+    assert "network is unreachable" in run.stdout, run.explain()
+    assert "operator | Wait for the webhook Service to have a ready endpoint" in run.stdout
+    assert time.monotonic() - began < 1200
+    assert {"cnpg-system", "database", "task-api"} <= namespaces(k3s_cluster)
+
+
+def test_drone_install_without_gitea_configure_fails_clearly(k3s_cluster):
+    run = k3s_cluster.run("platform.yml", "--tags", "drone_install")
+    assert run.returncode != 0
+    assert [last_part(t) for t in run.failed_tasks] == [
+        "credentials | Require Drone's OAuth2 client from Gitea before applying"
+    ], run.explain()
+    assert "Run `--tags gitea_configure` first" in run.stdout, run.explain()
+    for name in GITEA_CONFIGURE_OUTPUT:
+        path = k3s_cluster.credentials / name
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text(secrets.token_hex(20))
+        path.chmod(0o600)
 
 
 def test_first_apply_reaches_the_end_with_the_roles_waits(k3s_cluster):
@@ -47,12 +100,22 @@ def test_first_apply_reaches_the_end_with_the_roles_waits(k3s_cluster):
     RUNS["first"] = run
     assert run.returncode == 0, run.explain()
     assert "verify | Wait for the Deployments and the DaemonSet" in run.stdout
+    assert "install | Wait for the CRDs to be established" in run.stdout  # Argo CD's
     plane = k3s_cluster.plane
-    deployments = plane.resource("apps/v1", "Deployment").get(namespace="monitoring").to_dict()["items"]
-    assert deployments
-    for deployment in deployments:
-        status = deployment.get("status") or {}
-        assert status.get("readyReplicas") == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+    deadline = time.monotonic() + 180  # the services' rollout waits are their verify parts
+    for namespace in NAMESPACES:
+        while True:
+            deployments = plane.resource("apps/v1", "Deployment").get(namespace=namespace).to_dict()["items"]
+            assert deployments, namespace
+            pending = [
+                d["metadata"]["name"]
+                for d in deployments
+                if (d.get("status") or {}).get("readyReplicas") != d["spec"]["replicas"]
+            ]
+            if not pending:
+                break
+            assert time.monotonic() < deadline, f"{namespace}: not Ready: {pending}"
+            time.sleep(2)
 
 
 def test_pod_security_admits_every_pod_and_crd_validation_every_object(k3s_cluster):
@@ -62,21 +125,19 @@ def test_pod_security_admits_every_pod_and_crd_validation_every_object(k3s_clust
     if "first" not in RUNS or RUNS["first"].returncode != 0:
         pytest.skip("the first apply did not succeed")
     plane = k3s_cluster.plane
-    events = plane.resource("v1", "Event").get().to_dict()["items"]
     refused = [
         f"{e['involvedObject']['kind']}/{e['metadata']['namespace']}/{e['involvedObject']['name']}: {e['message']}"
-        for e in events
+        for e in plane.resource("v1", "Event").get().to_dict()["items"]
         if e.get("reason") == "FailedCreate"
     ]
     assert refused == []
-    namespace = plane.resource("v1", "Namespace").get(name="monitoring").to_dict()
-    level = namespace["metadata"]["labels"].get("pod-security.kubernetes.io/enforce")
-    assert level in ("restricted", "baseline", "privileged")
-    pods = plane.resource("v1", "Pod").get(namespace="monitoring").to_dict()["items"]
+    for namespace in NAMESPACES:
+        labels = plane.resource("v1", "Namespace").get(name=namespace).to_dict()["metadata"]["labels"]
+        assert labels.get("pod-security.kubernetes.io/enforce") in ("restricted", "baseline"), namespace
+    pods = plane.resource("v1", "Pod").get(namespace="node-exporter").to_dict()["items"]
     owners = {o["name"] for p in pods for o in p["metadata"].get("ownerReferences", [])}
-    daemonsets = plane.resource("apps/v1", "DaemonSet").get(namespace="monitoring").to_dict()["items"]
-    for daemonset in daemonsets:  # one pod per simulated node, admitted
-        assert daemonset["metadata"]["name"] in owners
+    for daemonset in plane.resource("apps/v1", "DaemonSet").get(namespace="node-exporter").to_dict()["items"]:
+        assert daemonset["metadata"]["name"] in owners  # one pod per simulated node, admitted
         assert daemonset["status"]["numberReady"] == len(k3s_cluster.nodes)
 
 
@@ -97,11 +158,12 @@ def test_check_mode_on_the_converged_cluster_changes_nothing(k3s_cluster):
 
 
 def test_operator_wait_ends_with_its_timeout(k3s_cluster):
-    """The wait this module skips ends after monitoring_wait_timeout, naming what it waited for."""
+    """The wait the runs above skip ends after monitoring_wait_timeout, naming what it waited for."""
     run = k3s_cluster.run("platform.yml", "--tags", "monitoring_operator_wait", "-e", "monitoring_wait_timeout=5")
     assert run.returncode != 0
-    assert len(run.failed_tasks) == 1, run.explain()
-    assert run.failed_tasks[0].endswith("verify | Wait for Prometheus and Alertmanager to be available"), run.explain()
+    assert [last_part(t) for t in run.failed_tasks] == [
+        "verify | Wait for Prometheus and Alertmanager to be available"
+    ], run.explain()
     assert "Prometheus" in run.stdout
 
 
