@@ -23,7 +23,9 @@ pytestmark = pytest.mark.controlplane
 
 UPSTREAM_BUNDLE = True
 INVENTORY_VARS = {"gauntlet_linkerd_enabled": False}
-TAGS = ["--tags", "monitoring"]
+# The Prometheus and Alertmanager objects never become Available here (their operator is
+# simulated): the stage runs without its verify tasks (monitoring_verify).
+TAGS = ["--tags", "monitoring", "--skip-tags", "monitoring_verify"]
 CONFIRM = ["-e", "gauntlet_remove_confirm=true"]
 HOLD = "gauntlet.test/hold"
 STATE: dict[str, object] = {}
@@ -56,7 +58,7 @@ def test_check_mode_of_the_removal_deletes_nothing(k3s_cluster):
     run = k3s_cluster.run("remove.yml", *TAGS, "--check", "--diff")
     STATE["check"] = run
     assert run.returncode == 0, run.explain()
-    assert "remove | Delete every object" in run.changed_tasks, run.explain()
+    assert any(t.endswith("remove | Delete every object") for t in run.changed_tasks), run.explain()
     missing = STATE["created"] - k3s_like.snapshot(k3s_cluster.plane)
     assert missing == set()
 

@@ -40,7 +40,9 @@ def table(stdout: str) -> list[tuple[str, str, str, str]]:
 
 
 def test_apply_the_monitoring_stage(k3s_cluster):
-    run = k3s_cluster.run("platform.yml", "--tags", "monitoring")
+    # without its verify tasks: Prometheus and Alertmanager never become Available here (their
+    # operator is simulated); verify's own pods check is what this module is about
+    run = k3s_cluster.run("platform.yml", "--tags", "monitoring", "--skip-tags", "monitoring_verify")
     RUNS["apply"] = run
     assert run.returncode == 0, run.explain()
 
