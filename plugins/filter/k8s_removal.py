@@ -42,13 +42,25 @@ def k8s_object_refs(objects, component=""):
 
 def k8s_removal_order(refs):
     """The objects (apply order, every component's list one after the other) in the order to
-    delete them: admission webhooks and APIServices, then namespaced objects (custom resources
-    among them), then the other cluster-scoped objects, then Namespaces, then
-    CustomResourceDefinitions; each group in reverse apply order, every object once."""
+    delete them: admission webhooks and APIServices, then namespaced objects outside the
+    Namespaces of the list (custom resources among them), then the other cluster-scoped
+    objects, then Namespaces (with everything in them), then CustomResourceDefinitions; each
+    group in reverse apply order, every object once."""
     if not isinstance(refs, list):
         raise AnsibleFilterError(f"k8s_removal_order: expected a list of objects, got {type(refs).__name__}")
     phases = [[], [], [], [], []]
     seen = set()
+    # A namespaced object in a Namespace that is deleted too goes with it: the namespace
+    # controller deletes everything a Namespace holds (custom resources too, while their CRD
+    # exists: the CRDs come last), so it is not deleted one by one.
+    namespaces = {
+        r["metadata"].get("name")
+        for r in refs
+        if isinstance(r, dict)
+        and isinstance(r.get("metadata"), dict)
+        and r.get("apiVersion") == "v1"
+        and r.get("kind") == "Namespace"
+    }
     for index, ref in enumerate(reversed(refs)):
         meta = ref.get("metadata") if isinstance(ref, dict) else None
         if not isinstance(meta, dict) or not ref.get("apiVersion") or not ref.get("kind") or not meta.get("name"):
@@ -62,6 +74,8 @@ def k8s_removal_order(refs):
         seen.add(key)
         if group in _FIRST_GROUPS:
             phase = 0
+        elif meta.get("namespace") in namespaces:
+            continue
         elif meta.get("namespace"):
             phase = 1
         elif group == "" and ref["kind"] == "Namespace":

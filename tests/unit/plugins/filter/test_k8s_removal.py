@@ -46,13 +46,16 @@ def test_webhooks_first_then_namespaced_then_cluster_scoped_then_namespaces_then
         obj("apiregistration.k8s.io/v1", "APIService", "v1alpha1.tap.linkerd.io"),
         obj("v1", "Namespace", "node-exporter"),
         obj("v1", "ServiceAccount", "default", "monitoring"),
+        obj("monitoring.coreos.com/v1", "ServiceMonitor", "kubelet", "kube-system"),
+        obj("rbac.authorization.k8s.io/v1", "Role", "prometheus", "kube-system"),
     ]
+    # monitoring's Deployment, Prometheus and ServiceAccount go with their Namespace; what the
+    # list puts in kube-system (not deleted) is deleted one by one, custom resources included
     assert names(ORDER(applied)) == [
         "APIService/v1alpha1.tap.linkerd.io",
         "ValidatingWebhookConfiguration/prometheusrule-validate",
-        "ServiceAccount/default",
-        "Prometheus/k8s",
-        "Deployment/operator",
+        "Role/prometheus",
+        "ServiceMonitor/kubelet",
         "ClusterRole/prometheus",
         "Namespace/node-exporter",
         "Namespace/monitoring",
