@@ -242,3 +242,55 @@ def run_playbook(plane, inventory: Path, playbook: str, *args: str, timeout: flo
     began = time.monotonic()
     result = plane.run(*argv, timeout=timeout, cwd=REPO, env=ansible_env(TMPDIR=str(tmp)))
     return Run(argv, result, time.monotonic() - began)
+
+
+# --- every object the API server holds ------------------------------------------------------
+
+# Events come and go with every controller's work (a Node's, a Pod's): they are records of
+# what happened, not objects anybody applied, and the API server expires them by itself.
+SNAPSHOT_SKIP = {("", "events"), ("events.k8s.io", "events")}
+
+
+def _get_json(plane, path: str, timeout: float = 60) -> dict:
+    """GET an API path; a 429 or 503 (the API server busy, or a new kind's storage not ready)
+    is asked again for up to ``timeout`` seconds, then fails naming the path."""
+    import urllib.error
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(plane.get(path))
+        except urllib.error.HTTPError as error:
+            if error.code not in (429, 503) or time.monotonic() > deadline:
+                raise AssertionError(f"GET {path}: {error.code} {error.read()[:500]!r}") from error
+            time.sleep(1)
+
+
+def served_resources(plane) -> list[tuple[str, str, str, bool]]:
+    """Every resource type the API server serves with the list verb, through discovery
+    (/api and /apis, each group at its preferred version): (group, version, plural, namespaced)."""
+    versions = [("", "v1", "/api/v1")]
+    for group in _get_json(plane, "/apis")["groups"]:
+        preferred = group["preferredVersion"]["version"]
+        versions.append((group["name"], preferred, f"/apis/{group['name']}/{preferred}"))
+    served = []
+    for group, version, path in versions:
+        for resource in _get_json(plane, path)["resources"]:
+            if "/" in resource["name"] or "list" not in resource.get("verbs", []):
+                continue  # subresources (pods/log, ...) and kinds that cannot be listed
+            served.append((group, version, resource["name"], resource["namespaced"]))
+    return served
+
+
+def snapshot(plane) -> set[tuple[str, str, str, str]]:
+    """Every object of every served resource type (Events aside, SNAPSHOT_SKIP), as
+    (group, plural, namespace or '', name)."""
+    objects = set()
+    for group, version, plural, _ in served_resources(plane):
+        if (group, plural) in SNAPSHOT_SKIP:
+            continue
+        path = f"/api/{version}/{plural}" if not group else f"/apis/{group}/{version}/{plural}"
+        for item in _get_json(plane, path)["items"]:
+            meta = item["metadata"]
+            objects.add((group, plural, meta.get("namespace", ""), meta["name"]))
+    return objects
