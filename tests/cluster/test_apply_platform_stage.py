@@ -18,6 +18,8 @@ What cannot run here, each shown by its own test (docs/testing.md):
   (failurePolicy Fail) at a service address this namespace cannot reach;
 - monitoring's wait for Prometheus and Alertmanager (tag monitoring_operator_wait): no
   container runs the operator, so nobody makes their StatefulSets or sets their status;
+- Gitea's and Drone's Deployments stay unscheduled: their PersistentVolumeClaims name no
+  class (the cluster default, local-path on k3s), and no provisioner runs here;
 - keycloak_configure, gitea_configure, drone_configure, argocd_configure and every
   ``<role>_verify``: calls to the services' HTTP APIs through the ingress.
 Drone's install needs what the gitea role's configure writes on the controller (Drone's OAuth2
@@ -110,12 +112,31 @@ def test_first_apply_reaches_the_end_with_the_roles_waits(k3s_cluster):
             pending = [
                 d["metadata"]["name"]
                 for d in deployments
-                if (d.get("status") or {}).get("readyReplicas") != d["spec"]["replicas"]
+                if not claims(d) and (d.get("status") or {}).get("readyReplicas") != d["spec"]["replicas"]
             ]
             if not pending:
                 break
             assert time.monotonic() < deadline, f"{namespace}: not Ready: {pending}"
             time.sleep(2)
+    # Gitea's and Drone's volumes: no provisioner runs here (k3s's local-path is not started),
+    # so their claims stay Pending and their pods unscheduled: the limit, checked as such.
+    with_claims = {
+        (namespace, d["metadata"]["name"]): claims(d)
+        for namespace in NAMESPACES
+        for d in plane.resource("apps/v1", "Deployment").get(namespace=namespace).to_dict()["items"]
+        if claims(d)
+    }
+    assert set(with_claims) == {("gitea", "gitea"), ("drone", "drone")}, with_claims
+    for (namespace, _), names in with_claims.items():
+        for name in names:
+            claim = plane.resource("v1", "PersistentVolumeClaim").get(name=name, namespace=namespace).to_dict()
+            assert claim["status"]["phase"] == "Pending", claim["status"]
+
+
+def claims(deployment: dict) -> list[str]:
+    """The PersistentVolumeClaims a Deployment's pods mount."""
+    volumes = deployment["spec"]["template"]["spec"].get("volumes") or []
+    return [v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v]
 
 
 def test_pod_security_admits_every_pod_and_crd_validation_every_object(k3s_cluster):
