@@ -10,8 +10,9 @@ Ready on the simulated nodes, so the role's own waits run to their end.
 
 Left out: the linkerd_verify part (its dashboard checks call linkerd-viz's web through the ingress;
 no container runs here). The linkerd-cni chart is not in the shared upstream copies; the
-upstream bundle carries a named test double of it (tests/render/conftest.py), which is what the
-helm-controller double installs for it.
+upstream bundle carries a named test double of it (tests/render/conftest.py) that renders
+nothing, so the module puts in a stand-in DaemonSet linkerd-cni (a named test double) for the
+role's CNI wait.
 
 The tests of this module run in file order and share one control plane (module scope).
 """
@@ -40,7 +41,44 @@ def test_check_mode_on_the_fresh_cluster_completes(k3s_cluster):
     assert not CHARTS & {c["metadata"]["name"] for c in charts}  # check mode created nothing
 
 
+def linkerd_cni_stand_in(k3s_cluster) -> None:
+    """A TEST DOUBLE for what the linkerd2-cni chart would install: the linkerd2-cni chart of
+    edge-26.8.3 is not in the shared upstream folder (tests/upstream.py NOT_IN_SHARED), so the
+    bundle carries a chart double that renders nothing. The role's wait reads only the
+    DaemonSet linkerd-cni in its namespace; this one, tolerating every taint like the chart's,
+    is what kwok makes Ready on every node."""
+    plane = k3s_cluster.plane
+    plane.resource("v1", "Namespace").server_side_apply(
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "linkerd-cni"}}, field_manager="test-double"
+    )
+    labels = {"k8s-app": "linkerd-cni"}
+    plane.resource("apps/v1", "DaemonSet").server_side_apply(
+        namespace="linkerd-cni",
+        field_manager="test-double",
+        body={
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {
+                "name": "linkerd-cni",
+                "namespace": "linkerd-cni",
+                "labels": {**labels, "test-double": "true"},
+            },
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "tolerations": [{"operator": "Exists"}],
+                        "containers": [{"name": "install-cni", "image": "test-double.invalid/linkerd-cni:none"}],
+                    },
+                },
+            },
+        },
+    )
+
+
 def test_first_apply_runs_the_roles_waits_to_their_end(k3s_cluster):
+    linkerd_cni_stand_in(k3s_cluster)
     run = k3s_cluster.run("platform.yml", *TAGS)
     RUNS["first"] = run
     double = k3s_cluster.helm_controller

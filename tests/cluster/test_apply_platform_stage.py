@@ -75,7 +75,11 @@ def test_cnpg_cluster_is_refused_by_the_operators_webhook(k3s_cluster):
     began = time.monotonic()
     run = k3s_cluster.run("platform.yml", "--tags", "monitoring_install,cnpg_install")
     assert run.returncode != 0
-    assert [last_part(t) for t in run.failed_tasks] == ["apply | Apply every object"], run.explain()
+    assert [last_part(t) for t in run.failed_tasks] == [
+        "apply | Apply every object",
+        "apply | Name the objects the cluster refused",
+    ], run.explain()
+    assert "Cluster/database/" in run.stdout, run.explain()  # the refused object, named
     assert "failed calling webhook" in run.stdout and "cnpg.io" in run.stdout, run.explain()
     assert "network is unreachable" in run.stdout, run.explain()
     assert "operator | Wait for the webhook Service to have a ready endpoint" in run.stdout
