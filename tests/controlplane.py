@@ -327,6 +327,10 @@ class ControlPlane:
         self.timings: dict[str, float] = {}
         self._dynamic = None
 
+    def kubeconfig_path(self, user: str) -> Path:
+        """Where start() writes the kubeconfig of `user` (known before the start)."""
+        return self.dir / f"{user}.kubeconfig"
+
     # processes
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -394,7 +398,7 @@ class ControlPlane:
         self.pki = make_pki(self.dir)
         pki = {k: str(v) for k, v in self.pki.items()}
         configs = {
-            user: kubeconfig(self.dir / f"{user}.kubeconfig", self.pki, user)
+            user: kubeconfig(self.kubeconfig_path(user), self.pki, user)
             for user in ("admin", "controller", "scheduler", "kwok")
         }
         self.kubeconfig = configs["admin"]
@@ -449,6 +453,10 @@ class ControlPlane:
             f"--cluster-signing-cert-file={pki['client-ca.crt']}", f"--cluster-signing-key-file={pki['client-ca.key']}",
             # no cloud provider, as k3s runs it: its cloud controllers are off
             "--controllers=*,-service,-route,-cloud-node-lifecycle",
+            # kwok renews the node leases; on these 2 shared cores (load 10+) a renewal can come
+            # later than the default 50 s, and the node lifecycle controller would then mark every
+            # pod of the node not Ready for good (kwok does not set it back).
+            "--node-monitor-grace-period=5m",
         ])  # fmt: skip
         self._spawn("kube-scheduler", [
             str(self.bin / "kube-scheduler"), *common,
@@ -459,6 +467,10 @@ class ControlPlane:
             str(self.bin / "kwok"), f"--kubeconfig={configs['kwok']}", f"--config={self.bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--server-address=127.0.0.1:10247", f"--cidr={CLUSTER_CIDR}", "--node-ip=127.0.0.1",
+            # Node leases, as a kubelet keeps them (40 s, kubelet's nodeLeaseDurationSeconds
+            # default): the heartbeat Stage updates node status only every 10 min and counts
+            # on the lease for liveness (kwok-stages.yaml, node-heartbeat-with-lease).
+            "--node-lease-duration-seconds=40",
         ])  # fmt: skip
         self._wait("kube-controller-manager /healthz", lambda: self._healthz(10257), 120)
         self._wait("kube-scheduler /healthz", lambda: self._healthz(10259), 120)
@@ -539,8 +551,29 @@ class ControlPlane:
         self.netns.call(dynamic.resources.invalidate_cache)
         return Resource(self.netns, dynamic, self.netns.call(dynamic.resources.get, api_version=api_version, kind=kind))
 
-    def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
-        """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml)."""
+    def wait_established(self, crd_names, timeout: float = 120) -> None:
+        """Until every named CRD is Established (its kind is served); ControlPlaneError after
+        ``timeout`` seconds naming the ones that are not."""
+        crds = self.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        deadline = time.monotonic() + timeout
+        pending = set(crd_names)
+        while pending:
+            for name in sorted(pending):
+                conditions = (crds.get(name=name).to_dict().get("status") or {}).get("conditions") or []
+                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise ControlPlaneError(f"CRDs not Established within {timeout:.0f} s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.5)
+
+    def add_node(
+        self, name: str, labels: dict[str, str] | None = None, taints: list[dict] | None = None, address: str = ""
+    ) -> None:
+        """A Node that kwok simulates (its node template: kustomize/kwokctl/resource/node.yaml).
+
+        `address` is its InternalIP (kwok's default is --node-ip, 127.0.0.1, which the API server
+        refuses in the Endpoints of hostNetwork pods); kwok keeps the addresses a Node has."""
         body = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -555,10 +588,16 @@ class ControlPlane:
                     **(labels or {}),
                 },
             },
+            "spec": {"taints": taints} if taints else {},
             "status": {
                 "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                 "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                 "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
+                **(
+                    {"addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}]}
+                    if address
+                    else {}
+                ),
             },
         }
         self.resource("v1", "Node").create(body=body)

@@ -399,3 +399,27 @@ def test_report_memory(control_plane, record_property):
         f"control plane RSS MiB: {', '.join(f'{k} {v:.0f}' for k, v in rss.items())}; total {total:.0f}; started in {control_plane.timings['start_s']:.1f} s"
     )
     assert total < 4096, rss
+
+
+def test_kwok_renews_the_node_leases(control_plane):
+    """kwok's heartbeat Stage updates a node's status only every 10 minutes
+    (node-heartbeat-with-lease, delay 600000 ms) and counts on the node Lease for liveness;
+    without leases the node lifecycle controller marks the nodes, and for good their pods,
+    not Ready after the grace period, and every rollout wait longer than that fails."""
+    import datetime
+
+    leases = control_plane.resource("coordination.k8s.io/v1", "Lease")
+
+    def renewed():
+        try:
+            items = leases.get(namespace="kube-node-lease").to_dict()["items"]
+        except Exception:
+            return None
+        names = {lease["metadata"]["name"]: lease["spec"].get("renewTime") for lease in items}
+        return all(names.get(node) for node in ("kwok-server-1", "kwok-agent-1")) and names
+
+    names = wait_for("a Lease renewed by kwok for each simulated node", renewed, timeout=60)
+    now = datetime.datetime.now(datetime.UTC)
+    for node in ("kwok-server-1", "kwok-agent-1"):
+        when = datetime.datetime.fromisoformat(names[node].replace("Z", "+00:00"))
+        assert (now - when).total_seconds() < 60, f"{node}: lease last renewed at {when}"
