@@ -328,6 +328,14 @@ DEVICE_URL = f"{ISSUER}/protocol/openid-connect/auth/device"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+def s256_pair() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636 section 4.2)."""
+    import hashlib
+
+    verifier = secrets.token_urlsafe(64)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
 def _approve_device(identity, verification_uri_complete: str) -> str:
     """The user's part in a browser elsewhere: open the verification URI, log in, grant the
     access if Keycloak asks; returns the last page's text."""
@@ -366,20 +374,29 @@ def test_the_device_flow_gives_a_token_the_task_api_accepts(identity, run_role, 
     assert result.returncode == 0, result.stdout[-4000:]
     assert "client task-api-cli: attributes.oauth2.device.authorization.grant.enabled" in result.stdout
     try:
-        started = identity.http("POST", DEVICE_URL, data={"client_id": "task-api-cli", "scope": "openid"})
+        # Every client of the role requires PKCE S256 (review L7); Keycloak asks it of the
+        # device grant too: the challenge goes with the device request, the verifier with each poll.
+        verifier, challenge = s256_pair()
+        started = identity.http(
+            "POST", DEVICE_URL,
+            data={"client_id": "task-api-cli", "scope": "openid", "code_challenge": challenge,
+                  "code_challenge_method": "S256"},
+        )  # fmt: skip
         assert started.status_code == 200, started.text
         device = started.json()
         assert device["verification_uri"] == f"{ISSUER}/device", device
         pending = identity.http(
             "POST", TOKEN_URL,
-            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"],
+                  "code_verifier": verifier},
         )  # fmt: skip
         assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending", pending.text
         _approve_device(identity, device["verification_uri_complete"])
         time.sleep(device.get("interval", 5))  # polling faster gets slow_down
         tokens = identity.http(
             "POST", TOKEN_URL,
-            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"]},
+            data={"grant_type": DEVICE_GRANT, "client_id": "task-api-cli", "device_code": device["device_code"],
+                  "code_verifier": verifier},
         )  # fmt: skip
         assert tokens.status_code == 200, tokens.text
         token = tokens.json()["access_token"]
