@@ -121,7 +121,7 @@ def inventory_nodes(inventory: Path, work: Path) -> list[dict]:
                 "node-role.kubernetes.io/etcd": "true",
             }
         for item in host["labels"]:
-            key, _, value = item.partition("=")
+            key, _sep, value = item.partition("=")
             labels[key] = value
         taints = [_taint(t) for t in host["taints"]]
         if host["server"] and host["server_taint"]:
@@ -286,7 +286,7 @@ def snapshot(plane) -> set[tuple[str, str, str, str]]:
     """Every object of every served resource type (Events aside, SNAPSHOT_SKIP), as
     (group, plural, namespace or '', name)."""
     objects = set()
-    for group, version, plural, _ in served_resources(plane):
+    for group, version, plural, _namespaced in served_resources(plane):
         if (group, plural) in SNAPSHOT_SKIP:
             continue
         path = f"/api/{version}/{plural}" if not group else f"/apis/{group}/{version}/{plural}"

@@ -111,5 +111,5 @@ def bundle_vars(request, work) -> dict:
     spec = importlib.util.spec_from_file_location("render_conftest", REPO / "tests" / "render" / "conftest.py")
     render = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(render)
-    bundle, _ = render.make_upstream_bundle(work)
+    bundle = render.make_upstream_bundle(work)[0]
     return {"gauntlet_bundle_dir": str(bundle)}

@@ -131,7 +131,7 @@ def test_first_apply_reaches_the_end_with_the_roles_waits(k3s_cluster):
         if claims(d)
     }
     assert set(with_claims) == {("gitea", "gitea"), ("drone", "drone")}, with_claims
-    for (namespace, _), names in with_claims.items():
+    for (namespace, _deployment), names in with_claims.items():
         for name in names:
             claim = plane.resource("v1", "PersistentVolumeClaim").get(name=name, namespace=namespace).to_dict()
             assert claim["status"]["phase"] == "Pending", claim["status"]

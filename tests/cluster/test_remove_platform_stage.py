@@ -43,8 +43,8 @@ def test_apply_the_monitoring_stage(k3s_cluster):
     created = _platform_objects(k3s_cluster)
     STATE["created"] = created
     assert ("", "namespaces", "", "monitoring") in created
-    assert any(g == "apiextensions.k8s.io" for g, *_ in created)  # kube-prometheus's CRDs
-    assert any(g == "monitoring.coreos.com" for g, *_ in created)  # and custom resources of them
+    assert any(g == "apiextensions.k8s.io" for g, *_rest in created)  # kube-prometheus's CRDs
+    assert any(g == "monitoring.coreos.com" for g, *_rest in created)  # and custom resources of them
 
 
 def test_removal_refuses_without_confirmation(k3s_cluster):

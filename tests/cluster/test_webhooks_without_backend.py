@@ -109,7 +109,7 @@ def test_every_object_the_webhooks_match_is_refused_and_nothing_else(k3s_cluster
                         for resource in rule["resources"]:
                             expected.setdefault((group, version, resource), webhook["name"])
     blocked = {}
-    for (group, version, resource), _ in sorted(expected.items()):
+    for (group, version, resource), _name in sorted(expected.items()):
         kind = next(
             r["kind"] for r in json.loads(plane.get(f"/apis/{group}/{version}"))["resources"] if r["name"] == resource
         )
@@ -127,7 +127,7 @@ def test_every_object_the_webhooks_match_is_refused_and_nothing_else(k3s_cluster
             names = [n for n in set(expected.values()) if f'failed calling webhook "{n}"' in message]
             blocked[resource] = names[0] if names else message
     print("\n".join(f"{r}: blocked by {w}" for r, w in sorted(blocked.items())))
-    assert blocked == {resource: name for (_, _, resource), name in expected.items()}
+    assert blocked == {resource: name for (_group, _version, resource), name in expected.items()}
     assert {"clusters", "backups", "scheduledbackups", "poolers", "databases"} <= blocked.keys()
     plane.resource("v1", "ConfigMap").create(
         body={"metadata": {"name": "not-matched", "namespace": "default"}}, namespace="default", dry_run="All"
