@@ -294,3 +294,19 @@ def snapshot(plane) -> set[tuple[str, str, str, str]]:
             meta = item["metadata"]
             objects.add((group, plural, meta.get("namespace", ""), meta["name"]))
     return objects
+
+
+def assert_unchanged(run: Run) -> None:
+    """The run succeeded and changed nothing: no task reported changed, every recap changed=0."""
+    assert run.returncode == 0, run.explain()
+    assert run.changed_tasks == [], run.explain()
+    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+
+
+def report_runs(runs: dict[str, Run], record_property) -> None:
+    """Prints each run's time, changes and objects applied (seen with -rP), records the times as
+    test properties, and checks the first run and the rerun applied the same objects."""
+    for name, run in runs.items():
+        print(f"{name}: {run.seconds:.1f} s, changed={run.changed}, objects applied={run.objects_applied}")
+        record_property(f"{name}_seconds", round(run.seconds, 1))
+    assert runs["first"].objects_applied == runs["second"].objects_applied > 0

@@ -64,6 +64,17 @@ def java_home() -> Path:
     return Path(java).resolve().parent.parent
 
 
+def terminate(proc: subprocess.Popen, grace: float = 20) -> None:
+    """Stops a process the identity tier started: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class LocalNames:
     """This process resolves NAMES to 127.0.0.1 until ``close`` (the namespace's hosts file
     does the same for the commands run in it)."""

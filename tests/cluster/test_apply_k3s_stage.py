@@ -16,6 +16,7 @@ The tests of this module run in file order and share one control plane (module s
 
 from __future__ import annotations
 
+import k3s_cluster as k3s_like
 import pytest
 
 pytestmark = pytest.mark.controlplane
@@ -56,17 +57,13 @@ def test_first_apply_creates_every_object(k3s_cluster):
 def test_second_apply_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("k3s.yml", *TAGS)
     RUNS["second"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_check_mode_on_the_converged_cluster_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("k3s.yml", *TAGS, "--check", "--diff")
     RUNS["check_converged"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_traefik_wait_fails_clearly_without_helm_controller(k3s_cluster):

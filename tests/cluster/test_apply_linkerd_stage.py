@@ -19,6 +19,7 @@ The tests of this module run in file order and share one control plane (module s
 
 from __future__ import annotations
 
+import k3s_cluster as k3s_like
 import pytest
 
 pytestmark = pytest.mark.controlplane
@@ -103,25 +104,18 @@ def test_first_apply_runs_the_roles_waits_to_their_end(k3s_cluster):
 def test_second_apply_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("platform.yml", *TAGS)
     RUNS["second"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_check_mode_on_the_converged_cluster_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("platform.yml", *TAGS, "--check", "--diff")
     RUNS["check_converged"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_report_timings(k3s_cluster, record_property):
     """Timings and counts of the runs above (printed with -rP, recorded as properties)."""
     if not {"first", "second"} <= RUNS.keys():
         pytest.skip("the apply runs did not happen")
-    for name, run in RUNS.items():
-        print(f"{name}: {run.seconds:.1f} s, changed={run.changed}, objects applied={run.objects_applied}")
-        record_property(f"{name}_seconds", round(run.seconds, 1))
+    k3s_like.report_runs(RUNS, record_property)
     print(f"helm-controller double: {k3s_cluster.helm_controller.installed}")
-    assert RUNS["first"].objects_applied == RUNS["second"].objects_applied > 0

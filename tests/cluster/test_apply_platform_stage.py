@@ -34,6 +34,7 @@ from __future__ import annotations
 import secrets
 import time
 
+import k3s_cluster as k3s_like
 import pytest
 
 pytestmark = pytest.mark.controlplane
@@ -169,17 +170,13 @@ def test_pod_security_admits_every_pod_and_crd_validation_every_object(k3s_clust
 def test_second_apply_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("platform.yml", *TAGS)
     RUNS["second"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_check_mode_on_the_converged_cluster_changes_nothing(k3s_cluster):
     run = k3s_cluster.run("platform.yml", *TAGS, "--check", "--diff")
     RUNS["check_converged"] = run
-    assert run.returncode == 0, run.explain()
-    assert run.changed_tasks == [], run.explain()
-    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+    k3s_like.assert_unchanged(run)
 
 
 def test_operator_wait_ends_with_its_timeout(k3s_cluster):
@@ -196,7 +193,4 @@ def test_report_timings(k3s_cluster, record_property):
     """Timings and counts of the runs above (printed with -rP, recorded as properties)."""
     if not {"first", "second"} <= RUNS.keys():
         pytest.skip("the apply runs did not happen")
-    for name, run in RUNS.items():
-        print(f"{name}: {run.seconds:.1f} s, changed={run.changed}, objects applied={run.objects_applied}")
-        record_property(f"{name}_seconds", round(run.seconds, 1))
-    assert RUNS["first"].objects_applied == RUNS["second"].objects_applied > 0
+    k3s_like.report_runs(RUNS, record_property)

@@ -20,7 +20,7 @@ import keycloak_server
 import pytest
 import yaml
 from controlplane import NetNS, require_netns
-from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, URL, KeycloakServer, LocalNames
+from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, URL, KeycloakServer, LocalNames, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 if str(TASK_API) not in sys.path:
@@ -329,13 +329,7 @@ class TaskApi:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 20)
         self._log.close()
 
 

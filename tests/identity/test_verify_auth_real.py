@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from keycloak_server import ISSUER, REALM, REPO
+from keycloak_server import ISSUER, REALM, REPO, terminate
 from needs import missing
 
 pytestmark = pytest.mark.identity
@@ -218,13 +218,7 @@ class Traefik:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, 15)
         self._log.close()
 
 
