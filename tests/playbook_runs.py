@@ -17,3 +17,12 @@ def playbook_command(playbook, inventory, *args, isolated=False) -> list[str]:
         loopback_netns.require()
         command = loopback_netns.isolated(command)
     return command
+
+
+def role_play(role: str) -> str:
+    """A playbook that runs one role of the collection on the controller (render mode when the
+    caller sets gauntlet_render_dir)."""
+    return (
+        f"---\n- name: Render the {role.capitalize()} role\n  hosts: localhost\n  connection: local\n"
+        f"  gather_facts: false\n  roles:\n    - gauntlet.platform.{role}\n"
+    )

@@ -37,6 +37,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import playbook_runs
 import pytest
 import upstream
 import yaml
@@ -54,14 +55,7 @@ LINKERD_CHARTS = {
     "linkerd-viz": f"{LINKERD}/viz/charts/linkerd-viz",
     "linkerd-cni": f"{LINKERD}/charts/linkerd2-cni",
 }
-TRAEFIK_PLAYBOOK = """---
-- name: Render the Traefik role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - gauntlet.platform.traefik
-"""
+TRAEFIK_PLAYBOOK = playbook_runs.role_play("traefik")
 # Kinds whose spec holds a pod template (PodSecurity enforces on the Pod only).
 POD_TEMPLATES = {
     "Deployment": ("spec", "template"),

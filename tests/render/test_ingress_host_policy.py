@@ -11,6 +11,7 @@ with the control-plane tier (issue 13).
 """
 
 import gitops_render
+import playbook_runs
 import pytest
 import yaml
 from needs import missing
@@ -19,14 +20,7 @@ POLICY_FILES = {
     "ValidatingAdmissionPolicy": "traefik/02-validatingadmissionpolicy-cluster-gauntlet-ingress-hosts.yaml",
     "ValidatingAdmissionPolicyBinding": "traefik/03-validatingadmissionpolicybinding-cluster-gauntlet-ingress-hosts.yaml",
 }
-PLAYBOOK = """---
-- name: Render the Traefik role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - gauntlet.platform.traefik
-"""
+PLAYBOOK = playbook_runs.role_play("traefik")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import subprocess
 import tarfile
 
 import controlplane
+import playbook_runs
 import pytest
 import yaml
 from rbac import ALL, RBAC_KINDS, Subject, excess, secret_readers
@@ -72,14 +73,7 @@ LINKERD_CHARTS = {
     "linkerd-control-plane": "linkerd/edge-26.8.3/charts/linkerd-control-plane",
     "linkerd-viz": "linkerd/edge-26.8.3/viz/charts/linkerd-viz",
 }
-TRAEFIK_PLAYBOOK = """---
-- name: Render the Traefik role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - gauntlet.platform.traefik
-"""
+TRAEFIK_PLAYBOOK = playbook_runs.role_play("traefik")
 # Secret readers the charts bring, beyond ALLOWED; docs/security.md "Secret access" gives each
 # its reason (upstream templates, not values, grant them).
 CHART_ALLOWED = {

@@ -15,20 +15,14 @@ import copy
 import json
 
 import jsonschema
+import playbook_runs
 import pytest
 import yaml
 
 CHART = "traefik-helm-chart/v40.1.0/traefik"
 CONFIG = "traefik/01-helmchartconfig-kube-system-traefik.yaml"
 
-PLAYBOOK = """---
-- name: Render the Traefik role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - gauntlet.platform.traefik
-"""
+PLAYBOOK = playbook_runs.role_play("traefik")
 
 
 def helm_merge(base, override):
