@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import os
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -42,6 +40,7 @@ import pytest
 import upstream
 import yaml
 from controlplane import REPO, ControlPlane, binaries, error_message, require_netns, running
+from helm_controller_double import unpack_chart
 
 pytestmark = pytest.mark.controlplane
 
@@ -296,15 +295,7 @@ def set_args(chart: dict) -> list[str]:
 
 def unpack(chart: dict, folder: Path) -> Path:
     """The chart archive of a HelmChart's chartContent, unpacked (regular files only)."""
-    data = base64.b64decode(chart["spec"]["chartContent"])
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            assert member.isreg() and not member.name.startswith("/") and ".." not in member.name.split("/")
-            target = folder / member.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(tar.extractfile(member).read())
-    (chart_dir,) = [p for p in folder.iterdir() if p.is_dir()]
-    return chart_dir
+    return unpack_chart(chart["spec"]["chartContent"], folder)
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,14 @@ class, tolerations); no copy of it is at hand, the chart's defaults stand in for
 """
 
 import base64
-import io
 import shutil
 import subprocess
-import tarfile
 
 import controlplane
 import playbook_runs
 import pytest
 import yaml
+from helm_controller_double import unpack_chart
 from rbac import ALL, RBAC_KINDS, Subject, excess, secret_readers
 
 
@@ -108,14 +107,7 @@ def _template(name, chart_dir, namespace, values, work, kube_version):
 
 def _linkerd_objects(render, name, work, kube_version):
     (chart,) = [o for o in render.objects.values() if o["kind"] == "HelmChart" and o["metadata"]["name"] == name]
-    folder = work / f"chart-{name}"
-    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(chart["spec"]["chartContent"])), mode="r:gz") as tar:
-        for member in tar.getmembers():
-            assert member.isreg() and not member.name.startswith("/") and ".." not in member.name.split("/")
-            target = folder / member.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(tar.extractfile(member).read())
-    (chart_dir,) = [p for p in folder.iterdir() if p.is_dir()]
+    chart_dir = unpack_chart(chart["spec"]["chartContent"], work / f"chart-{name}")
     values = [chart["spec"].get("valuesContent") or "{}"]
     for ref in chart["spec"].get("valuesSecrets") or []:
         (secret,) = [
