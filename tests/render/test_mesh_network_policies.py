@@ -330,7 +330,6 @@ MUST_TALK = [
     ("viz-tap", "api-server", 6443, "TCP", False),
     ("viz-tap-injector", "api-server", 6443, "TCP", False),
     ("viz-prometheus", "api-server", 6443, "TCP", False),
-    ("viz-tap", "argocd-server", CONTROL, "TCP", False),
     ("viz-prometheus", "gitea", ADMIN, "TCP", False),
     ("viz-prometheus", "linkerd-destination", 9996, "TCP", False),
     ("viz-prometheus", "viz-web", 9994, "TCP", False),
