@@ -58,6 +58,32 @@ def set_args(spec: dict) -> list[str]:
     return [arg for key, value in (spec.get("set") or {}).items() for arg in ("--set", f"{key}={value}")]
 
 
+def chart_values(chart: dict, read_secret) -> list[str]:
+    """The values documents helm-controller hands helm, in its order (later ones win):
+    valuesContent, values, then each valuesSecrets key (helm-controller
+    crds/helm.cattle.io_helmcharts.yaml; ``set`` goes over all of them, set_args).
+    ``read_secret(namespace, name)`` returns the Secret object, from a cluster or a render."""
+    spec = chart["spec"]
+    docs = [spec.get("valuesContent") or "{}"]
+    if spec.get("values"):
+        docs.append(yaml.safe_dump(spec["values"]))
+    for ref in spec.get("valuesSecrets") or []:
+        secret = read_secret(chart["metadata"]["namespace"], ref["name"])
+        docs += [base64.b64decode(secret["data"][key]).decode() for key in ref.get("keys") or []]
+    return docs
+
+
+def rendered_secret(objects, namespace: str, name: str) -> dict:
+    """The one Secret ``namespace/name`` among rendered objects (chart_values' read_secret for a
+    render instead of a cluster)."""
+    (secret,) = [
+        o
+        for o in objects
+        if o["kind"] == "Secret" and o["metadata"]["name"] == name and o["metadata"]["namespace"] == namespace
+    ]
+    return secret
+
+
 class HelmControllerDouble:
     """Start with start(), stop with stop(); ``installed`` maps namespace/name to the number of
     objects applied, ``errors`` holds what failed (the thread never raises)."""
@@ -115,16 +141,8 @@ class HelmControllerDouble:
             self.installed[key] = len(objects)
 
     def values(self, chart: dict) -> list[str]:
-        """The values documents in helm-controller's order (later ones win)."""
-        spec = chart["spec"]
-        docs = [spec.get("valuesContent") or "{}"]
-        if spec.get("values"):
-            docs.append(yaml.safe_dump(spec["values"]))
         secrets = self.plane.resource("v1", "Secret")
-        for ref in spec.get("valuesSecrets") or []:
-            secret = secrets.get(name=ref["name"], namespace=chart["metadata"]["namespace"]).to_dict()
-            docs += [base64.b64decode(secret["data"][key]).decode() for key in ref.get("keys") or []]
-        return docs
+        return chart_values(chart, lambda namespace, name: secrets.get(name=name, namespace=namespace).to_dict())
 
     def template(self, chart: dict, values: list[str]) -> list[dict]:
         name = chart["metadata"]["name"]

@@ -27,12 +27,12 @@ upstream folder (tests/upstream.py NOT_IN_SHARED): its test skips naming the gap
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import playbook_runs
@@ -40,7 +40,7 @@ import pytest
 import upstream
 import yaml
 from controlplane import REPO, ControlPlane, binaries, error_message, require_netns, running
-from helm_controller_double import unpack_chart
+from helm_controller_double import chart_values, rendered_secret, set_args, unpack_chart
 
 pytestmark = pytest.mark.controlplane
 
@@ -271,28 +271,6 @@ def helm_chart(platform, name: str) -> dict:
     return found[0]
 
 
-def chart_values(platform, chart: dict) -> list[str]:
-    """The values documents helm-controller hands helm, in its order: valuesContent, values,
-    then each valuesSecrets key (helm-controller crds/helm.cattle.io_helmcharts.yaml: values
-    and valuesSecrets take precedence over valuesContent; `set` over all of them)."""
-    spec = chart["spec"]
-    docs = [spec.get("valuesContent") or "{}"]
-    if spec.get("values"):
-        docs.append(yaml.safe_dump(spec["values"]))
-    for ref in spec.get("valuesSecrets") or []:
-        (secret,) = [
-            o
-            for o in objects_of(platform, "Secret")
-            if o["metadata"]["name"] == ref["name"] and o["metadata"]["namespace"] == chart["metadata"]["namespace"]
-        ]
-        docs += [base64.b64decode(secret["data"][key]).decode() for key in ref["keys"]]
-    return docs
-
-
-def set_args(chart: dict) -> list[str]:
-    return [arg for key, value in (chart["spec"].get("set") or {}).items() for arg in ("--set", f"{key}={value}")]
-
-
 def unpack(chart: dict, folder: Path) -> Path:
     """The chart archive of a HelmChart's chartContent, unpacked (regular files only)."""
     return unpack_chart(chart["spec"]["chartContent"], folder)
@@ -382,7 +360,13 @@ def linkerd_release(cluster, name: str):
     assert not chart["spec"].get("chart"), "offline: chartContent only"
     folder = unpack(chart, cluster.work / f"chart-{name}")
     namespace = chart["spec"]["targetNamespace"]
-    objects = cluster.template(name, folder, namespace, chart_values(cluster.platform, chart), set_args(chart))
+    objects = cluster.template(
+        name,
+        folder,
+        namespace,
+        chart_values(chart, partial(rendered_secret, cluster.platform.objects.values())),
+        set_args(chart["spec"]),
+    )
     return namespace, objects
 
 

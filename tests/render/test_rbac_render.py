@@ -15,15 +15,15 @@ own HelmChart kube-system/traefik adds values below the HelmChartConfig (image, 
 class, tolerations); no copy of it is at hand, the chart's defaults stand in for it.
 """
 
-import base64
 import shutil
 import subprocess
+from functools import partial
 
 import controlplane
 import playbook_runs
 import pytest
 import yaml
-from helm_controller_double import unpack_chart
+from helm_controller_double import chart_values, rendered_secret, unpack_chart
 from rbac import ALL, RBAC_KINDS, Subject, excess, secret_readers
 
 
@@ -108,16 +108,7 @@ def _template(name, chart_dir, namespace, values, work, kube_version):
 def _linkerd_objects(render, name, work, kube_version):
     (chart,) = [o for o in render.objects.values() if o["kind"] == "HelmChart" and o["metadata"]["name"] == name]
     chart_dir = unpack_chart(chart["spec"]["chartContent"], work / f"chart-{name}")
-    values = [chart["spec"].get("valuesContent") or "{}"]
-    for ref in chart["spec"].get("valuesSecrets") or []:
-        (secret,) = [
-            o
-            for o in render.objects.values()
-            if o["kind"] == "Secret"
-            and o["metadata"]["name"] == ref["name"]
-            and o["metadata"]["namespace"] == chart["metadata"]["namespace"]
-        ]
-        values += [base64.b64decode(secret["data"][key]).decode() for key in ref["keys"]]
+    values = chart_values(chart, partial(rendered_secret, render.objects.values()))
     return _template(name, chart_dir, chart["spec"]["targetNamespace"], values, work, kube_version)
 
 
