@@ -296,6 +296,26 @@ def snapshot(plane) -> set[tuple[str, str, str, str]]:
     return objects
 
 
+def made_since(before: set, now: set) -> set:
+    """The objects in ``now`` that ``before`` did not hold, leaving out what kube-controller-manager
+    makes by itself, at its own pace, in namespaces that were already there: each namespace's
+    ``kube-root-ca.crt`` ConfigMap and ``default`` ServiceAccount, and one ServiceAccount per
+    controller in kube-system (--use-service-account-credentials; a controller gets its account
+    when it starts, which may be after ``before`` was taken). In a namespace made since ``before``
+    these count: whoever made the namespace must also remove them with it."""
+    old_namespaces = {name for _group, plural, _ns, name in before if plural == "namespaces"}
+
+    def controller_made(key) -> bool:
+        group, plural, namespace, name = key
+        if group or namespace not in old_namespaces:
+            return False
+        return (plural, name) in (("configmaps", "kube-root-ca.crt"), ("serviceaccounts", "default")) or (
+            plural == "serviceaccounts" and namespace == "kube-system"
+        )
+
+    return {key for key in now - before if not controller_made(key)}
+
+
 def assert_unchanged(run: Run) -> None:
     """The run succeeded and changed nothing: no task reported changed, every recap changed=0."""
     assert run.returncode == 0, run.explain()

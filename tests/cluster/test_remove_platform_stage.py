@@ -32,7 +32,7 @@ STATE: dict[str, object] = {}
 
 
 def _platform_objects(k3s_cluster) -> set:
-    return k3s_like.snapshot(k3s_cluster.plane) - STATE["before"]
+    return k3s_like.made_since(STATE["before"], k3s_like.snapshot(k3s_cluster.plane))
 
 
 def test_apply_the_monitoring_stage(k3s_cluster):
