@@ -211,7 +211,7 @@ class Run:
                     self.changed_tasks.append(task)
                 if m[1] in ("failed", "fatal") and task not in self.failed_tasks:
                     self.failed_tasks.append(task)
-                applied = task and task.endswith("apply | Apply every object") and "(item=" in line
+                applied = task and task.endswith("apply | Each object applied") and "(item=" in line
                 if applied and m[1] in ("ok", "changed"):
                     self.applied[task] = self.applied.get(task, 0) + 1
 
