@@ -492,6 +492,49 @@ class RegistryClient:
             )
         return expected
 
+    def _paged(self, path: str, key: str, scopes: tuple, what: str) -> list[str]:
+        """Every item of a paginated list (``_catalog``, ``tags/list``), following ``Link: <...>; rel="next"``."""
+        items: list[str] = []
+        url: str | None = f"{path}?n=1000"
+        while url:
+            resp = self._request("GET", url, scopes=scopes)
+            if resp.status == 404 and key == "tags":
+                return items  # a repository whose last tag was deleted
+            if resp.status != 200:
+                raise self._fail(resp, what)
+            try:
+                items += json.loads(resp.body).get(key) or []
+            except (ValueError, AttributeError) as exc:
+                raise RegistryError(f"{what} on registry {self.registry}: the answer is not a JSON list") from exc
+            match = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", resp.header("Link", "") or "")
+            url = match.group(1) if match else None
+        return items
+
+    def repositories(self) -> list[str]:
+        """Every repository of the registry (``GET /v2/_catalog``, paginated)."""
+        return self._paged("/v2/_catalog", "repositories", ("registry:catalog:*",), "GET /v2/_catalog")
+
+    def tags(self, repo: str) -> list[str]:
+        """The tags of a repository (``GET /v2/<name>/tags/list``, paginated); none when it has none."""
+        return self._paged(f"/v2/{repo}/tags/list", "tags", self._scopes(repo), f"GET tags of {repo}")
+
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        """``DELETE /v2/<name>/manifests/<digest>``: True when deleted, False when it was not there.
+        Every tag that names the digest in that repository goes with it."""
+        resp = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scopes=(f"repository:{repo}:delete",))
+        if resp.status in (200, 202):
+            return True
+        if resp.status == 404:
+            return False
+        if resp.status == 405:
+            raise RegistryError(
+                f"registry {self.registry} refuses deletes (HTTP 405: storage.delete.enabled is off); "
+                "set registry_delete_enabled: true and run playbooks/registry.yml first",
+                405,
+                "UNSUPPORTED",
+            )
+        raise self._fail(resp, f"DELETE manifest {repo}@{digest}")
+
     def blob_exists(self, repo: str, digest: str) -> bool:
         resp = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo))
         if resp.status == 200:
