@@ -132,7 +132,7 @@ def _run_pool(tasks, concurrency: int) -> list:
     if concurrency <= 1 or len(tasks) == 1:
         return [task() for task in tasks]
     failed = threading.Event()
-    first: list[BaseException] = []
+    first: list[Exception] = []
     lock = threading.Lock()
 
     def guarded(task):
@@ -140,7 +140,7 @@ def _run_pool(tasks, concurrency: int) -> list:
             return None
         try:
             return task()
-        except BaseException as exc:
+        except Exception as exc:
             with lock:
                 if not first:
                     first.append(exc)
