@@ -98,6 +98,8 @@ def version_change(installed, target, allow_downgrade=False, allow_minor_skip=Fa
 
 def bundle_versions(lock) -> list:
     """The k3s versions whose binary the bundle lock lists (files k3s/<version>/k3s), sorted."""
+    if not lock:
+        raise K3sVersionError("there is no bundle lock (k3s_bundle_lock): build the bundle with playbooks/bundle.yml")
     if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
         raise K3sVersionError("the bundle lock has no 'files' list; rebuild the bundle with playbooks/bundle.yml")
     found = set()
@@ -118,8 +120,12 @@ def upgrade_plan(installed_by_host, target, lock, allow_downgrade=False, allow_m
         raise K3sVersionError("expected a mapping of host to `k3s --version` output")
     parse_version(target)
     problems = []
-    in_bundle = bundle_versions(lock)
-    if target not in in_bundle:
+    try:
+        in_bundle = bundle_versions(lock)
+    except K3sVersionError as exc:
+        problems.append(str(exc))
+        in_bundle = None
+    if in_bundle is not None and target not in in_bundle:
         problems.append(
             f"the bundle holds k3s {', '.join(in_bundle) or 'no k3s binary'} but {target} is asked for "
             "(k3s_version / gauntlet_versions.k3s): rebuild the bundle (playbooks/bundle.yml) with that version "
@@ -133,7 +139,7 @@ def upgrade_plan(installed_by_host, target, lock, allow_downgrade=False, allow_m
         except K3sVersionError as exc:
             change = {"from": None, "to": target, "kind": "unknown", "problem": str(exc)}
         changes[host] = change
-        before = change["from"] or "not installed"
+        before = change["from"] or ("version unreadable" if change["kind"] == "unknown" else "not installed")
         lines.append(f"{host}: {before} -> {target} ({change['kind']})")
         if change["problem"]:
             problems.append(f"{host}: {change['problem']}")

@@ -32,7 +32,9 @@ def render(tmp_path, ansible_env, **extra):
         **extra,
     }
     result = run_play(tmp_path, ansible_env(tmp_path), PLAY, variables)
-    return result, {host: yaml.safe_load((out / f"{host}.yaml").read_text()) for host in HOSTS if result.returncode == 0}
+    return result, {
+        host: yaml.safe_load((out / f"{host}.yaml").read_text()) for host in HOSTS if result.returncode == 0
+    }
 
 
 def test_every_node_refuses_the_upstream_fallback(tmp_path, ansible_env):
