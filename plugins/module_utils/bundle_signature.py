@@ -18,17 +18,27 @@ with an allowed_signers line (ssh-keygen(1), ALLOWED SIGNERS)::
 
 ssh-keygen runs with the data on stdin (signature to stdout: it never asks to overwrite) and
 in a new session (no controlling terminal: a passphrase-protected key fails at once instead of
-waiting for a prompt). Stdlib only.
+waiting for a prompt).
+
+Files are checked against the lock by every consumer (the bundle_file lookup, the k3s role).
+Images are pushed from the layout's index.json, whose blobs are content-addressed and checked
+on read: `layout_problems` ties that index to the signed lock (every entry named there with
+the lock's digest), so the signature covers the images too.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 
 NAMESPACE = "gauntlet-bundle"
 PRINCIPAL = "gauntlet-bundle"
@@ -218,3 +228,39 @@ def signature_is_current(lock_path: str, key_path: str) -> bool:
     except BundleSignatureError:
         return False
     return True
+
+
+def _normal(name: str) -> str:
+    try:
+        return str(parse_image(name))
+    except ImageRefError:
+        return name
+
+
+def layout_problems(lock_path: str, images_dir: str) -> list:
+    """Entries of the bundle's image layout (images/index.json) that the signed lock does not vouch for.
+
+    Call after verify(). No layout (a bundle without images): nothing to check.
+    """
+    if not os.path.isfile(os.path.join(images_dir, "index.json")):
+        return []
+    try:
+        with open(lock_path, encoding="utf-8") as handle:
+            lock = json.load(handle)
+        locked = {_normal(entry["name"]): entry["digest"] for entry in lock.get("images", [])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return [f"{lock_path} has no readable 'images' list ({exc})"]
+    try:
+        entries = OciLayout(images_dir).entries()
+    except ContentError as exc:
+        return [str(exc)]
+    problems = []
+    for entry in entries:
+        digest = locked.get(entry.name)
+        if digest is None:
+            problems.append(
+                f"images/index.json names {entry.name} ({entry.digest}), which the signed lock does not list"
+            )
+        elif digest != entry.digest:
+            problems.append(f"{entry.name} is {entry.digest} in images/index.json but {digest} in the signed lock")
+    return problems

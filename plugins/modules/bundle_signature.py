@@ -20,7 +20,9 @@ description:
     signature is missing, the signature is not an SSH signature, it was made with another key, or the lock changed
     after signing.
   - With O(state=verified) and no O(public_key), nothing is verified; when a signature exists, a warning says so.
-  - The lock holds the sha256 of every bundle file and the digest of every image, so the signature covers the bundle.
+  - The lock holds the sha256 of every bundle file and the digest of every image, so the signature covers the bundle;
+    with O(state=verified), every entry of the image layout beside the lock (C(images/index.json)) must be in the
+    signed lock with the same digest (the layout's blobs are content-addressed and checked when read).
   - Runs on the controller. Needs C(ssh-keygen) (OpenSSH's client).
 options:
   lock_file:
@@ -90,6 +92,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_signature
     PUBLIC_KEY_VARIABLE,
     BundleSignatureError,
     fingerprint,
+    layout_problems,
     public_key_of,
     sign,
     signature_is_current,
@@ -134,6 +137,14 @@ def main():
             module.exit_json(**result)
         result["fingerprint"] = fingerprint(public_key)
         result["message"] = verify(lock_file, public_key, sig_file)
+        problems = layout_problems(lock_file, os.path.join(os.path.dirname(lock_file), "images"))
+        if problems:
+            module.fail_json(
+                msg=f"bundle signature: the lock is signed, but the images of the bundle do not match it: {'; '.join(problems)}. "
+                "The bundle was changed after signing: do not use it; copy it again from the connected machine, "
+                "or rebuild and sign it there",
+                **result,
+            )
         result["verified"] = True
     except BundleSignatureError as exc:
         module.fail_json(msg=f"bundle signature: {exc}", **result)

@@ -230,3 +230,24 @@ def test_reset_does_not_need_the_bundle(tmp_path, signed_bundle, run_playbook, b
     (signed_bundle["bundle"] / "bundle.lock.json.sig").unlink()
     result = offline(tmp_path, run_playbook, "reset.yml", bundle_vars, signed_bundle["public"])
     assert "Stopped before any host was touched" not in result.stdout + result.stderr
+
+
+def test_an_image_added_to_the_layout_after_signing_stops_the_run(tmp_path, signed_bundle, run_playbook, bundle_vars):
+    # The lock still verifies; the layout the preload pushes from no longer matches it.
+    images = signed_bundle["bundle"] / "images"
+    assert (images / "index.json").is_file()
+    index = json.loads((images / "index.json").read_text())
+    index["manifests"].append(
+        {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": "sha256:" + "3" * 64,
+            "size": 1,
+            "annotations": {"org.opencontainers.image.ref.name": "quay.io/evil/miner:1"},
+        }
+    )
+    (images / "index.json").write_text(json.dumps(index))
+    assert_refused(
+        offline(tmp_path, run_playbook, "preload.yml", bundle_vars, signed_bundle["public"]),
+        "the images of the bundle do not match it",
+        "images/index.json names quay.io/evil/miner:1",
+    )

@@ -4,6 +4,7 @@ Every signature is also checked with the standard tool alone (`ssh-keygen -Y ver
 allowed_signers file), as a user on the air-gapped side would, so the format is OpenSSH's.
 """
 
+import json
 import shutil
 import subprocess
 
@@ -13,6 +14,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_signature
     BundleSignatureError,
     allowed_signers,
     fingerprint,
+    layout_problems,
     parse_public_key,
     public_key_of,
     sign,
@@ -163,3 +165,46 @@ def test_other_key_types_sign_and_verify(tmp_path, keygen):
     lock.write_bytes(LOCK)
     (tmp_path / "bundle.lock.json.sig").write_bytes(sign(str(lock), str(key)))
     assert "ECDSA" in verify(str(lock), public)
+
+
+NGINX = "docker.io/library/nginx:1.27"
+DIGEST = "sha256:" + "1" * 64
+
+
+def write_layout(images, entries):
+    images.mkdir()
+    (images / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    manifests = [
+        {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": 1,
+            "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": name},
+        }
+        for name, digest in entries
+    ]
+    (images / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+
+
+def test_the_image_layout_must_match_the_signed_lock(tmp_path):
+    lock = tmp_path / "bundle.lock.json"
+    lock.write_text(json.dumps({"version": 1, "files": [], "images": [{"name": "nginx:1.27", "digest": DIGEST}]}))
+    write_layout(tmp_path / "images", [(NGINX, DIGEST)])
+    assert layout_problems(str(lock), str(tmp_path / "images")) == []
+
+
+def test_a_swapped_or_added_image_is_named(tmp_path):
+    lock = tmp_path / "bundle.lock.json"
+    lock.write_text(json.dumps({"version": 1, "files": [], "images": [{"name": NGINX, "digest": DIGEST}]}))
+    other = "sha256:" + "2" * 64
+    write_layout(tmp_path / "images", [(NGINX, other), ("quay.io/evil/miner:1", DIGEST)])
+    assert layout_problems(str(lock), str(tmp_path / "images")) == [
+        f"{NGINX} is {other} in images/index.json but {DIGEST} in the signed lock",
+        f"images/index.json names quay.io/evil/miner:1 ({DIGEST}), which the signed lock does not list",
+    ]
+
+
+def test_a_bundle_without_images_has_nothing_to_match(tmp_path):
+    lock = tmp_path / "bundle.lock.json"
+    lock.write_text("{}")
+    assert layout_problems(str(lock), str(tmp_path / "images")) == []
