@@ -19,7 +19,7 @@ description:
     in that repository is the same digest.
   - The platform's own repositories (C(gauntlet/task-api), pushed by the pipeline) and repositories matching
     O(keep) are never touched.
-  - Blobs are not deleted here: run the registry's garbage collection afterwards (C(playbooks/prune.yml) does).
+  - Blobs are not deleted here; run the registry's garbage collection afterwards (C(playbooks/prune.yml) does).
   - In check mode nothing is deleted and the result is the report of what would be.
   - Needs deletes enabled on the registry (C(registry_delete_enabled=true), C(storage.delete.enabled)).
 options:

@@ -120,7 +120,7 @@ def play(plane: ControlPlane, work: Path, way: str, text: str, objects: list[dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--objects", type=int, default=120, help="plain objects per way (default 120)")
     parser.add_argument("--crs", type=int, default=20, help="custom resources per way (default 20)")
     args = parser.parse_args()

@@ -67,7 +67,8 @@ def run_guard(tmp_path, ansible_env, installed, bundle_versions=(TARGET,), **ext
         binary.parent.mkdir(parents=True, exist_ok=True)
         if version:
             binary.write_text(
-                f'#!/bin/sh\n# k3s version TEST DOUBLE: prints what `k3s --version` prints\necho "k3s version {version} (0123abcd)"\necho "go version go1.25.1"\n'
+                "#!/bin/sh\n# k3s version TEST DOUBLE: prints what `k3s --version` prints\n"
+                f'echo "k3s version {version} (0123abcd)"\necho "go version go1.25.1"\n'
             )
             binary.chmod(0o755)
         hosts[host] = {"k3s_bin_path": str(binary)}
