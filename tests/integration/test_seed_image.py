@@ -266,6 +266,8 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
         "gauntlet_task_api_build_args": {"PIP_FIND_LINKS": "/build/pip/wheels", "PIP_NO_INDEX": "1"},
         "gauntlet_task_api_build_files": {"pip/wheels": str(wheels)},
         "gauntlet_bundle_build_network": "none",
+        # The bundle's wheels are tested against a local index (test_bundle_wheels.py); none here.
+        "gauntlet_bundle_wheel_requirements": [],
     }
     varfile = tmp_path / "vars.json"
     varfile.write_text(json.dumps(extra))
