@@ -101,7 +101,9 @@ class WheelIndex:
             links = []
             for filename in sorted(names):
                 sha = (fragments or {}).get(filename) or hashlib.sha256((files / filename).read_bytes()).hexdigest()
-                links.append(f'<a href="../../files/{html.escape(filename)}#sha256={sha}">{html.escape(filename)}</a><br>')
+                links.append(
+                    f'<a href="../../files/{html.escape(filename)}#sha256={sha}">{html.escape(filename)}</a><br>'
+                )
             (simple / name / "index.html").write_text(
                 "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
             )
@@ -128,12 +130,26 @@ class WheelIndex:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, fmt, *args):  # noqa: D102 - the test reads self.server.requests instead
+    def log_message(self, fmt, *args):
         self.server.requests.append(self.path)
 
 
+def serve_forever(root: str, port_file: str, ca: str, cert: str, key: str, wheels: str) -> None:
+    """Serve the wheels of folder ``wheels`` until killed; write the port into ``port_file``.
+
+    For a server that must live inside a network namespace of its own (the offline image
+    build test starts it under tests/loopback_netns.py)."""
+    index = WheelIndex(Path(root), sorted(Path(wheels).glob("*.whl")), (Path(ca), Path(cert), Path(key)))
+    Path(port_file + ".tmp").write_text(str(index.server.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)
+    index.thread.join()
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["fetch"]:
-        sys.exit(f"usage: {sys.argv[0]} fetch")
-    os.chdir(REPO)
-    fetch()
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) == 8:
+        serve_forever(*sys.argv[2:])
+    elif sys.argv[1:] == ["fetch"]:
+        os.chdir(REPO)
+        fetch()
+    else:
+        sys.exit(f"usage: {sys.argv[0]} fetch | serve ROOT PORT_FILE CA CERT KEY WHEELS")
