@@ -145,11 +145,11 @@ def run(module: AnsibleModule) -> dict:
     params = module.params
     dest = params["dest"]
     lock_file = params["lock_file"] or os.path.join(os.path.dirname(os.path.abspath(dest)), "bundle.lock.json")
-    target = target_from_image(params["base_image"], params["architecture"])
     pins = read_pins(params["requirements"])
-    existed = os.path.exists(lock_file)
+    if not pins:  # nothing to download: the base need not be a python image
+        return finish(module, lock_file, [], [], "")
+    target = target_from_image(params["base_image"], params["architecture"])
     lock = bundle_lock.load_lock(lock_file)
-    before = copy.deepcopy(lock)
     present, missing = plan(pins, lock["wheels"], dest, target)
     results = [dict(e, status="present") for e in present]
     if missing and module.check_mode:
@@ -174,12 +174,19 @@ def run(module: AnsibleModule) -> dict:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         results += [dict(e, status="downloaded") for e in downloaded]
+    return finish(module, lock_file, results, missing, target.key)
+
+
+def finish(module: AnsibleModule, lock_file: str, results: list, missing: list, target: str) -> dict:
+    """Remove wheels no pin names, write the lock, build the result."""
+    dest = module.params["dest"]
+    existed = os.path.exists(lock_file)
+    lock = bundle_lock.load_lock(lock_file)
+    before = copy.deepcopy(lock)
     results.sort(key=lambda e: e["name"])
     kept = {e.get("filename") for e in results if e.get("filename")}
-    stale = sorted(
-        f for f in (os.listdir(dest) if os.path.isdir(dest) else []) if f.endswith(".whl") and f not in kept
-    )
-    # In check mode the would_download pins keep their earlier entries, if any, so the lock diff stays honest.
+    stale = sorted(f for f in (os.listdir(dest) if os.path.isdir(dest) else []) if f.endswith(".whl") and f not in kept)
+    # Check mode: the lock diff shows the entries of the wheels that are there; the others are to come.
     recorded = [{k: v for k, v in e.items() if k != "status"} for e in results if e["status"] != "would_download"]
     bundle_lock.set_wheels(lock, recorded)
     lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
@@ -191,7 +198,7 @@ def run(module: AnsibleModule) -> dict:
     out = {
         "changed": bool(lock_changed or missing or stale),
         "wheels": results,
-        "target": target.key,
+        "target": target,
         "removed": stale,
         "lock_file": lock_file,
     }

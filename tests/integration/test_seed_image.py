@@ -226,7 +226,11 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
         # The inventory's own gauntlet_bundle_builds entry, with the double as base and
         # pip pointed at the wheelhouse; the build has no network at all.
         "gauntlet_task_api_base_image": base,
-        "gauntlet_task_api_build_args": {"PIP_FIND_LINKS": "/build/pip/wheels", "PIP_NO_INDEX": "1"},
+        "gauntlet_task_api_build_args": {
+            "PIP_FIND_LINKS": "/build/pip/wheels",
+            "PIP_NO_INDEX": "1",
+            "SOURCE_DATE_EPOCH": "1767225600",
+        },
         "gauntlet_task_api_build_files": {"pip/wheels": str(wheels)},
         "gauntlet_bundle_build_network": "none",
         # The bundle's wheels are tested against a local index (test_bundle_wheels.py); none here.
@@ -256,6 +260,7 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
         assert inspect["Config"]["User"] == "10001:10001"
         assert inspect["Config"]["Entrypoint"] == ["python3", "-m", "task_api"]
         assert inspect["Config"]["Labels"]["gauntlet.build-inputs"].startswith("sha256:")
+        assert inspect["Created"].startswith("2026-01-01T00:00:00"), "SOURCE_DATE_EPOCH dates the image"
         imports = run(
             podman,
             "run",
