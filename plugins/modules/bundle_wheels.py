@@ -16,9 +16,9 @@ description:
     C(python:3.13.7-slim-trixie) CPython 3.13, glibc 2.41, manylinux, O(architecture)), never for the
     controller's own interpreter, and records name, version, file name, sha256 and target of each in the
     C(wheels) section of the bundle lock.
-  - Wheels only (C(pip download --only-binary=:all: --no-deps)); a package with no wheel for the target
+  - "Wheels only (C(pip download --only-binary=:all: --no-deps)); a package with no wheel for the target
     (only an sdist, or wheels for other interpreters or platforms) fails the task with the package's name
-    and what to do.
+    and what to do."
   - Hashes are checked three ways, and a mismatch fails the task naming the file. pip checks the sha256 the
     index page gives for a file, and the C(--hash=sha256:) options of the lock files when they have any;
     the module then compares every file with an earlier lock entry of the same file name, so a file the index
