@@ -67,7 +67,9 @@ def validate_lock(data, path: str = "lock file") -> dict:
             or not all(entry.get(k) for k in ("name", "version", "filename"))
             or not _HEX64.match(str(entry.get("sha256", "")))
         ):
-            raise BundleLockError(f"{path}: invalid wheel entry {entry!r}: needs name, version, filename and sha256 (64 hex)")
+            raise BundleLockError(
+                f"{path}: invalid wheel entry {entry!r}: needs name, version, filename and sha256 (64 hex)"
+            )
     data.setdefault("images", [])
     data.setdefault("files", [])
     data.setdefault("wheels", [])

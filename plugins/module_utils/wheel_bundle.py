@@ -37,7 +37,9 @@ DEBIAN_GLIBC = {"bullseye": (2, 31), "bookworm": (2, 36), "trixie": (2, 41)}
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9._,-]+\])?==([A-Za-z0-9._+!-]+)$")
 _HASH = re.compile(r"^--hash=sha256:([a-f0-9]{64})$")
-_WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
+_WHEEL = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
 _IMAGE_TAG = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?(?:(?:a|b|rc)\d+)?-(?:slim-)?([a-z]+)$")
 
 
@@ -103,7 +105,9 @@ def read_pins(paths: list[str]) -> list[Pin]:
             for word in words[1:]:
                 found = _HASH.match(word)
                 if not found:
-                    raise WheelBundleError(f"{where}: unsupported option {word!r}; only --hash=sha256:<64 hex> is allowed")
+                    raise WheelBundleError(
+                        f"{where}: unsupported option {word!r}; only --hash=sha256:<64 hex> is allowed"
+                    )
                 hashes.append(found.group(1))
             pin = Pin(canonical_name(match.group(1)), match.group(3), where, hashes)
             known = pins.get(pin.name)
@@ -281,7 +285,9 @@ def collect(staging: str, pins: list[Pin], target: Target, previous: list[dict],
         if pin is None or _canonical_version(version) != _canonical_version(pin.version):
             raise WheelBundleError(f"pip downloaded {filename}, which no pin asked for ({name}=={version})")
         if name in entries:
-            raise WheelBundleError(f"pip downloaded two wheels for {pin.requirement}: {entries[name]['filename']}, {filename}")
+            raise WheelBundleError(
+                f"pip downloaded two wheels for {pin.requirement}: {entries[name]['filename']}, {filename}"
+            )
         sha256 = sha256_of(os.path.join(staging, filename))
         if pin.hashes and sha256 not in pin.hashes:
             raise WheelBundleError(
