@@ -241,6 +241,11 @@ _HASH_LINE = re.compile(r"^\s*(\S+)==(\S+) from (\S+).*?:\s*$\s*Expected sha256 
 
 def explain_pip_failure(output: str, target: Target, index_url: str) -> str:
     """One message for a failed ``pip download``: the package and what to do."""
+    if "No module named pip" in output:
+        return (
+            "downloading the bundle's wheels needs pip for the Python that runs Ansible's modules on this machine "
+            "(ansible_python_interpreter); install it (Debian: apt-get install python3-pip, or pip in the venv)"
+        )
     if "CERTIFICATE_VERIFY_FAILED" in output:
         return (
             f"TLS verification of the package index {index_url} failed: pass its CA with "
