@@ -201,6 +201,8 @@ def test_pip_failures_become_one_message_naming_the_package():
     )
     assert "pass its CA with gauntlet_bundle_wheel_ca_file" in wb.explain_pip_failure(tls, TRIXIE_313, "u")
     assert wb.explain_pip_failure("boom\n", TRIXIE_313, "u") == "pip download from u failed:\nboom"
+    missing_pip = wb.explain_pip_failure("/usr/bin/python3: No module named pip", TRIXIE_313, "u")
+    assert "needs pip for the Python" in missing_pip
 
 
 # -- the lock's wheels section --------------------------------------------------------------
