@@ -64,9 +64,11 @@ def fetch() -> Path:
     pins = wheel_bundle.read_pins([str(lock) for lock in LOCKS])
     requirements = partial / "requirements.txt"
     requirements.write_text(wheel_bundle.requirements_text(pins))
-    argv = wheel_bundle.pip_download_argv(
-        sys.executable, str(requirements), target(), str(partial), "https://pypi.org/simple"
-    )
+    argv = wheel_bundle.pip_download_argv(sys.executable, str(requirements), target(), str(partial), "PYPI")
+    # The machine's own pip configuration applies here (a CI mirror, its CA): not --isolated,
+    # and the index pip is configured with (PyPI by default).
+    at = argv.index("--index-url")
+    argv = [a for a in argv[:at] + argv[at + 2 :] if a != "--isolated"]
     subprocess.run([*argv, "--quiet"], check=True)
     requirements.unlink()
     (partial / ".complete").touch()
