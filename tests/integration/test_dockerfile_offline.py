@@ -92,7 +92,7 @@ def index_in_netns(tmp_path):
         text=True,
     )
     try:
-        for _ in range(300):
+        for _attempt in range(300):
             if port_file.exists() or server.poll() is not None:
                 break
             time.sleep(0.1)
