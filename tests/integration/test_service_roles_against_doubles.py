@@ -91,6 +91,7 @@ COMMON = {
     },
     "gauntlet_postgres_host": "db",
     "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
+    "gauntlet_pypi_owner": "gauntlet-packages",
     "gauntlet_registry_accounts": {
         "node": {"name": "gauntlet-node", "credential": "registry/node-password"},
         "ci": {"name": "gauntlet-ci", "credential": "registry/ci-password"},
@@ -269,6 +270,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         write_credential(credentials, "gitea/ci-token", "c" * 40)
         write_credential(credentials, "registry/ci-password", "registry-password-0123456789")
         write_credential(credentials, "registry/node-password", "node-password-never-in-drone")
+        write_credential(credentials, "gitea/pip-token", "d" * 40)
         gitea.add_user("gauntlet-ci", CI_PASSWORD)
         gitea.orgs["gauntlet"] = {"visibility": "private"}
         gitea.repos[("gauntlet", "task-api")] = {"description": "", "private": True, "default_branch": "main",
@@ -280,7 +282,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False}}
         extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
                  "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
-        start = "configure | Read the credentials the pipelines and the account link need"
+        start = "configure | Read the package index token"
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 2, out[-3000:]
         assert drone.users["gauntlet-ci"]["scm_linked"] is True
@@ -289,6 +291,8 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         stored = drone.secrets["gauntlet/task-api"]
         assert sorted(stored) == ["local_ca", "pip_index_url", "registry_password", "registry_username"]
         assert stored["registry_password"]["data"] == "registry-password-0123456789"
+        # pip sends the URL's credentials as basic auth: the index account's read:package token.
+        assert stored["pip_index_url"]["data"] == f"https://gauntlet-packages:{'d' * 40}@pypi.test/simple"
         # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
         assert stored["registry_username"]["data"] == "gauntlet-ci"
         assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())
@@ -296,7 +300,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         assert not any(s["data"] == "c" * 40 for s in stored.values())
         assert not any(s["pull_request"] for s in stored.values())
         assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
-        assert CI_PASSWORD not in out and "registry-password-0123456789" not in out
+        assert CI_PASSWORD not in out and "registry-password-0123456789" not in out and "d" * 40 not in out
 
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 0, out[-3000:]
