@@ -50,6 +50,8 @@ def commands(step) -> list[list[str]]:
     """Each simple command of a step, split like sh would (Drone's $$ is a literal $)."""
     lines = []
     for text in step.get("commands", []):
+        if not isinstance(text, str):
+            continue  # test_every_command_is_a_string names it
         lexer = shlex.shlex(text.replace("$$", "$"), posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
         words = []
@@ -86,6 +88,14 @@ def secrets_of(step) -> set[str]:
         for value in (step.get("environment") or {}).values()
         if isinstance(value, dict) and "from_secret" in value
     }
+
+
+def test_every_command_is_a_string():
+    # An unquoted command holding ': ' (pip's --only-binary=:all: followed by more words) is a
+    # YAML mapping, which Drone cannot run: quote it, or write the option as --only-binary :all:.
+    for step in CONTAINERS:
+        for text in step.get("commands", []):
+            assert isinstance(text, str), f"{step['name']}: {text!r} is not a command string (quote it)"
 
 
 def test_every_image_is_in_the_bundle_pinned_and_fully_qualified():
