@@ -196,3 +196,30 @@ def test_trivy_never_updates_from_the_internet():
             assert "--skip-java-db-update" in words or words[1] == "config", (step["name"], words)
             assert "--offline-scan" in words or words[1] == "config", (step["name"], words)
             assert "--skip-check-update" in words or words[1] == "image", (step["name"], words)
+
+
+def test_the_pushed_tag_is_the_one_the_promotion_deploys():
+    # Item 5's pipeline side: build-push pushes <IMAGE>:<first N of the commit>, scan-image gates
+    # that same reference, and the CronJob drone-gitops-promote (roles/drone/files/gitops_promote.py)
+    # sets newTag of the same image in gitops to the first TAG_LENGTH characters of main's head.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gitops_promote", DRONE / "files/gitops_promote.py")
+    promote = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(promote)
+    steps = {s["name"]: s for s in PIPELINE["steps"]}
+    pushed = re.findall(r'--destination "\$\{IMAGE\}:\$\(echo "\$\{DRONE_COMMIT_SHA\}" \| cut -c1-(\d+)\)"',
+                        "\n".join(steps["build-push"]["commands"]).replace("$$", "$"))  # fmt: skip
+    assert pushed == [str(promote.TAG_LENGTH)]
+    scanned = "\n".join(steps["scan-image"]["commands"]).replace("$$", "$")
+    assert f'"${{IMAGE}}:$(echo "${{DRONE_COMMIT_SHA}}" | cut -c1-{promote.TAG_LENGTH})"' in scanned
+    platform = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
+    image = f"{DOMAINS['local_domains_services']['registry']}:{platform['gauntlet_registry_port']}/gauntlet/task-api"
+    assert steps["build-push"]["environment"]["IMAGE"] == steps["scan-image"]["environment"]["IMAGE"] == image
+    defaults = yaml.safe_load((DRONE / "defaults/main.yml").read_text())
+    assert defaults["drone_promote_image_name"].endswith("/gauntlet/task-api")
+    kustomization = yaml.safe_load((REPO / "gitops/task-api/kustomization.yaml").read_text())
+    assert [entry["name"] for entry in kustomization["images"]] == [image]
+    # The promotion waits for Drone's push status, which the push build (with build-push) posts.
+    assert defaults["drone_promote_status_context"] == "continuous-integration/drone/push"
+    assert "push" in PIPELINE["trigger"]["event"]
