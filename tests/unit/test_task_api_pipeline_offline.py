@@ -14,6 +14,7 @@ privileged step, no host volume). So, read from the file:
 - the builder is a maintained one (gcr.io/kaniko-project is archived upstream).
 """
 
+import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -202,8 +203,6 @@ def test_the_pushed_tag_is_the_one_the_promotion_deploys():
     # Item 5's pipeline side: build-push pushes <IMAGE>:<first N of the commit>, scan-image gates
     # that same reference, and the CronJob drone-gitops-promote (roles/drone/files/gitops_promote.py)
     # sets newTag of the same image in gitops to the first TAG_LENGTH characters of main's head.
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("gitops_promote", DRONE / "files/gitops_promote.py")
     promote = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(promote)
