@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the k3s roles (docs in k3s_config.yml, k3s_bundle_entries.yml, k3s_token_matches.yml,
-k8s_object_filename.yml, k8s_object_filenames.yml)."""
+k8s_object_filename.yml, k8s_object_filenames.yml, k3s_upgrade_plan.yml)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config impor
     object_filename,
     token_matches,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import K3sVersionError, upgrade_plan
 
 
 def k3s_config(settings, role):
@@ -69,6 +70,14 @@ def k8s_object_filenames(objects):
     return names
 
 
+def k3s_upgrade_plan(installed, target, lock, allow_downgrade=False, allow_minor_skip=False):
+    """Every node's version change and what stops the upgrade; see k3s_upgrade_plan.yml."""
+    try:
+        return upgrade_plan(installed, target, lock, bool(allow_downgrade), bool(allow_minor_skip))
+    except K3sVersionError as exc:
+        raise AnsibleFilterError(f"k3s_upgrade_plan: {exc}") from exc
+
+
 class FilterModule:
     """k3s filters."""
 
@@ -79,4 +88,5 @@ class FilterModule:
             "k3s_token_matches": k3s_token_matches,
             "k8s_object_filename": k8s_object_filename,
             "k8s_object_filenames": k8s_object_filenames,
+            "k3s_upgrade_plan": k3s_upgrade_plan,
         }

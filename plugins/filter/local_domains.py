@@ -31,8 +31,26 @@ def hosts_lines(entries):
         raise AnsibleFilterError(f"hosts_lines: every entry needs 'address' and 'names' ({exc})") from exc
 
 
+def resolver_mismatches(lines, entries):
+    """The names that do not resolve to their entry's address, as {name: what resolved ('-' for
+    nothing)}, from lines "<name> <address>" (local_domains' resolver check prints one per name)."""
+    if not isinstance(entries, list):
+        raise AnsibleFilterError("resolver_mismatches: expected the list that hosts_entries returns")
+    resolved = {}
+    for line in lines or []:
+        name, _sep, address = str(line).strip().partition(" ")
+        resolved[name] = address.strip() or "-"
+    wrong = {}
+    for entry in entries:
+        for name in entry["names"]:
+            got = resolved.get(name, "-")
+            if got != entry["address"]:
+                wrong[name] = got
+    return wrong
+
+
 class FilterModule:
     """Local domain filters."""
 
     def filters(self):
-        return {"hosts_entries": hosts_entries, "hosts_lines": hosts_lines}
+        return {"hosts_entries": hosts_entries, "hosts_lines": hosts_lines, "resolver_mismatches": resolver_mismatches}

@@ -14,6 +14,10 @@ content (idempotent) and diffs stay readable::
       ],
       "files": [
         {"name": "k3s", "url": "https://github.com/.../k3s", "sha256": "..."}
+      ],
+      "wheels": [
+        {"name": "fastapi", "version": "0.165.0", "filename": "fastapi-0.165.0-py3-none-any.whl",
+         "sha256": "...", "target": "cp313-manylinux_2_41_x86_64"}
       ]
     }
 
@@ -38,7 +42,7 @@ class BundleLockError(ValueError):
 
 
 def empty_lock() -> dict:
-    return {"version": LOCK_VERSION, "images": [], "files": []}
+    return {"version": LOCK_VERSION, "images": [], "files": [], "wheels": []}
 
 
 def validate_lock(data, path: str = "lock file") -> dict:
@@ -48,7 +52,7 @@ def validate_lock(data, path: str = "lock file") -> dict:
         raise BundleLockError(
             f"{path}: unsupported lock version {data.get('version')!r} (this collection writes version {LOCK_VERSION})"
         )
-    for key in ("images", "files"):
+    for key in ("images", "files", "wheels"):
         if not isinstance(data.get(key, []), list):
             raise BundleLockError(f"{path}: {key!r} must be a list")
     for entry in data.get("images", []):
@@ -57,8 +61,18 @@ def validate_lock(data, path: str = "lock file") -> dict:
     for entry in data.get("files", []):
         if not isinstance(entry, dict) or not entry.get("name") or not _HEX64.match(str(entry.get("sha256", ""))):
             raise BundleLockError(f"{path}: invalid file entry {entry!r}: needs name and sha256 (64 hex)")
+    for entry in data.get("wheels", []):
+        if (
+            not isinstance(entry, dict)
+            or not all(entry.get(k) for k in ("name", "version", "filename"))
+            or not _HEX64.match(str(entry.get("sha256", "")))
+        ):
+            raise BundleLockError(
+                f"{path}: invalid wheel entry {entry!r}: needs name, version, filename and sha256 (64 hex)"
+            )
     data.setdefault("images", [])
     data.setdefault("files", [])
+    data.setdefault("wheels", [])
     return data
 
 
@@ -82,6 +96,7 @@ def dump_lock(data: dict) -> str:
         "version": LOCK_VERSION,
         "images": sorted(data["images"], key=lambda e: e["name"]),
         "files": sorted(data["files"], key=lambda e: e["name"]),
+        "wheels": sorted(data["wheels"], key=lambda e: e["name"]),
     }
     return json.dumps(out, indent=2, sort_keys=True) + "\n"
 
@@ -133,6 +148,12 @@ def set_file(data: dict, name: str, sha256: str, *, url: str | None = None, path
         entry["path"] = path
     _upsert(data.setdefault("files", []), entry)
     return entry
+
+
+def set_wheels(data: dict, entries: list) -> None:
+    """Replace the ``wheels`` section (one entry per package: name, version, filename, sha256, target)."""
+    checked = validate_lock({"version": LOCK_VERSION, "wheels": list(entries)}, "wheel entries")
+    data["wheels"] = checked["wheels"]
 
 
 def get_image(data: dict, name: str) -> dict | None:

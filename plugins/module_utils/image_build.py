@@ -12,8 +12,10 @@ Task API's first image, which gitops/task-api deploys before any CI build exists
    layout. The hash is stored as the image label ``gauntlet.build-inputs``; an image
    already in the layout with the same label is not built again (idempotent bundle).
 3. The base image is copied from the layout into containers-storage with skopeo, so the
-   image builds FROM exactly the bundled digest, and the builder runs with
-   ``--pull=never``: the build never fetches another base.
+   image builds FROM exactly the bundled digest (the base build argument names it
+   ``<repository>@<digest>``, the digest the lock records), and the builder runs with
+   ``--pull=never``: the build never fetches another base. A ``SOURCE_DATE_EPOCH`` build
+   argument also becomes ``--timestamp``, so the same inputs give the same image digest.
 4. podman or buildah builds; skopeo copies the result into a scratch OCI layout, from
    which its blobs are copied into the bundle layout, verified, like a pulled image.
 
@@ -172,10 +174,11 @@ class ImageBuilder:
         except ImageRefError as exc:
             raise BuildError(f"builds: {exc}") from exc
         args = {str(k): str(v) for k, v in (build_args or {}).items()}
-        if base_arg:
-            if not base_name:
-                raise BuildError(f"builds: {name}: base_arg {base_arg!r} needs base (an image of the bundle)")
-            args[base_arg] = base_name
+        epoch = args.get("SOURCE_DATE_EPOCH")
+        if epoch is not None and not epoch.isdigit():
+            raise BuildError(f"builds: {name}: SOURCE_DATE_EPOCH must be seconds since 1970 (digits), got {epoch!r}")
+        if base_arg and not base_name:
+            raise BuildError(f"builds: {name}: base_arg {base_arg!r} needs base (an image of the bundle)")
         entries = {e.name: e for e in layout.entries()} if layout is not None else {}
         base_digest = None
         if base_name:
@@ -185,6 +188,9 @@ class ImageBuilder:
                     "(for the Task API: apps/task-api/images.txt)"
                 )
             base_digest = entries[base_name].digest if base_name in entries else None
+        if base_arg:
+            # Pinned by the digest the bundle holds and locks, never by the tag alone.
+            args[base_arg] = f"{parse_image(base_name).name}@{base_digest}" if base_digest else base_name
         source_label = f"build {os.path.basename(os.path.normpath(context))}/{containerfile}"
         scratch = tempfile.mkdtemp(prefix="gauntlet-build-")
         try:
@@ -226,6 +232,9 @@ class ImageBuilder:
             argv += ["--label", f"{LABEL_INPUTS}={inputs}"]
             if self.network:
                 argv += ["--network", self.network]
+            if epoch is not None:
+                # Every timestamp of the image (config, history, files in the layers): reproducible.
+                argv += ["--timestamp", epoch]
             for key in sorted(args):
                 argv += ["--build-arg", f"{key}={args[key]}"]
             argv.append(staged)

@@ -35,6 +35,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     parse_image,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+    ANNOTATION_REFERENCE_TYPE,
+    ATTESTATION_MANIFEST,
     INDEX_TYPES,
     ContentError,
     descriptors,
@@ -60,9 +62,11 @@ class ImageTree:
         self.config_digest: str | None = None
 
 
-def _walk(tree: ImageTree, fetch, digest: str, media_type: str | None, depth: int, where: str) -> None:
+def _walk(
+    tree: ImageTree, fetch, digest: str, media_type: str | None, depth: int, where: str, attestation: bool = False
+) -> None:
     data = fetch(digest, media_type)
-    mt, obj = parse_manifest(data, media_type, where)
+    mt, obj = parse_manifest(data, media_type, where, attestation)
     if mt in INDEX_TYPES:
         if depth >= MAX_INDEX_DEPTH:
             raise ContentError(f"{where}: image indexes nested deeper than {MAX_INDEX_DEPTH} levels")
@@ -70,7 +74,8 @@ def _walk(tree: ImageTree, fetch, digest: str, media_type: str | None, depth: in
             platform = platform_string(child.get("platform"))
             if platform and platform != "unknown/unknown" and depth == 0:
                 tree.platforms.append(platform)
-            _walk(tree, fetch, child["digest"], child.get("mediaType"), depth + 1, where)
+            kind = (child.get("annotations") or {}).get(ANNOTATION_REFERENCE_TYPE)
+            _walk(tree, fetch, child["digest"], child.get("mediaType"), depth + 1, where, kind == ATTESTATION_MANIFEST)
     else:
         for desc in descriptors(obj, mt):
             tree.blobs[desc["digest"]] = desc["size"]
@@ -116,20 +121,40 @@ def target_for(name: str, registry: str, registry_name: str | None = None) -> tu
 
 
 def _run_pool(tasks, concurrency: int) -> list:
-    """Run callables with bounded concurrency; stop at the first error and raise it."""
+    """Run callables with bounded concurrency; stop at the first error and raise it.
+
+    After the first failure no queued task starts, not even on a worker that is idle at
+    that moment (before the pool has cancelled the queue); tasks in flight finish with
+    their own retry budget, and the first error is the one raised.
+    """
     if not tasks:
         return []
     if concurrency <= 1 or len(tasks) == 1:
         return [task() for task in tasks]
+    failed = threading.Event()
+    first: list[Exception] = []
+    lock = threading.Lock()
+
+    def guarded(task):
+        if failed.is_set():
+            return None
+        try:
+            return task()
+        except Exception as exc:
+            with lock:
+                if not first:
+                    first.append(exc)
+            failed.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(task) for task in tasks]
+        futures = [pool.submit(guarded, task) for task in tasks]
         _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for fut in pending:
             fut.cancel()
-        for fut in futures:
-            if fut.done() and not fut.cancelled() and fut.exception() is not None:
-                raise fut.exception()
-        return [fut.result() for fut in futures]
+    if first:
+        raise first[0]
+    return [fut.result() for fut in futures]
 
 
 def push_bundle(
@@ -363,7 +388,7 @@ def pull_image(
         attempt = 0
         while True:
             try:
-                raw = client.open_blob(repo, blob)
+                raw = client.open_blob(repo, blob, retry=False)  # this loop is the budget
                 try:
                     moved.append(layout.write_blob(blob, raw, size, f"image {name} from {client.registry}"))
                 finally:

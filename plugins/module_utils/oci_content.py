@@ -19,11 +19,28 @@ MT_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 MT_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 MT_OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+MT_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MT_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MT_DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+MT_IN_TOTO = "application/vnd.in-toto+json"
 
 INDEX_TYPES = frozenset({MT_OCI_INDEX, MT_DOCKER_LIST})
 IMAGE_TYPES = frozenset({MT_OCI_MANIFEST, MT_DOCKER_MANIFEST})
 MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_TYPES))
+# What an image manifest may reference (docs/images.md, "Media types"): the OCI image spec's config and
+# distributable layer types (opencontainers/image-spec media-types.md) and Docker's schema 2 ones
+# (distribution's manifest/schema2: MediaTypeImageConfig, MediaTypeLayer, MediaTypeUncompressedLayer).
+# Non-distributable ("foreign") layers are not: their content lives at URLs outside the bundle.
+CONFIG_TYPES = frozenset({MT_OCI_CONFIG, MT_DOCKER_CONFIG})
+LAYER_TYPES = frozenset(
+    {MT_OCI_LAYER_TAR, MT_OCI_LAYER_GZIP, MT_OCI_LAYER_ZSTD, MT_DOCKER_LAYER_GZIP, MT_DOCKER_LAYER_TAR}
+)
+# BuildKit's attestation manifests (index entries annotated vnd.docker.reference.type=attestation-manifest,
+# moby/buildkit docs/attestations/attestation-storage.md) hold in-toto statements as their layers.
+ANNOTATION_REFERENCE_TYPE = "vnd.docker.reference.type"
+ATTESTATION_MANIFEST = "attestation-manifest"
+ATTESTATION_LAYER_TYPES = frozenset({MT_IN_TOTO})
 
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
@@ -58,8 +75,10 @@ def verify_bytes(data: bytes, digest: str, where: str) -> bytes:
     return data
 
 
-def parse_manifest(data: bytes, media_type_hint: str | None, where: str) -> tuple[str, dict]:
-    """Return (media type, manifest object); unknown media types are an error."""
+def parse_manifest(data: bytes, media_type_hint: str | None, where: str, attestation: bool = False) -> tuple[str, dict]:
+    """Return (media type, manifest object); unknown media types are an error, for the manifest
+    and for what an image manifest references (config, layers; in-toto layers only when
+    ``attestation``: the manifest is an index's attestation entry)."""
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -84,7 +103,22 @@ def parse_manifest(data: bytes, media_type_hint: str | None, where: str) -> tupl
         if not isinstance(desc, dict) or not isinstance(desc.get("size"), int) or desc["size"] < 0:
             raise ContentError(f"{where}: invalid descriptor {desc!r}")
         check_digest(desc.get("digest"), where)
+    if media_type in IMAGE_TYPES:
+        _check_content_types(obj, where, attestation)
     return media_type, obj
+
+
+def _check_content_types(obj: dict, where: str, attestation: bool) -> None:
+    layer_types = LAYER_TYPES | ATTESTATION_LAYER_TYPES if attestation else LAYER_TYPES
+    parts = [("config", obj["config"], CONFIG_TYPES)] + [("layer", desc, layer_types) for desc in obj["layers"]]
+    for part, desc, known in parts:
+        got = desc.get("mediaType")
+        if got not in known:
+            raise ContentError(
+                f"{where}: unsupported {part} media type {got!r} ({part} {desc['digest']}); supported: "
+                f"{', '.join(sorted(known))}. Artifacts, foreign layers and other content are not images the "
+                "platform runs: take the image out of the image list, or rebuild the bundle from a standard image"
+            )
 
 
 def descriptors(obj: dict, media_type: str) -> list[dict]:

@@ -127,7 +127,8 @@ class BundleSource:
         self.close()
 
 
-def _index_entries(index: dict, location: str) -> list[ImageEntry]:
+def _index_entries(index: dict, location: str, index_file: str | None = None) -> list[ImageEntry]:
+    """The named entries of an index.json; ``index_file`` is where a user edits it (None inside an archive)."""
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise ContentError(f"{location}: index.json has no 'manifests' list; this is not an OCI image layout")
     out = []
@@ -137,13 +138,28 @@ def _index_entries(index: dict, location: str) -> list[ImageEntry]:
         check_digest(desc.get("digest"), f"{location} index.json")
         name = entry_name(desc, location)
         if name is None:
-            raise ContentError(
-                f"{location}: index.json entry {desc.get('digest')} has no full image name "
-                f"({ANNOTATION_REF_NAME} holds only {((desc.get('annotations') or {}).get(ANNOTATION_REF_NAME))!r}); "
-                "copy images with a full reference, e.g. skopeo copy docker://nginx:1.27 oci:DIR:docker.io/library/nginx:1.27"
-            )
+            raise ContentError(_unnamed_entry(desc, location, index_file))
         out.append(ImageEntry(name, desc))
     return out
+
+
+def _unnamed_entry(desc: dict, location: str, index_file: str | None) -> str:
+    """What an index.json entry without a full image name lacks, and the two ways to name it."""
+    tag = (desc.get("annotations") or {}).get(ANNOTATION_REF_NAME)
+    lacks = f"{ANNOTATION_REF_NAME} holds only the tag {tag!r}" if tag else f"no {ANNOTATION_REF_NAME} annotation"
+    example = "docker.io/library/nginx:1.27"
+    annotate = f'"annotations": {{"{ANNOTATION_REF_NAME}": "{example}"}}'
+    if index_file:
+        edit = (
+            f"add {annotate} to that entry of {index_file}, with the image's full reference (registry/repository:tag)"
+        )
+    else:
+        edit = f"write the archive again with {annotate} in that entry of its index.json"
+    return (
+        f"{location}: index.json entry {desc.get('digest')} has no image name ({lacks}). Name it: {edit}; "
+        f"or copy the image again with a full reference: skopeo copy docker://nginx:1.27 oci:DIR:{example} "
+        f"(oci-archive:FILE:{example} for an archive)"
+    )
 
 
 class OciLayout(BundleSource):
@@ -187,7 +203,7 @@ class OciLayout(BundleSource):
         atomic_write(path, data)
 
     def entries(self) -> list[ImageEntry]:
-        return _index_entries(self._read_index(), self.location)
+        return _index_entries(self._read_index(), self.location, os.path.join(self.path, "index.json"))
 
     def blob_path(self, digest: str) -> str:
         check_digest(digest, self.location)

@@ -11,8 +11,12 @@
   chunked ``PATCH`` uploads for blobs above ``monolithic_max`` (or when a
   monolithic upload is refused with 413). Bodies are streamed in 1 MiB pieces
   and hashed on the fly; a digest mismatch is reported by name.
-- Retries with exponential backoff on connection errors, 429 and 5xx; an
-  upload is restarted from a fresh reader.
+- Retries with exponential backoff on connection errors, 408, 429 and 5xx:
+  ``retries`` + 1 attempts per request, one budget (an upload is one request:
+  its session start and body are retried together, from a fresh reader, never
+  one inside the other). A failed upload closes its session (``DELETE``).
+- A scheme mismatch (``plain_http`` against a TLS registry, TLS against a
+  plain-HTTP one) is reported at once with the fix, never retried.
 - One keep-alive connection per thread, so callers may use a thread pool.
 
 Stdlib only.
@@ -44,6 +48,17 @@ USER_AGENT = "gauntlet.platform-registry-client/1"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_MONOLITHIC_MAX = 1 << 30
 DEFAULT_CHUNK_SIZE = 64 << 20
+# What a TLS server answers to plain HTTP: Go's net/http ((*conn).serve writes "400 Bad Request" with
+# "Client sent an HTTP request to an HTTPS server."; distribution's registry is a Go server, checked
+# against Debian's docker-registry in tests/integration/test_image_engine.py) and nginx ("The plain HTTP
+# request was sent to HTTPS port").
+PLAIN_TO_TLS_ANSWERS = (
+    b"Client sent an HTTP request to an HTTPS server",
+    b"The plain HTTP request was sent to HTTPS port",
+)
+# OpenSSL's reasons when the "TLS record" it reads is plain text (an HTTP server's answer to a ClientHello):
+# WRONG_VERSION_NUMBER (OpenSSL 1.1/3.0, Debian 12), RECORD_LAYER_FAILURE / PACKET_LENGTH_TOO_LONG (later).
+TLS_TO_PLAIN_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
 
 
 class RegistryError(Exception):
@@ -309,6 +324,12 @@ class RegistryClient:
                     ) from exc
                 if isinstance(exc, ContentError):
                     raise
+                if scheme == "https" and isinstance(exc, ssl.SSLError) and exc.reason in TLS_TO_PLAIN_REASONS:
+                    raise RegistryError(
+                        f"registry {host} serves plain HTTP, not HTTPS (the TLS handshake got a plain-text answer: {exc.reason}); "
+                        "set plain_http: true for it (image_preload_plain_http: true; for image_bundle, list it in "
+                        "plain_http_registries), or serve the registry with TLS"
+                    ) from exc
                 err = TransientError(f"cannot reach registry {host} ({method} {req_path.split('?')[0]}): {exc}")
                 if retry and attempt < self.retries and (body is None or isinstance(body, bytes)):
                     attempt += 1
@@ -349,7 +370,34 @@ class RegistryClient:
             data = resp.read()
             if resp.will_close:
                 self._drop_connection(host, scheme)
+            if resp.status == 400 and scheme == "http" and self._speaks_tls(host, data, resp):
+                raise RegistryError(
+                    f"registry {host} speaks HTTPS (TLS), but plain_http is set: set plain_http: false "
+                    "(image_preload_plain_http: false; for image_bundle, remove it from plain_http_registries) "
+                    "and pass the registry CA with ca_file",
+                    400,
+                )
             return _Response(resp.status, resp.headers, data)
+
+    def _speaks_tls(self, host: str, body: bytes, resp) -> bool:
+        """Whether a 400 to a plain-HTTP request is a TLS server's answer (see PLAIN_TO_TLS_ANSWERS).
+
+        A HEAD response carries no body; Go's answer has no header either (a registry's own 400
+        has Content-Type), so then ``GET /v2/`` is asked once to read the text.
+        """
+        if any(text in body for text in PLAIN_TO_TLS_ANSWERS):
+            return True
+        if body or resp.getheader("Content-Type"):
+            return False
+        conn = http.client.HTTPConnection(host, timeout=self.timeout)
+        try:
+            conn.request("GET", "/v2/", headers={"User-Agent": USER_AGENT})
+            probe = conn.getresponse()
+            return probe.status == 400 and any(text in probe.read(4096) for text in PLAIN_TO_TLS_ANSWERS)
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
 
     def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
         self.stats["retries"] += 1
@@ -444,6 +492,49 @@ class RegistryClient:
             )
         return expected
 
+    def _paged(self, path: str, key: str, scopes: tuple, what: str) -> list[str]:
+        """Every item of a paginated list (``_catalog``, ``tags/list``), following ``Link: <...>; rel="next"``."""
+        items: list[str] = []
+        url: str | None = f"{path}?n=1000"
+        while url:
+            resp = self._request("GET", url, scopes=scopes)
+            if resp.status == 404 and key == "tags":
+                return items  # a repository whose last tag was deleted
+            if resp.status != 200:
+                raise self._fail(resp, what)
+            try:
+                items += json.loads(resp.body).get(key) or []
+            except (ValueError, AttributeError) as exc:
+                raise RegistryError(f"{what} on registry {self.registry}: the answer is not a JSON list") from exc
+            match = re.search(r"<([^>]+)>\s*;\s*rel=\"?next\"?", resp.header("Link", "") or "")
+            url = match.group(1) if match else None
+        return items
+
+    def repositories(self) -> list[str]:
+        """Every repository of the registry (``GET /v2/_catalog``, paginated)."""
+        return self._paged("/v2/_catalog", "repositories", ("registry:catalog:*",), "GET /v2/_catalog")
+
+    def tags(self, repo: str) -> list[str]:
+        """The tags of a repository (``GET /v2/<name>/tags/list``, paginated); none when it has none."""
+        return self._paged(f"/v2/{repo}/tags/list", "tags", self._scopes(repo), f"GET tags of {repo}")
+
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        """``DELETE /v2/<name>/manifests/<digest>``: True when deleted, False when it was not there.
+        Every tag that names the digest in that repository goes with it."""
+        resp = self._request("DELETE", f"/v2/{repo}/manifests/{digest}", scopes=(f"repository:{repo}:delete",))
+        if resp.status in (200, 202):
+            return True
+        if resp.status == 404:
+            return False
+        if resp.status == 405:
+            raise RegistryError(
+                f"registry {self.registry} refuses deletes (HTTP 405: storage.delete.enabled is off); "
+                "set registry_delete_enabled: true and run playbooks/registry.yml first",
+                405,
+                "UNSUPPORTED",
+            )
+        raise self._fail(resp, f"DELETE manifest {repo}@{digest}")
+
     def blob_exists(self, repo: str, digest: str) -> bool:
         resp = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo))
         if resp.status == 200:
@@ -452,9 +543,10 @@ class RegistryClient:
             return False
         raise self._fail(resp, f"HEAD blob {repo}@{digest}")
 
-    def open_blob(self, repo: str, digest: str):
-        """A streaming response body for a blob (redirects followed)."""
-        resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo), stream=True)
+    def open_blob(self, repo: str, digest: str, retry: bool = True):
+        """A streaming response body for a blob (redirects followed); ``retry=False`` when the
+        caller retries the whole download (one budget per request)."""
+        resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", scopes=self._scopes(repo), stream=True, retry=retry)
         if resp.raw is None:
             if resp.status == 404:
                 raise RegistryError(
@@ -476,7 +568,8 @@ class RegistryClient:
         raise self._fail(resp, f"mount blob {digest} from {from_repo} into {repo}")
 
     def _start_upload(self, repo: str) -> str:
-        resp = self._request("POST", f"/v2/{repo}/blobs/uploads/", scopes=self._scopes(repo, push=True))
+        # Not retried here: upload_blob retries the whole upload (one budget per request).
+        resp = self._request("POST", f"/v2/{repo}/blobs/uploads/", scopes=self._scopes(repo, push=True), retry=False)
         if resp.status != 202 or not resp.header("Location"):
             raise self._fail(resp, f"start upload to {repo}")
         return resp.header("Location")
@@ -487,7 +580,11 @@ class RegistryClient:
         return f"{location}{sep}digest={urllib.parse.quote(digest)}"
 
     def upload_blob(self, repo: str, digest: str, size: int, opener, where: str, location: str | None = None) -> int:
-        """Upload a blob read from ``opener()``; retried from scratch on transient errors. Returns bytes sent."""
+        """Upload a blob read from ``opener()``; retried from scratch on transient errors. Returns bytes sent.
+
+        The upload is one request for the retry budget: ``retries`` + 1 attempts in all, each
+        starting a session and sending the body; none of its requests retries on its own.
+        """
         attempt = 0
         while True:
             try:
@@ -517,22 +614,34 @@ class RegistryClient:
             self._drop_connection(host, scheme)
             raise
 
+    def _cancel_upload(self, repo: str, location: str) -> None:
+        """Close an upload session, best effort: ``DELETE`` on its URL ("Cancel outstanding upload
+        processes, releasing associated resources": docker/distribution docs/spec/api.md, endpoint
+        ``DELETE /v2/<name>/blobs/uploads/<uuid>``). Not retried; a failure here is not reported."""
+        with contextlib.suppress(RegistryError):
+            self._request("DELETE", location, scopes=self._scopes(repo, push=True), retry=False)
+
     def _upload_monolithic(self, repo, digest, size, opener, where, location) -> int:
         raw = opener()
         reader = VerifyingReader(raw, digest, size, where)
         try:
-            resp = self._send(
-                "PUT",
-                self._with_digest(location, digest),
-                repo,
-                {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                reader,
-                where,
-            )
-            reader.read(0)  # verify (also covers size 0)
-        finally:
-            reader.close()
+            try:
+                resp = self._send(
+                    "PUT",
+                    self._with_digest(location, digest),
+                    repo,
+                    {"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                    reader,
+                    where,
+                )
+                reader.read(0)  # verify (also covers size 0)
+            finally:
+                reader.close()
+        except (RegistryError, ContentError):
+            self._cancel_upload(repo, location)
+            raise
         if resp.status != 201:
+            self._cancel_upload(repo, location)
             raise self._fail(resp, f"upload of blob {digest} to {repo}")
         return size
 
@@ -554,16 +663,18 @@ class RegistryClient:
                 location = resp.header("Location") or location
                 sent += n
             reader.read(0)  # verify (also covers size 0)
-        except ContentError:
-            # Never commit bad content: cancel the upload session (best effort) and report.
-            with contextlib.suppress(RegistryError):
-                self._request("DELETE", location, scopes=self._scopes(repo, push=True), retry=False)
+            # Not retried here: upload_blob retries the whole upload.
+            resp = self._request(
+                "PUT", self._with_digest(location, digest), scopes=self._scopes(repo, push=True), retry=False
+            )
+            if resp.status != 201:
+                raise self._fail(resp, f"finishing chunked upload of blob {digest} to {repo}")
+        except (RegistryError, ContentError):
+            # Never commit bad content, never leave a session open: cancel it (best effort) and report.
+            self._cancel_upload(repo, location)
             raise
         finally:
             reader.close()
-        resp = self._request("PUT", self._with_digest(location, digest), scopes=self._scopes(repo, push=True))
-        if resp.status != 201:
-            raise self._fail(resp, f"finishing chunked upload of blob {digest} to {repo}")
         return size
 
 

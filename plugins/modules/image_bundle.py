@@ -89,10 +89,14 @@ options:
         description: An image of O(images) the build starts from; loaded from the bundle, never pulled.
         type: str
       base_arg:
-        description: The build argument (C(ARG)) that takes O(builds[].base)'s reference.
+        description:
+          - The build argument (C(ARG)) that takes O(builds[].base), pinned by the digest of the bundle's copy
+            (C(<repository>@sha256:...)), the digest the lock records.
         type: str
       build_args:
-        description: More build arguments, name to value.
+        description:
+          - More build arguments, name to value. C(SOURCE_DATE_EPOCH) also becomes the builder's C(--timestamp)
+            (every timestamp of the image), so the same inputs give the same image digest.
         type: dict
         default: {}
       files:

@@ -12,7 +12,7 @@ module: k8s_apply
 short_description: Apply a list of Kubernetes objects in one go and report each object
 version_added: 0.1.0
 description:
-  - An action plugin: runs C(kubernetes.core.k8s) twice for the whole list (one client, one API discovery)
+  - An action plugin, which runs C(kubernetes.core.k8s) twice for the whole list (one client, one API discovery)
     instead of once per object.
   - CustomResourceDefinitions are applied first and waited for until Established; then every other object,
     in the list's order.

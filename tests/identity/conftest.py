@@ -287,6 +287,10 @@ class TaskApi:
             "TASK_API_DATABASE_URL": identity.postgres.dsn(),
             "TASK_API_OIDC_ISSUER": ISSUER,
             "TASK_API_OIDC_AUDIENCE": "task-api",
+            # What gitops deploys: the clients whose tokens the API accepts (azp).
+            "TASK_API_OIDC_AUTHORIZED_PARTIES": yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())[
+                "data"
+            ]["TASK_API_OIDC_AUTHORIZED_PARTIES"],
             "TASK_API_JWKS_CA_FILE": str(identity.ca),
             "TASK_API_HOST": "127.0.0.1",
             "TASK_API_PORT": "8000",

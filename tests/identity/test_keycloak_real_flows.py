@@ -254,6 +254,35 @@ def test_grafana_scopes_are_accepted_and_its_role_path_finds_the_role(identity, 
     assert jmespath.search(path, result["userinfo"]) == "Editor", result["userinfo"]
 
 
+def test_grafana_s_token_with_the_task_api_audience_is_refused_by_the_task_api(identity, converged, task_api_factory):
+    """Keycloak's audience-resolve mapper (client scope `roles`) puts a client into `aud` of
+    every token whose user holds one of that client's roles: once the tester holds a task-api
+    client role, grafana's access token names task-api as audience. The Task API refuses it
+    for its `azp` (grafana is not a client allowed to call it)."""
+    api_client = identity.admin("GET", f"/{REALM}/clients", params={"clientId": "task-api"}).json()[0]
+    tester = identity.admin("GET", f"/{REALM}/users", params={"username": "tester", "exact": "true"}).json()[0]
+    role = {"name": "task-reader-azp-test"}
+    created = identity.admin("POST", f"/{REALM}/clients/{api_client['id']}/roles", json=role)
+    assert created.status_code in (201, 409), created.text
+    role = identity.admin("GET", f"/{REALM}/clients/{api_client['id']}/roles/{role['name']}").json()
+    mapping = f"/{REALM}/users/{tester['id']}/role-mappings/clients/{api_client['id']}"
+    assert identity.admin("POST", mapping, json=[role]).status_code == 204
+    try:
+        result = code_flow(identity, "grafana", "https://grafana.local/login/generic_oauth", grafana_scopes())
+        assert "authorization_error" not in result, result
+        token = result["access_token"]
+        body = claims(token)
+        audience = [body["aud"]] if isinstance(body["aud"], str) else body["aud"]
+        assert "task-api" in audience, body  # the premise: the audience alone would let it in
+        assert body["azp"] == "grafana", body
+        api = task_api_factory()
+        assert api.get("/tasks", token).status_code == 401
+        assert api.get("/tasks", password_token(identity)).status_code == 200  # the CLI client's still works
+    finally:
+        identity.admin("DELETE", mapping, json=[role])
+        identity.admin("DELETE", f"/{REALM}/clients/{api_client['id']}/roles/{role['name']}")
+
+
 @pytest.mark.parametrize("client_id", ["argocd", "grafana"])
 @pytest.mark.parametrize("pkce", [None, "plain"])
 def test_a_code_flow_without_an_s256_challenge_is_refused(identity, converged, client_id, pkce):

@@ -93,6 +93,8 @@ def upstream(registry_factory, test_images, tmp_path, file_server):
         "gauntlet_bundle_image_lists": [],
         # The seed image build has its own test (test_seed_image.py).
         "gauntlet_bundle_builds": [],
+        # So do the wheels (test_bundle_wheels.py, against a local index): none here.
+        "gauntlet_bundle_wheel_requirements": [],
     }
     return registry, extra_vars, tmp_path
 

@@ -6,6 +6,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
+import urllib.error
 
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import (
@@ -276,3 +278,261 @@ def test_chunked_upload(registry, test_images, tmp_path):
     client = client_for(registry, monolithic_max=1024, chunk_size=100 * 1024)
     assert push_bundle(layout, client, images=[BASE])["changed"] is True
     assert "sha256:" + hashlib.sha256(registry.inspect_raw(BASE)).hexdigest() == test_images.images[BASE][0]
+
+
+# -- the engine's edges (issue 17) ----------------------------------------------
+
+
+class AttemptCounter(RegistryClient):
+    """A spy on the real client: counts the DELETEs it sends (session cleanup) beside stats['requests']."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deletes = 0
+
+    def _request(self, method, path, **kwargs):
+        if method == "DELETE":
+            self.deletes += 1
+        return super()._request(method, path, **kwargs)
+
+
+def killing_layout(layout_dir, reg, victim: str, client: AttemptCounter, at_kill: dict):
+    """A layout whose ``victim`` blob stops the registry (the real process, killed) mid-upload."""
+
+    class Killer(OciLayout):
+        def open_blob(self, digest):
+            raw = super().open_blob(digest)
+            if digest != victim:
+                return raw
+
+            class Reader:
+                sent = 0
+
+                def read(self, n=-1):
+                    chunk = raw.read(min(n, 64 * 1024) if n and n > 0 else 64 * 1024)
+                    Reader.sent += len(chunk)
+                    if Reader.sent > 100 * 1024 and reg.proc is not None:
+                        reg.stop()
+                        at_kill.update(requests=client.stats["requests"], deletes=client.deletes)
+                    return chunk
+
+                def close(self):
+                    raw.close()
+
+            return Reader()
+
+    return Killer(str(layout_dir))
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_registry_dying_mid_push_costs_the_documented_attempts(registry_factory, test_images, tmp_path, concurrency):
+    """One retry budget per request: ``retries`` + 1 attempts for the upload that was cut, and after
+    the first fatal failure no queued transfer starts (each in-flight one spends at most its own budget)."""
+    reg = registry_factory()
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+    retries = 4
+    client = AttemptCounter(reg.host, **reg.client_kwargs(retries=retries, backoff=0.01))
+    at_kill: dict = {}
+    victim = test_images.layers["base"].digest
+    with pytest.raises(TransientError, match=r"cannot reach registry"):
+        push_bundle(killing_layout(layout_dir, reg, victim, client, at_kill), client, concurrency=concurrency)
+    assert at_kill, "the registry was not stopped mid-upload"
+    # Attempts after the kill: every request sent since, less the DELETEs that close upload sessions.
+    after = client.stats["requests"] - at_kill["requests"] - (client.deletes - at_kill["deletes"])
+    if concurrency == 1:
+        # The cut upload (1) plus its retries: nothing else runs.
+        assert 1 + after == retries + 1, f"{1 + after} attempts, documented: {retries + 1}"
+    else:
+        # At most the transfers in flight at the kill, each with one budget; none started from the queue.
+        assert after <= concurrency * (retries + 1), f"{after} attempts after the kill with concurrency {concurrency}"
+
+
+def test_plain_http_against_tls_registry_says_so_at_once(registry_factory, test_images, tmp_path):
+    reg = registry_factory(tls=True)
+    client = client_for(reg, plain_http=True, ca_file=None, retries=4, backoff=0.5)
+    layout = OciLayout(str(test_images.write_layout(tmp_path / "bundle")))
+    started = time.monotonic()
+    with pytest.raises(RegistryError) as info:
+        push_bundle(layout, client, images=[BASE])
+    assert not isinstance(info.value, TransientError)
+    msg = str(info.value)
+    assert "speaks HTTPS" in msg and "plain_http" in msg and "false" in msg, msg
+    assert client.stats["retries"] == 0
+    assert time.monotonic() - started < 2
+
+
+def test_tls_against_plain_http_registry_says_so_at_once(registry_factory, test_images, tmp_path):
+    reg = registry_factory()
+    client = client_for(reg, plain_http=False, retries=4, backoff=0.5)
+    layout = OciLayout(str(test_images.write_layout(tmp_path / "bundle")))
+    started = time.monotonic()
+    with pytest.raises(RegistryError) as info:
+        push_bundle(layout, client, images=[BASE])
+    assert not isinstance(info.value, TransientError)
+    msg = str(info.value)
+    assert "plain HTTP" in msg and "plain_http: true" in msg, msg
+    assert client.stats["retries"] == 0
+    assert time.monotonic() - started < 2
+    with pytest.raises(RegistryError, match="plain HTTP"):
+        pull_image(f"{reg.host}/{BASE}", OciLayout(str(tmp_path / "pulled"), create=True), client)
+
+
+def _rewrite_manifest(layout_dir, test_images, name: str, edit) -> str:
+    """Change the manifest of ``name`` in a written layout with ``edit(obj)``; return the new digest."""
+    old = test_images.images[name][0]
+    obj = json.loads(test_images.blobs[old])
+    edit(obj)
+    data = json.dumps(obj).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    (layout_dir / "blobs" / "sha256" / digest[7:]).write_bytes(data)
+    index = json.loads((layout_dir / "index.json").read_text())
+    for entry in index["manifests"]:
+        if entry["digest"] == old:
+            entry.update(digest=digest, size=len(data))
+    (layout_dir / "index.json").write_text(json.dumps(index))
+    return digest
+
+
+@pytest.mark.parametrize(
+    ("part", "media_type"),
+    [("layer", "application/vnd.example.weird.layer"), ("config", "application/vnd.example.weird.config+json")],
+)
+def test_unknown_layer_or_config_media_type_stops_before_any_write(registry, test_images, tmp_path, part, media_type):
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+
+    def edit(obj):
+        (obj["layers"][1] if part == "layer" else obj["config"])["mediaType"] = media_type
+
+    _rewrite_manifest(layout_dir, test_images, BASE, edit)
+    with pytest.raises(ContentError) as info:
+        push_bundle(OciLayout(str(layout_dir)), client_for(registry))
+    msg = str(info.value)
+    assert f"unsupported {part} media type {media_type!r}" in msg, msg
+    assert BASE in msg
+    assert registry.catalog() == []
+
+
+def test_attestation_manifests_of_an_index_are_pushed(registry, test_images, tmp_path):
+    """BuildKit indexes carry attestation manifests (in-toto layers, platform unknown/unknown): real images, kept."""
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+    statement = b'{"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document"}'
+    config = b'{"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}'
+    blobs = {}
+    for data in (statement, config):
+        blobs["sha256:" + hashlib.sha256(data).hexdigest()] = data
+    s_digest, c_digest = list(blobs)
+    attestation = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": c_digest,
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.in-toto+json",
+                    "digest": s_digest,
+                    "size": len(statement),
+                    "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"},
+                }
+            ],
+        }
+    ).encode()
+    blobs["sha256:" + hashlib.sha256(attestation).hexdigest()] = attestation
+    for digest, data in blobs.items():
+        (layout_dir / "blobs" / "sha256" / digest[7:]).write_bytes(data)
+    amd64 = json.loads(test_images.blobs[test_images.images[MULTI][0]])["manifests"][0]["digest"]
+
+    def edit(obj):
+        obj["manifests"].append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + hashlib.sha256(attestation).hexdigest(),
+                "size": len(attestation),
+                "platform": {"os": "unknown", "architecture": "unknown"},
+                "annotations": {
+                    "vnd.docker.reference.type": "attestation-manifest",
+                    "vnd.docker.reference.digest": amd64,
+                },
+            }
+        )
+
+    digest = _rewrite_manifest(layout_dir, test_images, MULTI, edit)
+    result = push_bundle(OciLayout(str(layout_dir)), client_for(registry), images=[MULTI])
+    assert result["images"][0]["digest"] == digest
+    assert "sha256:" + hashlib.sha256(registry.inspect_raw(MULTI)).hexdigest() == digest
+
+
+def test_in_toto_layer_outside_an_attestation_manifest_is_refused(registry, test_images, tmp_path):
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+
+    def edit(obj):
+        obj["layers"][0]["mediaType"] = "application/vnd.in-toto+json"
+
+    _rewrite_manifest(layout_dir, test_images, BASE, edit)
+    with pytest.raises(ContentError, match=r"unsupported layer media type 'application/vnd.in-toto\+json'"):
+        push_bundle(OciLayout(str(layout_dir)), client_for(registry))
+
+
+def test_index_entry_without_a_name_says_how_to_name_it(test_images, tmp_path):
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+    index = json.loads((layout_dir / "index.json").read_text())
+    del index["manifests"][0]["annotations"]
+    index["manifests"][1]["annotations"] = {"org.opencontainers.image.ref.name": "1.27"}
+    (layout_dir / "index.json").write_text(json.dumps(index))
+    with pytest.raises(ContentError) as info:
+        OciLayout(str(layout_dir)).entries()
+    msg = str(info.value)
+    assert "None" not in msg, msg
+    assert "has no image name" in msg
+    # How to name it: the annotation to add, with a full reference, in the file that holds the entry.
+    assert '"annotations": {"org.opencontainers.image.ref.name": "docker.io/library/nginx:1.27"}' in msg, msg
+    assert str(layout_dir / "index.json") in msg
+    index["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": "quay.io/gauntlet/base:1"}
+    (layout_dir / "index.json").write_text(json.dumps(index))
+    with pytest.raises(ContentError) as info:
+        OciLayout(str(layout_dir)).entries()
+    assert "holds only the tag '1.27'" in str(info.value), str(info.value)
+
+
+class SessionSpy(RegistryClient):
+    """A spy on the real client: remembers the upload session URLs the registry handed out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sessions: list[str] = []
+
+    def _start_upload(self, repo):
+        location = super()._start_upload(repo)
+        self.sessions.append(location)
+        return location
+
+
+def session_state(reg, location: str) -> int:
+    """HTTP status of GET on an upload session URL: 204 while the registry holds it, 404 once closed."""
+    path = location.split(reg.host, 1)[-1]
+    try:
+        with reg._open(path):
+            return 204
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_failed_single_request_upload_closes_its_session(registry, test_images, tmp_path):
+    layout_dir = test_images.write_layout(tmp_path / "bundle")
+    victim = test_images.layers["app1"].digest
+    path = layout_dir / "blobs" / "sha256" / victim[7:]
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    client = SessionSpy(registry.host, **registry.client_kwargs())
+    with pytest.raises(DigestMismatchError):
+        push_bundle(OciLayout(str(layout_dir)), client, images=[BASE], concurrency=1)
+    assert client.sessions, "no upload was started"
+    # The last session is the one whose body failed: the registry no longer knows it.
+    assert session_state(registry, client.sessions[-1]) == 404
+    # distribution's filesystem driver keeps a session as _uploads/<id>/{startedat,data}: both gone.
+    left = [p for p in registry.storage.rglob("_uploads/*/*") if p.name in ("startedat", "data")]
+    assert left == []

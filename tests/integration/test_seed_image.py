@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import python_base_double as python_base_double_image
 import yaml
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
 from resolved_vars import VARS_PLAYBOOK
@@ -173,9 +174,6 @@ def test_preload_pushes_an_image_named_under_the_local_registry_at_its_own_path(
 
 # -- bundle.yml builds the seed image, offline, from a wheelhouse --------------------------
 
-DEBIAN_BASE = "localhost/gauntlet-debian:bookworm"
-WHEELS = REPO / ".cache" / "wheels" / "task-api"
-
 
 def need(name: str) -> str:
     found = shutil.which(name)
@@ -196,44 +194,9 @@ def run(*argv: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def python_base_double(tmp_path_factory):
-    """A stand-in for the Dockerfile's python:3.13-slim base, built offline: the project's
-    Debian base image (python3 3.11, no pip) plus pip from the wheelhouse, which is what the
-    Dockerfile needs of its base (python3 with venv, pip >= 22.3, groupadd/useradd).
+    """The stand-in for the Dockerfile's python:3.13-slim base (tests/python_base_double.py).
     Returns (image name in containers-storage, wheelhouse folder)."""
-    podman = need("podman")
-    need("skopeo")
-    if run(podman, "image", "exists", DEBIAN_BASE).returncode != 0:
-        skip_or_fail(f"{DEBIAN_BASE} is missing; build it with scripts/build-base-image")
-    version = run(
-        podman,
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        DEBIAN_BASE,
-        "python3",
-        "-c",
-        "import sys; print('%d%d' % sys.version_info[:2])",
-    )
-    assert version.returncode == 0, version.stderr
-    lock_key = hashlib.sha256((REPO / "apps/task-api/requirements.lock").read_bytes()).hexdigest()[:16]
-    wheels = WHEELS / f"{lock_key}-py{version.stdout.strip()}"
-    if not (wheels / ".complete").is_file():
-        skip_or_fail(f"no Task API wheelhouse at {wheels}; run scripts/setup (it downloads them while online)")
-    pip_wheel = sorted(wheels.glob("pip-*.whl"))
-    assert pip_wheel, f"{wheels} has no pip wheel; delete it and run scripts/setup again"
-    context = tmp_path_factory.mktemp("python-base-double")
-    (context / pip_wheel[-1].name).write_bytes(pip_wheel[-1].read_bytes())
-    (context / "Containerfile").write_text(
-        f"FROM {DEBIAN_BASE}\n"
-        f"COPY {pip_wheel[-1].name} /tmp/\n"
-        f"RUN python3 /tmp/{pip_wheel[-1].name}/pip install --no-index --break-system-packages "
-        f"--root-user-action=ignore /tmp/{pip_wheel[-1].name} && rm /tmp/{pip_wheel[-1].name}\n"
-    )
-    tag = "localhost/gauntlet-test-python-double:bookworm"
-    built = run(podman, "build", "--quiet", "--pull=never", "--network", "none", "--tag", tag, str(context))
-    assert built.returncode == 0, built.stderr[-3000:]
-    return tag, wheels
+    return python_base_double_image.build(tmp_path_factory.mktemp("python-base-double"))
 
 
 @pytest.mark.integration
@@ -263,9 +226,15 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
         # The inventory's own gauntlet_bundle_builds entry, with the double as base and
         # pip pointed at the wheelhouse; the build has no network at all.
         "gauntlet_task_api_base_image": base,
-        "gauntlet_task_api_build_args": {"PIP_FIND_LINKS": "/build/pip/wheels", "PIP_NO_INDEX": "1"},
+        "gauntlet_task_api_build_args": {
+            "PIP_FIND_LINKS": "/build/pip/wheels",
+            "PIP_NO_INDEX": "1",
+            "SOURCE_DATE_EPOCH": "1767225600",
+        },
         "gauntlet_task_api_build_files": {"pip/wheels": str(wheels)},
         "gauntlet_bundle_build_network": "none",
+        # The bundle's wheels are tested against a local index (test_bundle_wheels.py); none here.
+        "gauntlet_bundle_wheel_requirements": [],
     }
     varfile = tmp_path / "vars.json"
     varfile.write_text(json.dumps(extra))
@@ -291,6 +260,7 @@ def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
         assert inspect["Config"]["User"] == "10001:10001"
         assert inspect["Config"]["Entrypoint"] == ["python3", "-m", "task_api"]
         assert inspect["Config"]["Labels"]["gauntlet.build-inputs"].startswith("sha256:")
+        assert inspect["Created"].startswith("2026-01-01T00:00:00"), "SOURCE_DATE_EPOCH dates the image"
         imports = run(
             podman,
             "run",

@@ -201,6 +201,14 @@ def test_issuer_is_what_the_task_api_trusts(platform_render, container):
     assert env_of(container)["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
 
 
+def test_the_task_api_accepts_tokens_of_exactly_the_role_s_api_clients():
+    # azp: the clients the keycloak role makes for the API (its service account, the CLI
+    # client), and no web client (grafana's or argocd's token may carry aud task-api).
+    contract = yaml.safe_load((REPO / "roles/keycloak/vars/main.yml").read_text())
+    parties = task_api_settings()["TASK_API_OIDC_AUTHORIZED_PARTIES"].split(",")
+    assert sorted(parties) == sorted([contract["__keycloak_api_client"], contract["__keycloak_test_client"]])
+
+
 def test_task_api_fetches_the_keys_over_https_with_the_local_ca(platform_render, rendered):
     """ssl_required `all` refuses plain HTTP even on the keys endpoint (review M5): the Task
     API fetches them at the public URL, verified against the local CA the platform puts into

@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "version": __version__,
                 "issuer": settings.oidc_issuer,
                 "audience": settings.oidc_audience,
+                "authorized_parties": list(settings.oidc_authorized_parties),
                 "jwks_url": settings.jwks_url,
                 "admin_role": settings.admin_role,
             }
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.jwks,
         issuer=settings.oidc_issuer,
         audience=settings.oidc_audience,
+        authorized_parties=settings.oidc_authorized_parties,
         leeway=settings.jwt_leeway,
         max_token_bytes=settings.max_token_bytes,
         admin_role=settings.admin_role,

@@ -10,6 +10,9 @@ Security decisions, each deliberate:
   Keycloak; concurrent misses share that single fetch;
 - issuer, audience, exp, nbf and iat are verified with a small leeway for clock
   skew; ``sub`` is required because it is the owner of every task;
+- the token must have been issued to a client allowed to call the API (``azp``):
+  Keycloak's audience-resolve mapper puts the API into ``aud`` of any client's
+  token once the user holds one of the API's client roles;
 - a token that passed every check is remembered (bounded LRU, by the exact token
   string) until its own ``exp``: clients reuse an access token for minutes, and
   the signature and claims of identical bytes cannot change. Whenever a JWKS
@@ -159,6 +162,7 @@ class TokenVerifier:
         leeway: float,
         max_token_bytes: int,
         admin_role: str,
+        authorized_parties: tuple[str, ...] = ("task-api", "task-api-cli"),
         cache_size: int = 4096,
     ) -> None:
         self.jwks = jwks
@@ -170,6 +174,7 @@ class TokenVerifier:
         self.leeway = leeway
         self.max_token_bytes = max_token_bytes
         self.admin_role = admin_role
+        self.authorized_parties = frozenset(authorized_parties)
 
     async def verify_authorization(self, header: str | None) -> Principal:
         if not header:
@@ -225,6 +230,9 @@ class TokenVerifier:
         token_type = claims.get("typ")
         if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
             raise AuthError(f"token type {token_type!r} is not an access token")
+        party = claims.get("azp")
+        if not isinstance(party, str) or party not in self.authorized_parties:
+            raise AuthError(f"token was issued to client {party!r}, not one allowed to call the API")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("token has an empty subject")

@@ -24,6 +24,10 @@ class Settings:
     database_url: str
     oidc_issuer: str
     oidc_audience: str = "task-api"
+    # The clients whose tokens may call the API (`azp`): the API's own service account and the
+    # keycloak role's CLI client. Another client's token can carry aud task-api (Keycloak's
+    # audience-resolve mapper adds it once the user holds a task-api client role).
+    oidc_authorized_parties: tuple[str, ...] = ("task-api", "task-api-cli")
     jwks_url: str = ""
     jwks_ca_file: str | None = None
     jwt_leeway: float = 30.0
@@ -88,6 +92,15 @@ class Settings:
         required("DATABASE_URL", "database_url")
         required("OIDC_ISSUER", "oidc_issuer")
         optional("OIDC_AUDIENCE", "oidc_audience", str)
+        parties = raw("OIDC_AUTHORIZED_PARTIES")
+        if parties is not None:
+            names = tuple(name.strip() for name in parties.split(",") if name.strip())
+            if names:
+                values["oidc_authorized_parties"] = names
+            else:
+                errors.append(
+                    f"{PREFIX}OIDC_AUTHORIZED_PARTIES={env[PREFIX + 'OIDC_AUTHORIZED_PARTIES']!r} names no client"
+                )
         optional("JWKS_URL", "jwks_url", str)
         optional("JWKS_CA_FILE", "jwks_ca_file", str)
         optional("JWT_LEEWAY", "jwt_leeway", float, 0)

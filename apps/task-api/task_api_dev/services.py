@@ -33,6 +33,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 AUDIENCE = "task-api"
+# The client Keycloak issues the test tokens to (the keycloak role's task-api-cli): the `azp` claim.
+CLI_CLIENT = "task-api-cli"
 KID = "test-key-1"
 ADMIN_ROLE = "task-admin"
 
@@ -287,6 +289,7 @@ class TokenFactory:
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": AUDIENCE,
+            "azp": CLI_CLIENT,
             "sub": subject,
             "iat": now,
             "exp": now + 300,

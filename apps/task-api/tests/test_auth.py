@@ -94,6 +94,18 @@ def test_audience_list_containing_ours_is_accepted(client, tokens, user):
     assert client.get("/tasks", headers=tokens.headers(user, aud=["account", "task-api"])).status_code == 200
 
 
+@pytest.mark.parametrize("azp", ["grafana", "argocd", "", None])
+def test_a_token_issued_to_another_client_is_refused(client, tokens, user, azp):
+    # Keycloak's audience-resolve mapper (client scope `roles`) puts task-api into the `aud` of
+    # any client's token once the user holds a task-api client role: grafana's token would
+    # pass the audience check. Only the clients allowed to call the API may (azp).
+    assert_401(client.get("/tasks", headers=tokens.headers(user, aud=["grafana", "task-api"], azp=azp)))
+
+
+def test_a_token_of_the_api_s_own_service_account_is_accepted(client, tokens, user):
+    assert client.get("/tasks", headers=tokens.headers(user, azp="task-api")).status_code == 200
+
+
 def test_expired(client, tokens, user):
     now = int(time.time())
     assert_401(client.get("/tasks", headers=tokens.headers(user, iat=now - 600, exp=now - 60)))

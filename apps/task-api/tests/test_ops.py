@@ -113,8 +113,17 @@ def test_settings_from_env_defaults_and_derived_jwks_url():
     )
     assert settings.jwks_url == "https://keycloak.local/realms/gauntlet/protocol/openid-connect/certs"
     assert settings.oidc_audience == "task-api"
+    assert settings.oidc_authorized_parties == ("task-api", "task-api-cli")
     assert settings.access_log is False
     assert settings.log_level == "DEBUG"
+
+
+def test_settings_read_the_authorized_parties_as_a_list():
+    base = {"TASK_API_DATABASE_URL": "postgresql://task-api@db/tasks", "TASK_API_OIDC_ISSUER": "https://k/realms/g"}
+    settings = Settings.from_env({**base, "TASK_API_OIDC_AUTHORIZED_PARTIES": " task-api-cli , ops-bot "})
+    assert settings.oidc_authorized_parties == ("task-api-cli", "ops-bot")
+    with pytest.raises(ConfigError, match="TASK_API_OIDC_AUTHORIZED_PARTIES=' , ' names no client"):
+        Settings.from_env({**base, "TASK_API_OIDC_AUTHORIZED_PARTIES": " , "})
 
 
 def test_settings_report_every_problem_at_once():

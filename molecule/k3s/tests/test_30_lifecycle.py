@@ -64,6 +64,22 @@ def test_rolling_upgrade_servers_one_at_a_time_then_agents():
     assert VERSION != NEW_VERSION
 
 
+def test_a_downgrade_is_refused_before_any_node_changes():
+    """Issue 17 item 3: back to the pinned (older) version is refused; the guard only read each
+    node's `k3s --version` over SSH, nothing else ran on any node."""
+    marks = {name: len(calls(host(name))) for name in SERVERS + AGENTS}
+    result = ansible_playbook("upgrade.yml", "-e", f"k3s_version={VERSION}")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert f"k3s-server-1: {NEW_VERSION} -> {VERSION} (downgrade)" in out
+    assert f"Upgrade to k3s {VERSION} refused, no node was touched" in out
+    assert "k3s_upgrade_allow_downgrade=true" in out
+    for name in SERVERS + AGENTS:
+        node = host(name)
+        assert [c["argv"][1:] for c in calls(node)[marks[name] :]] == [["--version"]], name
+        assert NEW_VERSION in node.check_output("/usr/local/bin/k3s --version")
+
+
 def test_reset_removes_k3s_and_keeps_registry_data():
     registry = host("k3s-server-1")  # also the registry host in this scenario
     registry.run("mkdir -p /var/lib/docker-registry && touch /var/lib/docker-registry/keep-me")

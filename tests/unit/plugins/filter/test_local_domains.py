@@ -21,3 +21,18 @@ def test_entries_error_is_a_filter_error():
 def test_lines_refuses_what_entries_never_returns(bad):
     with pytest.raises(AnsibleFilterError, match="hosts_lines"):
         FILTERS["hosts_lines"](bad)
+
+
+def test_resolver_mismatches_names_wrong_and_missing_names():
+    entries = [
+        {"address": "10.0.0.1", "names": ["gitea.local", "drone.local"]},
+        {"address": "10.0.0.2", "names": ["registry.local"]},
+    ]
+    lines = ["gitea.local 10.0.0.1", "drone.local 10.9.9.9", "registry.local -"]
+    assert FILTERS["resolver_mismatches"](lines, entries) == {"drone.local": "10.9.9.9", "registry.local": "-"}
+    assert (
+        FILTERS["resolver_mismatches"](
+            ["gitea.local 10.0.0.1", "drone.local 10.0.0.1", "registry.local 10.0.0.2"], entries
+        )
+        == {}
+    )

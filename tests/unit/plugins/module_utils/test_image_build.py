@@ -134,14 +134,18 @@ def test_build_commands_and_a_failed_build_reports_the_builders_output(context, 
             context=str(context),
             base=BASE,
             base_arg="PYTHON_IMAGE",
-            build_args={"PIP_NO_INDEX": "1"},
+            build_args={"PIP_NO_INDEX": "1", "SOURCE_DATE_EPOCH": "1767225600"},
         )
     load, build, *rest = calls
     assert load[:3] == ["/usr/bin/skopeo", "copy", "--quiet"]
     assert load[3] == f"oci:{tmp_path / 'layout'}:{BASE}" and load[4] == f"containers-storage:{BASE}"
     assert build[:3] == ["/usr/bin/podman", "build", "--pull=never"]
     assert build[build.index("--network") : build.index("--network") + 2] == ["--network", "none"]
-    assert f"PYTHON_IMAGE={BASE}" in build and "PIP_NO_INDEX=1" in build
+    # The base is pinned by the digest the bundle holds (and locks), not by its tag.
+    base_digest = {e.name: e.digest for e in OciLayout(str(tmp_path / "layout")).entries()}[BASE]
+    assert f"PYTHON_IMAGE=docker.io/library/python@{base_digest}" in build and "PIP_NO_INDEX=1" in build
+    # SOURCE_DATE_EPOCH fixes the image's timestamps too (reproducible: same inputs, same digest).
+    assert build[build.index("--timestamp") + 1] == "1767225600"
     assert any(arg.startswith("gauntlet.build-inputs=sha256:") for arg in build)
     assert rest == [], "nothing is exported after a failed build"
 

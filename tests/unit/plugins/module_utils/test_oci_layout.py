@@ -51,7 +51,7 @@ def test_not_a_layout_and_tag_only_names(tmp_path):
         "manifests": [{"digest": sha(b"m"), "size": 1, "annotations": {"org.opencontainers.image.ref.name": "1.27"}}],
     }
     (tmp_path / "l" / "index.json").write_text(json.dumps(index))
-    with pytest.raises(ContentError, match=r"no full image name.*oci:DIR:docker.io/library/nginx:1.27"):
+    with pytest.raises(ContentError, match=r"has no image name.*oci:DIR:docker.io/library/nginx:1.27"):
         layout.entries()
 
 
