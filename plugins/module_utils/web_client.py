@@ -152,6 +152,7 @@ class HttpClient:
         *,
         json_body=None,
         form: dict | None = None,
+        data: bytes | None = None,
         headers: dict | None = None,
     ) -> Response:
         parts = urllib.parse.urlsplit(url)
@@ -167,6 +168,9 @@ class HttpClient:
         elif form is not None:
             body = urllib.parse.urlencode(form).encode("utf-8")
             send["Content-Type"] = "application/x-www-form-urlencoded"
+        elif data is not None:
+            # A body the caller encoded (multipart uploads); it passes its Content-Type in headers.
+            body = data
         jar = self.cookies.get(origin_of(url))
         if jar:
             send["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())

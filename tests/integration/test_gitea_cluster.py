@@ -8,6 +8,7 @@ the local domains (gitea.local) as the configure step does.
 import base64
 import json
 import os
+import re
 import ssl
 import subprocess
 import urllib.error
@@ -98,6 +99,27 @@ def test_drone_oauth_app_matches_the_stored_client_id():
 def test_ci_token_works():
     token = credential("gitea/ci-token")
     assert api("/api/v1/repos/gauntlet/gitops", "ci", token)[0] == 200
+
+
+def test_the_package_index_serves_the_bundles_wheels_to_the_read_token_only():
+    # The pipelines' index (docs/gitea.md, "Package index"): every wheel of the bundle lock's list is
+    # on its project page with the lock's sha256; the token reads, anonymous requests get nothing.
+    bundle = Path(os.environ.get("GAUNTLET_BUNDLE_DIR", REPO / "bundle"))
+    wheels = json.loads((bundle / "bundle.lock.json").read_text()).get("wheels") or []
+    assert wheels, f"{bundle}/bundle.lock.json lists no wheels"
+    owner, token = "gauntlet-packages", credential("gitea/pip-token")
+    context = ssl.create_default_context(cafile=str(CREDENTIALS / "ca" / "ca.crt"))
+    for wheel in wheels:
+        project = re.sub(r"[-_.]+", "-", wheel["name"]).lower()
+        request = urllib.request.Request(f"{GITEA}/api/packages/{owner}/pypi/simple/{project}/")  # noqa: S310
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{owner}:{token}".encode()).decode())
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 - https only
+            page = response.read().decode()
+        assert f"{wheel['filename']}#sha256={wheel['sha256']}" in page, wheel["filename"]
+    anonymous = urllib.request.Request(f"{GITEA}/api/packages/{owner}/pypi/simple/{project}/")  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, context=context, timeout=30)  # noqa: S310 - https only
+    assert refused.value.code in (401, 403, 404)
 
 
 def test_a_second_configure_run_changes_nothing():

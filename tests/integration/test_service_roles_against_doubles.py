@@ -19,7 +19,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
 
+sys.path.insert(0, str(REPO / "tests"))
+
 from service_doubles import DroneDouble, GiteaDouble  # noqa: E402
+from wheel_files import make_wheel  # noqa: E402
 
 ADMIN_PASSWORD = "admin-password-0123456789"
 CI_PASSWORD = "ci-password-0123456789ab"
@@ -43,6 +46,22 @@ GITEA_PLAY = """
       ansible.builtin.import_role:
         name: gauntlet.platform.gitea
         tasks_from: configure.yml
+"""
+
+PACKAGES_PLAY = """
+- name: Harness for the gitea role's package index tasks
+  hosts: localhost
+  gather_facts: false
+  vars:
+    __gitea_ready: true
+    __gitea_api_ok: true
+    __gitea_admin_password: "{{ lookup('gauntlet.platform.credential', 'gitea/admin-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_packages_password: "{{ lookup('gauntlet.platform.credential', 'gitea/packages-password', dir=gauntlet_credentials_dir) }}"
+  tasks:
+    - name: The role's package index tasks
+      ansible.builtin.import_role:
+        name: gauntlet.platform.gitea
+        tasks_from: packages.yml
 """
 
 DRONE_PLAY = """
@@ -72,6 +91,7 @@ COMMON = {
     },
     "gauntlet_postgres_host": "db",
     "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
+    "gauntlet_pypi_owner": "gauntlet-packages",
     "gauntlet_registry_accounts": {
         "node": {"name": "gauntlet-node", "credential": "registry/node-password"},
         "ci": {"name": "gauntlet-ci", "credential": "registry/ci-password"},
@@ -205,6 +225,41 @@ def test_the_clone_token_clones_task_api_and_nothing_else(gitea, tmp_path):
     assert git("-C", str(work), "push", "-q", "origin", "HEAD:refs/heads/attack").returncode != 0
 
 
+def test_gitea_packages_fill_the_index_from_the_bundle_then_change_nothing(gitea, tmp_path):
+    credentials = tmp_path / "credentials"
+    write_credential(credentials, "gitea/admin-password", ADMIN_PASSWORD)
+    bundle = tmp_path / "bundle"
+    (bundle / "wheels").mkdir(parents=True)
+    wheels = [make_wheel(bundle / "wheels", "gauntlet-demo", "1.0.0")]
+    (bundle / "bundle.lock.json").write_text(json.dumps({"version": 1, "images": [], "files": [], "wheels": wheels}))
+    extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__gitea_url": gitea.url, "gitea_ca_path": "",
+             "gauntlet_bundle_dir": str(bundle), "gauntlet_pypi_owner": "gauntlet-packages"}  # fmt: skip
+    start = "packages | Account owning the registry (private)"
+    out, changed = play(tmp_path, PACKAGES_PLAY, extra, start)
+    assert changed == 3, out[-3000:]
+    password = (credentials / "gitea/packages-password").read_text().strip()
+    assert gitea.users["gauntlet-packages"]["password"] == password and password not in out
+    (token,) = gitea.tokens["gauntlet-packages"]
+    assert token["scopes"] == ["read:package"]
+    assert (credentials / "gitea/pip-token").read_text().strip() == token["sha1"]
+    files = gitea.packages[("gauntlet-packages", "gauntlet-demo")]["1.0.0"]
+    assert {name: f["sha256"] for name, f in files.items()} == {wheels[0]["filename"]: wheels[0]["sha256"]}
+
+    out, changed = play(tmp_path, PACKAGES_PLAY, extra, start)
+    assert changed == 0, out[-3000:]
+
+    # A bundle without the wheel list stops with what to do.
+    (bundle / "bundle.lock.json").write_text(json.dumps({"version": 1, "images": [], "files": []}))
+    playbook = tmp_path / "harness.yml"
+    done = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert 'has no list "wheels" of wheels' in done.stdout and "playbooks/bundle.yml" in done.stdout
+
+
 def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(gitea, tmp_path):
     drone = DroneDouble(gitea, client_id="cid", client_secret="csecret")
     try:
@@ -215,6 +270,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         write_credential(credentials, "gitea/ci-token", "c" * 40)
         write_credential(credentials, "registry/ci-password", "registry-password-0123456789")
         write_credential(credentials, "registry/node-password", "node-password-never-in-drone")
+        write_credential(credentials, "gitea/pip-token", "d" * 40)
         gitea.add_user("gauntlet-ci", CI_PASSWORD)
         gitea.orgs["gauntlet"] = {"visibility": "private"}
         gitea.repos[("gauntlet", "task-api")] = {"description": "", "private": True, "default_branch": "main",
@@ -226,7 +282,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False}}
         extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
                  "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
-        start = "configure | Read the credentials the pipelines and the account link need"
+        start = "configure | Read the package index token"
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 2, out[-3000:]
         assert drone.users["gauntlet-ci"]["scm_linked"] is True
@@ -235,6 +291,8 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         stored = drone.secrets["gauntlet/task-api"]
         assert sorted(stored) == ["local_ca", "pip_index_url", "registry_password", "registry_username"]
         assert stored["registry_password"]["data"] == "registry-password-0123456789"
+        # pip sends the URL's credentials as basic auth: the index account's read:package token.
+        assert stored["pip_index_url"]["data"] == f"https://gauntlet-packages:{'d' * 40}@pypi.test/simple"
         # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
         assert stored["registry_username"]["data"] == "gauntlet-ci"
         assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())
@@ -242,7 +300,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         assert not any(s["data"] == "c" * 40 for s in stored.values())
         assert not any(s["pull_request"] for s in stored.values())
         assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
-        assert CI_PASSWORD not in out and "registry-password-0123456789" not in out
+        assert CI_PASSWORD not in out and "registry-password-0123456789" not in out and "d" * 40 not in out
 
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 0, out[-3000:]

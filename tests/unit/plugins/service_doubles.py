@@ -11,12 +11,16 @@ in check mode".
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
+import hashlib
 import http.server
 import json
 import os
 import re
 import secrets
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -36,9 +40,10 @@ def _basic_user(headers, users) -> str | None:
 
 
 class _Server:
-    """A threading HTTP server whose handler dispatches to ``self.handle``."""
+    """A threading HTTP server whose handler dispatches to ``self.handle``; HTTPS when ``tls`` gives
+    (certificate file, key file), then reached as https://localhost:<port>."""
 
-    def __init__(self):
+    def __init__(self, tls: tuple[str, str] | None = None):
         server = self
         self.requests: list[tuple[str, str]] = []
 
@@ -86,6 +91,11 @@ class _Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.url = f"https://localhost:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
@@ -100,9 +110,10 @@ class _Server:
 class GiteaDouble(_Server):
     """Gitea: users, organisations, repositories (with git smart HTTP through `git http-backend`),
     collaborators, branch protection rules (stored, not enforced on pushes), OAuth2 apps, tokens,
-    web login, OAuth2 authorize."""
+    web login, OAuth2 authorize, and the PyPI package registry of user accounts (upload, PEP 503
+    project pages, files)."""
 
-    def __init__(self, admin: str, admin_password: str):
+    def __init__(self, admin: str, admin_password: str, tls: tuple[str, str] | None = None):
         self.git_root = tempfile.mkdtemp(prefix="gitea-double-")
         self.users = {admin: {"password": admin_password, "email": f"{admin}@gitea.test", "admin": True}}
         self.orgs: dict[str, dict] = {}
@@ -115,7 +126,9 @@ class GiteaDouble(_Server):
         self.codes: dict[str, dict] = {}
         self.csrf = secrets.token_hex(8)
         self._next = 100
-        super().__init__()
+        # (owner, normalised project) -> version -> filename -> {sha256, content, requires_python}
+        self.packages: dict[tuple[str, str], dict[str, dict[str, dict]]] = {}
+        super().__init__(tls=tls)
 
     def _id(self) -> int:
         self._next += 1
@@ -187,6 +200,8 @@ class GiteaDouble(_Server):
             return self._git(method, git, query, headers, raw)
         if path.startswith("/api/v1/"):
             return self._api(method, path[len("/api/v1") :], query, headers, json.loads(raw or b"null"))
+        if path.startswith("/api/packages/"):
+            return self._pypi(method, path, headers, raw)
         form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         return self._web(method, path, query, form, cookies, headers)
 
@@ -330,6 +345,94 @@ class GiteaDouble(_Server):
                 self.tokens[user] = [t for t in self.tokens.get(user, []) if str(t["id"]) != token_id]
                 return (204, {}, b"") if len(self.tokens[user]) < before else (404, {}, {"message": "not found"})
         return 404, {}, {"message": f"no route {method} {path}"}
+
+    # -- PyPI package registry (go-gitea/gitea routers/api/packages/api.go, .../pypi/pypi.go,
+    # templates/api/packages/pypi/simple.tmpl, services/context/package.go) --------------
+    def _package_user(self, headers) -> tuple[str | None, set[str] | None]:
+        """The user of basic auth (password, or token as password) and the token's scopes (None: password)."""
+        value = headers.get("Authorization") or ""
+        if not value.startswith("Basic "):
+            return None, None
+        name, _unused, password = base64.b64decode(value[6:]).decode().partition(":")
+        if self.users.get(name, {}).get("password") == password:
+            return name, None
+        for token in self.tokens.get(name, []):
+            if token["sha1"] == password:
+                return name, set(token["scopes"])
+        return None, None
+
+    def _pypi(self, method, path, headers, raw):
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) < 4 or parts[3] != "pypi":
+            return 404, {}, b"Not found"
+        owner, rest = parts[2], parts[4:]
+        user, scopes = self._package_user(headers)
+        writing = method == "POST"
+        needed = {"write:package"} if writing else {"read:package", "write:package"}
+        # Packages of a user account are that account's own (the role's accounts are private);
+        # site administrators pass too. A token needs the package scope for the access.
+        allowed = user is not None and (user == owner or self.users[user].get("admin"))
+        if not allowed or (scopes is not None and not scopes & needed):
+            challenge = {"WWW-Authenticate": 'Basic realm="Gitea Package API"'}
+            return 401, challenge, b"user should have specific permission or be a site admin"
+        if writing and rest in ([], [""]):
+            return self._pypi_upload(owner, headers, raw)
+        if method == "GET" and len(rest) in (2, 3) and rest[0] == "simple" and (len(rest) == 2 or rest[2] == ""):
+            return self._pypi_page(owner, re.sub(r"[-_.]+", "-", rest[1]).lower())
+        if method == "GET" and len(rest) == 4 and rest[0] == "files":
+            found = self.packages.get((owner, rest[1]), {}).get(rest[2], {}).get(rest[3])
+            return (200, {}, found["content"]) if found else (404, {}, b"package does not exist")
+        return 404, {}, b"Not found"
+
+    def _pypi_upload(self, owner, headers, raw):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {headers.get('Content-Type')}\r\n\r\n".encode() + raw
+        )
+        fields, content, filename = {}, None, None
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name == "content":
+                content, filename = part.get_payload(decode=True), part.get_filename()
+            else:
+                fields[name] = part.get_content().strip()
+        if content is None:
+            return 400, {}, b"http: no such file"
+        if fields.get("sha256_digest", "").lower() != hashlib.sha256(content).hexdigest():
+            return 400, {}, b"hash mismatch"
+        project = fields.get("name", "").replace(".", "-").replace("_", "-").lower()
+        version = fields.get("version", "")
+        if not re.match(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", project) or not re.match(r"^v?[0-9]", version):
+            return 400, {}, b"invalid name or version"
+        files = self.packages.setdefault((owner, project), {}).setdefault(version, {})
+        if filename in files:
+            return 409, {}, b"package file already exists"
+        files[filename] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "content": content,
+            "requires_python": fields.get("requires_python", ""),
+        }
+        return 201, {}, b""
+
+    def _pypi_page(self, owner, project):
+        versions = self.packages.get((owner, project))
+        if not versions:
+            return 404, {}, b"package does not exist"
+        registry = f"{self.url}/api/packages/{owner}/pypi"
+        links = []
+        for version in sorted(versions):
+            for filename, found in versions[version].items():
+                python = found["requires_python"]
+                extra = f' data-requires-python="{escape(python)}"' if python else ""
+                href = f"{registry}/files/{project}/{version}/{filename}#sha256={found['sha256']}"
+                links.append(f'<a href="{href}"{extra}>{filename}</a><br>')
+        return (
+            200,
+            {},
+            (
+                f"<!DOCTYPE html><html><head><title>Links for {project}</title></head><body>"
+                f"<h1>Links for {project}</h1>{''.join(links)}</body></html>"
+            ),
+        )
 
     def _app_json(self, app_id, secret=True):
         app = self.apps[app_id]

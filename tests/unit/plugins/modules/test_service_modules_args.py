@@ -16,12 +16,23 @@ from ansible_collections.gauntlet.platform.plugins.modules import (
     git_publish,
     gitea_oauth_app,
     gitea_org,
+    gitea_pypi_files,
     gitea_repo,
     gitea_token,
     gitea_user,
 )
 
-MODULES = [gitea_user, gitea_org, gitea_repo, gitea_oauth_app, gitea_token, git_publish, drone_repo, drone_secrets]
+MODULES = [
+    gitea_user,
+    gitea_org,
+    gitea_repo,
+    gitea_oauth_app,
+    gitea_token,
+    gitea_pypi_files,
+    git_publish,
+    drone_repo,
+    drone_secrets,
+]
 SECRET = "s3cret-that-must-not-leak-0123"
 
 
@@ -116,6 +127,16 @@ def test_drone_modules_need_owner_and_name(capsys):
     )
     assert out["failed"] is True
     assert out["msg"] == "drone secrets of task-api: repo 'task-api' must be owner/name"
+    assert SECRET not in json.dumps(out)
+
+
+def test_gitea_pypi_files_names_the_missing_wheel_and_hides_the_password(tmp_path, capsys):
+    wheel = {"name": "demo", "version": "1.0", "filename": "demo-1.0-py3-none-any.whl", "sha256": "a" * 64}
+    args = {"url": "http://127.0.0.1:9", "username": "p", "password": SECRET, "owner": "p"}
+    out = run_module(gitea_pypi_files, {**args, "directory": str(tmp_path), "wheels": [wheel]}, capsys)
+    assert out["failed"] is True
+    assert out["msg"].startswith("gitea PyPI registry of p: the bundle's wheels do not match their lock")
+    assert "demo-1.0-py3-none-any.whl: listed in the lock but not in" in out["msg"]
     assert SECRET not in json.dumps(out)
 
 

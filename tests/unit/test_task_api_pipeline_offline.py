@@ -1,0 +1,224 @@
+"""apps/task-api/.drone.yml against the air-gapped runner's rules (issue 15).
+
+The Kubernetes runner pulls every step and service image through the nodes' containerd,
+which only has the platform's registry mirrors; builds reach nothing but DNS, Gitea, the
+registry and Traefik (the drone role's NetworkPolicy); the repository is not trusted (no
+privileged step, no host volume). So, read from the file:
+- every image is in the bundle's computed image list (the lists playbooks/bundle.yml
+  pulls, inventory/sample/group_vars/all/offline.yml gauntlet_bundle_image_lists), fully
+  qualified and pinned;
+- every `from_secret` names a secret the drone role writes for the task-api repository;
+- no step reaches outside: no URL to a host that is not a platform name, pip only through
+  the index variable (PIP_INDEX_URL from the secret pip_index_url), no download tool;
+- pip and the build trust the local CA (PIP_CERT, kaniko's --registry-certificate);
+- the builder is a maintained one (gcr.io/kaniko-project is archived upstream).
+"""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.gauntlet.platform.plugins.lookup.bundle_images import LookupModule
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import normalize_image
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE = yaml.safe_load((REPO / "apps/task-api/.drone.yml").read_text())
+CONTAINERS = PIPELINE["steps"] + PIPELINE.get("services", [])
+DRONE = REPO / "roles/drone"
+DOMAINS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/domains.yml").read_text())
+# Hosts a build may name: the platform's *.local names (CoreDNS answers them in pods) and
+# in-cluster Service names; plus localhost (the PostgreSQL service shares the pod).
+LOCAL_HOST = re.compile(r"^(localhost|[a-z0-9.-]+\.local|[a-z0-9.-]+\.svc(\.cluster\.local)?)$")
+# Registries whose projects are archived upstream: never a builder again.
+ARCHIVED = ("gcr.io/kaniko-project/",)
+# Tools that fetch from the internet by themselves.
+DOWNLOADERS = {"curl", "wget", "apk", "apt", "apt-get", "yum", "dnf", "npm", "go", "git", "gem", "cargo", "uv"}
+
+
+def bundle_images() -> set[str]:
+    """The computed list's files, as the inventory names them (paths relative to the checkout)."""
+    offline = (REPO / "inventory/sample/group_vars/all/offline.yml").read_text()
+    lists = yaml.safe_load(offline)["gauntlet_bundle_image_lists"]
+    paths = [item.replace("{{ gauntlet_inventory_dir }}/../..", str(REPO)) for item in lists]
+    assert all(Path(p).is_file() for p in paths), paths
+    return set(LookupModule().run([], bundle_dir=str(REPO), lists=paths))
+
+
+def commands(step) -> list[list[str]]:
+    """Each simple command of a step, split like sh would (Drone's $$ is a literal $)."""
+    lines = []
+    for text in step.get("commands", []):
+        if not isinstance(text, str):
+            continue  # test_every_command_is_a_string names it
+        lexer = shlex.shlex(text.replace("$$", "$"), posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        words = []
+        for token in lexer:
+            if token in (";", "&&", "||", "|", "&"):
+                if words:
+                    lines.append(words)
+                words = []
+            else:
+                words.append(token)
+        if words:
+            lines.append(words)
+    return lines
+
+
+def installs_with_pip(step) -> bool:
+    return any("pip" in Path(words[0]).name and "install" in words for words in commands(step))
+
+
+def strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def secrets_of(step) -> set[str]:
+    return {
+        value["from_secret"]
+        for value in (step.get("environment") or {}).values()
+        if isinstance(value, dict) and "from_secret" in value
+    }
+
+
+def test_every_command_is_a_string():
+    # An unquoted command holding ': ' (pip's --only-binary=:all: followed by more words) is a
+    # YAML mapping, which Drone cannot run: quote it, or write the option as --only-binary :all:.
+    for step in CONTAINERS:
+        for text in step.get("commands", []):
+            assert isinstance(text, str), f"{step['name']}: {text!r} is not a command string (quote it)"
+
+
+def test_every_image_is_in_the_bundle_pinned_and_fully_qualified():
+    listed = bundle_images()
+    for step in CONTAINERS:
+        image = step["image"]
+        assert image == normalize_image(image), f"{step['name']}: {image} is not fully qualified"
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        assert tag and tag not in ("latest", "debug"), f"{step['name']}: {image} is not pinned to a release tag"
+        assert image in listed, f"{step['name']}: {image} is not in the bundle's image list (apps/task-api/images.txt)"
+
+
+def test_the_builder_is_maintained_and_the_archived_kaniko_is_gone():
+    (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
+    assert not build["image"].startswith(ARCHIVED), build["image"]
+    # Maintained fork, same layout (/kaniko/executor, /busybox shell in -debug): docs/security.md, "CI builder".
+    assert build["image"].startswith("ghcr.io/osscontainertools/kaniko:v") and build["image"].endswith("-debug")
+    assert not any(line.startswith(ARCHIVED) for line in (REPO / "apps/task-api/images.txt").read_text().splitlines())
+
+
+def test_every_secret_is_one_the_drone_role_writes_for_the_repository():
+    defaults = yaml.safe_load((DRONE / "defaults/main.yml").read_text())
+    variables = yaml.safe_load((DRONE / "vars/main.yml").read_text())
+    tasks = yaml.safe_load((DRONE / "tasks/configure.yml").read_text())
+    block = next(t for t in tasks if "block" in t)["block"]
+    values = next(t for t in block if "__drone_secret_values" in t.get("ansible.builtin.set_fact", {}))
+    written = set(values["ansible.builtin.set_fact"]["__drone_secret_values"])
+    (repo,) = [r for r in defaults["drone_repositories"] if r["repo"].endswith("/task-api")]
+    assert repo["settings"]["config_path"] == "apps/task-api/.drone.yml"
+    available = set(repo["secrets"]) & set(variables["__drone_secret_names"]) & written
+    for step in CONTAINERS:
+        assert secrets_of(step) <= available, f"{step['name']}: {secrets_of(step) - available} are never written"
+
+
+def test_no_step_names_a_host_outside_the_platform():
+    for step in CONTAINERS:
+        for text in strings({k: v for k, v in step.items() if k not in ("name", "image", "when")}):
+            for host in re.findall(r"[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?([^/:\s\"']+)", text.replace("$$", "$")):
+                assert host.startswith("$") or LOCAL_HOST.match(host), f"{step['name']}: {host} in {text!r}"
+            # Registry references (TRIVY_DB_REPOSITORY, IMAGE, PYTHON_IMAGE): the local registry only.
+            for host in re.findall(r"(?:^|[\s=\"'])([a-z0-9.-]+\.[a-z]+(?::\d+)?)/[a-z0-9]", text):
+                assert LOCAL_HOST.match(host.split(":")[0]), f"{step['name']}: {host} in {text!r}"
+    registry = f"{DOMAINS['local_domains_services']['registry']}:5000"
+    (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
+    assert build["environment"]["IMAGE"].startswith(registry + "/")
+    assert build["environment"]["PYTHON_IMAGE"].startswith(registry + "/")
+
+
+def test_no_step_downloads_by_itself():
+    for step in CONTAINERS:
+        for words in commands(step):
+            tool = Path(words[0]).name
+            assert tool not in DOWNLOADERS, f"{step['name']}: {' '.join(words)}"
+        # The runner refuses these for an untrusted repository; the file must not need them.
+        assert not step.get("privileged") and not step.get("volumes"), step["name"]
+
+
+@pytest.mark.parametrize("step", [s for s in PIPELINE["steps"] if installs_with_pip(s)], ids=lambda s: s["name"])
+def test_pip_installs_only_from_the_index_variable_with_the_local_ca(step):
+    environment = step.get("environment") or {}
+    assert environment.get("PIP_INDEX_URL") == {"from_secret": "pip_index_url"}, step["name"]
+    assert environment.get("LOCAL_CA") == {"from_secret": "local_ca"}, step["name"]
+    lines = commands(step)
+    installs = [n for n, words in enumerate(lines) if "pip" in Path(words[0]).name and "install" in words]
+    for number in installs:
+        words = lines[number]
+        # No other index, no wheelhouse, no URL: PIP_INDEX_URL is the one source.
+        assert not {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host"} & set(words)
+        assert not [w for w in words if "://" in w or w.startswith(("--index-url=", "--extra-index-url="))]
+        # PIP_CERT points at the local CA written before pip runs.
+        before = [" ".join(w) for w in lines[:number]]
+        assert any("PIP_CERT=/tmp/local-ca.pem" in line for line in before), step["name"]
+        assert any(line.startswith("printf") and "LOCAL_CA" in line for line in before), step["name"]
+
+
+def test_the_build_uses_the_index_and_the_local_ca():
+    (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
+    environment = build["environment"]
+    assert environment["PIP_INDEX_URL"] == {"from_secret": "pip_index_url"}
+    assert environment["LOCAL_CA"] == {"from_secret": "local_ca"}
+    text = "\n".join(build["commands"]).replace("$$", "$")
+    # The CA goes into the build context's pip/ folder, which the Dockerfile copies to /build/pip/,
+    # and pip in the build stage trusts it through PIP_CERT.
+    assert "cp /kaniko/local-ca.pem /drone/src/apps/task-api/pip/local-ca.pem" in text
+    assert '--build-arg "PIP_CERT=/build/pip/local-ca.pem"' in text
+    assert '--build-arg "PIP_INDEX_URL=${PIP_INDEX_URL}"' in text
+    # The executor pulls the base and pushes the result with the local CA.
+    assert "--registry-certificate registry.local:5000=/kaniko/local-ca.pem" in text
+    assert "--reproducible" in text
+
+
+def test_trivy_never_updates_from_the_internet():
+    for step in [s for s in PIPELINE["steps"] if "trivy" in s["image"]]:
+        assert step["environment"]["TRIVY_DB_REPOSITORY"].startswith("registry.local:5000/"), step["name"]
+        for words in commands(step):
+            if Path(words[0]).name != "trivy":
+                continue
+            assert "--skip-java-db-update" in words or words[1] == "config", (step["name"], words)
+            assert "--offline-scan" in words or words[1] == "config", (step["name"], words)
+            assert "--skip-check-update" in words or words[1] == "image", (step["name"], words)
+
+
+def test_the_pushed_tag_is_the_one_the_promotion_deploys():
+    # Item 5's pipeline side: build-push pushes <IMAGE>:<first N of the commit>, scan-image gates
+    # that same reference, and the CronJob drone-gitops-promote (roles/drone/files/gitops_promote.py)
+    # sets newTag of the same image in gitops to the first TAG_LENGTH characters of main's head.
+    spec = importlib.util.spec_from_file_location("gitops_promote", DRONE / "files/gitops_promote.py")
+    promote = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(promote)
+    steps = {s["name"]: s for s in PIPELINE["steps"]}
+    pushed = re.findall(r'--destination "\$\{IMAGE\}:\$\(echo "\$\{DRONE_COMMIT_SHA\}" \| cut -c1-(\d+)\)"',
+                        "\n".join(steps["build-push"]["commands"]).replace("$$", "$"))  # fmt: skip
+    assert pushed == [str(promote.TAG_LENGTH)]
+    scanned = "\n".join(steps["scan-image"]["commands"]).replace("$$", "$")
+    assert f'"${{IMAGE}}:$(echo "${{DRONE_COMMIT_SHA}}" | cut -c1-{promote.TAG_LENGTH})"' in scanned
+    platform = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
+    image = f"{DOMAINS['local_domains_services']['registry']}:{platform['gauntlet_registry_port']}/gauntlet/task-api"
+    assert steps["build-push"]["environment"]["IMAGE"] == steps["scan-image"]["environment"]["IMAGE"] == image
+    defaults = yaml.safe_load((DRONE / "defaults/main.yml").read_text())
+    assert defaults["drone_promote_image_name"].endswith("/gauntlet/task-api")
+    kustomization = yaml.safe_load((REPO / "gitops/task-api/kustomization.yaml").read_text())
+    assert [entry["name"] for entry in kustomization["images"]] == [image]
+    # The promotion waits for Drone's push status, which the push build (with build-push) posts.
+    assert defaults["drone_promote_status_context"] == "continuous-integration/drone/push"
+    assert "push" in PIPELINE["trigger"]["event"]
