@@ -9,6 +9,8 @@ built here by hand (zip, METADATA, WHEEL, RECORD), and pip installs them with
 test CA through PIP_CERT, the mechanism the pipeline uses (apps/task-api/.drone.yml).
 """
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
