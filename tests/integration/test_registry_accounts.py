@@ -76,7 +76,8 @@ class Platform:
         registry_dir, token_dir = tmp_path / "etc-registry", tmp_path / "etc-token"
         registry_dir.mkdir()
         token_dir.mkdir()
-        self.port, self.token_port = free_port(), free_port()
+        (tmp_path / "token-state").mkdir(mode=0o700)  # tasks/token.yml creates it on the host
+        self.port, self.token_port, self.events_port = free_port(), free_port(), free_port()
         self.host = f"127.0.0.1:{self.port}"
         play = tmp_path / "render.yml"
         play.write_text(PLAY.format(python=sys.executable, role=ROLE, registry_dir=registry_dir, token_dir=token_dir))
@@ -91,6 +92,8 @@ class Platform:
             "registry_port": self.port,
             "registry_token_address": "127.0.0.1",
             "registry_token_port": self.token_port,
+            "registry_push_log_port": self.events_port,
+            "registry_token_state_dir": str(tmp_path / "token-state"),
         }
         self.render = lambda: run_playbook(play, REPO / "inventory/sample", "-e", json.dumps(extra))
         result = self.render()
@@ -261,3 +264,80 @@ def test_passwords_stay_on_the_controller_and_reruns_change_nothing(platform):
     result = platform.render()
     assert result.returncode == 0, result.stdout[-3000:]
     assert platform.token_config_file.read_text() == rendered
+
+
+LOCAL = "registry.local:5000"
+
+
+def pushes_of(platform, repository: str, tag: str, kind: str = "node") -> list[dict]:
+    """The token server's record of the pushes of repository:tag (GET /pushes, basic auth)."""
+    user, password = platform.account(kind)
+    query = urllib.parse.urlencode({"repository": repository, "tag": tag})
+    req = urllib.request.Request(f"http://127.0.0.1:{platform.token_port}/pushes?{query}")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+        return json.load(resp)["pushes"]
+
+
+def wait_for_pushes(platform, repository: str, tag: str, count: int) -> list[dict]:
+    # The registry sends its notifications from an in-memory queue, after the push answered.
+    deadline = time.monotonic() + 20
+    while True:
+        pushes = pushes_of(platform, repository, tag)
+        if len(pushes) >= count or time.monotonic() > deadline:
+            return pushes
+        time.sleep(0.1)
+
+
+def test_every_push_of_a_gauntlet_tag_is_recorded_by_the_token_server(platform, tmp_path):
+    """distribution's notifications (notifications.endpoints in the role's config.yml) reach the
+    token server, which records each manifest push under gauntlet/ with its digest and account:
+    a tag pushed twice (a branch build overwriting main's image) shows two pushes."""
+    ci = platform.client("ci")
+    first = push_bundle(layout_with(tmp_path, f"{LOCAL}/gauntlet/task-api:0123456789ab", "p1"), ci, registry_name=LOCAL)
+    # The second push moves the tag, as a branch build's kaniko would (it does not check).
+    second = push_bundle(
+        layout_with(tmp_path, f"{LOCAL}/gauntlet/task-api:0123456789ab", "p2"),
+        ci,
+        registry_name=LOCAL,
+        replace_tags=True,
+    )
+    digests = [first["images"][0]["digest"], second["images"][0]["digest"]]
+    assert digests[0] != digests[1]
+    pushes = wait_for_pushes(platform, "gauntlet/task-api", "0123456789ab", 2)
+    assert [p["digest"] for p in pushes] == digests, pushes
+    assert {p["account"] for p in pushes} == {"gauntlet-ci"}
+    assert all(p["time"] and p["id"] for p in pushes)
+    # Another tag has its own record; upstream paths are not recorded.
+    push_bundle(layout_with(tmp_path, f"{LOCAL}/gauntlet/task-api:fedcba987654", "p3"), ci, registry_name=LOCAL)
+    assert len(wait_for_pushes(platform, "gauntlet/task-api", "fedcba987654", 1)) == 1
+    push_bundle(layout_with(tmp_path, "quay.io/gauntlet/base:1", "p4"), platform.client("preload"))
+    time.sleep(1)
+    assert pushes_of(platform, "quay.io/gauntlet/base", "1", "preload") == []
+    assert len(pushes_of(platform, "gauntlet/task-api", "0123456789ab")) == 2
+    # The record is a private file in the token server's state folder (read again at start).
+    record = tmp_path / "token-state" / "pushes.jsonl"
+    assert record.stat().st_mode & 0o777 == 0o600
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(r["tag"], r["digest"]) for r in lines[:2]] == [("0123456789ab", d) for d in digests]
+    assert len(lines) == 3
+
+
+def test_the_push_record_takes_events_only_from_the_registry(platform):
+    """The events listener is on loopback and wants the registry's bearer token; /pushes wants
+    an account that may pull the repository."""
+    envelope = json.dumps({"events": [{"id": "forged", "action": "push", "timestamp": "2026-12-05T00:00:00Z",
+                                       "target": {"repository": "gauntlet/task-api", "tag": "forged0000ab",
+                                                  "digest": "sha256:" + "0" * 64}, "actor": {"name": "x"}}]})  # fmt: skip
+    for header in ({}, {"Authorization": "Bearer wrong"}):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{platform.events_port}/events", data=envelope.encode(), method="POST", headers=header
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback
+        assert refused.value.code == 401
+    assert pushes_of(platform, "gauntlet/task-api", "forged0000ab") == []
+    req = urllib.request.Request(f"http://127.0.0.1:{platform.token_port}/pushes?repository=gauntlet/task-api&tag=x")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback
+    assert refused.value.code == 401

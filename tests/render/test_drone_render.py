@@ -339,6 +339,27 @@ def test_the_gitops_bump_runs_outside_drone(objects, platform_render):
     ]
 
 
+def test_the_promoter_asks_the_registrys_push_record(objects):
+    """A tag is deployed only if the registry recorded exactly one push of it (issue 18 items 1, 3)."""
+    pod = promote_pod(objects)["spec"]
+    (container,) = pod["containers"]
+    env = env_of(container)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    registry = yaml.safe_load((REPO / "roles/registry/defaults/main.yml").read_text())
+    # The registry token server (its certificate names registry.local), over HTTPS with the local CA.
+    assert env["PUSHES_URL"] == f"https://registry.local:{registry['registry_token_port']}/pushes"
+    ca = Path(env["PUSHES_CA_FILE"])
+    assert volumes[mounts[str(ca.parent)]]["configMap"]["name"] == "gauntlet-local-ca"
+    assert ca.name in objects[("ConfigMap", "drone", "gauntlet-local-ca")]["data"]
+    # The nodes' pull-only account reads the record; only the CI account's pushes are deployed.
+    assert env["PUSHES_USERNAME"] == PLATFORM["gauntlet_registry_accounts"]["node"]["name"]
+    assert env["PUSH_ACCOUNT"] == PLATFORM["gauntlet_registry_accounts"]["ci"]["name"]
+    password = Path(env["PUSHES_PASSWORD_FILE"])
+    assert volumes[mounts[str(password.parent)]]["secret"]["secretName"] == "drone-gitops-promote"
+    assert password.name in objects[("Secret", "drone", "drone-gitops-promote")]["data"]
+
+
 def test_no_build_can_read_the_gitops_token(objects):
     # The Secret lives in the drone namespace; the runner's only grant is in drone-builds, and
     # there it can create and delete Secrets, never read them.
@@ -358,3 +379,5 @@ def test_the_gitops_token_is_the_bump_accounts(issued_render):
     assert secret(values, "gitops-token") == credential(credentials, "gitea/ci-token")
     # Reads of task-api with the read-only clone account's token.
     assert secret(values, "source-token") == credential(credentials, "gitea/clone-token")
+    # The push record with the nodes' pull-only registry account.
+    assert secret(values, "registry-password") == credential(credentials, "registry/node-password")

@@ -217,6 +217,7 @@ MUST_TALK = [
     ("argocd-repo-server", "gitea", 3000, "TCP", False),
     ("drone", "gitea", 3000, "TCP", False),
     ("gitops-promote", "gitea", 3000, "TCP", False),  # Gitea API (roles/drone/files/gitops_promote.py)
+    ("gitops-promote", "registry-token", REGISTRY_TOKEN_PORT, "TCP", False),  # the registry's push record
     ("argocd-server", "argocd-repo-server", 8081, "TCP", False),
     ("argocd-application-controller", "argocd-repo-server", 8081, "TCP", False),
     ("argocd-server", "argocd-redis", 6379, "TCP", False),
@@ -368,7 +369,8 @@ MUST_NOT_TALK = [
     ("stranger", "task-api", ADMIN, "TCP"),  # proxy metrics only for the two Prometheus
     ("stranger", "argocd-redis", 6379, "TCP"),
     ("drone", "postgres", 5432, "TCP"),  # Drone keeps SQLite (DRONE_DATABASE_DRIVER)
-    ("gitops-promote", "postgres", 5432, "TCP"),  # the promoter talks to Gitea only
+    ("gitops-promote", "postgres", 5432, "TCP"),  # the promoter talks to Gitea and the push record only
+    ("gitops-promote", "registry", 5000, "TCP"),  # it reads the push record, never the registry
     # Egress of the drone namespace: each pod reaches what it uses, nothing else.
     ("gitops-promote", "keycloak", 8080, "TCP"),
     ("gitops-promote", "api-server", 6443, "TCP"),

@@ -10,13 +10,20 @@ bump account, a token no Drone build ever receives. Each run:
 2. waits until Drone reported a successful *push* build of that commit (Gitea commit
    status context ``continuous-integration/drone/push``: harness/drone v2.25.0
    ``service/status/util.go`` createLabel; custom and promote builds post other contexts);
-3. sets ``newTag`` of the image's entry in the gitops kustomization to the first 12
-   characters of that commit (the tag the pipeline's build-push step pushes) through
-   Gitea's contents API, which applies gitops ``main``'s branch protection
-   (go-gitea/gitea ``services/repository/files/update.go`` VerifyBranchProtection).
+3. asks the registry's push record (the registry token server's ``GET /pushes``, fed by
+   distribution's notifications: roles/registry/files/registry_token_server.py) how often the
+   tag ``<sha12>`` was pushed: deployed only when it was pushed exactly once, by the CI account
+   (``PUSH_ACCOUNT``), and then by that push's digest. A tag pushed more than once (a branch
+   build, which holds the same registry account, pushed it before or after main's build) is
+   refused: the run fails, names every push, and leaves gitops alone;
+4. sets ``newTag`` and ``digest`` of the image's entry in the gitops kustomization (the
+   image becomes ``<name>:<sha12>@<digest>``, kubernetes-sigs/kustomize
+   ``api/filters/imagetag/updater.go``) through Gitea's contents API, which applies gitops
+   ``main``'s branch protection (go-gitea/gitea ``services/repository/files/update.go``
+   VerifyBranchProtection).
 
 ``REPOSITORY`` is the image repository named in the kustomization's ``images`` entry (a name,
-not an image reference). Nothing from the task-api repository is executed or trusted except its main head. Settings
+not an image reference); its path inside the registry is what the push record is asked about. Nothing from the task-api repository is executed or trusted except its main head. Settings
 come from the environment, tokens from files (never the environment). Standard library only.
 
 Gitea API v1 (go-gitea/gitea ``modules/structs``): ``GET /repos/{o}/{r}/branches/{b}``
@@ -31,6 +38,7 @@ import base64
 import json
 import os
 import re
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -47,9 +55,16 @@ SETTINGS = (
     "REPOSITORY",
     "SOURCE_TOKEN_FILE",
     "GITOPS_TOKEN_FILE",
+    "PUSHES_URL",
+    "PUSHES_USERNAME",
+    "PUSHES_PASSWORD_FILE",
+    "PUSH_ACCOUNT",
 )
+# Optional: the CA file for an https PUSHES_URL (the local CA; the system store otherwise).
+OPTIONAL = ("PUSHES_CA_FILE",)
 TAG_LENGTH = 12
 SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class PromoteError(Exception):
@@ -63,12 +78,14 @@ def load_settings(environ) -> dict:
             f"settings missing from the environment: {', '.join(missing)} (CronJob drone-gitops-promote)"
         )
     settings = {name: environ[name] for name in SETTINGS}
-    if urllib.parse.urlsplit(settings["GITEA_URL"]).scheme not in ("http", "https"):
-        raise PromoteError(f"GITEA_URL must be an http(s) URL, got {settings['GITEA_URL']!r}")
+    settings.update({name: environ[name] for name in OPTIONAL if environ.get(name)})
+    for name in ("GITEA_URL", "PUSHES_URL"):
+        if urllib.parse.urlsplit(settings[name]).scheme not in ("http", "https"):
+            raise PromoteError(f"{name} must be an http(s) URL, got {settings[name]!r}")
     for name in ("SOURCE_REPO", "GITOPS_REPO"):
         if not re.fullmatch(r"[^/\s]+/[^/\s]+", settings[name]):
             raise PromoteError(f"{name} must be owner/name, got {settings[name]!r}")
-    for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE"):
+    for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE", "PUSHES_PASSWORD_FILE"):
         try:
             with open(settings[name], encoding="utf-8") as handle:
                 settings[name[: -len("_FILE")]] = handle.read().strip()
@@ -85,16 +102,18 @@ def _path(repo: str, *parts: str) -> str:
     return f"/api/v1/repos/{urllib.parse.quote(owner, safe='')}/{urllib.parse.quote(name, safe='')}/{tail}"
 
 
-def call(base: str, token: str, method: str, path: str, body=None, query=None) -> dict:
+def call(
+    base: str, token: str, method: str, path: str, body=None, query=None, authorization=None, context=None
+) -> dict:
     url = base.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http(s) only: load_settings)
-    request.add_header("Authorization", f"token {token}")
+    request.add_header("Authorization", authorization or f"token {token}")
     request.add_header("Accept", "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http(s) only: load_settings)
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310 (http(s) only: load_settings)
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         raise PromoteError(f"{method} {path}: HTTP {exc.code} {exc.read()[:300].decode(errors='replace')}") from exc
@@ -120,8 +139,78 @@ def build_succeeded(settings: dict, sha: str) -> bool:
     return "success" in states
 
 
-def set_tag(text: str, image: str, tag: str) -> str:
-    """``newTag`` of the ``images`` entry named ``image``, whatever the indentation."""
+def registry_path(name: str) -> str:
+    """The repository inside the registry: ``registry.local:5000/gauntlet/x`` -> ``gauntlet/x``.
+
+    The first component names a registry when it holds a dot or a colon or is ``localhost``
+    (distribution/reference ``normalize.go`` splitDockerDomain).
+    """
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return rest
+    return name
+
+
+def recorded_pushes(settings: dict, tag: str) -> list[dict]:
+    """The registry token server's record of the pushes of the image's ``tag`` (GET /pushes)."""
+    url = urllib.parse.urlsplit(settings["PUSHES_URL"])
+    context = None
+    if url.scheme == "https":
+        try:
+            context = ssl.create_default_context(cafile=settings.get("PUSHES_CA_FILE"))
+        except (OSError, ssl.SSLError) as exc:
+            raise PromoteError(f"PUSHES_CA_FILE: cannot load {settings.get('PUSHES_CA_FILE')}: {exc}") from exc
+    credentials = base64.b64encode(f"{settings['PUSHES_USERNAME']}:{settings['PUSHES_PASSWORD']}".encode()).decode()
+    answer = call(
+        f"{url.scheme}://{url.netloc}",
+        "",
+        "GET",
+        url.path,
+        query={"repository": registry_path(settings["REPOSITORY"]), "tag": tag},
+        authorization=f"Basic {credentials}",
+        context=context,
+    )
+    pushes = answer.get("pushes")
+    if not isinstance(pushes, list) or not all(isinstance(p, dict) for p in pushes):
+        raise PromoteError(f"GET {settings['PUSHES_URL']}: no list of pushes in {answer!r:.200}")
+    return pushes
+
+
+def decide(pushes: list[dict], image: str, account: str) -> tuple[str, str]:
+    """("deploy", digest), ("wait", why) or ("refuse", why) for the recorded pushes of ``image``.
+
+    Deployed only when the tag was pushed exactly once, by ``account``: a second push (the same
+    bytes or not) means something other than main's build wrote the tag, before or after it.
+    """
+    if not pushes:
+        return "wait", f"no push of {image} recorded by the registry yet"
+    said = "; ".join(
+        f"{p.get('digest', '?')} by {p.get('account') or 'an unknown account'} at {p.get('time', '?')}" for p in pushes
+    )
+    unchanged = "gitops is unchanged"
+    if len(pushes) > 1:
+        return "refuse", (
+            f"refusing to deploy {image}: the tag was pushed {len(pushes)} times ({said}). Only main's build should "
+            f"push it, once: a build of another branch (same registry account) pushed it too. {unchanged}; "
+            "find out who pushed (Drone's builds at those times, the registry token server's log), then merge a new "
+            "commit to main, whose new tag is deployed once its build pushed it"
+        )
+    (push,) = pushes
+    if push.get("account") != account:
+        return "refuse", (
+            f"refusing to deploy {image}: it was pushed by {push.get('account') or 'an unknown account'!r}, "
+            f"not by the CI account {account!r} ({said}). {unchanged}"
+        )
+    if not DIGEST.match(str(push.get("digest", ""))):
+        return (
+            "refuse",
+            f"refusing to deploy {image}: the recorded push names {push.get('digest')!r}, not a sha256 digest. {unchanged}",
+        )
+    return "deploy", push["digest"]
+
+
+def set_image(text: str, image: str, tag: str, digest: str) -> str:
+    """``newTag`` and ``digest`` of the ``images`` entry named ``image``, whatever the indentation."""
     lines = text.splitlines(keepends=True)
     entry = re.compile(r"^(\s*)- name:\s*[\"']?" + re.escape(image) + r"[\"']?\s*$")
     for index, line in enumerate(lines):
@@ -135,11 +224,22 @@ def set_tag(text: str, image: str, tag: str) -> str:
                 break
             found = re.match(r"^(\s*)newTag:", lines[inner])
             if found:
-                ending = "\n" if lines[inner].endswith("\n") else ""
-                lines[inner] = f'{found.group(1)}newTag: "{tag}"{ending}'
+                indent = found.group(1)
+                lines[inner] = f'{indent}newTag: "{tag}"\n'
+                end = inner + 1
+                while end < len(lines) and lines[end].startswith(indent) and not re.match(r"^\s*- ", lines[end]):
+                    if re.match(r"^\s*digest:", lines[end]):
+                        del lines[end]
+                        continue
+                    end += 1
+                lines.insert(inner + 1, f'{indent}digest: "{digest}"\n')
                 return "".join(lines)
         break
     raise PromoteError(f"no newTag for {image} under images: in the gitops kustomization")
+
+
+class Refused(PromoteError):
+    """The tag may not be deployed (pushed more than once, or by another account)."""
 
 
 def promote(settings: dict) -> str:
@@ -148,6 +248,12 @@ def promote(settings: dict) -> str:
     image = f"{settings['REPOSITORY']}:{tag}"
     if not build_succeeded(settings, sha):
         return f"waiting: no successful {settings['STATUS_CONTEXT']} status on {settings['SOURCE_REPO']}@{sha} yet"
+    verdict, detail = decide(recorded_pushes(settings, tag), image, settings["PUSH_ACCOUNT"])
+    if verdict == "wait":
+        return f"waiting: {detail}"
+    if verdict == "refuse":
+        raise Refused(detail)
+    digest = detail
     path = _path(settings["GITOPS_REPO"], "contents", settings["GITOPS_PATH"])
     current = call(
         settings["GITEA_URL"], settings["GITOPS_TOKEN"], "GET", path, query={"ref": settings["GITOPS_BRANCH"]}
@@ -155,16 +261,16 @@ def promote(settings: dict) -> str:
     if current.get("encoding", "base64") != "base64" or "sha" not in current:
         raise PromoteError(f"{settings['GITOPS_PATH']} in {settings['GITOPS_REPO']} is not a file")
     text = base64.b64decode(current.get("content") or "").decode()
-    wanted = set_tag(text, settings["REPOSITORY"], tag)
+    wanted = set_image(text, settings["REPOSITORY"], tag, digest)
     if wanted == text:
-        return f"up to date: {settings['GITOPS_PATH']} deploys {image}"
+        return f"up to date: {settings['GITOPS_PATH']} deploys {image}@{digest}"
     call(settings["GITEA_URL"], settings["GITOPS_TOKEN"], "PUT", path, body={
         "content": base64.b64encode(wanted.encode()).decode(),
         "sha": current["sha"],
         "branch": settings["GITOPS_BRANCH"],
-        "message": f"task-api: deploy {image} ({settings['SOURCE_REPO']}@{sha}) [CI SKIP]",
+        "message": f"task-api: deploy {image}@{digest} ({settings['SOURCE_REPO']}@{sha}) [CI SKIP]",
     })  # fmt: skip
-    return f"deployed {image} via {settings['GITOPS_REPO']} {settings['GITOPS_PATH']}"
+    return f"deployed {image}@{digest} via {settings['GITOPS_REPO']} {settings['GITOPS_PATH']}"
 
 
 def main(environ=None) -> int:

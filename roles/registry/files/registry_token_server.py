@@ -21,6 +21,19 @@ blinding against timing, and a verification of every signature before it leaves.
 
 Configuration: one JSON file (written by the registry role, templates/token-config.json.j2),
 see ``load_config``. Passwords are stored as scrypt hashes (``hash_password``), never in clear.
+
+The push record (``pushes`` in the configuration, optional): the registry sends its
+notifications (``notifications.endpoints`` in config.yml; distribution v3.1.1
+docs/content/about/notifications.md and notifications/event.go, the same envelope in v2.8:
+``{"events": [{"id", "timestamp", "action", "target": {"mediaType", "digest", "repository",
+"tag"}, "actor": {"name"}}]}``, media type ``application/vnd.docker.distribution.events.v2+json``)
+to a second listener on loopback, with a bearer token. Every ``push`` of a manifest *by tag*
+(``target.tag`` is set only then: notifications/bridge.go ManifestPushed, WithTagOption)
+under the configured repositories is appended to a file (one JSON object a line, fsynced);
+an event the registry sends again (same ``id``, its retrying sink re-sends after a failed
+answer) is recorded once. ``GET /pushes?repository=..&tag=..`` on the main listener answers
+with the recorded pushes of that tag, to an account that may pull the repository: the gitops
+promoter deploys a tag only if it was pushed exactly once (roles/drone/files/gitops_promote.py).
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ import re
 import secrets
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -191,6 +205,80 @@ def grant(access_rules: list[dict], kind: str, name: str, requested: list[str]) 
     return [a for a in dict.fromkeys(requested) if a in allowed]
 
 
+# -- push record ------------------------------------------------------------------------
+
+
+class PushLog:
+    """Manifest pushes by tag under ``repositories`` (patterns as in access rules), in a file."""
+
+    def __init__(self, path: str, repositories: list[str]):
+        self.path, self.repositories = path, list(repositories)
+        self.lock = threading.Lock()
+        self.records: list[dict] = []
+        self.ids: set[str] = set()
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except ValueError as exc:
+                        raise ConfigError(
+                            f"{path} line {number} is not JSON ({exc}): move the file away to start a new record"
+                        ) from exc
+                    self.records.append(record)
+                    self.ids.add(record.get("id", ""))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise ConfigError(f"cannot read the push record {path}: {exc}") from exc
+
+    def record(self, envelope) -> list[dict]:
+        """Append the tag pushes of a notification envelope; the new records."""
+        events = envelope.get("events") if isinstance(envelope, dict) else None
+        if not isinstance(events, list):
+            raise ValueError("not a notification envelope ({'events': [...]})")
+        new: list[dict] = []
+        with self.lock:
+            for event in events:
+                if not isinstance(event, dict) or event.get("action") != "push":
+                    continue
+                target = event.get("target") if isinstance(event.get("target"), dict) else {}
+                repository, tag, digest = target.get("repository"), target.get("tag"), target.get("digest")
+                if not all(isinstance(v, str) and v for v in (repository, tag, digest)):
+                    continue  # a blob, or a manifest pushed by digest: no tag moved
+                if not any(fnmatch.fnmatchcase(repository, p) for p in self.repositories):
+                    continue
+                event_id = str(event.get("id") or "")
+                if event_id and event_id in self.ids:
+                    continue
+                actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
+                new.append({
+                    "id": event_id,
+                    "repository": repository,
+                    "tag": tag,
+                    "digest": digest,
+                    "mediaType": str(target.get("mediaType", "")),
+                    "account": str(actor.get("name", "")),
+                    "time": str(event.get("timestamp", "")),
+                    "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                })  # fmt: skip
+                self.ids.add(event_id)
+            if new:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                    handle.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in new))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                self.records.extend(new)
+        return new
+
+    def pushes(self, repository: str, tag: str) -> list[dict]:
+        with self.lock:
+            return [dict(r) for r in self.records if r.get("repository") == repository and r.get("tag") == tag]
+
+
 # -- configuration ----------------------------------------------------------------------
 
 
@@ -225,6 +313,17 @@ def load_config(path: str) -> dict:
     if cert is None:
         raise ConfigError(f"{config['signing_certificate']} holds no PEM certificate")
     config["_x5c"] = [base64.b64encode(cert).decode()]
+    pushes = config.get("pushes")
+    if pushes:
+        for key in ("listen", "token_sha256", "store", "repositories"):
+            if not pushes.get(key):
+                raise ConfigError(f"{path}: 'pushes' needs {key!r}")
+        if pushes["listen"].rpartition(":")[0] != "127.0.0.1":
+            # Plain HTTP: the registry beside it posts there, nobody else needs to.
+            raise ConfigError(f"{path}: pushes.listen must be a loopback address, got {pushes['listen']!r}")
+        if not re.fullmatch(r"[0-9a-f]{64}", str(pushes["token_sha256"])):
+            raise ConfigError(f"{path}: pushes.token_sha256 must be the sha256 hex digest of the registry's token")
+        config["_pushes"] = PushLog(pushes["store"], pushes["repositories"])
     return config
 
 
@@ -344,8 +443,32 @@ def make_handler(issuer: TokenIssuer):
                 body["scope"] = " ".join(params.get("scope", []))
             self._send(200, body)
 
+        def _pushes(self, params: dict) -> None:
+            log = issuer.config.get("_pushes")
+            if log is None:
+                self._send(404, {"errors": [{"code": "NOT_FOUND", "message": "no push record is kept"}]})
+                return
+            repository, tag = (params.get("repository") or [""])[0], (params.get("tag") or [""])[0]
+            username, password = _basic_credentials(self.headers.get("Authorization"))
+            account = issuer.authenticate(username, password)
+            if account is None or not grant(account.get("access", []), "repository", repository, ["pull"]):
+                issuer.log(f"refused {self.client_address[0]}: push record of {repository!r} for {username!r}")
+                self._send(
+                    401,
+                    {"errors": [{"code": "UNAUTHORIZED", "message": "an account that may pull the repository"}]},
+                    {"WWW-Authenticate": 'Basic realm="gauntlet-registry-token"'},
+                )
+                return
+            if not tag:
+                self._send(400, {"errors": [{"code": "BAD_REQUEST", "message": "repository and tag are required"}]})
+                return
+            self._send(200, {"repository": repository, "tag": tag, "pushes": log.pushes(repository, tag)})
+
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
+            if url.path == "/pushes":
+                self._pushes(urllib.parse.parse_qs(url.query))
+                return
             if url.path != "/token":
                 self._send(404, {"errors": [{"code": "NOT_FOUND", "message": "only /token is served"}]})
                 return
@@ -369,6 +492,59 @@ def make_handler(issuer: TokenIssuer):
     return Handler
 
 
+def make_events_handler(issuer: TokenIssuer):
+    """The registry's notifications (POST /events with its bearer token): the push record."""
+    pushes = issuer.config["pushes"]
+    log: PushLog = issuer.config["_pushes"]
+
+    class EventsHandler(http.server.BaseHTTPRequestHandler):
+        server_version = "gauntlet-registry-token/1"
+        sys_version = ""
+        timeout = 30
+
+        def log_message(self, format, *args):
+            pass
+
+        def _send(self, status: int, message: str) -> None:
+            data = json.dumps({"message": message}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            header = self.headers.get("Authorization") or ""
+            sent = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            digest = hashlib.sha256(sent.encode()).hexdigest()
+            if not sent or not hmac.compare_digest(digest, pushes["token_sha256"]):
+                issuer.log(f"refused notification from {self.client_address[0]}: wrong or missing bearer token")
+                self._send(401, "the registry's bearer token is required")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if urllib.parse.urlsplit(self.path).path != "/events" or length > 16 << 20:
+                self._send(404, "only POST /events is served")
+                return
+            try:
+                new = log.record(json.loads(self.rfile.read(length) or b"{}"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._send(400, f"not a notification envelope: {exc}")
+                return
+            except OSError as exc:
+                # The registry retries: nothing is lost while it runs.
+                issuer.log(f"cannot write the push record {log.path}: {exc}")
+                self._send(503, "the push record cannot be written")
+                return
+            for record in new:
+                issuer.log(
+                    f"push of {record['repository']}:{record['tag']} = {record['digest']}"
+                    f" by {record['account']!r} at {record['time']}"
+                )
+            self._send(200, f"{len(new)} push(es) recorded")
+
+    return EventsHandler
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
@@ -388,7 +564,18 @@ def serve(config: dict) -> http.server.ThreadingHTTPServer:
         context.load_cert_chain(tls["certificate"], tls["key"])
         # The handshake happens in the request's thread, not in the accept loop.
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+    httpd.events = None
+    if config.get("_pushes") is not None:
+        host, _unused, port = config["pushes"]["listen"].rpartition(":")
+        httpd.events = _Server((host, int(port)), make_events_handler(TokenIssuer(config)))
     return httpd
+
+
+def serve_all(httpd) -> None:
+    """Serve the token listener and, when configured, the events listener (a thread)."""
+    if httpd.events is not None:
+        threading.Thread(target=httpd.events.serve_forever, daemon=True).start()
+    httpd.serve_forever()
 
 
 def main(argv: list[str]) -> int:
@@ -403,12 +590,13 @@ def main(argv: list[str]) -> int:
         return 1
     print(
         f"gauntlet-registry-token: serving {len(config['accounts'])} account(s) on {config['listen']}"
-        f" ({'https' if config.get('tls') else 'http'})",
+        f" ({'https' if config.get('tls') else 'http'})"
+        + (f", notifications on {config['pushes']['listen']}" if config.get("pushes") else ""),
         file=sys.stderr,
         flush=True,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        httpd.serve_forever()
+        serve_all(httpd)
     return 0
 
 
