@@ -23,7 +23,8 @@ bump account, a token no Drone build ever receives. Each run:
    VerifyBranchProtection).
 
 ``REPOSITORY`` is the image repository named in the kustomization's ``images`` entry (a name,
-not an image reference); its path inside the registry is what the push record is asked about. Nothing from the task-api repository is executed or trusted except its main head. Settings
+not an image reference); its path inside the registry is what the push record is asked about.
+Nothing from the task-api repository is executed or trusted except its main head. Settings
 come from the environment, tokens from files (never the environment). Standard library only.
 
 Gitea API v1 (go-gitea/gitea ``modules/structs``): ``GET /repos/{o}/{r}/branches/{b}``
