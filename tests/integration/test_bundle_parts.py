@@ -53,6 +53,9 @@ def signed_bundle(tmp_path, run_playbook):
         "gauntlet_bundle_extra_images": [],
         "gauntlet_bundle_image_lists": [],
         "gauntlet_bundle_builds": [],
+        # The bundle's wheels are tested against a local index (test_bundle_wheels.py); none here,
+        # and nothing may be fetched from outside.
+        "gauntlet_bundle_wheel_requirements": [],
         "gauntlet_bundle_signing_key": str(key),
     }
     result = run_playbook("bundle.yml", SAMPLE, "-e", varfile(tmp_path, "bundle", variables))

@@ -65,6 +65,9 @@ def bundle_vars(tmp_path):
         "gauntlet_bundle_extra_images": [],
         "gauntlet_bundle_image_lists": [],
         "gauntlet_bundle_builds": [],
+        # The bundle's wheels are tested against a local index (test_bundle_wheels.py); none here,
+        # and nothing may be fetched from outside.
+        "gauntlet_bundle_wheel_requirements": [],
     }
     server.shutdown()
     server.server_close()
