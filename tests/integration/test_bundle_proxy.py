@@ -18,6 +18,7 @@ over TLS (the engine refuses an https:// proxy URL).
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.server
@@ -29,6 +30,7 @@ import ssl
 import subprocess
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -240,6 +242,36 @@ def proxy_env(monkeypatch):
     return set_
 
 
+WHEEL_NAME, WHEEL_VERSION = "gauntlet-proxy-probe", "1.0"
+
+
+def probe_wheel(files: Path) -> Path:
+    """A real (minimal) pure-Python wheel and a PEP 503 page for it under ``files``, served by the
+    HTTPS file server: pip downloads it as it would from PyPI."""
+    module = WHEEL_NAME.replace("-", "_")
+    dist_info = f"{module}-{WHEEL_VERSION}.dist-info"
+    members = {
+        f"{module}/__init__.py": b"",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {WHEEL_NAME}\nVersion: {WHEEL_VERSION}\n".encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: gauntlet-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for name, data in members.items()
+    )
+    members[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    (files / "wheels").mkdir()
+    wheel = files / "wheels" / f"{module}-{WHEEL_VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    page = files / "simple" / WHEEL_NAME
+    page.mkdir(parents=True)
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (page / "index.html").write_text(f'<a href="../../wheels/{wheel.name}#sha256={sha}">{wheel.name}</a>\n')
+    return wheel
+
+
 def client(lab: Lab, registry: str, **extra) -> RegistryClient:
     kwargs = {"plain_http": registry != TLS_REGISTRY, "retries": 0, "backoff": 0.05, "timeout": 20}
     if registry == TLS_REGISTRY:
@@ -364,7 +396,9 @@ def upstream_lab(tmp_path, test_images, proxy_env):
     built.close()
 
 
-def test_bundle_playbook_fetches_files_and_images_through_the_proxy(upstream_lab, test_images, tmp_path, ansible_env):
+def test_bundle_playbook_fetches_files_wheels_and_images_through_the_proxy(
+    upstream_lab, test_images, tmp_path, ansible_env
+):
     lab = upstream_lab
     binary = b"#!/bin/sh\necho stand-in k3s\n"
     (lab.files / "k3s").write_bytes(binary)
@@ -382,6 +416,16 @@ def test_bundle_playbook_fetches_files_and_images_through_the_proxy(upstream_lab
         "gauntlet_bundle_builds": [],
         "gauntlet_bundle_wheel_requirements": [],
     }
+    wheel = probe_wheel(lab.files)
+    lock_file = tmp_path / "requirements.lock"
+    lock_file.write_text(
+        f"{WHEEL_NAME}=={WHEEL_VERSION} --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}\n"
+    )
+    extra_vars.update(
+        gauntlet_bundle_wheel_requirements=[str(lock_file)],
+        gauntlet_bundle_wheel_index_url=f"https://{UPSTREAM}:8443/simple",
+        gauntlet_bundle_wheel_ca_file=str(lab.ca_file),
+    )
     varfile = tmp_path / "bundle-vars.json"
     varfile.write_text(json.dumps(extra_vars))
     env = ansible_env(tmp_path)
@@ -412,8 +456,11 @@ def test_bundle_playbook_fetches_files_and_images_through_the_proxy(upstream_lab
         f"{TLS_REGISTRY}/{names[0]}": test_images.images[names[0]][0],
         f"{PLAIN_REGISTRY}/{names[1]}": test_images.images[names[1]][0],
     }
+    assert [(w["name"], w["filename"]) for w in lock["wheels"]] == [(WHEEL_NAME, wheel.name)]
+    assert (tmp_path / "bundle" / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
     log = lab.proxy_log("auth")
-    assert f"CONNECT {UPSTREAM}:8443 HTTP/1." in log, "get_url: CONNECT for the HTTPS file"
+    # get_url (urllib) and pip (requests) tunnel to the same HTTPS server: two CONNECTs at least
+    assert log.count(f"CONNECT {UPSTREAM}:8443 HTTP/1.") >= 2, "get_url and pip: CONNECT for the HTTPS server"
     assert f"http://{UPSTREAM}:8080/notes.txt" in log, "get_url: absolute URI for the HTTP file"
     assert f"CONNECT {TLS_REGISTRY} HTTP/1." in log, "image engine: CONNECT for the TLS registry"
     assert f"http://{PLAIN_REGISTRY}/v2/" in log, "image engine: absolute URI for the plain-HTTP registry"
