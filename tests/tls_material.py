@@ -4,8 +4,11 @@ import datetime
 from pathlib import Path
 
 
-def make_ca_and_cert(directory: Path, dns_names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1 and `dns_names` (default localhost) signed by it."""
+def make_ca_and_cert(
+    directory: Path, dns_names: tuple[str, ...] = ("localhost",), ip_addresses: tuple[str, ...] = ("127.0.0.1",)
+) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for `ip_addresses` (default 127.0.0.1) and `dns_names` (default
+    localhost) signed by it."""
     import ipaddress
 
     from cryptography import x509
@@ -39,7 +42,10 @@ def make_ca_and_cert(directory: Path, dns_names: tuple[str, ...] = ("localhost",
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [*(x509.DNSName(name) for name in dns_names), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(name) for name in dns_names),
+                    *(x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses),
+                ]
             ),
             critical=False,
         )

@@ -18,6 +18,9 @@
 - A scheme mismatch (``plain_http`` against a TLS registry, TLS against a
   plain-HTTP one) is reported at once with the fix, never retried.
 - One keep-alive connection per thread, so callers may use a thread pool.
+- HTTP(S) proxies from the standard environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``;
+  urllib's rules, as ``ansible.builtin.get_url`` applies them): see ``http_proxy``. Every
+  connection goes that way: the registry's API, its token service, redirects to blob storage.
 
 Stdlib only.
 """
@@ -35,6 +38,7 @@ import threading
 import time
 import urllib.parse
 
+from ansible_collections.gauntlet.platform.plugins.module_utils import http_proxy
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
     ACCEPT_MANIFESTS,
     READ_SIZE,
@@ -142,6 +146,7 @@ class RegistryClient:
         self._auth_lock = threading.Lock()
         self._challenge: tuple[str, dict] | None = None
         self._tokens: dict[tuple, str] = {}
+        self._proxies: dict[tuple[str, str], http_proxy.Proxy | None] = {}
         self._ssl = None
         if not plain_http:
             try:
@@ -155,6 +160,27 @@ class RegistryClient:
 
     # -- connections -------------------------------------------------------
 
+    def _proxy(self, scheme: str, host: str) -> http_proxy.Proxy | None:
+        """The proxy for scheme://host (None: direct), decided once per client from the environment."""
+        key = (scheme, host)
+        if key not in self._proxies:
+            try:
+                self._proxies[key] = http_proxy.proxy_for(scheme, host)
+            except http_proxy.ProxyConfigError as exc:
+                raise RegistryError(f"cannot use the proxy for registry {host}: {exc}") from exc
+        return self._proxies[key]
+
+    def _new_connection(self, scheme: str, host: str, timeout: float | None = None, blocksize: int = READ_SIZE):
+        context = (self._ssl or ssl.create_default_context()) if scheme == "https" else None
+        return http_proxy.connection(
+            scheme,
+            host,
+            timeout=timeout or self.timeout,
+            context=context,
+            blocksize=blocksize,
+            proxy=self._proxy(scheme, host),
+        )
+
     def _connection(self, host: str | None = None, scheme: str | None = None):
         host = host or self.host
         scheme = scheme or self.scheme
@@ -164,11 +190,7 @@ class RegistryClient:
             conns = self._local.conns = {}
         conn = conns.get(key)
         if conn is None:
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(host, timeout=self.timeout, context=self._ssl, blocksize=READ_SIZE)
-            else:
-                conn = http.client.HTTPConnection(host, timeout=self.timeout, blocksize=READ_SIZE)
-            conns[key] = conn
+            conn = conns[key] = self._new_connection(scheme, host)
         return conn
 
     def _drop_connection(self, host: str | None = None, scheme: str | None = None) -> None:
@@ -216,20 +238,21 @@ class RegistryClient:
         headers = {"User-Agent": USER_AGENT}
         if self.username:
             headers["Authorization"] = self._basic()
-        if url.scheme == "http":
-            conn = http.client.HTTPConnection(url.netloc, timeout=self.timeout)
-        else:
-            conn = http.client.HTTPSConnection(
-                url.netloc, timeout=self.timeout, context=self._ssl or ssl.create_default_context()
-            )
+        conn = self._new_connection("http" if url.scheme == "http" else "https", url.netloc, blocksize=8192)
         try:
             conn.request("GET", path or "/", headers=headers)
             resp = conn.getresponse()
             body = resp.read()
+        except http_proxy.ProxyError as exc:
+            if not exc.transient:
+                raise RegistryError(f"token service of registry {self.registry}: {exc}", exc.status) from exc
+            raise TransientError(f"token service of registry {self.registry}: {exc}") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise TransientError(f"cannot reach the token service {realm} of registry {self.registry}: {exc}") from exc
         finally:
             conn.close()
+        if resp.status == 407 and getattr(conn, "proxy", None) is not None:
+            raise RegistryError(http_proxy.auth_failure(conn.proxy, 407, resp.reason, f"GET {realm}"), 407)
         if resp.status in (401, 403):
             who = f"user {self.username!r}" if self.username else "anonymous access"
             raise RegistryAuthError(
@@ -318,6 +341,15 @@ class RegistryClient:
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
                 self._drop_connection(host, scheme)
+                if isinstance(exc, http_proxy.ProxyError):
+                    # The proxy's own message: which proxy, which variable set it, what to do.
+                    if not exc.transient:
+                        raise RegistryError(str(exc), exc.status) from exc
+                    if retry and attempt < self.retries and (body is None or isinstance(body, bytes)):
+                        attempt += 1
+                        self._sleep(attempt)
+                        continue
+                    raise TransientError(str(exc), exc.status) from exc
                 if isinstance(exc, ssl.SSLCertVerificationError):
                     raise RegistryError(
                         f"TLS verification of registry {host} failed ({exc.verify_message}); pass the registry CA with ca_file, or fix the certificate"
@@ -336,6 +368,15 @@ class RegistryClient:
                     self._sleep(attempt)
                     continue
                 raise err from exc
+            if resp.status == 407 and getattr(conn, "proxy", None) is not None:
+                resp.read()
+                self._drop_connection(host, scheme)
+                raise RegistryError(
+                    http_proxy.auth_failure(
+                        conn.proxy, 407, resp.reason, f"{method} {scheme}://{host}{req_path.split('?')[0]}"
+                    ),
+                    407,
+                )
             if resp.status == 401 and own_host:
                 resp.read()
                 auth_tries += 1
@@ -361,8 +402,9 @@ class RegistryClient:
                     self._sleep(attempt, resp.getheader("Retry-After"))
                     continue
                 _unused, detail = _error_detail(data)
+                via = f" (through the {conn.proxy.where()})" if getattr(conn, "proxy", None) is not None else ""
                 raise TransientError(
-                    f"registry {host} answered HTTP {resp.status} to {method} {req_path.split('?')[0]}: {detail}",
+                    f"registry {host} answered HTTP {resp.status} to {method} {req_path.split('?')[0]}{via}: {detail}",
                     resp.status,
                 )
             if stream and 200 <= resp.status < 300:
@@ -389,7 +431,7 @@ class RegistryClient:
             return True
         if body or resp.getheader("Content-Type"):
             return False
-        conn = http.client.HTTPConnection(host, timeout=self.timeout)
+        conn = self._new_connection("http", host, blocksize=8192)
         try:
             conn.request("GET", "/v2/", headers={"User-Agent": USER_AGENT})
             probe = conn.getresponse()
