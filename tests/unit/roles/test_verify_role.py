@@ -50,3 +50,30 @@ def test_secrets_are_never_logged():
                     f"{path.name}: {task['name']}"
                 )
     assert checked >= 12
+
+
+def test_the_images_row_runs_with_the_api_only_under_its_own_tag():
+    """The images row needs only the API and the bundle on the controller: no verify_api_only SKIP twin."""
+    tasks = load("tasks/main.yml")
+    imports = [t for t in tasks if t.get("ansible.builtin.import_tasks") == "images.yml"]
+    assert len(imports) == 1 and imports[0]["tags"] == ["verify", "verify_images"]
+    assert "when" not in imports[0]
+    assert not [t for t in tasks if "verify_images" in t.get("tags", []) and t is not imports[0]]
+
+
+def test_the_default_unlocked_names_cover_k3s_airgap_image_list():
+    """Every image of k3s's airgap image list is accepted by name by the default patterns,
+    and no image of the platform's own list is (those must match the lock by digest)."""
+    import upstream
+
+    listing = upstream.path("k3s/commit-7a8e519/scripts/airgap/image-list.txt")
+    defaults = load("defaults/main.yml")
+    k3s_pattern = re.compile(defaults["verify_images_unlocked"][0])
+    names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    assert len(names) >= 8
+    for name in names:
+        assert k3s_pattern.search(name), name
+        assert k3s_pattern.search(name.removeprefix("docker.io/")), name
+    versions = yaml.safe_load((ROLE.parents[1] / "inventory/sample/group_vars/all/versions.yml").read_text())
+    for image in versions["gauntlet_images"].values():
+        assert not k3s_pattern.search(str(image)), image
