@@ -134,7 +134,7 @@ def parse_image_id(image_id: str) -> tuple[str, str | None]:
     text = str(image_id or "").strip()
     if "://" in text:
         text = text.split("://", 1)[1]
-    name, _, digest = text.rpartition("@")
+    name, _unused, digest = text.rpartition("@")
     if _DIGEST.fullmatch(digest):
         return name, digest
     return text, None

@@ -75,7 +75,7 @@ def set_image_ids(k3s_cluster, ids: dict[tuple[str, str], str]) -> None:
     pods/status: the test's stand-in for the kubelet's report."""
     plane = k3s_cluster.plane
     pods = plane.resource("v1", "Pod")
-    for pod_name in sorted({p for p, _ in ids}):
+    for pod_name in sorted({p for p, _unused in ids}):
         obj = pods.get(name=pod_name, namespace=NAMESPACE).to_dict()
         for key in ("containerStatuses", "initContainerStatuses"):
             for cs in obj["status"].get(key) or []:
@@ -110,7 +110,7 @@ def test_pods_kwok_runs_have_no_image_digest_and_are_pending(k3s_cluster, bundle
     ]
     assert len(statuses) == 4 and not [cs.get("imageID") for cs in statuses if cs.get("imageID")]
 
-    folder, _ = bundle
+    folder, _unused = bundle
     run = verify(k3s_cluster, folder)
     STATE["pending"] = run
     assert run.returncode != 0, run.explain()
@@ -140,7 +140,7 @@ def test_index_platform_and_config_digests_of_the_lock_pass(k3s_cluster, bundle)
 
 
 def test_a_digest_outside_the_lock_fails_naming_it(k3s_cluster, bundle):
-    folder, _ = bundle
+    folder, _unused = bundle
     set_image_ids(k3s_cluster, {("nginx-arm", "nginx"): f"docker.io/library/nginx@{OUTSIDE}"})
     run = verify(k3s_cluster, folder)
     STATE["fail"] = run

@@ -117,7 +117,7 @@ def test_pods_still_pulling_are_pending_never_a_pass(bundle):
 
 
 def test_unlocked_names_and_ignored_pods(bundle):
-    _, digests = bundle
+    _unused, digests = bundle
     unlocked = [r"^(docker\.io/)?rancher/mirrored-pause(:|@|$)"]
     coredns = "rancher/mirrored-coredns-coredns:1.13.1"
     result = pods(
@@ -153,7 +153,7 @@ def test_the_lock_without_the_bundle_images_knows_only_the_locked_digests(tmp_pa
 
 
 def test_errors_become_rows_or_clear_messages(tmp_path, bundle):
-    _, digests = bundle
+    _unused, digests = bundle
     row = images_row({"failed": True, "msg": "Failed to get client due to kubeconfig"}, digests)
     assert row["result"] == "FAIL" and "kubeconfig" in row["detail"][0]
     row = images_row(
