@@ -3,24 +3,25 @@
 Keycloak (org.keycloak:keycloak-quarkus-dist, built for PostgreSQL by scripts/install-keycloak)
 runs in production mode (`kc.sh start --optimized`) on the Temurin JDK, with Debian's PostgreSQL
 (the Task API tests' PostgresServer, here also on TCP 127.0.0.1:5432 of the namespace) as its
-database, TLS from a certificate the project's local CA (role local_ca) issues for keycloak.local
-and keycloak-admin.local, and the platform's two host names: https://keycloak.local (issuer,
-hostname) and https://keycloak-admin.local (hostname-admin, where the keycloak role calls the
-admin API). Both listen on 443 of the namespace's loopback.
+database, started with the arguments and the KC_* options of the keycloak role's RENDERED
+Deployment (tests/identity/conftest.py renders the role and resolves them: ``pod_environment``):
+plain HTTP on 8080 and management on 9000, behind a proxy (proxy-headers xforwarded,
+proxy-trusted-addresses), hostname https://keycloak.local and hostname-admin
+https://keycloak-admin.local. TLS ends at the real Traefik in front of it
+(tests/identity/traefik_proxy.py), as on the platform.
 
 The namespace is tests/controlplane.py's NetNS (`ip netns add`, only loopback up): nothing
 Keycloak or a playbook does can leave the machine. Commands run inside it through
 ``ip netns exec``, which also bind-mounts /etc/netns/<name>/hosts over /etc/hosts, so there the
-two names resolve to 127.0.0.1 as the controller's /etc/hosts would (local_domains). This
-process talks to Keycloak on the namespace's thread (NetNS.call); its own resolver does not see
-that hosts file, so ``LocalNames`` maps the same names to 127.0.0.1 for this process while the
-tier runs (a stand-in for the hosts entries, nothing else).
+platform's names resolve to 127.0.0.1 (Traefik) as the controller's /etc/hosts would
+(local_domains). This process talks to them on the namespace's thread (NetNS.call); its own
+resolver does not see that hosts file, so ``LocalNames`` maps the same names to 127.0.0.1 for
+this process while the tier runs (a stand-in for the hosts entries, nothing else).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -33,7 +34,7 @@ from needs import missing
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "scripts" / "install-keycloak"
 TEMURIN = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
-NAMES = ("keycloak.local", "keycloak-admin.local")
+NAMES = ("keycloak.local", "keycloak-admin.local", "tasks.local")
 URL = "https://keycloak.local"
 ADMIN_URL = "https://keycloak-admin.local"
 REALM = "gauntlet"  # gauntlet_keycloak_realm of inventory/sample
@@ -201,53 +202,31 @@ class ReadOnlyHome:
 
 
 class KeycloakServer:
-    """One Keycloak process in `netns`, on the database `jdbc_url`.
+    """One Keycloak process in `netns`: ``args`` (the rendered container's) with ``options``
+    (KC_* environment variables, the rendered container's resolved by the tier).
 
     With ``read_only_home`` it runs as the role's pod runs it: a read-only Keycloak home
     with writable lib/quarkus and data only (ReadOnlyHome)."""
 
     def __init__(
-        self, dist: Path, workdir: Path, netns, *, jdbc_url: str, db_user: str, cert: Path, key: Path,
+        self, dist: Path, workdir: Path, netns, *, args: list[str], options: dict[str, str],
         read_only_home: bool = False,
     ):  # fmt: skip
         self.home = ReadOnlyHome(dist, workdir) if read_only_home else None
         self.dist = dist
         self.workdir = workdir
         self.netns = netns
-        self.jdbc_url = jdbc_url
-        self.db_user = db_user
-        self.cert = cert
-        self.key = key
-        self.admin_username = "admin"
-        self.admin_password = secrets.token_urlsafe(24)
+        self.args = list(args)
+        self.options = dict(options)
+        self.admin_username = options["KC_BOOTSTRAP_ADMIN_USERNAME"]
+        self.admin_password = options["KC_BOOTSTRAP_ADMIN_PASSWORD"]
         self.proc: subprocess.Popen | None = None
         self.log_path = workdir / "keycloak.log"
         self.startup_seconds: float | None = None
 
     def command(self) -> list[str]:
-        # Runtime options (keycloak.org/server/all-config): hostname v2 (a full URL; the admin
-        # console and API on hostname-admin), HTTPS only on 443, the management interface
-        # (health) on 9000, both on the namespace's loopback.
         kc = self.home.kc() if self.home else [str(self.dist / "bin" / "kc.sh")]
-        return self.netns.command(
-            *kc,
-            "start",
-            "--optimized",
-            f"--hostname={URL}",
-            f"--hostname-admin={ADMIN_URL}",
-            "--http-enabled=false",
-            "--http-host=127.0.0.1",
-            "--https-port=443",
-            f"--https-certificate-file={self.cert}",
-            f"--https-certificate-key-file={self.key}",
-            "--http-management-port=9000",
-            f"--db-url={self.jdbc_url}",
-            f"--db-username={self.db_user}",
-            "--db-pool-max-size=10",
-            # One node: no JGroups discovery or listener (the deployed image clusters through
-            # the database, jdbc-ping; a single test server has nobody to find).
-            "--cache=local",
-        )
+        return self.netns.command(*kc, *self.args)
 
     def environment(self) -> dict[str, str]:
         return {
@@ -255,8 +234,7 @@ class KeycloakServer:
             "HOME": str(self.workdir),
             "JAVA_HOME": str(java_home()),
             "JAVA_OPTS_KC_HEAP": HEAP,
-            "KC_BOOTSTRAP_ADMIN_USERNAME": self.admin_username,
-            "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
+            **self.options,
         }
 
     def start(self, ready) -> None:

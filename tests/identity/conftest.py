@@ -1,15 +1,28 @@
-"""Fixtures of the identity tier: one real Keycloak per session (tests/keycloak_server.py).
+"""Fixtures of the identity tier: one real Keycloak per session (tests/keycloak_server.py), behind
+one real Traefik (tests/identity/traefik_proxy.py), as on the platform.
 
-Keycloak, its PostgreSQL and everything that calls them (ansible-playbook, the Task API) run
-in one loopback-only network namespace; this process reaches them on the namespace's thread
-(``Identity.http``). Without the installed Keycloak (scripts/install-keycloak), PostgreSQL,
-root or `ip netns`, the tier skips with one line, and fails in CI (GAUNTLET_REQUIRE_ALL=1).
+The keycloak role is rendered first (render mode, inventory/sample with the tier's values, tag
+keycloak_install): Keycloak starts with the arguments and KC_* options of the rendered
+Deployment (``pod_environment``: HTTP on 8080 behind a proxy, proxy-headers xforwarded,
+proxy-trusted-addresses, hostname and hostname-admin) on an address of the pod network the
+role trusts (POD_ADDRESS), and Traefik routes keycloak.local and keycloak-admin.local to it
+with routes generated from the rendered Ingresses. Only the database (the tier's PostgreSQL)
+and the build-time options (built once by scripts/install-keycloak) are the tier's own.
+
+Keycloak, its PostgreSQL, Traefik and everything that calls them (ansible-playbook, the Task
+API) run in one loopback-only network namespace; this process reaches them on the namespace's
+thread (``Identity.http``). Without the installed Keycloak (scripts/install-keycloak), Traefik
+(scripts/install-traefik), PostgreSQL, root or `ip netns`, the tier skips with one line, and
+fails in CI (GAUNTLET_REQUIRE_ALL=1).
 """
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -20,40 +33,53 @@ import keycloak_server
 import pytest
 import yaml
 from controlplane import NetNS, require_netns
-from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, URL, KeycloakServer, LocalNames, terminate
+from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, KeycloakServer, LocalNames, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 if str(TASK_API) not in sys.path:
     sys.path.insert(0, str(TASK_API))
+# Helper modules beside this file (traefik_proxy) import by name under importlib mode.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from needs import missing  # noqa: E402
 from task_api_dev.services import PostgresServer, ServiceUnavailable, pg_bindir  # noqa: E402
+from traefik_proxy import TraefikProxy, ingress_routes, traefik_binary  # noqa: E402
 
-# The local CA and one certificate for both Keycloak host names, as the traefik role asks
-# role local_ca for the ingress certificate.
+# The local CA and Traefik's default certificate for the tier's host names, as the traefik role
+# asks role local_ca for the ingress certificate of every local domain.
 CA_PLAY = """---
-- name: The local CA and Keycloak's certificate
+- name: The local CA and Traefik's certificate
   hosts: localhost
   gather_facts: false
   tasks:
     - name: The CA
       ansible.builtin.import_role:
         name: gauntlet.platform.local_ca
-    - name: The certificate of keycloak.local and keycloak-admin.local
-      ansible.builtin.include_role:
-        name: gauntlet.platform.local_ca
-        tasks_from: certificate
-      vars:
-        local_ca_cert_name: keycloak
-        local_ca_cert_dns: [keycloak.local, keycloak-admin.local]
-    - name: The certificate Traefik serves for tasks.local (tests/identity/test_verify_auth_real.py)
+    - name: The certificate Traefik serves for keycloak.local, keycloak-admin.local and tasks.local
       ansible.builtin.include_role:
         name: gauntlet.platform.local_ca
         tasks_from: certificate
       vars:
         local_ca_cert_name: ingress
-        local_ca_cert_dns: [tasks.local]
+        local_ca_cert_dns: [keycloak.local, keycloak-admin.local, tasks.local]
 """
+
+# The keycloak role's objects as the platform renders them (render mode writes them as files).
+RENDER_PLAY = """---
+- name: Render the keycloak role
+  hosts: k3s_servers[0]
+  gather_facts: false
+  roles:
+    - role: gauntlet.platform.keycloak
+"""
+ROLE_VARS = yaml.safe_load((REPO / "roles" / "keycloak" / "vars" / "main.yml").read_text())
+# Keycloak's address in the namespace: an address of the pod network the role's
+# proxy-trusted-addresses names without the mesh (__keycloak_pod_network), as a pod address is.
+# Traefik's connections to it come from this address (the kernel picks the destination's own
+# address as the source of a local connection), so they come from the pod network, as Traefik
+# pods' do; a client on 127.0.0.1 is outside it.
+POD_ADDRESS = str(ipaddress.ip_network(ROLE_VARS["__keycloak_pod_network"])[10])
 
 # The keycloak role as an operator runs its configuration: the whole role, tag keycloak_configure
 # (the settings check and configure.yml).
@@ -67,15 +93,26 @@ ROLE_PLAY = """---
 
 
 class Identity:
-    """The running tier: the namespace, Keycloak, PostgreSQL and the files around them."""
+    """The running tier: the namespace, Keycloak, PostgreSQL, Traefik, the keycloak role's
+    rendered objects and the files around them."""
 
-    def __init__(self, netns, keycloak: KeycloakServer, postgres: PostgresServer, workdir: Path, credentials: Path):
+    def __init__(
+        self, netns, keycloak: KeycloakServer, postgres: PostgresServer, traefik: TraefikProxy, rendered: list[dict],
+        workdir: Path, credentials: Path,
+    ):  # fmt: skip
         self.netns = netns
         self.keycloak = keycloak
         self.postgres = postgres
+        self.traefik = traefik
+        self.rendered = rendered
         self.workdir = workdir
         self.credentials = credentials
         self.ca = credentials / "ca" / "ca.crt"
+        self.pod_address = POD_ADDRESS
+
+    def rendered_deployment(self) -> dict:
+        """The keycloak role's rendered Deployment (the one Keycloak here runs as)."""
+        return rendered_object(self.rendered, "Deployment", "keycloak")
 
     def http(self, method: str, url: str, **kwargs):
         """A `requests` call made inside the namespace, TLS verified with the local CA."""
@@ -113,14 +150,72 @@ class Identity:
         return (self.credentials / name).read_text().strip()
 
 
-def _ready(ca: Path):
+def rendered_object(objects: list[dict], kind: str, name: str) -> dict:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"the keycloak role rendered {len(found)} {kind} {name}"
+    return found[0]
+
+
+def keycloak_container(objects: list[dict]) -> dict:
+    deployment = rendered_object(objects, "Deployment", "keycloak")
+    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "keycloak"]
+    return container
+
+
+def pod_environment(objects: list[dict], fields: dict[str, str]) -> dict[str, str]:
+    """The environment the kubelet gives the rendered keycloak container: literal values with
+    their $(VAR) references to earlier variables expanded, secretKeyRef from the rendered
+    Secrets, fieldRef from ``fields`` (the downward API's values for this pod)."""
+    environment: dict[str, str] = {}
+    for item in keycloak_container(objects)["env"]:
+        source = item.get("valueFrom")
+        if source is None:
+            value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: environment.get(m[1], m[0]), item["value"])
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            value = base64.b64decode(rendered_object(objects, "Secret", ref["name"])["data"][ref["key"]]).decode()
+        elif "fieldRef" in source:
+            value = fields[source["fieldRef"]["fieldPath"]]
+        else:
+            raise AssertionError(f"env {item['name']}: no stand-in for {source}")
+        environment[item["name"]] = value
+    return environment
+
+
+def container_port(container: dict, name: str) -> int:
+    return next(p["containerPort"] for p in container["ports"] if p["name"] == name)
+
+
+def _ready(objects: list[dict]):
+    """The rendered readiness probe (an httpGet of the management port) at the pod's address."""
     import requests
 
+    probe = keycloak_container(objects)["readinessProbe"]["httpGet"]
+    port = (
+        probe["port"] if isinstance(probe["port"], int) else container_port(keycloak_container(objects), probe["port"])
+    )
+    url = f"http://{POD_ADDRESS}:{port}{probe['path']}"
+
     def check() -> bool:
-        response = requests.get(f"{URL}/realms/master/.well-known/openid-configuration", verify=str(ca), timeout=5)
-        return response.status_code == 200
+        return requests.get(url, timeout=5).status_code == 200
 
     return check
+
+
+def _render(env, netns, workdir: Path, credentials: Path) -> list[dict]:
+    """The keycloak role rendered (render mode, inventory/sample, the tier's values) inside the
+    namespace (it contacts nothing; the namespace makes sure). Also creates the credentials the
+    role reads (postgres/keycloak, keycloak/admin-password)."""
+    (workdir / "render.yml").write_text(RENDER_PLAY)
+    out = workdir / "render"
+    variables = tier_variables(credentials, gauntlet_render_dir=str(out))
+    result = subprocess.run(
+        netns.command("ansible-playbook", "-i", str(REPO / "inventory" / "sample"), str(workdir / "render.yml"),
+                      "-e", json.dumps(variables), "--tags", "keycloak_install"),
+        capture_output=True, text=True, cwd=REPO, env=env, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [yaml.safe_load(path.read_text()) for path in sorted((out / "keycloak").glob("*.yaml"))]
 
 
 def _ansible(env, netns, workdir: Path, play: str, variables: dict, *args: str, timeout: int = 600):
@@ -148,10 +243,11 @@ def _ansible(env, netns, workdir: Path, play: str, variables: dict, *args: str, 
 
 @pytest.fixture(scope="session")
 def identity(tmp_path_factory):
-    """Keycloak running in production mode with its database, in a loopback-only namespace."""
+    """Keycloak in production mode with its database, behind Traefik, in a loopback-only namespace."""
     require_netns()
     dist = keycloak_server.distribution()
     keycloak_server.java_home()
+    binary = traefik_binary()
     bindir = pg_bindir()
     if bindir is None:
         missing("PostgreSQL server binaries not found (Debian package postgresql, scripts/setup installs it)")
@@ -171,8 +267,10 @@ def identity(tmp_path_factory):
     netns = NetNS(f"gauntlet-kc-{os.getpid()}")
     keycloak_server.hosts_file(netns.name)
     names = LocalNames()
-    postgres = keycloak = None
+    postgres = keycloak = traefik = None
     try:
+        rendered = _render(env, netns, workdir, credentials)
+        subprocess.run(["ip", "-n", netns.name, "addr", "add", f"{POD_ADDRESS}/32", "dev", "lo"], check=True)
         try:
             postgres = PostgresServer(bindir, listen_addresses="127.0.0.1")
         except ServiceUnavailable as error:
@@ -180,25 +278,39 @@ def identity(tmp_path_factory):
         postgres.prefix = netns.command()
         postgres.start_or_explain()
         postgres.createdb("keycloak")
+        options = pod_environment(rendered, {"status.podIPs": POD_ADDRESS, "status.podIP": POD_ADDRESS})
+        # The tier's own: its database (PostgreSQL trusts local connections: the rendered password
+        # goes unused), and no build-time options (scripts/install-keycloak built the
+        # distribution once; the role's init container builds with them, which
+        # tests/identity/test_keycloak_options.py runs on its own).
+        options.update(KC_DB_URL="jdbc:postgresql://127.0.0.1:5432/keycloak", KC_DB_USERNAME=postgres.user)
+        for name in ROLE_VARS["__keycloak_build_options"]:
+            options.pop(name, None)
         keycloak = KeycloakServer(
             dist, workdir, netns,
-            jdbc_url="jdbc:postgresql://127.0.0.1:5432/keycloak", db_user=postgres.user,
-            cert=credentials / "ca" / "keycloak.crt", key=credentials / "ca" / "keycloak.key",
+            # One node: no JGroups discovery or listener (the deployed image clusters through
+            # the database, jdbc-ping; a single test server has nobody to find).
+            args=[*keycloak_container(rendered)["args"], "--cache=local"],
+            options=options,
             # As the keycloak role's pod runs it: read-only home, emptyDirs for lib/quarkus and data.
             read_only_home=True,
         )  # fmt: skip
-        # The role reads the admin password from the credentials folder (keycloak/admin-password).
-        (credentials / "keycloak").mkdir(mode=0o700, parents=True, exist_ok=True)
-        secret = credentials / "keycloak" / "admin-password"
-        secret.touch(mode=0o600)
-        secret.write_text(keycloak.admin_password + "\n")
-        keycloak.start(_ready(credentials / "ca" / "ca.crt"))
+        keycloak.start(_ready(rendered))
         print(
             f"\nidentity tier: Keycloak ready after {keycloak.startup_seconds:.1f} s, "
             f"RSS {keycloak.rss_mib():.0f} MiB (heap {keycloak_server.HEAP})"
         )
-        yield Identity(netns, keycloak, postgres, workdir, credentials)
+        ca_files = credentials / "ca"
+        traefik = TraefikProxy(
+            binary, netns, workdir / "traefik", ca_files / "ca.crt", ca_files / "ingress.crt", ca_files / "ingress.key"
+        )
+        # keycloak-service's endpoints: the Keycloak process at the pod's address.
+        traefik.write("keycloak", ingress_routes(rendered, {ROLE_VARS["__keycloak_service"]: POD_ADDRESS}))
+        traefik.wait_for(NAMES[1], "/realms/master/.well-known/openid-configuration", routed=True)
+        yield Identity(netns, keycloak, postgres, traefik, rendered, workdir, credentials)
     finally:
+        if traefik:
+            traefik.stop()
         if keycloak:
             keycloak.stop()
         if postgres:
@@ -217,8 +329,13 @@ def role_env(identity):
 
 def role_variables(identity, **extra) -> dict:
     """The inventory values the keycloak role's configuration reads, for this Keycloak."""
+    return tier_variables(identity.credentials, **extra)
+
+
+def tier_variables(credentials: Path, **extra) -> dict:
+    """The tier's inventory values of the keycloak role (its render and its configuration runs)."""
     variables = {
-        "gauntlet_credentials_dir": str(identity.credentials),
+        "gauntlet_credentials_dir": str(credentials),
         "gauntlet_cluster_name": "identity",
         "gauntlet_keycloak_realm": REALM,
         "gauntlet_oidc_issuer": ISSUER,
@@ -281,16 +398,17 @@ class TaskApi:
     def __init__(self, identity, workdir: Path, **settings):
         self.identity = identity
         self.log_path = workdir / f"task-api-{secrets.token_hex(4)}.log"
+        configmap = yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())["data"]
         env = {
             "PATH": os.environ["PATH"],
             "PYTHONPATH": str(TASK_API),
             "TASK_API_DATABASE_URL": identity.postgres.dsn(),
             "TASK_API_OIDC_ISSUER": ISSUER,
             "TASK_API_OIDC_AUDIENCE": "task-api",
-            # What gitops deploys: the clients whose tokens the API accepts (azp).
-            "TASK_API_OIDC_AUTHORIZED_PARTIES": yaml.safe_load((REPO / "gitops/task-api/configmap.yaml").read_text())[
-                "data"
-            ]["TASK_API_OIDC_AUTHORIZED_PARTIES"],
+            # What gitops deploys: the clients whose tokens the API accepts (azp), and the keys
+            # at the public URL, through Traefik.
+            "TASK_API_OIDC_AUTHORIZED_PARTIES": configmap["TASK_API_OIDC_AUTHORIZED_PARTIES"],
+            "TASK_API_JWKS_URL": configmap["TASK_API_JWKS_URL"],
             "TASK_API_JWKS_CA_FILE": str(identity.ca),
             "TASK_API_HOST": "127.0.0.1",
             "TASK_API_PORT": "8000",
