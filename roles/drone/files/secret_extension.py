@@ -20,6 +20,9 @@ Protocol (checked in upstream sources, not remembered):
   header `Signature: keyId="hmac-key",algorithm="hmac-sha256",signature="<base64>",
   headers="accept accept-encoding content-type date digest"`, the HMAC-SHA256 with the
   shared token of the lines "<header>: <value>" joined by newlines.
+- harness/drone v2.25.0 service/hook/parser/parse.go: a Gitea branch push is built with event
+  `push` and ref `refs/heads/<branch>` (the hook's ref); tags get event `tag`, builds started
+  through the API `custom`, promotions `promote`: none of those is served.
 Stricter than the upstream handler (plugin/secret/handler.go checks the HMAC only): the
 Digest must match the body, the Date must be within MAX_SKEW seconds, and `date` and
 `digest` must be among the signed headers. Missing signature: 401; wrong signature, digest
