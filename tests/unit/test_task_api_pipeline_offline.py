@@ -26,7 +26,9 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
 
 REPO = Path(__file__).resolve().parents[2]
 # The pipeline document; the file also declares the main-only secret (`kind: secret`).
-PIPELINE = next(d for d in yaml.safe_load_all((REPO / "apps/task-api/.drone.yml").read_text()) if d["kind"] == "pipeline")
+PIPELINE = next(
+    d for d in yaml.safe_load_all((REPO / "apps/task-api/.drone.yml").read_text()) if d["kind"] == "pipeline"
+)
 CONTAINERS = PIPELINE["steps"] + PIPELINE.get("services", [])
 DRONE = REPO / "roles/drone"
 DOMAINS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/domains.yml").read_text())
