@@ -6,26 +6,19 @@ playbooks/bundle-join.yml checks and rebuilds it on the "controller" and verifie
 signature. A missing or corrupt part stops the join naming that part, with nothing written.
 """
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 from needs import missing
+from one_file_bundle import one_file_bundle, varfile
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "inventory/sample"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -35,37 +28,12 @@ def signed_bundle(tmp_path, run_playbook):
         missing("ssh-keygen is not installed (Debian package openssh-client)")
     key = tmp_path / "signer"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    root = tmp_path / "upstream-files"
-    root.mkdir()
     data = os.urandom(2 * 1024 * 1024 + 4321)  # three 1 MiB parts
-    (root / "k3s").write_bytes(data)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    variables = {
-        "gauntlet_bundle_dir": str(tmp_path / "bundle"),
-        "gauntlet_bundle_files": [
-            {
-                "name": "k3s/v1.36.4+k3s1/k3s",
-                "url": f"http://127.0.0.1:{server.server_address[1]}/k3s",
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        ],
-        "gauntlet_bundle_extra_images": [],
-        "gauntlet_bundle_image_lists": [],
-        "gauntlet_bundle_builds": [],
-        "gauntlet_bundle_signing_key": str(key),
-    }
-    result = run_playbook("bundle.yml", SAMPLE, "-e", varfile(tmp_path, "bundle", variables))
-    server.shutdown()
-    server.server_close()
+    with one_file_bundle(tmp_path, data) as variables:
+        variables["gauntlet_bundle_signing_key"] = str(key)
+        result = run_playbook("bundle.yml", SAMPLE, "-e", varfile(tmp_path, "bundle", variables))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return {"dir": tmp_path / "bundle", "public": (tmp_path / "signer.pub").read_text().strip()}
-
-
-def varfile(tmp_path, name, variables):
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(variables))
-    return f"@{path}"
 
 
 def files_of(root):

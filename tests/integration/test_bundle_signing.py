@@ -8,26 +8,18 @@ bundle must stop the run in the validation play, with only localhost in the reca
 one lets the run go on to those hosts (which then fail as unreachable, as they must here).
 """
 
-import functools
-import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from needs import missing
+from one_file_bundle import one_file_bundle, varfile
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -47,33 +39,8 @@ def make_key(tmp_path, name, keygen):
 
 @pytest.fixture
 def bundle_vars(tmp_path):
-    root = tmp_path / "upstream-files"
-    root.mkdir()
-    (root / "k3s").write_bytes(b"#!/bin/sh\necho stand-in k3s\n")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    data = (root / "k3s").read_bytes()
-    yield {
-        "gauntlet_bundle_dir": str(tmp_path / "bundle"),
-        "gauntlet_bundle_files": [
-            {
-                "name": "k3s/v1.36.4+k3s1/k3s",
-                "url": f"http://127.0.0.1:{server.server_address[1]}/k3s",
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        ],
-        "gauntlet_bundle_extra_images": [],
-        "gauntlet_bundle_image_lists": [],
-        "gauntlet_bundle_builds": [],
-    }
-    server.shutdown()
-    server.server_close()
-
-
-def varfile(tmp_path, name, variables):
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(variables))
-    return f"@{path}"
+    with one_file_bundle(tmp_path, b"#!/bin/sh\necho stand-in k3s\n") as variables:
+        yield variables
 
 
 def build(tmp_path, run_playbook, bundle_vars, **extra):

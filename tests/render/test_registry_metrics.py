@@ -174,6 +174,9 @@ def registry_config(render_tools, tmp_path_factory):
                 # Only the paths change: every endpoint setting is the role's default.
                 "registry_config_dir": str(config_dir),
                 "registry_storage_dir": str(work / "storage"),
+                # Set by tasks/accounts.yml from a generated credential in a real run; the
+                # template only puts it in the notification endpoint's header.
+                "__registry_push_log_token": "notification-token-of-this-test",
             }
         ),
     )

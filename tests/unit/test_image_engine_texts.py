@@ -35,6 +35,8 @@ def task_msg(path: str, name: str) -> str:
                 "__bundle_dir": "bundle",
                 "__bundle_lock": "bundle/bundle.lock.json",
                 "__bundle_pull": {"images": [], "bytes_pulled": 3 * 1048576},
+                "__bundle_wheels": {"wheels": [], "target": "cp313-manylinux_2_41_x86_64"},
+                "__bundle_signed": {"skipped": True},
             },
             "3.0 MiB pulled now",
         ),

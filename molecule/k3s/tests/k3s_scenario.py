@@ -32,6 +32,7 @@ K3S_AGENT_FLAGS = {
     "token", "token-file", "server", "data-dir", "node-name", "node-label", "node-taint", "node-ip",
     "node-external-ip", "protect-kernel-defaults", "kubelet-arg", "kube-proxy-arg", "private-registry",
     "resolv-conf", "flannel-iface", "pause-image", "snapshotter", "selinux", "debug", "v",
+    "disable-default-registry-endpoint",
 }  # fmt: skip
 K3S_SERVER_ONLY_FLAGS = {
     "cluster-init", "advertise-address", "tls-san", "write-kubeconfig-mode", "secrets-encryption",
