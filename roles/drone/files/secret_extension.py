@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright: (c) 2026, Cloud Native Gauntlet contributors
+# SPDX-License-Identifier: Apache-2.0
 """Drone secret extension: main-only secrets for push builds of main, nothing for other builds.
 
 Drone v2 repository secrets have no branch filter (only `pull_request`), so every push build
