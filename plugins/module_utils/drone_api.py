@@ -243,6 +243,7 @@ def ensure_secrets(
     pull_request: bool = False,
     check_mode: bool = False,
     absent=(),
+    pull_request_names=(),
 ) -> dict:
     """Repository secrets with the given values, and none of the names in ``absent``.
 
@@ -250,7 +251,9 @@ def ensure_secrets(
     ``fingerprint_file`` (mode 0600): a secret is written when it is missing in Drone,
     when its fingerprint is unknown, or when the value changed since it was written.
     Secrets named in ``absent`` are deleted (and forgotten in the fingerprint file); other
-    secrets of the repository are left alone.
+    secrets of the repository are left alone. A secret reaches pull-request builds when
+    ``pull_request`` is set or it is named in ``pull_request_names``; a flag that differs
+    from Drone's is written again.
     """
     slug = f"{owner}/{name}"
     both = sorted(set(secrets) & set(absent))
@@ -265,21 +268,27 @@ def ensure_secrets(
                 prints = json.load(handle)
         except ValueError as exc:
             raise ApiError(f"{fingerprint_file} is not JSON; delete it to rewrite every secret once") from exc
+    unknown = sorted(set(pull_request_names) - set(secrets))
+    if unknown:
+        raise ApiError(f"pull_request_names {', '.join(unknown)} are not among the secrets")
     created, updated = [], []
     for key in sorted(secrets):
         value = secrets[key]
         if not isinstance(value, str) or not value:
             raise ApiError(f"secret {key}: the value must be a non-empty string")
         fingerprint = _fingerprint(slug, key, value)
+        for_pull_requests = pull_request or key in pull_request_names
         if key not in existing:
             created.append(key)
-        elif prints.get(slug, {}).get(key) != fingerprint or bool(existing[key].get("pull_request")) != pull_request:
+        elif (
+            prints.get(slug, {}).get(key) != fingerprint or bool(existing[key].get("pull_request")) != for_pull_requests
+        ):
             updated.append(key)
         else:
             continue
         if check_mode:
             continue
-        body = {"name": key, "data": value, "pull_request": pull_request}
+        body = {"name": key, "data": value, "pull_request": for_pull_requests}
         if key in existing:
             client.call("PATCH", f"{base}/{_q(key)}", body)
         else:

@@ -16,7 +16,8 @@ description:
     this module last wrote them. Secrets named in O(absent) are deleted; other secrets are left alone.
   - Drone never returns secret values, so the sha256 of every value written is kept in O(fingerprint_file) (mode 0600)
     on the controller; a secret without a known fingerprint is written once.
-  - Secrets are never exposed to pull requests unless O(pull_request) is set (a pull request from a fork could read them).
+  - Secrets are never exposed to pull requests unless O(pull_request) is set or they are named in O(pull_request_names)
+    (a pull request from a fork could read them).
   - In check mode only GET requests are sent and the fingerprint file is not written.
 options:
   secrets:
@@ -31,6 +32,11 @@ options:
     description: Expose the secrets to pull request builds.
     type: bool
     default: false
+  pull_request_names:
+    description: Names among O(secrets) exposed to pull request builds even when O(pull_request) is false.
+    type: list
+    elements: str
+    default: []
   absent:
     description:
       - Names of secrets the repository must not have (for example one a pipeline no longer receives); they are
@@ -98,6 +104,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
         params["secrets"],
         params["fingerprint_file"],
         pull_request=params["pull_request"],
+        pull_request_names=params.get("pull_request_names") or [],
         check_mode=check_mode,
         absent=params.get("absent") or [],
     )
@@ -110,6 +117,7 @@ def main():
             "secrets": {"type": "dict", "required": True, "no_log": True},
             "fingerprint_file": {"type": "path", "required": True},
             "pull_request": {"type": "bool", "default": False},
+            "pull_request_names": {"type": "list", "elements": "str", "default": []},
             "absent": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,

@@ -43,7 +43,7 @@ def run(*argv: str, timeout: int = 900) -> subprocess.CompletedProcess:
 
 def test_the_pipeline_hands_pip_the_ca_the_way_this_test_does():
     """One mechanism for the pipeline's image build and the bundle's: a file in the context."""
-    pipeline = yaml.safe_load((APP / ".drone.yml").read_text())
+    pipeline = next(d for d in yaml.safe_load_all((APP / ".drone.yml").read_text()) if d["kind"] == "pipeline")
     steps = {s["name"]: " ".join(str(c) for c in s.get("commands", [])) for s in pipeline["steps"]}
     (commands,) = [c for c in steps.values() if "--build-arg" in c and "PIP_INDEX_URL" in c]
     assert f"apps/task-api/{CA_IN_CONTEXT}" in commands, commands

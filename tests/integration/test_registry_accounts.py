@@ -139,8 +139,13 @@ class Platform:
             log.close()
 
     def account(self, kind: str) -> tuple[str, str]:
-        names = {"node": "gauntlet-node", "ci": "gauntlet-ci", "preload": "gauntlet-preload"}
-        password = (self.credentials / "registry" / f"{kind}-password").read_text().strip()
+        names = {
+            "node": "gauntlet-node",
+            "ci": "gauntlet-ci",
+            "ci_pull": "gauntlet-ci-pull",
+            "preload": "gauntlet-preload",
+        }
+        password = (self.credentials / "registry" / f"{kind.replace('_', '-')}-password").read_text().strip()
         return names[kind], password
 
     def client(self, kind: str) -> RegistryClient:
@@ -186,6 +191,29 @@ def test_nodes_pull_but_cannot_push(platform, tmp_path):
         push_bundle(layout_with(tmp_path, "gauntlet/task-api:x", "b"), node)
     with pytest.raises(RegistryAuthError):
         push_bundle(layout_with(tmp_path, "quay.io/gauntlet/base:2", "c"), node)
+
+
+def test_ci_pull_account_pulls_everything_and_pushes_nothing(platform, tmp_path):
+    # The account of the scans and of every build but main's pushes (drone role secrets
+    # registry_pull_*): a branch build holding it can neither push a gauntlet/ tag nor an
+    # upstream one.
+    push_bundle(layout_with(tmp_path, "ghcr.io/aquasecurity/trivy-db:2", "p"), platform.client("preload"))
+    push_bundle(
+        layout_with(tmp_path, "registry.local:5000/gauntlet/task-api:aaaa", "q"),
+        platform.client("ci"),
+        registry_name="registry.local:5000",
+    )
+    scans = platform.client("ci_pull")
+    assert scans.manifest_digest("ghcr.io/aquasecurity/trivy-db", "2") is not None
+    assert scans.manifest_digest("gauntlet/task-api", "aaaa") is not None
+    with pytest.raises(RegistryAuthError):
+        push_bundle(
+            layout_with(tmp_path, "registry.local:5000/gauntlet/task-api:bbbb", "r"),
+            scans,
+            registry_name="registry.local:5000",
+        )
+    with pytest.raises(RegistryAuthError):
+        push_bundle(layout_with(tmp_path, "ghcr.io/aquasecurity/trivy-db:3", "s"), scans)
 
 
 def test_ci_pushes_under_gauntlet_only(platform, tmp_path):
@@ -255,8 +283,13 @@ def test_a_token_for_another_service_is_not_issued(platform):
 
 def test_passwords_stay_on_the_controller_and_reruns_change_nothing(platform):
     rendered = platform.token_config_file.read_text()
-    assert set(platform.token_config["accounts"]) == {"gauntlet-node", "gauntlet-ci", "gauntlet-preload"}
-    for kind in ("node", "ci", "preload"):
+    assert set(platform.token_config["accounts"]) == {
+        "gauntlet-node",
+        "gauntlet-ci",
+        "gauntlet-ci-pull",
+        "gauntlet-preload",
+    }
+    for kind in ("node", "ci", "ci-pull", "preload"):
         path = platform.credentials / "registry" / f"{kind}-password"
         assert path.stat().st_mode & 0o777 == 0o600
         assert path.read_text().strip() not in rendered

@@ -95,6 +95,7 @@ COMMON = {
     "gauntlet_registry_accounts": {
         "node": {"name": "gauntlet-node", "credential": "registry/node-password"},
         "ci": {"name": "gauntlet-ci", "credential": "registry/ci-password"},
+        "ci_pull": {"name": "gauntlet-ci-pull", "credential": "registry/ci-pull-password"},
         "preload": {"name": "gauntlet-preload", "credential": "registry/preload-password"},
     },
     "gauntlet_linkerd_enabled": True,
@@ -270,6 +271,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         write_credential(credentials, "gitea/ci-token", "c" * 40)
         write_credential(credentials, "registry/ci-password", "registry-password-0123456789")
         write_credential(credentials, "registry/node-password", "node-password-never-in-drone")
+        write_credential(credentials, "registry/ci-pull-password", "pull-password-0123456789")
         write_credential(credentials, "gitea/pip-token", "d" * 40)
         gitea.add_user("gauntlet-ci", CI_PASSWORD)
         gitea.orgs["gauntlet"] = {"visibility": "private"}
@@ -278,19 +280,29 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         gitea.apps[1] = {"owner": "gauntlet-admin", "name": "drone", "redirect_uris": [f"{drone.url}/login"],
                          "confidential_client": True, "client_id": "cid", "client_secret": "csecret"}  # fmt: skip
         drone.bootstrap("gauntlet-ci", token)
-        # An older run stored the gitops bump token as a pipeline secret: this run removes it.
-        drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False}}
+        # An older run stored the gitops bump token and registry_password (now main-only, served
+        # by the secret extension) as repository secrets: this run removes both.
+        drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False},
+                                              "registry_password": {"data": "old", "pull_request": False}}  # fmt: skip
         extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
                  "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
-        start = "configure | Read the package index token"
+        # The pipeline secrets' values are role variables (vars/main.yml __drone_secret_values).
+        start = "configure | Check the package index token exists"
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 2, out[-3000:]
         assert drone.users["gauntlet-ci"]["scm_linked"] is True
         repo = drone.repos["gauntlet/task-api"]
         assert repo["active"] is True and repo["config_path"] == "apps/task-api/.drone.yml"
         stored = drone.secrets["gauntlet/task-api"]
-        assert sorted(stored) == ["local_ca", "pip_index_url", "registry_password", "registry_username"]
-        assert stored["registry_password"]["data"] == "registry-password-0123456789"
+        # registry_password is main-only: no repository secret, which every branch push build would get.
+        assert sorted(stored) == [
+            "local_ca",
+            "pip_index_url",
+            "registry_pull_password",
+            "registry_pull_username",
+            "registry_username",
+        ]
+        assert not any(s["data"] == "registry-password-0123456789" for s in stored.values())
         # pip sends the URL's credentials as basic auth: the index account's read:package token.
         assert stored["pip_index_url"]["data"] == f"https://gauntlet-packages:{'d' * 40}@pypi.test/simple"
         # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
@@ -298,9 +310,16 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())
         # The token that writes gitops is in no Drone secret (the CronJob drone-gitops-promote holds it).
         assert not any(s["data"] == "c" * 40 for s in stored.values())
-        assert not any(s["pull_request"] for s in stored.values())
+        # Pull requests get the pull-only account, nothing else.
+        assert stored["registry_pull_username"]["data"] == "gauntlet-ci-pull"
+        assert stored["registry_pull_password"]["data"] == "pull-password-0123456789"
+        assert sorted(k for k, s in stored.items() if s["pull_request"]) == [
+            "registry_pull_password",
+            "registry_pull_username",
+        ]
         assert drone.builds == [{"number": 1, "repo": "gauntlet/task-api", "branch": "main"}]
         assert CI_PASSWORD not in out and "registry-password-0123456789" not in out and "d" * 40 not in out
+        assert "pull-password-0123456789" not in out
 
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 0, out[-3000:]

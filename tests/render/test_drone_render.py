@@ -381,3 +381,93 @@ def test_the_gitops_token_is_the_bump_accounts(issued_render):
     assert secret(values, "source-token") == credential(credentials, "gitea/clone-token")
     # The push record with the nodes' pull-only registry account.
     assert secret(values, "registry-password") == credential(credentials, "registry/node-password")
+
+
+# --- Main-only secrets: the secret extension ---------------------------------------------------
+# Drone v2 repository secrets have no branch filter: registry_password is served by the
+# extension (roles/drone/files/secret_extension.py) to push builds of main only. The runner
+# asks it (drone-runner-kube v1.0.0-rc.5 command/daemon/config.go: DRONE_SECRET_PLUGIN_ENDPOINT,
+# DRONE_SECRET_PLUGIN_TOKEN; command/daemon/daemon.go secret.External), not the server.
+EXTENSION = ("Deployment", "drone", "drone-secret-extension")
+
+
+def extension_pod(objects):
+    return objects[EXTENSION]["spec"]["template"]["spec"]
+
+
+def test_the_runner_asks_the_extension_through_its_service(objects):
+    (container,) = runner(objects)["containers"]
+    endpoint = urllib.parse.urlsplit(env_of(container)["DRONE_SECRET_PLUGIN_ENDPOINT"])
+    name, namespace = endpoint.hostname.split(".")[:2]
+    service = objects[("Service", namespace, name)]
+    assert (endpoint.scheme, name, namespace) == ("http", "drone-secret-extension", "drone")
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == endpoint.port
+    labels = objects[EXTENSION]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (ext,) = extension_pod(objects)["containers"]
+    assert {p["name"]: p["containerPort"] for p in ext["ports"]}[port["targetPort"]] == int(env_of(ext)["LISTEN_PORT"])
+    # The token comes from the runner's Secret, never a plain environment value.
+    assert "DRONE_SECRET_PLUGIN_TOKEN" not in env_of(container)
+    assert "DRONE_SECRET_PLUGIN_TOKEN" in objects[("Secret", "drone", "drone-runner")]["data"]
+    # The server has no such setting in v2.25.0: it would be ignored there.
+    assert not [e for e in server(objects)["containers"][0]["env"] if "SECRET_PLUGIN" in e["name"]]
+
+
+def test_the_extension_runs_the_roles_script_with_the_main_only_secrets(objects, platform_render):
+    pod = extension_pod(objects)
+    (container,) = pod["containers"]
+    assert container["image"] in set(platform_render.images)
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = env_of(container)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    script = Path(container["command"][-1])
+    configmap = objects[("ConfigMap", "drone", volumes[mounts[str(script.parent)]]["configMap"]["name"])]
+    assert configmap["data"][script.name] == (REPO / "roles/drone/files/secret_extension.py").read_text()
+    # Policy: push builds of main of task-api get registry_password, nothing else is listed.
+    assert json.loads(env["POLICY"]) == {
+        "branch": "main",
+        "repos": {f"{PLATFORM['gauntlet_gitea_org']}/task-api": ["registry_password"]},
+    }
+    # Token and values as files from the Secret drone-secret-extension, where the script reads them.
+    values = objects[("Secret", "drone", "drone-secret-extension")]
+    (token_volume,) = {v for v in mounts.values() if "secret" in volumes[v]}
+    projected = volumes[token_volume]["secret"]
+    assert projected["secretName"] == "drone-secret-extension"
+    root = next(path for path, name in mounts.items() if name == token_volume)
+    files = {f"{root}/{item['path']}": item["key"] for item in projected["items"]}
+    assert files[env["TOKEN_FILE"]] == "token"
+    assert files[f"{env['SECRETS_DIR']}/registry_password"] in values["data"]
+    assert set(values["data"]) == {"token", "secret.registry_password"}
+    assert secret(values, "token") == secret(objects[("Secret", "drone", "drone-runner")], "DRONE_SECRET_PLUGIN_TOKEN")
+    assert secret(values, "token") == credential(platform_render.credentials, "drone/secret-extension-token")
+    assert secret(values, "secret.registry_password") == credential(
+        platform_render.credentials, PLATFORM["gauntlet_registry_accounts"]["ci"]["credential"]
+    )
+    assert (platform_render.credentials / "drone/secret-extension-token").stat().st_mode & 0o777 == 0o600
+
+
+def test_only_the_runner_reaches_the_extension(objects):
+    (policy,) = [
+        o
+        for (kind, namespace, _unused), o in objects.items()
+        if kind == "NetworkPolicy"
+        and namespace == "drone"
+        and o["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": "drone-secret-extension"}
+    ]
+    runner_labels = objects[("Deployment", "drone", "drone-runner")]["spec"]["template"]["metadata"]["labels"]
+    # Egress: the namespace's default deny (its DNS and Linkerd rules only); this policy adds none.
+    assert "Ingress" in policy["spec"]["policyTypes"]
+    for rule in policy["spec"]["ingress"]:
+        for peer in rule["from"]:
+            assert "namespaceSelector" not in peer
+            assert peer["podSelector"]["matchLabels"].items() <= runner_labels.items()
+    assert not policy["spec"].get("egress")
+
+
+def test_no_build_can_read_the_main_only_secrets(objects):
+    for (_unused, namespace, _name), obj in objects.items():
+        if namespace == "drone-builds":
+            assert "drone-secret-extension" not in json.dumps(obj)

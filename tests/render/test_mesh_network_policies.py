@@ -166,6 +166,8 @@ def pods(everything) -> dict[str, Pod]:
         # labels of its own): untrusted code; every policy there selects all pods.
         "build": Pod(builds_ns, {"io.drone": "build"}, builds_ns in meshed),
         "drone-runner": w("drone", "drone-runner"),
+        # The drone role's secret extension (roles/drone/files/secret_extension.py).
+        "drone-secret-extension": w("drone", "drone-secret-extension"),
         # The drone role's gitops promotion CronJob (its Job pods carry the template's labels).
         "gitops-promote": _cronjob(everything, "drone", "drone-gitops-promote", meshed),
         "cnpg-operator": w("cnpg-system", "cnpg-controller-manager"),
@@ -246,6 +248,7 @@ MUST_TALK = [
     ("build", "registry-token", REGISTRY_TOKEN_PORT, "TCP", False),
     ("build", "ingress-address", 443, "TCP", False),
     ("drone-runner", "drone", 8080, "TCP", False),  # DRONE_RPC_HOST
+    ("drone-runner", "drone-secret-extension", 3000, "TCP", False),  # DRONE_SECRET_PLUGIN_ENDPOINT
     ("prometheus", "gitea", 3000, "TCP", False),  # ServiceMonitor gitea
     ("prometheus", "keycloak", 9000, "TCP", False),  # ServiceMonitor keycloak (management)
     ("prometheus", "keycloak", ADMIN, "TCP", False),
@@ -378,6 +381,17 @@ MUST_NOT_TALK = [
     ("drone", "api-server", 6443, "TCP"),
     ("drone-runner", "gitea", 3000, "TCP"),
     ("drone-runner", "keycloak", 8080, "TCP"),
+    # The secret extension holds the main-only secrets: the runner reaches it, nothing else, and
+    # it reaches nothing.
+    ("drone", "drone-secret-extension", 3000, "TCP"),
+    ("gitops-promote", "drone-secret-extension", 3000, "TCP"),
+    ("build", "drone-secret-extension", 3000, "TCP"),
+    ("stranger", "drone-secret-extension", 3000, "TCP"),
+    ("traefik", "drone-secret-extension", 3000, "TCP"),
+    ("drone-secret-extension", "gitea", 3000, "TCP"),
+    ("drone-secret-extension", "drone", 8080, "TCP"),
+    ("drone-secret-extension", "api-server", 6443, "TCP"),
+    ("drone-secret-extension", "ingress-address", 443, "TCP"),
     # CI build pods run untrusted code: no internal service beyond the clone.
     ("build", "postgres", 5432, "TCP"),
     ("build", "postgres", 8000, "TCP"),

@@ -78,7 +78,7 @@ def test_the_pipeline_installs_the_dev_lock():
     """Parsed as Drone parses it: every command a string (an unquoted ':all: ' makes a mapping)."""
     import yaml
 
-    pipeline = yaml.safe_load((TASK_API / ".drone.yml").read_text())
+    pipeline = next(d for d in yaml.safe_load_all((TASK_API / ".drone.yml").read_text()) if d["kind"] == "pipeline")
     commands = [c for step in pipeline["steps"] for c in step.get("commands", [])]
     assert all(isinstance(c, str) for c in commands), [c for c in commands if not isinstance(c, str)]
     installs = [c for c in commands if "pip install" in c]

@@ -174,6 +174,24 @@ def test_secret_without_fingerprint_is_written_once_and_others_are_left_alone(pl
     assert drone_secrets.run(secret_params(drone, tmp_path, wanted))["changed"] is False
 
 
+def test_only_the_named_secrets_reach_pull_requests(platform, tmp_path):
+    # The pull-only registry account is the one secret pull requests get; the rest stay
+    # pull_request false, and a flag changed by hand in Drone is written back.
+    _unused, drone = platform
+    wanted = {"registry_pull_password": "pull-password-0001", "registry_password": "push-password-0001"}
+    params = secret_params(drone, tmp_path, wanted, pull_request_names=["registry_pull_password"])
+    drone_secrets.run(params)
+    stored = drone.secrets["gauntlet/task-api"]
+    assert stored["registry_pull_password"]["pull_request"] is True
+    assert stored["registry_password"]["pull_request"] is False
+    assert drone_secrets.run(params)["changed"] is False
+    stored["registry_password"]["pull_request"] = True
+    assert drone_secrets.run(params)["updated"] == ["registry_password"]
+    assert stored["registry_password"]["pull_request"] is False
+    with pytest.raises(ApiError, match="pull_request_names registry_typo are not among the secrets"):
+        drone_secrets.run(secret_params(drone, tmp_path, wanted, pull_request_names=["registry_typo"]))
+
+
 def test_secrets_no_longer_wanted_are_deleted(platform, tmp_path):
     # The gitops bump token was a pipeline secret before the bump moved out of Drone: a
     # rerun must take it out of Drone (DELETE /api/repos/{owner}/{name}/secrets/{secret},
