@@ -74,7 +74,7 @@ def role_settings():
 
 def extension_serves(name, event, branch):
     """What the secret extension answers this build (the policy the role renders for task-api)."""
-    defaults, _ = role_settings()
+    defaults, _variables = role_settings()
     (repo,) = [r for r in defaults["drone_repositories"] if r["repo"].endswith("/task-api")]
     policy = {
         "branch": defaults["drone_main_only_branch"],
@@ -87,7 +87,7 @@ def extension_serves(name, event, branch):
 
 def delivered(event, branch):
     """Step name -> secrets the step gets in that build."""
-    defaults, _ = role_settings()
+    defaults, _variables = role_settings()
     main_only = set(defaults["drone_main_only_secrets"])
     # Written with `pull_request: true` (the pull-only registry account), all others false.
     for_pull_requests = set(defaults["drone_pull_request_secrets"])
@@ -173,7 +173,7 @@ def test_only_push_builds_of_main_get_registry_password():
 
 
 def test_the_role_never_writes_a_main_only_secret_as_a_repository_secret():
-    defaults, _ = role_settings()
+    defaults, _variables = role_settings()
     assert "registry_password" in defaults["drone_main_only_secrets"]
     tasks = yaml.safe_load((DRONE / "tasks/configure.yml").read_text())
     block = next(t for t in tasks if "block" in t)["block"]

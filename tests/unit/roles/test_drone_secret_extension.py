@@ -129,7 +129,7 @@ def test_malformed_requests_get_nothing():
 
 
 def headers_of(request):
-    return {k: v for k, v in request.header_items()}
+    return dict(request.header_items())
 
 
 class Headers(dict):
