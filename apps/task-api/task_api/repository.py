@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from task_api.db import Pool
+
 COLUMNS = "id, owner, title, description, status, due_date, created_at, updated_at"
 # Columns a client may change; the names come from this set, never from input.
 UPDATABLE = ("title", "description", "status", "due_date")
@@ -29,7 +31,7 @@ def _scope_clause(scope: Scope, params: list[Any]) -> str:
     return f"owner = ${len(params)}"
 
 
-async def create_task(pool: asyncpg.Pool, owner: str, fields: dict[str, Any]) -> asyncpg.Record:
+async def create_task(pool: Pool, owner: str, fields: dict[str, Any]) -> asyncpg.Record:
     return await pool.fetchrow(
         f"INSERT INTO tasks (owner, title, description, status, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}",  # noqa: S608 - column list is a constant
         owner,
@@ -40,7 +42,7 @@ async def create_task(pool: asyncpg.Pool, owner: str, fields: dict[str, Any]) ->
     )
 
 
-async def get_task(pool: asyncpg.Pool, scope: Scope, task_id: UUID) -> asyncpg.Record | None:
+async def get_task(pool: Pool, scope: Scope, task_id: UUID) -> asyncpg.Record | None:
     params: list[Any] = [task_id]
     where = _scope_clause(scope, params)
     return await pool.fetchrow(f"SELECT {COLUMNS} FROM tasks WHERE id = $1 AND {where}", *params)  # noqa: S608
@@ -76,7 +78,7 @@ def _page_query(
 
 
 async def list_tasks(
-    pool: asyncpg.Pool,
+    pool: Pool,
     scope: Scope,
     *,
     limit: int,
@@ -93,9 +95,7 @@ async def list_tasks(
     return rows[:limit], len(rows) > limit
 
 
-async def update_task(
-    pool: asyncpg.Pool, scope: Scope, task_id: UUID, changes: dict[str, Any]
-) -> asyncpg.Record | None:
+async def update_task(pool: Pool, scope: Scope, task_id: UUID, changes: dict[str, Any]) -> asyncpg.Record | None:
     params: list[Any] = [task_id]
     assignments = []
     for column in UPDATABLE:
@@ -107,7 +107,7 @@ async def update_task(
     return await pool.fetchrow(sql, *params)
 
 
-async def delete_task(pool: asyncpg.Pool, scope: Scope, task_id: UUID) -> bool:
+async def delete_task(pool: Pool, scope: Scope, task_id: UUID) -> bool:
     params: list[Any] = [task_id]
     where = _scope_clause(scope, params)
     result = await pool.execute(f"DELETE FROM tasks WHERE id = $1 AND {where}", *params)  # noqa: S608

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from task_api import repository
 from task_api.auth import Principal
+from task_api.db import Pool
 from task_api.models import Task, TaskCreate, TaskPage, TaskStatus, TaskUpdate
 from task_api.repository import Scope
 
@@ -48,11 +48,11 @@ async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
-async def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> Pool:
     return request.app.state.pool
 
 
-Db = Annotated[asyncpg.Pool, Depends(pool)]
+Db = Annotated[Pool, Depends(pool)]
 
 
 NOT_FOUND = HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="task not found")
@@ -91,7 +91,7 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
+async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
     """The list's JSON body for this caller and query; RequestValidationError when the query is invalid.
 
     Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
