@@ -16,7 +16,7 @@ from task_api import repository
 from task_api.auth import Principal
 from task_api.db import Pool
 from task_api.models import Task, TaskCreate, TaskPage, TaskStatus, TaskUpdate
-from task_api.repository import Scope
+from task_api.repository import LIST_KEYS, Scope
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -84,11 +84,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
     ]
 
 
-def _json_default(value: object) -> str:
-    # asyncpg returns its own UUID subclass, which orjson (exact types only) hands here.
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+# orjson: naive datetimes are UTC (repository.LIST_COLUMNS), written with "Z" as pydantic does.
+_PAGE_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
 async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
@@ -113,7 +110,7 @@ async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]
         due_after=query.due_after,
     )
     page = {
-        "items": [dict(row) for row in rows],
+        "items": [dict(zip(LIST_KEYS, row, strict=True)) for row in rows],
         "limit": query.limit,
         "offset": query.offset,
         "next_offset": query.offset + query.limit if more else None,
@@ -121,7 +118,7 @@ async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]
     # orjson writes what TaskPage's pydantic serialiser writes (UUID, ISO date, UTC as "Z",
     # microseconds only when not zero, the same string escapes), byte for byte:
     # tests/test_tasks.py::test_list_body_is_what_the_task_page_model_gives.
-    return orjson.dumps(page, default=_json_default, option=orjson.OPT_UTC_Z)
+    return orjson.dumps(page, option=_PAGE_JSON)
 
 
 # The hot path (see bench/profile_app.py): FastAPI's per-parameter solving and the

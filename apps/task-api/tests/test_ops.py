@@ -161,6 +161,45 @@ def test_log_records_are_json_with_request_id_and_fields():
     assert entry["status"] == 201
 
 
+def test_access_log_is_one_json_line_per_request(client, tokens, user):
+    """The access line's content, as the log collectors parse it; probes are quiet at INFO."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("task_api.access")
+    previous = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/tasks?limit=5", headers={**tokens.headers(user), "X-Request-ID": "rid-access"})
+        assert response.status_code == 200
+        assert client.get("/tasks/not-a-uuid", headers=tokens.headers(user)).status_code == 422
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(previous)
+    entries = [json.loads(line) for line in lines]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/tasks", 200),
+        ("GET", "/tasks/not-a-uuid", 422),
+    ]
+    first = entries[0]
+    assert set(first) == {"ts", "level", "logger", "msg", "request_id", "method", "path", "status", "duration_ms"}
+    assert (first["level"], first["logger"], first["msg"], first["request_id"]) == (
+        "info",
+        "task_api.access",
+        "request",
+        "rid-access",
+    )
+    assert isinstance(first["duration_ms"], float) and first["duration_ms"] >= 0
+    assert first["ts"].endswith("+00:00") and len(first["ts"]) == len("2026-01-01T00:00:00.000+00:00")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
