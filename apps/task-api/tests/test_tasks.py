@@ -150,6 +150,33 @@ def test_other_roles_do_not_grant_admin(client, tokens, user):
     assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404
 
 
+def test_list_rows_do_not_depend_on_the_session_s_time_zone_or_date_style(client, tokens, user, database_url):
+    """The list's SQL formats its timestamps itself: a server or role with other settings writes the same text."""
+    import asyncio
+
+    import asyncpg
+    from task_api import repository
+    from task_api.repository import Scope
+
+    headers = tokens.headers(user)
+    create(client, headers, title="zoned", due_date="2026-03-01")
+    sql, params = repository._page_query(
+        Scope(owner=user), limit=20, offset=0, status=None, due_before=None, due_after=None
+    )
+
+    async def rows(**settings: str) -> list[tuple]:
+        conn = await asyncpg.connect(database_url, server_settings=settings)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql, *params)]
+        finally:
+            await conn.close()
+
+    utc = asyncio.run(rows(TimeZone="UTC", DateStyle="ISO, MDY"))
+    assert len(utc) == 1 and utc[0][6].endswith("Z") and "T" in utc[0][6]
+    assert asyncio.run(rows(TimeZone="America/St_Johns", DateStyle="SQL, DMY")) == utc
+    assert asyncio.run(rows(TimeZone="Asia/Kathmandu", DateStyle="German")) == utc
+
+
 def test_list_body_is_what_the_task_page_model_gives(client, tokens, user, database_url):
     """PostgreSQL writes the list's JSON: byte for byte what TaskPage would give, and the same query errors."""
     import asyncio
