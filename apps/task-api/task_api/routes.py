@@ -84,18 +84,22 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
     ]
 
 
-async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
-    """The list's JSON body for this caller and query; RequestValidationError when the query is invalid.
-
-    Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
-    ``GET /tasks`` without FastAPI's routing and request machinery (see that module).
-    """
+def parse_list_query(query_params: Mapping[str, str]) -> ListQuery:
+    """The list's query, validated; RequestValidationError (422) when it is invalid."""
     try:
-        query = ListQuery.model_validate(query_params)
+        return ListQuery.model_validate(query_params)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
+
+
+async def list_page(pool: Pool, user: Principal, query: ListQuery) -> bytes:
+    """The list's JSON body for this caller and (validated) query.
+
+    Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
+    ``GET /tasks`` without FastAPI's routing and request machinery (see that module).
+    """
     rows, more = await repository.list_tasks(
         pool,
         Scope(owner=user.subject, all_owners=user.is_admin),
@@ -137,7 +141,8 @@ async def list_page(pool: Pool, user: Principal, query_params: Mapping[str, str]
 # documented one (OpenAPI) and the fallback.
 @router.get("", response_model=TaskPage, openapi_extra={"parameters": _query_parameters(ListQuery)})
 async def list_tasks(request: Request) -> Response:
-    body = await list_page(request.app.state.pool, _principal(request), dict(request.query_params))
+    user = _principal(request)
+    body = await list_page(request.app.state.pool, user, parse_list_query(dict(request.query_params)))
     return Response(body, media_type="application/json")
 
 
