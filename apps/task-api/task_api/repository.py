@@ -84,10 +84,14 @@ def _page_query(
         params.append(due_after)
         conditions.append(f"due_date >= ${len(params)}")
     params.extend((limit + 1, offset))
+    # The page is chosen first and formatted after: PostgreSQL evaluates a select list below
+    # a Sort (and for every row an OFFSET skips), so LIST_COLUMNS in the inner query would
+    # format every matching row, not the page's (EXPLAIN VERBOSE of a 100-task user: 100).
     sql = (
-        f"SELECT {LIST_COLUMNS} FROM tasks WHERE {' AND '.join(conditions)} "  # noqa: S608 - conditions are constants
-        # tasks.: the table's columns (the index's order), not the output columns of the same names.
-        f"ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT ${len(params) - 1} OFFSET ${len(params)}"
+        f"SELECT {LIST_COLUMNS} FROM ("  # noqa: S608 - columns and conditions are constants
+        f"SELECT {COLUMNS} FROM tasks WHERE {' AND '.join(conditions)} "
+        f"ORDER BY created_at DESC, id DESC LIMIT ${len(params) - 1} OFFSET ${len(params)}"
+        ") AS page ORDER BY page.created_at DESC, page.id DESC"
     )
     return sql, params
 
