@@ -116,6 +116,14 @@ def test_settings_from_env_defaults_and_derived_jwks_url():
     assert settings.oidc_authorized_parties == ("task-api", "task-api-cli")
     assert settings.access_log is False
     assert settings.log_level == "DEBUG"
+    assert settings.log_flush_interval == 0.25
+
+
+def test_settings_read_the_log_flush_interval():
+    base = {"TASK_API_DATABASE_URL": "postgresql://task-api@db/tasks", "TASK_API_OIDC_ISSUER": "https://kc/realms/r"}
+    assert Settings.from_env({**base, "TASK_API_LOG_FLUSH_INTERVAL": "0"}).log_flush_interval == 0
+    with pytest.raises(ConfigError, match="LOG_FLUSH_INTERVAL='-1' must be at least 0"):
+        Settings.from_env({**base, "TASK_API_LOG_FLUSH_INTERVAL": "-1"})
 
 
 def test_settings_read_the_authorized_parties_as_a_list():
@@ -198,6 +206,58 @@ def test_access_log_is_one_json_line_per_request(client, tokens, user):
     )
     assert isinstance(first["duration_ms"], float) and first["duration_ms"] >= 0
     assert first["ts"].endswith("+00:00") and len(first["ts"]) == len("2026-01-01T00:00:00.000+00:00")
+
+
+class RecordingStream:
+    """A stream double: what was written, and what had been written at each flush."""
+
+    def __init__(self) -> None:
+        self.written = ""
+        self.flushed: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written += text
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushed.append(self.written)
+
+
+def _record(level: int, msg: str) -> logging.LogRecord:
+    return logging.LogRecord("task_api.test", level, __file__, 1, msg, (), None)
+
+
+def test_log_lines_below_warning_are_flushed_in_batches_and_warnings_at_once():
+    from task_api.logs import BatchingStreamHandler
+
+    stream = RecordingStream()
+    handler = BatchingStreamHandler(stream, flush_interval=0.2)
+    handler.setFormatter(JsonFormatter())
+    handler.handle(_record(logging.INFO, "first"))
+    handler.handle(_record(logging.INFO, "second"))
+    assert [json.loads(line)["msg"] for line in stream.written.splitlines()] == ["first", "second"]
+    assert stream.flushed == []  # written, not yet flushed
+    handler.handle(_record(logging.WARNING, "third"))
+    assert [json.loads(line)["msg"] for line in stream.flushed[-1].splitlines()] == ["first", "second", "third"]
+    flushes = len(stream.flushed)
+    handler.handle(_record(logging.INFO, "fourth"))
+    deadline = time.monotonic() + 5
+    while len(stream.flushed) == flushes:  # no further record needed: the interval flushes it
+        assert time.monotonic() < deadline, "an INFO line was never flushed"
+        time.sleep(0.02)
+    assert stream.flushed[-1].splitlines()[-1] == stream.written.splitlines()[-1]
+    assert json.loads(stream.flushed[-1].splitlines()[-1])["msg"] == "fourth"
+
+
+def test_log_flush_interval_zero_flushes_every_line():
+    from task_api.logs import BatchingStreamHandler
+
+    stream = RecordingStream()
+    handler = BatchingStreamHandler(stream, flush_interval=0)
+    handler.setFormatter(JsonFormatter())
+    for msg in ("a", "b"):
+        handler.handle(_record(logging.DEBUG, msg))
+    assert [len(flushed.splitlines()) for flushed in stream.flushed] == [1, 2]
 
 
 def _free_port() -> int:
