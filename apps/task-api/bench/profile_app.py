@@ -26,6 +26,7 @@ from pathlib import Path
 APP_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(APP_DIR))
 
+import asyncpg  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from task_api.app import create_app  # noqa: E402
 from task_api.config import Settings  # noqa: E402
@@ -120,12 +121,11 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
             pool, Scope(owner="profile-user"), limit=20, offset=0
         ),
     }
-    # The same page query on one connection held for the loop: what the pool's acquire and
-    # release (asyncpg releases through asyncio.shield, a Task per request) add to it.
+    # The same page query on one connection of its own: what the pool's checkout and return add.
     sql, params = repository._page_query(
         Scope(owner="profile-user"), limit=20, offset=0, status=None, due_before=None, due_after=None
     )
-    held = await pool.acquire()
+    held = await asyncpg.connect(app.state.settings.database_url)
     parts["the same fetch on one held connection"] = lambda: held.fetch(sql, *params)
     parts["pool.fetchval('SELECT 1')"] = lambda: pool.fetchval("SELECT 1")
     for name, make in parts.items():
@@ -134,7 +134,7 @@ async def main_async(args: argparse.Namespace, settings: Settings, token: str) -
         for _unused in range(args.requests):
             await make()
         timings[name] = ((time.process_time() - start) / args.requests, (time.perf_counter() - wall) / args.requests)
-    await pool.release(held)
+    await held.close()
 
     profiler = cProfile.Profile()
     profiler.enable()

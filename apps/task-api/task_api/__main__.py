@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging()
         logger.error(str(exc))
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, flush_interval=settings.log_flush_interval)
     if command == "migrate":
         _migrate(settings)
     else:

@@ -16,6 +16,7 @@ from task_api import __version__
 from task_api.auth import JwksCache, TokenVerifier
 from task_api.body_limit import BodyLimitMiddleware
 from task_api.config import Settings
+from task_api.db import Pool
 from task_api.fastpath import ListFastPath
 from task_api.guard import AuthGuardMiddleware
 from task_api.health import router as health_router
@@ -27,16 +28,6 @@ from task_api.routes import router as tasks_router
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Pool reset hook: nothing to undo, so skip asyncpg's default reset query.
-
-    The default runs ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``,
-    one extra round trip per request. This service never sets session state,
-    listens, keeps cursors or takes advisory locks on pooled connections, and
-    asyncpg still rolls back any open transaction before calling this hook.
-    """
 
 
 # The database cannot serve this request now, but will again: 503 + Retry-After, never 500.
@@ -80,12 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
                 await migrate(conn)
             finally:
                 await conn.close()
-        state.pool = await asyncpg.create_pool(
+        state.pool = await Pool.create(
             settings.database_url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout,
-            reset=_keep_session,
         )
         refresher = None
         try:

@@ -45,6 +45,7 @@ class Settings:
     port: int = 8000
     log_level: str = "INFO"
     access_log: bool = True
+    log_flush_interval: float = 0.25
     shutdown_timeout: int = 20
 
     def __post_init__(self) -> None:
@@ -118,6 +119,7 @@ class Settings:
         optional("PORT", "port", int, 1)
         optional("LOG_LEVEL", "log_level", str)
         optional("ACCESS_LOG", "access_log", bool)
+        optional("LOG_FLUSH_INTERVAL", "log_flush_interval", float, 0)
         optional("SHUTDOWN_TIMEOUT", "shutdown_timeout", int, 0)
 
         db_url = values.get("database_url")

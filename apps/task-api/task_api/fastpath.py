@@ -29,9 +29,10 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from task_api.routes import list_page
+from task_api.routes import ListQuery, list_page, parse_list_query
 
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+QUERY_CACHE_SIZE = 256
 
 
 class ListFastPath:
@@ -50,6 +51,8 @@ class ListFastPath:
         self.pool_getter = pool_getter
         # The app's own dict (filled by add_exception_handler), looked up by the exception's MRO.
         self.exception_handlers = exception_handlers
+        # Valid query strings already parsed (clients repeat the same few): the model, not the page.
+        self._queries: dict[bytes, ListQuery] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
@@ -60,9 +63,15 @@ class ListFastPath:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
-        # What Starlette's request.query_params gives, as a dict: the last of repeated names counts.
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         try:
+            raw_query = scope["query_string"]
+            query = self._queries.get(raw_query)
+            if query is None:
+                # What Starlette's request.query_params gives, as a dict: the last of repeated names counts.
+                query = parse_list_query(dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)))
+                if len(self._queries) >= QUERY_CACHE_SIZE:
+                    self._queries.clear()
+                self._queries[raw_query] = query
             body = await list_page(self.pool_getter(), principal, query)
         except Exception as exc:
             handler = next(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -63,6 +64,7 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.routes = routes
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _route_label(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -91,6 +93,13 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            labels = (scope["method"], self._route_label(scope), str(status))
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(*labels).inc()
+            labels = (scope["method"], self._route_label(scope), status)
+            children = self._children.get(labels)
+            if children is None:
+                # labels() per request takes a lock and builds the key from strings: look the
+                # two children up once per label set (as bounded as the metrics' own children).
+                values = (labels[0], labels[1], str(status))
+                children = (self.metrics.latency.labels(*values), self.metrics.requests.labels(*values))
+                self._children[labels] = children
+            children[0].observe(time.perf_counter() - start)
+            children[1].inc()

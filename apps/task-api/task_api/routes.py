@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from task_api import repository
 from task_api.auth import Principal
+from task_api.db import Pool
 from task_api.models import Task, TaskCreate, TaskPage, TaskStatus, TaskUpdate
 from task_api.repository import Scope
 
@@ -48,11 +48,11 @@ async def scope_of(user: Annotated[Principal, Depends(principal)]) -> Scope:
     return Scope(owner=user.subject, all_owners=user.is_admin)
 
 
-async def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> Pool:
     return request.app.state.pool
 
 
-Db = Annotated[asyncpg.Pool, Depends(pool)]
+Db = Annotated[Pool, Depends(pool)]
 
 
 NOT_FOUND = HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="task not found")
@@ -84,25 +84,22 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
     ]
 
 
-def _json_default(value: object) -> str:
-    # asyncpg returns its own UUID subclass, which orjson (exact types only) hands here.
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[str, str]) -> bytes:
-    """The list's JSON body for this caller and query; RequestValidationError when the query is invalid.
-
-    Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
-    ``GET /tasks`` without FastAPI's routing and request machinery (see that module).
-    """
+def parse_list_query(query_params: Mapping[str, str]) -> ListQuery:
+    """The list's query, validated; RequestValidationError (422) when it is invalid."""
     try:
-        query = ListQuery.model_validate(query_params)
+        return ListQuery.model_validate(query_params)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
+
+
+async def list_page(pool: Pool, user: Principal, query: ListQuery) -> bytes:
+    """The list's JSON body for this caller and (validated) query.
+
+    Shared by the route below and by :class:`task_api.fastpath.ListFastPath`, which serves
+    ``GET /tasks`` without FastAPI's routing and request machinery (see that module).
+    """
     rows, more = await repository.list_tasks(
         pool,
         Scope(owner=user.subject, all_owners=user.is_admin),
@@ -113,7 +110,20 @@ async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[s
         due_after=query.due_after,
     )
     page = {
-        "items": [dict(row) for row in rows],
+        # The keys of repository.LIST_COLUMNS, in their order (a literal: the cheapest dict to build).
+        "items": [
+            {
+                "id": id_,
+                "owner": owner,
+                "title": title,
+                "description": description,
+                "status": status,
+                "due_date": due_date,
+                "created_at": created_at,
+                "updated_at": updated_at,
+            }
+            for id_, owner, title, description, status, due_date, created_at, updated_at in rows
+        ],
         "limit": query.limit,
         "offset": query.offset,
         "next_offset": query.offset + query.limit if more else None,
@@ -121,7 +131,7 @@ async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[s
     # orjson writes what TaskPage's pydantic serialiser writes (UUID, ISO date, UTC as "Z",
     # microseconds only when not zero, the same string escapes), byte for byte:
     # tests/test_tasks.py::test_list_body_is_what_the_task_page_model_gives.
-    return orjson.dumps(page, default=_json_default, option=orjson.OPT_UTC_Z)
+    return orjson.dumps(page)
 
 
 # The hot path (see bench/profile_app.py): FastAPI's per-parameter solving and the
@@ -131,7 +141,8 @@ async def list_page(pool: asyncpg.Pool, user: Principal, query_params: Mapping[s
 # documented one (OpenAPI) and the fallback.
 @router.get("", response_model=TaskPage, openapi_extra={"parameters": _query_parameters(ListQuery)})
 async def list_tasks(request: Request) -> Response:
-    body = await list_page(request.app.state.pool, _principal(request), dict(request.query_params))
+    user = _principal(request)
+    body = await list_page(request.app.state.pool, user, parse_list_query(dict(request.query_params)))
     return Response(body, media_type="application/json")
 
 

@@ -90,3 +90,20 @@ def test_fast_path_is_counted_under_the_route_template(clients, tokens, user):
     text = fast_client.get("/metrics").text
     assert 'task_api_http_requests_total{method="GET",route="/tasks",status="200"}' in text
     assert 'task_api_http_requests_total{method="GET",route="/tasks",status="422"}' in text
+
+
+def test_a_repeated_query_still_reads_the_database_every_time(clients, tokens, user):
+    """The fast path remembers parsed query strings, never pages: a write shows at once."""
+    fast_client, route_client = clients
+    headers = tokens.headers(user)
+    seen = []
+    for i in range(3):
+        assert fast_client.get("/tasks?limit=2&limit=5", headers=headers).status_code == 200
+        seen.append([t["title"] for t in fast_client.get("/tasks?limit=5", headers=headers).json()["items"]])
+        assert route_client.post("/tasks", json={"title": f"write {i}"}, headers=headers).status_code == 201
+    assert seen == [[], ["write 0"], ["write 1", "write 0"]]
+    # Another user with the same query string gets their own page; an invalid one stays a 422.
+    other = tokens.headers(f"{user}-other")
+    assert fast_client.get("/tasks?limit=5", headers=other).json()["items"] == []
+    for _unused in range(2):
+        assert fast_client.get("/tasks?limit=0", headers=headers).status_code == 422

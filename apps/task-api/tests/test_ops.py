@@ -116,6 +116,14 @@ def test_settings_from_env_defaults_and_derived_jwks_url():
     assert settings.oidc_authorized_parties == ("task-api", "task-api-cli")
     assert settings.access_log is False
     assert settings.log_level == "DEBUG"
+    assert settings.log_flush_interval == 0.25
+
+
+def test_settings_read_the_log_flush_interval():
+    base = {"TASK_API_DATABASE_URL": "postgresql://task-api@db/tasks", "TASK_API_OIDC_ISSUER": "https://kc/realms/r"}
+    assert Settings.from_env({**base, "TASK_API_LOG_FLUSH_INTERVAL": "0"}).log_flush_interval == 0
+    with pytest.raises(ConfigError, match="LOG_FLUSH_INTERVAL='-1' must be at least 0"):
+        Settings.from_env({**base, "TASK_API_LOG_FLUSH_INTERVAL": "-1"})
 
 
 def test_settings_read_the_authorized_parties_as_a_list():
@@ -159,6 +167,97 @@ def test_log_records_are_json_with_request_id_and_fields():
     assert entry["level"] == "info"
     assert entry["request_id"] == "rid-1"
     assert entry["status"] == 201
+
+
+def test_access_log_is_one_json_line_per_request(client, tokens, user):
+    """The access line's content, as the log collectors parse it; probes are quiet at INFO."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("task_api.access")
+    previous = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/tasks?limit=5", headers={**tokens.headers(user), "X-Request-ID": "rid-access"})
+        assert response.status_code == 200
+        assert client.get("/tasks/not-a-uuid", headers=tokens.headers(user)).status_code == 422
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(previous)
+    entries = [json.loads(line) for line in lines]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/tasks", 200),
+        ("GET", "/tasks/not-a-uuid", 422),
+    ]
+    first = entries[0]
+    assert set(first) == {"ts", "level", "logger", "msg", "request_id", "method", "path", "status", "duration_ms"}
+    assert (first["level"], first["logger"], first["msg"], first["request_id"]) == (
+        "info",
+        "task_api.access",
+        "request",
+        "rid-access",
+    )
+    assert isinstance(first["duration_ms"], float) and first["duration_ms"] >= 0
+    assert first["ts"].endswith("+00:00") and len(first["ts"]) == len("2026-01-01T00:00:00.000+00:00")
+
+
+class RecordingStream:
+    """A stream double: what was written, and what had been written at each flush."""
+
+    def __init__(self) -> None:
+        self.written = ""
+        self.flushed: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written += text
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushed.append(self.written)
+
+
+def _record(level: int, msg: str) -> logging.LogRecord:
+    return logging.LogRecord("task_api.test", level, __file__, 1, msg, (), None)
+
+
+def test_log_lines_below_warning_are_flushed_in_batches_and_warnings_at_once():
+    from task_api.logs import BatchingStreamHandler
+
+    stream = RecordingStream()
+    handler = BatchingStreamHandler(stream, flush_interval=0.2)
+    handler.setFormatter(JsonFormatter())
+    handler.handle(_record(logging.INFO, "first"))
+    handler.handle(_record(logging.INFO, "second"))
+    assert [json.loads(line)["msg"] for line in stream.written.splitlines()] == ["first", "second"]
+    assert stream.flushed == []  # written, not yet flushed
+    handler.handle(_record(logging.WARNING, "third"))
+    assert [json.loads(line)["msg"] for line in stream.flushed[-1].splitlines()] == ["first", "second", "third"]
+    flushes = len(stream.flushed)
+    handler.handle(_record(logging.INFO, "fourth"))
+    deadline = time.monotonic() + 5
+    while len(stream.flushed) == flushes:  # no further record needed: the interval flushes it
+        assert time.monotonic() < deadline, "an INFO line was never flushed"
+        time.sleep(0.02)
+    assert stream.flushed[-1].splitlines()[-1] == stream.written.splitlines()[-1]
+    assert json.loads(stream.flushed[-1].splitlines()[-1])["msg"] == "fourth"
+
+
+def test_log_flush_interval_zero_flushes_every_line():
+    from task_api.logs import BatchingStreamHandler
+
+    stream = RecordingStream()
+    handler = BatchingStreamHandler(stream, flush_interval=0)
+    handler.setFormatter(JsonFormatter())
+    for msg in ("a", "b"):
+        handler.handle(_record(logging.DEBUG, msg))
+    assert [len(flushed.splitlines()) for flushed in stream.flushed] == [1, 2]
 
 
 def _free_port() -> int:

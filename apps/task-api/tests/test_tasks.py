@@ -150,6 +150,67 @@ def test_other_roles_do_not_grant_admin(client, tokens, user):
     assert client.get(f"/tasks/{task['id']}", headers=headers).status_code == 404
 
 
+def test_list_rows_do_not_depend_on_the_session_s_time_zone_or_date_style(client, tokens, user, database_url):
+    """The list's SQL formats its timestamps itself: a server or role with other settings writes the same text."""
+    import asyncio
+
+    import asyncpg
+    from task_api import repository
+    from task_api.repository import Scope
+
+    headers = tokens.headers(user)
+    create(client, headers, title="zoned", due_date="2026-03-01")
+    sql, params = repository._page_query(
+        Scope(owner=user), limit=20, offset=0, status=None, due_before=None, due_after=None
+    )
+
+    async def rows(**settings: str) -> list[tuple]:
+        conn = await asyncpg.connect(database_url, server_settings=settings)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql, *params)]
+        finally:
+            await conn.close()
+
+    utc = asyncio.run(rows(TimeZone="UTC", DateStyle="ISO, MDY"))
+    assert len(utc) == 1 and utc[0][6].endswith("Z") and "T" in utc[0][6]
+    assert asyncio.run(rows(TimeZone="America/St_Johns", DateStyle="SQL, DMY")) == utc
+    assert asyncio.run(rows(TimeZone="Asia/Kathmandu", DateStyle="German")) == utc
+
+
+def test_list_formats_only_the_page_s_rows(client, tokens, user, database_url):
+    """PostgreSQL formats the page's timestamps after the LIMIT, not for every row it sorts or skips."""
+    import asyncio
+    import json
+
+    import asyncpg
+    from task_api import repository
+    from task_api.repository import Scope
+
+    headers = tokens.headers(user)
+    for i in range(5):
+        create(client, headers, title=f"row {i}")
+    sql, params = repository._page_query(
+        Scope(owner=user), limit=2, offset=1, status=None, due_before=None, due_after=None
+    )
+
+    async def plan() -> dict:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return json.loads(await conn.fetchval("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, *params))[0]["Plan"]
+        finally:
+            await conn.close()
+
+    top = asyncio.run(plan())
+    assert any("to_char" in column for column in top["Output"])
+    below = list(top.get("Plans", []))
+    while below:
+        node = below.pop()
+        assert not any("to_char" in column for column in node.get("Output", [])), node["Node Type"]
+        below.extend(node.get("Plans", []))
+    response = client.get("/tasks?limit=2&offset=1", headers=headers)
+    assert [t["title"] for t in response.json()["items"]] == ["row 3", "row 2"]
+
+
 def test_list_body_is_what_the_task_page_model_gives(client, tokens, user, database_url):
     """PostgreSQL writes the list's JSON: byte for byte what TaskPage would give, and the same query errors."""
     import asyncio
