@@ -536,6 +536,21 @@ def test_unneeded_flow_is_denied(flow, policies, pods):
     )
 
 
+# Flows the server's own policy refuses too, not only the client's egress: a rule left at
+# one end is a flow waiting for the other end to open.
+REFUSED_BY_THE_SERVER = [
+    ("task-api", "keycloak", 8080, "TCP"),  # the Task API fetches keys at https://keycloak.local
+]
+
+
+@pytest.mark.parametrize("flow", REFUSED_BY_THE_SERVER, ids=_flow_id)
+def test_the_server_refuses_the_flow_itself(flow, policies, pods):
+    client, server, port, protocol = flow
+    on_wire = wire_port(pods[client], pods[server], port)
+    _egress, ingress = admitted(policies, pods[client], pods[server], on_wire, protocol)
+    assert not ingress, f"{server}'s policy admits {client} on {on_wire}/{protocol} (app port {port})"
+
+
 def test_the_pairs_of_the_table_are_meshed_as_the_platform_says(pods):
     # The table's port choices rest on these; a change of gauntlet_linkerd_inject_namespaces
     # must show up here, not silently turn 4143 flows into app-port flows.
