@@ -179,7 +179,8 @@ def test_argocd_secret_holds_the_generated_keys_and_keeps_upstream_labels(platfo
     secret = argocd["objects"][("Secret", "argocd-secret")]
     assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
     data = secret_data(secret)
-    assert set(data) == {"admin.password", "admin.passwordMtime", "server.secretkey", "oidc.keycloak.clientSecret"}
+    assert set(data) == {"admin.password", "admin.passwordMtime", "server.secretkey", "oidc.keycloak.clientSecret",
+                         "webhook.gogs.secret"}  # fmt: skip
     assert data["server.secretkey"] == credential(platform_render, "argocd/server-secretkey")
     assert data["oidc.keycloak.clientSecret"] == credential(platform_render, "keycloak/client-argocd")
 
