@@ -458,7 +458,8 @@ def _gitea_root_url(platform_render) -> str:
     (config,) = [o for p, o in platform_render.objects.items()
                  if p.parts[0] == "gitea" and o["kind"] == "Secret" and o["metadata"]["name"] == "gitea-config"]  # fmt: skip
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(base64.b64decode(config["data"]["app.ini"]).decode())
+    # app.ini starts with keys outside any section (APP_NAME, RUN_USER...).
+    parser.read_string("[__global__]\n" + base64.b64decode(config["data"]["app.ini"]).decode())
     return parser["server"]["ROOT_URL"]
 
 
@@ -509,4 +510,5 @@ def test_a_gitea_push_of_gitops_refreshes_the_application_only_when_signed(platf
 
 def test_repo_server_trusts_the_local_ca_for_the_gitops_host(platform_render, argocd):
     certs = argocd["objects"][("ConfigMap", "argocd-tls-certs-cm")]["data"]
-    assert certs == {"gitea.local": (platform_render.credentials / "ca/ca.crt").read_text()}
+    assert list(certs) == ["gitea.local"]
+    assert certs["gitea.local"].strip() == (platform_render.credentials / "ca/ca.crt").read_text().strip()

@@ -438,9 +438,6 @@ MUST_NOT_TALK = [
     ("keycloak", "node", 2379, "TCP"),
     ("keycloak", "ingress-address", 443, "TCP"),  # Keycloak calls no other service
     ("keycloak", "traefik", 8443, "TCP"),
-    ("argocd-repo-server", "gitea", 3000, "TCP"),  # clones through Traefik, not the Service
-    ("gitea", "argocd-repo-server", 8081, "TCP"),  # the webhook reaches argocd-server only
-    ("gitea", "argocd-server", 8083, "TCP"),  # not its metrics
     ("argocd-server", "postgres", 5432, "TCP"),
     ("argocd-application-controller", "postgres", 5432, "TCP"),
     ("argocd-repo-server", "api-server", 6443, "TCP"),  # upstream mounts it no token
