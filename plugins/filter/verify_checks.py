@@ -40,6 +40,7 @@ FILTERS = {
     "verify_pod_problems": vc.pod_problems,
     "verify_pods": vc.pods_row,
     "verify_argocd_app": vc.argocd_app_row,
+    "verify_deployed_image": vc.deployed_image_row,
     "verify_drone_repo": vc.drone_repo_row,
     "verify_keycloak_token": vc.keycloak_token_row,
     "verify_http_status": vc.http_status_row,

@@ -15,6 +15,7 @@ Stdlib only.
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import read_secret, write_secret
@@ -343,3 +344,65 @@ def ensure_token(
         raise ApiError(f"Gitea did not return the value of the new token {name!r} of {username}")
     write_secret(token_file, answer["sha1"])
     return {"changed": True, "action": action}
+
+
+def _secret_mark(hook_id, secret: str) -> str:
+    """What the state file records: the hook's id and a sha256 of the secret it was given."""
+    return f"{hook_id} {hashlib.sha256(secret.encode('utf-8')).hexdigest()}"
+
+
+def ensure_webhook(
+    client: GiteaClient,
+    owner: str,
+    repo: str,
+    hook_url: str,
+    secret: str,
+    state_file: str,
+    events: list[str],
+    branch_filter: str = "",
+    check_mode: bool = False,
+) -> dict:
+    """A ``gitea``-type JSON webhook of ``owner/repo`` to ``hook_url``, signed with ``secret``.
+
+    Gitea API v1 (routers/api/v1/api.go, group ``/repos/{owner}/{repo}/hooks``, repository
+    admins only): GET lists, POST creates (CreateHookOption), PATCH ``/{id}`` edits
+    (EditHookOption). Gitea never returns a hook's secret (services/webhook/general.go
+    ToHook puts only ``url`` and ``content_type`` into ``config``), so whether the hook holds
+    the current secret is known from ``state_file``: ``<hook id> <sha256 of the secret>``,
+    written when the secret was last sent. The hook is found by its URL; more than one
+    hook to that URL is reduced to one.
+    """
+    base = f"/repos/{_q(owner)}/{_q(repo)}/hooks"
+    hooks = [h for h in client.get_all(base) if (h.get("config") or {}).get("url") == hook_url]
+    config = {"url": hook_url, "content_type": "json", "http_method": "post", "secret": secret}
+    wanted = {"events": sorted(events), "branch_filter": branch_filter, "active": True}
+    if not hooks:
+        if check_mode:
+            return {"changed": True, "action": "created"}
+        answer = client.call("POST", base, {"type": "gitea", "config": config, **wanted}, ok=(201,)).json() or {}
+        if not answer.get("id"):
+            raise ApiError(f"Gitea did not return the id of the new webhook of {owner}/{repo} to {hook_url}")
+        write_secret(state_file, _secret_mark(answer["id"], secret))
+        return {"changed": True, "action": "created", "id": answer["id"]}
+    hook, extra = hooks[0], hooks[1:]
+    if hook.get("type") != "gitea":
+        raise ApiError(
+            f"the webhook {hook['id']} of {owner}/{repo} to {hook_url} is of type {hook.get('type')!r}, not 'gitea'; "
+            "delete it in the repository's settings (Webhooks) and run again"
+        )
+    have = {
+        "events": sorted(hook.get("events") or []),
+        "branch_filter": hook.get("branch_filter") or "",
+        "active": bool(hook.get("active")),
+    }
+    same_secret = read_secret(state_file) == _secret_mark(hook["id"], secret)
+    same_config = (hook.get("config") or {}).get("content_type") == "json"
+    if have == wanted and same_secret and same_config and not extra:
+        return {"changed": False, "action": "kept", "id": hook["id"]}
+    if check_mode:
+        return {"changed": True, "action": "updated", "id": hook["id"]}
+    client.call("PATCH", f"{base}/{hook['id']}", {"config": config, **wanted})
+    write_secret(state_file, _secret_mark(hook["id"], secret))
+    for duplicate in extra:
+        client.call("DELETE", f"{base}/{duplicate['id']}", ok=(204,))
+    return {"changed": True, "action": "updated", "id": hook["id"]}

@@ -592,6 +592,100 @@ def argocd_app_row(result, name: str, namespace: str = "argocd") -> dict:
     return make_row("argocd", target, FAIL, lines + _limited(bad))
 
 
+# -- 5b. The image the Task API runs ---------------------------------------------------
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _split_image(image: str) -> tuple[str, str, str]:
+    """(repository with registry, tag, digest) of ``repo[:tag][@sha256:..]``; missing parts empty."""
+    name, _sep, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :], digest
+    return name, "", digest
+
+
+def deployed_image_row(
+    pods_result,
+    deployment_result,
+    pushes_result=None,
+    container: str = "task-api",
+    target: str = "task-api",
+    push_account: str = "",
+) -> dict:
+    """Which image the pods run (spec image and status imageID digest), and that it is the one
+    gitops deploys (the Deployment Argo CD applied from gitops: the promoter writes
+    ``<tag>@sha256:...``) and, when ``pushes_result`` is given, the one the registry recorded for
+    that tag (the token server's ``GET /pushes``: exactly one push, by ``push_account``)."""
+    for result, what in ((deployment_result, "Deployment"), (pods_result, "pods")):
+        error = task_error(result, expect="resources")
+        if error:
+            return make_row("image", target, FAIL, f"reading the {what}: {error}")
+    deployments = deployment_result.get("resources") or []
+    if not deployments:
+        return make_row("image", target, FAIL, "the Deployment does not exist: Argo CD has not synced gitops yet")
+    spec_containers = ((deployments[0].get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    wanted = next((c.get("image") for c in spec_containers if c.get("name") == container), None)
+    if not wanted:
+        return make_row("image", target, FAIL, f"the Deployment has no container {container!r}")
+    repository, tag, digest = _split_image(wanted)
+    lines = [f"gitops deploys {wanted}"]
+    problems = []
+    if not _DIGEST.fullmatch(digest or ""):
+        problems.append(
+            f"gitops names {repository}:{tag} without a digest: no build was promoted yet "
+            "(the promoter writes <tag>@sha256:..., docs/drone.md)"
+        )
+    running = []
+    for pod in pods_result.get("resources") or []:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+            continue
+        name = meta.get("name", "?")
+        status = next(
+            (c for c in (pod.get("status") or {}).get("containerStatuses") or [] if c.get("name") == container), None
+        )
+        spec_image = next(
+            (c.get("image") for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == container), ""
+        )
+        image_id = (status or {}).get("imageID") or ""
+        found = _DIGEST.search(image_id)
+        running.append(name)
+        lines.append(f"{name} runs {spec_image or '?'} (imageID {image_id or 'not reported'})")
+        if spec_image != wanted:
+            problems.append(f"{name} runs {spec_image or 'no such container'}, not {wanted}: rollout not finished")
+        elif not found:
+            problems.append(f"{name}: the kubelet reports no image digest (imageID {image_id or 'empty'})")
+        elif digest and found.group(0) != digest:
+            problems.append(f"{name} runs digest {found.group(0)}, gitops names {digest}")
+    if not running:
+        problems.append(f"no Running pod of {target}")
+    if pushes_result is not None:
+        error = task_error(pushes_result, expect="status")
+        if not error and pushes_result.get("status") != 200:
+            error = f"answered {pushes_result.get('status')}: {_json_body(pushes_result) or pushes_result.get('msg')}"
+        pushes = ((pushes_result.get("json") or {}).get("pushes") if not error else None) or []
+        if error:
+            problems.append(f"the registry's push record (GET /pushes): {error}")
+        elif len(pushes) != 1:
+            said = "; ".join(f"{p.get('digest')} by {p.get('account')} at {p.get('time')}" for p in pushes) or "none"
+            problems.append(f"the registry recorded {len(pushes)} pushes of {repository}:{tag}, not one: {said}")
+        else:
+            (push,) = pushes
+            lines.append(f"the registry recorded one push of :{tag}: {push.get('digest')} by {push.get('account')}")
+            if digest and push.get("digest") != digest:
+                problems.append(f"the last build pushed {push.get('digest')} as :{tag}, gitops names {digest}")
+            if push_account and push.get("account") != push_account:
+                problems.append(f":{tag} was pushed by {push.get('account')}, not the CI account {push_account}")
+    else:
+        lines.append("push record not checked (needs HTTPS to the registry's token server)")
+    if problems:
+        return make_row("image", target, FAIL, _limited(problems) + lines)
+    return make_row("image", target, OK, [f"{len(running)} pod(s) run {repository}:{tag}@{digest}", *lines[1:]])
+
+
 # -- 6. Drone --------------------------------------------------------------------------
 
 

@@ -27,8 +27,9 @@ UPSTREAM_BUNDLE = True
 INVENTORY_VARS = {"gauntlet_linkerd_enabled": False}
 # The images row has its own module (test_verify_images.py): kwok leaves imageID empty, so here
 # it would only say "pending". The certificates rows read files on the hosts and Traefik's Secret,
-# which the monitoring stage alone does not create (unit and module tests cover them).
-SKIP_ARGOCD = ["--skip-tags", "verify_argocd,verify_images,verify_certificates"]
+# which the monitoring stage alone does not create (unit and module tests cover them). The Task
+# API image check (verify_image) needs the Task API's Deployment: its own test below.
+SKIP_ARGOCD = ["--skip-tags", "verify_argocd,verify_images,verify_certificates,verify_image"]
 RUNS: dict[str, object] = {}
 _ROW = re.compile(r'^\s*"?\| (\S+)\s+\| (.+?)\s+\| (OK|FAIL|SKIP)\s+\| ?(.*?)"?,?$')
 
@@ -91,6 +92,71 @@ def test_verify_with_the_api_only_passes_and_names_what_it_did_not_check(k3s_clu
         ("grafana", "not checked: needs HTTPS to Grafana (verify_api_only)"),
     }, rows
     assert run.changed == 0, run.recap
+
+
+IMAGE = "registry.local:5000/gauntlet/task-api"
+DIGEST = "sha256:" + "d" * 64
+
+
+def _task_api_pods(plane):
+    pods = plane.resource("v1", "Pod")
+    return list(pods.get(namespace="task-api", label_selector="app.kubernetes.io/name=task-api").items)
+
+
+def test_the_image_row_compares_the_running_digest_with_gitops(k3s_cluster):
+    """kwok (v0.8.0, kustomize/stage/pod/general/pod-ready.yaml) fills containerStatuses without
+    imageID, which a kubelet sets from the pulled image: the test writes it into the pod status
+    through the API, as the kubelet would, then asks verify which image runs."""
+    import time
+
+    plane = k3s_cluster.plane
+    plane.resource("v1", "Namespace").create(body={"metadata": {"name": "task-api"}})
+    labels = {"app.kubernetes.io/name": "task-api"}
+    plane.resource("apps/v1", "Deployment").create(
+        namespace="task-api",
+        body={
+            "metadata": {"name": "task-api", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "task-api", "image": f"{IMAGE}:abc@{DIGEST}"}]},
+                },
+            },
+        },
+    )
+    deadline = time.monotonic() + 120
+    while not [p for p in _task_api_pods(plane) if p.status.phase == "Running"]:
+        assert time.monotonic() < deadline, "kwok did not run the Task API pod"
+        time.sleep(2)
+    (pod,) = _task_api_pods(plane)
+    assert not any(getattr(c, "imageID", None) for c in pod.status.containerStatuses or []), "kwok sets imageID now"
+
+    def set_image_id(digest):
+        from kubernetes.client import CoreV1Api
+
+        statuses = [c.to_dict() for c in pod.status.containerStatuses]
+        for c in statuses:
+            c["imageID"] = f"{IMAGE}@{digest}"
+        core = CoreV1Api(plane.api_client())
+        plane.netns.call(core.patch_namespaced_pod_status, pod.metadata.name, "task-api",
+                         {"status": {"containerStatuses": statuses}})  # fmt: skip
+
+    def image_row():
+        run = k3s_cluster.run("verify.yml", "--tags", "verify_image", "-e", "verify_api_only=true")
+        return run, [r for r in table(run.stdout) if r[0] == "image"]
+
+    set_image_id(DIGEST)
+    run, rows = image_row()
+    assert run.returncode == 0, run.explain()
+    assert len(rows) == 1 and rows[0][:3] == ("image", "task-api/task-api", "OK"), rows
+    assert DIGEST in rows[0][3], rows
+    other = "sha256:" + "e" * 64
+    set_image_id(other)
+    run, rows = image_row()
+    assert run.returncode != 0 and rows and rows[0][2] == "FAIL", rows
+    assert other in run.stdout and "gitops names" in run.stdout
 
 
 def test_report_timings(record_property):

@@ -41,6 +41,7 @@ GITEA_PLAY = """
     __gitea_ci_password: "{{ lookup('gauntlet.platform.credential', 'gitea/ci-password', dir=gauntlet_credentials_dir) }}"
     __gitea_clone_password: "{{ lookup('gauntlet.platform.credential', 'gitea/clone-password', dir=gauntlet_credentials_dir) }}"
     __gitea_gitops_password: "{{ lookup('gauntlet.platform.credential', 'gitea/gitops-password', dir=gauntlet_credentials_dir) }}"
+    __gitea_argocd_webhook_secret: "{{ lookup('gauntlet.platform.credential', 'argocd/gitea-webhook-secret', dir=gauntlet_credentials_dir) }}"
   tasks:
     - name: The role's configure tasks
       ansible.builtin.import_role:
@@ -91,6 +92,7 @@ COMMON = {
     },
     "gauntlet_postgres_host": "db",
     "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
+    "gauntlet_namespaces": {"argocd": "argocd", "gitea": "gitea", "drone": "drone"},
     "gauntlet_pypi_owner": "gauntlet-packages",
     "gauntlet_registry_accounts": {
         "node": {"name": "gauntlet-node", "credential": "registry/node-password"},
@@ -111,7 +113,7 @@ def write_credential(folder: Path, name: str, value: str):
     path.chmod(0o600)
 
 
-def play(tmp_path, text, extra, start_at):
+def play(tmp_path, text, extra, start_at, *options):
     playbook = tmp_path / "harness.yml"
     playbook.write_text(text)
     done = subprocess.run(
@@ -126,6 +128,7 @@ def play(tmp_path, text, extra, start_at):
             json.dumps(extra),
             "--start-at-task",
             start_at,
+            *options,
         ],
         capture_output=True,
         text=True,
@@ -159,7 +162,7 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
              "gitea_source_dir": str(REPO)}  # fmt: skip
     start = "configure | Accounts of Argo CD and of the CI"
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
-    assert changed == 7, out[-3000:]
+    assert changed == 8, out[-3000:]
     assert {"argocd", "gauntlet-ci", "drone-clone", "gitops-bump"} <= set(gitea.users)
     assert gitea.users["argocd"]["password"] == (credentials / "gitea/argocd-password").read_text().strip()
     assert gitea.orgs == {"gauntlet": {"visibility": "private"}}
@@ -193,7 +196,17 @@ def test_gitea_configure_creates_everything_then_changes_nothing(gitea, tmp_path
     assert bump_token["scopes"] == ["write:repository"] and "gauntlet-ci" not in gitea.tokens
     assert (credentials / "gitea/ci-token").read_text().strip() == bump_token["sha1"]
     assert ADMIN_PASSWORD not in out and app["client_secret"] not in out
+    # gitops pushes of main are sent to Argo CD's webhook in the cluster, signed with the
+    # credential the argocd role puts into argocd-secret (webhook.gogs.secret).
+    (hook,) = gitea.hooks[("gauntlet", "gitops")].values()
+    webhook_secret = (credentials / "argocd/gitea-webhook-secret").read_text().strip()
+    assert (credentials / "argocd/gitea-webhook-secret").stat().st_mode & 0o777 == 0o600
+    assert hook == {"type": "gitea", "url": "http://argocd-server.argocd.svc/api/webhook", "content_type": "json",
+                    "secret": webhook_secret, "events": ["push"], "branch_filter": "main", "active": True}  # fmt: skip
+    assert ("gauntlet", "task-api") not in gitea.hooks and webhook_secret not in out
 
+    out, changed = play(tmp_path, GITEA_PLAY, extra, start, "--check")
+    assert changed == 0, out[-3000:]
     out, changed = play(tmp_path, GITEA_PLAY, extra, start)
     assert changed == 0, out[-3000:]
     assert "'task-api': 'none'" in out.replace('"', "'")

@@ -12,8 +12,10 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
+import argocd_webhook
 import gitops_render
 import pytest
 import yaml
@@ -24,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 UPSTREAM_MANIFEST = "argo-cd/v3.5.1/install.yaml"  # in the upstream folder (tests/upstream.py)
 CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 NAMESPACE = "argocd"
-REPO_URL = "http://gitea-http.gitea.svc:3000/gauntlet/gitops.git"  # the contract in group_vars/all/platform.yml
+# Gitea's public name (ROOT_URL), so that Gitea's push notices match the Application.
+REPO_URL = "https://gitea.local/gauntlet/gitops.git"
 CONTAINER_KEYS = ("initContainers", "containers")
 
 
@@ -176,7 +179,8 @@ def test_argocd_secret_holds_the_generated_keys_and_keeps_upstream_labels(platfo
     secret = argocd["objects"][("Secret", "argocd-secret")]
     assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
     data = secret_data(secret)
-    assert set(data) == {"admin.password", "admin.passwordMtime", "server.secretkey", "oidc.keycloak.clientSecret"}
+    assert set(data) == {"admin.password", "admin.passwordMtime", "server.secretkey", "oidc.keycloak.clientSecret",
+                         "webhook.gogs.secret"}  # fmt: skip
     assert data["server.secretkey"] == credential(platform_render, "argocd/server-secretkey")
     assert data["oidc.keycloak.clientSecret"] == credential(platform_render, "keycloak/client-argocd")
 
@@ -445,3 +449,66 @@ def test_verify_failure_report_names_each_cause(render_tools, tmp_path):
     assert "Deployment task-api/task-api: Synced, Degraded: ImagePullBackOff" in report
     assert "Service task-api/task-api" not in report, "healthy resources are not listed"
     assert "- other: no such Application in namespace argocd" in report
+
+
+# --- Gitea's push notices (issue 15 item 5) ---------------------------------------------------
+def _gitea_root_url(platform_render) -> str:
+    import configparser
+
+    (config,) = [o for p, o in platform_render.objects.items()
+                 if p.parts[0] == "gitea" and o["kind"] == "Secret" and o["metadata"]["name"] == "gitea-config"]  # fmt: skip
+    parser = configparser.ConfigParser(interpolation=None)
+    # app.ini starts with keys outside any section (APP_NAME, RUN_USER...).
+    parser.read_string("[__global__]\n" + base64.b64decode(config["data"]["app.ini"]).decode())
+    return parser["server"]["ROOT_URL"]
+
+
+def _gitea_push(secret: str, root_url: str, branch="main") -> tuple[dict, bytes]:
+    """A push notice for gitops as Gitea signs it (the Gitea double's push_delivery)."""
+    sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
+    from service_doubles import GiteaDouble
+
+    gitea = GiteaDouble("root", "root-password-0123456789")
+    try:
+        gitea.root_url = root_url
+        gitea.repos[("gauntlet", "gitops")] = {"default_branch": "main", "collaborators": {}}
+        gitea.hooks[("gauntlet", "gitops")] = {1: {"type": "gitea", "url": "http://argocd-server.argocd.svc/api/webhook",
+                                                   "content_type": "json", "secret": secret, "events": ["push"],
+                                                   "branch_filter": "", "active": True}}  # fmt: skip
+        ((_unused, headers, body),) = gitea.push_delivery("gauntlet", "gitops", branch, "c" * 40, ["task-api/x.yaml"])
+    finally:
+        gitea.close()
+    return headers, body
+
+
+def test_webhook_secret_is_the_credential_gitea_signs_with(platform_render, argocd):
+    data = secret_data(argocd["objects"][("Secret", "argocd-secret")])
+    path = platform_render.credentials / "argocd/gitea-webhook-secret"
+    assert data["webhook.gogs.secret"] == credential(platform_render, "argocd/gitea-webhook-secret")
+    assert len(data["webhook.gogs.secret"]) >= 32 and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_gitea_push_of_gitops_refreshes_the_application_only_when_signed(platform_render, argocd):
+    """Argo CD's decision (tests/argocd_webhook.py, argo-cd v3.5.1) on what Gitea sends, with
+    the rendered argocd-secret, Gitea's rendered ROOT_URL and the rendered Applications."""
+    secret = secret_data(argocd["objects"][("Secret", "argocd-secret")])["webhook.gogs.secret"]
+    apps = [o for o in argocd["app_list"] if o["kind"] == "Application"]
+    root_url = _gitea_root_url(platform_render)
+    headers, body = _gitea_push(secret, root_url)
+    payload = argocd_webhook.parse("POST", "/api/webhook", headers, body, secret)
+    assert argocd_webhook.refreshed(payload, apps) == ["task-api"]
+    # Signed with anything else: refused (401), nothing refreshed.
+    forged_headers, forged_body = _gitea_push("not-the-secret", root_url)
+    with pytest.raises(argocd_webhook.Refused) as refused:
+        argocd_webhook.parse("POST", "/api/webhook", forged_headers, forged_body, secret)
+    assert refused.value.status == 401
+    # The in-cluster URL the Applications used before would never match Gitea's html_url.
+    in_cluster = [{**a, "spec": {**a["spec"], "source": {**a["spec"]["source"],
+                   "repoURL": "http://gitea-http.gitea.svc:3000/gauntlet/gitops.git"}}} for a in apps]  # fmt: skip
+    assert argocd_webhook.refreshed(payload, in_cluster) == []
+
+
+def test_repo_server_trusts_the_local_ca_for_the_gitops_host(platform_render, argocd):
+    certs = argocd["objects"][("ConfigMap", "argocd-tls-certs-cm")]["data"]
+    assert list(certs) == ["gitea.local"]
+    assert certs["gitea.local"].strip() == (platform_render.credentials / "ca/ca.crt").read_text().strip()

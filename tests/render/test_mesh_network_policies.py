@@ -216,7 +216,13 @@ MUST_TALK = [
     ("task-api", "linkerd-destination", 8086, "TCP", True),
     ("task-api", "linkerd-destination", 8090, "TCP", True),
     ("task-api", "linkerd-identity", 8080, "TCP", True),
-    ("argocd-repo-server", "gitea", 3000, "TCP", False),
+    # The repo-server clones gitops at Gitea's public name (argocd_gitops_repo_url, so Gitea's
+    # push notices match the Application): through Traefik, on the ingress address.
+    ("argocd-repo-server", "traefik", 8443, "TCP", False),
+    ("argocd-repo-server", "ingress-address", 443, "TCP", False),
+    # Gitea's push notices of gitops to Argo CD's /api/webhook (gitea_argocd_webhook_url:
+    # Service argocd-server port 80 -> the pod's 8080).
+    ("gitea", "argocd-server", 8080, "TCP", False),
     ("drone", "gitea", 3000, "TCP", False),
     ("gitops-promote", "gitea", 3000, "TCP", False),  # Gitea API (roles/drone/files/gitops_promote.py)
     ("gitops-promote", "registry-token", REGISTRY_TOKEN_PORT, "TCP", False),  # the registry's push record
@@ -446,7 +452,6 @@ MUST_NOT_TALK = [
     ("keycloak", "node", 2379, "TCP"),
     ("keycloak", "ingress-address", 443, "TCP"),  # Keycloak calls no other service
     ("keycloak", "traefik", 8443, "TCP"),
-    ("argocd-repo-server", "traefik", 8443, "TCP"),
     ("argocd-server", "postgres", 5432, "TCP"),
     ("argocd-application-controller", "postgres", 5432, "TCP"),
     ("argocd-repo-server", "api-server", 6443, "TCP"),  # upstream mounts it no token

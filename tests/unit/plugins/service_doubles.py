@@ -14,6 +14,7 @@ import base64
 import email.parser
 import email.policy
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -110,8 +111,9 @@ class _Server:
 class GiteaDouble(_Server):
     """Gitea: users, organisations, repositories (with git smart HTTP through `git http-backend`),
     collaborators, branch protection rules (stored, not enforced on pushes), OAuth2 apps, tokens,
-    web login, OAuth2 authorize, and the PyPI package registry of user accounts (upload, PEP 503
-    project pages, files)."""
+    web login, OAuth2 authorize, the PyPI package registry of user accounts (upload, PEP 503
+    project pages, files), and repository webhooks (stored; ``push_delivery`` builds the requests
+    Gitea would send, it sends nothing)."""
 
     def __init__(self, admin: str, admin_password: str, tls: tuple[str, str] | None = None):
         self.git_root = tempfile.mkdtemp(prefix="gitea-double-")
@@ -128,11 +130,76 @@ class GiteaDouble(_Server):
         self._next = 100
         # (owner, normalised project) -> version -> filename -> {sha256, content, requires_python}
         self.packages: dict[tuple[str, str], dict[str, dict[str, dict]]] = {}
+        # (owner, repo) -> hook id -> {type, url, content_type, secret, events, branch_filter, active}
+        self.hooks: dict[tuple[str, str], dict[int, dict]] = {}
+        # Set in tests to stand for ROOT_URL (the html_url of webhook payloads).
+        self.root_url = "https://gitea.local/"
         super().__init__(tls=tls)
 
     def _id(self) -> int:
         self._next += 1
         return self._next
+
+    @staticmethod
+    def _hook_json(hook_id: int, hook: dict) -> dict:
+        # go-gitea/gitea services/webhook/general.go ToHook: the secret is never returned.
+        return {
+            "id": hook_id,
+            "type": hook["type"],
+            "config": {"url": hook["url"], "content_type": hook["content_type"]},
+            "events": hook["events"],
+            "branch_filter": hook["branch_filter"],
+            "active": hook["active"],
+        }
+
+    def push_delivery(self, owner: str, repo: str, branch: str, after: str, changed: list[str]) -> tuple:
+        """What Gitea would send each active hook of owner/repo for a push to ``branch``: a list of
+        (url, headers, body bytes). Headers and signature as go-gitea/gitea
+        services/webhook/deliver.go addDefaultHeaders sets them (HMAC-SHA256 of the body with the
+        hook's secret, hex); the body carries the fields of a push payload Argo CD reads
+        (ref, before, after, repository.html_url and default_branch, commits[].modified)."""
+        meta = self.repos[(owner, repo)]
+        body = json.dumps(
+            {
+                "ref": f"refs/heads/{branch}",
+                "before": "0" * 40,
+                "after": after,
+                "commits": [{"id": after, "added": [], "removed": [], "modified": changed}],
+                "repository": {
+                    "name": repo,
+                    "full_name": f"{owner}/{repo}",
+                    "html_url": f"{self.root_url}{owner}/{repo}",
+                    "default_branch": meta["default_branch"],
+                },
+            }
+        ).encode()
+        out = []
+        for hook in self.hooks.get((owner, repo), {}).values():
+            if not hook["active"] or "push" not in hook["events"]:
+                continue
+            if hook["branch_filter"] and hook["branch_filter"] not in ("*", branch):
+                continue
+            sig256 = hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest() if hook["secret"] else ""
+            sig1 = hmac.new(hook["secret"].encode(), body, hashlib.sha1).hexdigest() if hook["secret"] else ""
+            delivery = secrets.token_hex(8)
+            headers = {
+                "Content-Type": "application/json",
+                "X-Gitea-Delivery": delivery,
+                "X-Gitea-Event": "push",
+                "X-Gitea-Event-Type": "push",
+                "X-Gitea-Signature": sig256,
+                "X-Gogs-Delivery": delivery,
+                "X-Gogs-Event": "push",
+                "X-Gogs-Event-Type": "push",
+                "X-Gogs-Signature": sig256,
+                "X-Hub-Signature": "sha1=" + sig1,
+                "X-Hub-Signature-256": "sha256=" + sig256,
+                "X-GitHub-Delivery": delivery,
+                "X-GitHub-Event": "push",
+                "X-GitHub-Event-Type": "push",
+            }
+            out.append((hook["url"], headers, body))
+        return out
 
     def close(self):
         super().close()
@@ -294,6 +361,50 @@ class GiteaDouble(_Server):
                     return 404, {}, {"message": "not found"}
                 found.update(body)
                 return 200, {}, {"rule_name": rule, **found}
+            # Webhooks (routers/api/v1/api.go group /repos/{owner}/{repo}/hooks: reqToken, reqAdmin).
+            case ("GET", ["repos", owner, name, "hooks"]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                hooks = self.hooks.get((owner, name), {})
+                return 200, {}, paged([self._hook_json(i, h) for i, h in sorted(hooks.items())])
+            case ("POST", ["repos", owner, name, "hooks"]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                config = body.get("config") or {}
+                if body.get("type") not in ("gitea", "gogs", "slack") or not config.get("url"):
+                    return 422, {}, {"message": "invalid hook type or missing config.url"}
+                if config.get("content_type") not in ("json", "form"):
+                    return 422, {}, {"message": "Invalid content type"}
+                hook_id = self._id()
+                self.hooks.setdefault((owner, name), {})[hook_id] = {
+                    "type": body["type"],
+                    "url": config["url"],
+                    "content_type": config["content_type"],
+                    "secret": config.get("secret", ""),
+                    "events": body.get("events") or ["push"],
+                    "branch_filter": body.get("branch_filter", ""),
+                    "active": bool(body.get("active", False)),
+                }
+                return 201, {}, self._hook_json(hook_id, self.hooks[(owner, name)][hook_id])
+            case ("PATCH", ["repos", owner, name, "hooks", hook_id]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                hook = self.hooks.get((owner, name), {}).get(int(hook_id))
+                if hook is None:
+                    return 404, {}, {"message": "not found"}
+                config = body.get("config") or {}
+                for key in ("url", "content_type", "secret"):
+                    if key in config:
+                        hook[key] = config[key]
+                for key in ("events", "branch_filter", "active"):
+                    if key in body:
+                        hook[key] = body[key]
+                return 200, {}, self._hook_json(int(hook_id), hook)
+            case ("DELETE", ["repos", owner, name, "hooks", hook_id]):
+                if self.permission(who, owner, name) != "admin":
+                    return 403, {}, {"message": "forbidden"}
+                gone = self.hooks.get((owner, name), {}).pop(int(hook_id), None)
+                return (204, {}, b"") if gone else (404, {}, {"message": "not found"})
             case ("GET", ["user", "applications", "oauth2"]):
                 mine = [self._app_json(i, secret=False) for i, a in sorted(self.apps.items()) if a["owner"] == who]
                 return 200, {}, paged(mine)

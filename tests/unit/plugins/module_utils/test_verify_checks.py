@@ -1006,3 +1006,98 @@ def test_render_table_empty_and_bad_rows():
 def test_failed_rows():
     rows = [vc.make_row("a", "b", "OK"), vc.make_row("c", "d", "FAIL")]
     assert vc.failed_rows(rows) == [rows[1]]
+
+
+# -- the image the Task API runs ---------------------------------------------------------------
+IMG_REPO = "registry.local:5000/gauntlet/task-api"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+def k8s(*objects):
+    return {"changed": False, "resources": list(objects)}
+
+
+def deployment(image):
+    return {"spec": {"template": {"spec": {"containers": [{"name": "task-api", "image": image}]}}}}
+
+
+def image_pod(name, image, image_id, phase="Running"):
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "task-api", "image": image}]},
+        "status": {"phase": phase, "containerStatuses": [{"name": "task-api", "image": image, "imageID": image_id}]},
+    }
+
+
+def pushes(*records, status=200):
+    return {"status": status, "json": {"repository": "gauntlet/task-api", "tag": "abc", "pushes": list(records)}}
+
+
+def test_deployed_image_ok_when_pods_gitops_and_push_record_agree():
+    wanted = f"{IMG_REPO}:abc@{DIGEST_A}"
+    row = vc.deployed_image_row(
+        k8s(
+            image_pod("task-api-1", wanted, f"{IMG_REPO}@{DIGEST_A}"),
+            image_pod("task-api-2", wanted, f"{IMG_REPO}@{DIGEST_A}"),
+        ),
+        k8s(deployment(wanted)),
+        pushes({"digest": DIGEST_A, "account": "gauntlet-ci", "time": "t"}),
+        push_account="gauntlet-ci",
+    )
+    assert row["result"] == "OK", row
+    assert row["detail"][0] == f"2 pod(s) run {IMG_REPO}:abc@{DIGEST_A}"
+    assert any("task-api-1 runs" in line and DIGEST_A in line for line in row["detail"])
+
+
+@pytest.mark.parametrize(
+    ("pods_", "push_records", "account", "expected"),
+    [
+        # The kubelet runs other bytes than gitops names.
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", f"{IMG_REPO}@{DIGEST_B}")], [{"digest": DIGEST_A, "account": "ci"}],
+         "ci", f"p runs digest {DIGEST_B}, gitops names {DIGEST_A}"),
+        # An old ReplicaSet's pod still runs the previous tag.
+        ([image_pod("old", f"{IMG_REPO}:prev@{DIGEST_B}", f"{IMG_REPO}@{DIGEST_B}")], [{"digest": DIGEST_A, "account": "ci"}],
+         "ci", "rollout not finished"),
+        # The last build pushed other content under the tag gitops names.
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", f"{IMG_REPO}@{DIGEST_A}")], [{"digest": DIGEST_B, "account": "ci"}],
+         "ci", f"the last build pushed {DIGEST_B} as :abc"),
+        # Pushed twice (a branch build after main's).
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", f"{IMG_REPO}@{DIGEST_A}")],
+         [{"digest": DIGEST_A, "account": "ci"}, {"digest": DIGEST_B, "account": "ci"}], "ci", "2 pushes"),
+        # Pushed by another account.
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", f"{IMG_REPO}@{DIGEST_A}")], [{"digest": DIGEST_A, "account": "x"}],
+         "ci", "not the CI account ci"),
+        # No imageID yet.
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", "")], [{"digest": DIGEST_A, "account": "ci"}], "ci", "no image digest"),
+        # Nothing running.
+        ([image_pod("p", f"{IMG_REPO}:abc@{DIGEST_A}", "", phase="Pending")], [{"digest": DIGEST_A, "account": "ci"}], "ci",
+         "no Running pod"),
+    ],
+)  # fmt: skip
+def test_deployed_image_fails_with_the_reason(pods_, push_records, account, expected):
+    row = vc.deployed_image_row(k8s(*pods_), k8s(deployment(f"{IMG_REPO}:abc@{DIGEST_A}")), pushes(*push_records),
+                                push_account=account)  # fmt: skip
+    assert row["result"] == "FAIL", row
+    assert any(expected in line for line in row["detail"]), row["detail"]
+
+
+def test_deployed_image_without_a_promoted_digest_fails_and_says_why():
+    row = vc.deployed_image_row(k8s(image_pod("p", f"{IMG_REPO}:0.1.0", f"{IMG_REPO}@{DIGEST_A}")),
+                                k8s(deployment(f"{IMG_REPO}:0.1.0")))  # fmt: skip
+    assert row["result"] == "FAIL"
+    assert "without a digest" in row["detail"][0]
+    assert any("push record not checked" in line for line in row["detail"])
+
+
+def test_deployed_image_push_record_errors_are_named():
+    wanted = f"{IMG_REPO}:abc@{DIGEST_A}"
+    running = k8s(image_pod("p", wanted, f"{IMG_REPO}@{DIGEST_A}"))
+    row = vc.deployed_image_row(
+        running, k8s(deployment(wanted)), {"status": 404, "json": {"message": "no push record"}}
+    )
+    assert row["result"] == "FAIL" and "answered 404" in row["detail"][0]
+    row = vc.deployed_image_row(running, k8s(), None)
+    assert row["result"] == "FAIL" and "does not exist" in row["detail"][0]
+    row = vc.deployed_image_row(running, k8s(deployment(wanted)), None)
+    assert row["result"] == "OK" and "push record not checked" in row["detail"][-1]

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,13 @@ from ansible_collections.gauntlet.platform.plugins.modules import (
     gitea_repo,
     gitea_token,
     gitea_user,
+    gitea_webhook,
 )
 
 REPO = Path(__file__).resolve().parents[4]
+sys.path.insert(0, str(REPO / "tests"))
+
+import argocd_webhook  # noqa: E402  (tests/argocd_webhook.py: Argo CD's decision, re-expressed)
 
 
 # --- gitea_user ----------------------------------------------------------------------------
@@ -323,3 +328,106 @@ def test_resolve_reaches_gitea_by_name_without_the_resolver(gitea, gitea_params,
     assert gitea_org.run(params)["created"] is True
     assert gitea.orgs["gauntlet"] == {"visibility": "private"}
     assert asked == ["gitea.gauntlet-test.invalid"]
+
+
+# --- gitea_webhook -------------------------------------------------------------------------
+HOOK_URL = "http://argocd-server.argocd.svc/api/webhook"
+
+
+def webhook_params(gitea, gitea_params, tmp_path, **changes):
+    gitea.repos[("gauntlet", "gitops")] = {"description": "", "private": True, "default_branch": "main",
+                                           "collaborators": {}}  # fmt: skip
+    wanted = {"owner": "gauntlet", "repo": "gitops", "hook_url": HOOK_URL, "secret": "webhook-secret-0123456789",
+              "events": ["push"], "branch_filter": "main", "state_file": str(tmp_path / "gitea" / "hook-state")}  # fmt: skip
+    return gitea_params(**{**wanted, **changes})
+
+
+def test_webhook_created_then_kept(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    result = gitea_webhook.run(params)
+    assert result["changed"] and result["action"] == "created"
+    ((hook_id, hook),) = gitea.hooks[("gauntlet", "gitops")].items()
+    assert hook == {"type": "gitea", "url": HOOK_URL, "content_type": "json", "secret": "webhook-secret-0123456789",
+                    "events": ["push"], "branch_filter": "main", "active": True}  # fmt: skip
+    state = tmp_path / "gitea" / "hook-state"
+    assert oct(state.stat().st_mode & 0o777) == "0o600" and "webhook-secret" not in state.read_text()
+    gitea.requests.clear()
+    assert gitea_webhook.run(params) == {"changed": False, "action": "kept", "id": hook_id}
+    assert gitea.writes() == []
+
+
+def test_webhook_check_mode_changes_nothing(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    assert gitea_webhook.run(params, check_mode=True) == {"changed": True, "action": "created"}
+    assert gitea.writes() == [] and not (tmp_path / "gitea" / "hook-state").exists()
+    gitea_webhook.run(params)
+    gitea.requests.clear()
+    changed = dict(params, secret="another-secret-0123456789")
+    assert gitea_webhook.run(changed, check_mode=True)["action"] == "updated"
+    assert gitea.writes() == []
+    assert next(iter(gitea.hooks[("gauntlet", "gitops")].values()))["secret"] == "webhook-secret-0123456789"
+
+
+def test_webhook_secret_and_drift_are_corrected(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    gitea_webhook.run(params)
+    (hook,) = gitea.hooks[("gauntlet", "gitops")].values()
+    # A new secret (credential deleted and generated again) is sent again.
+    assert gitea_webhook.run(dict(params, secret="rotated-secret-0123456789"))["action"] == "updated"
+    assert hook["secret"] == "rotated-secret-0123456789"
+    # Changed by hand: deactivated, every branch, more events.
+    hook.update(active=False, branch_filter="*", events=["push", "create"])
+    assert gitea_webhook.run(dict(params, secret="rotated-secret-0123456789"))["action"] == "updated"
+    assert (hook["active"], hook["branch_filter"], hook["events"]) == (True, "main", ["push"])
+    # A lost state file: the secret cannot be read back from Gitea, so it is sent again.
+    (tmp_path / "gitea" / "hook-state").unlink()
+    assert gitea_webhook.run(dict(params, secret="rotated-secret-0123456789"))["action"] == "updated"
+    assert gitea_webhook.run(dict(params, secret="rotated-secret-0123456789"))["action"] == "kept"
+
+
+def test_webhook_duplicates_are_reduced_to_one(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    gitea_webhook.run(params)
+    gitea.hooks[("gauntlet", "gitops")][999] = dict(next(iter(gitea.hooks[("gauntlet", "gitops")].values())))
+    assert gitea_webhook.run(params)["action"] == "updated"
+    assert len(gitea.hooks[("gauntlet", "gitops")]) == 1
+
+
+def test_webhook_of_another_type_fails_with_the_remedy(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    slack = {"type": "slack", "url": HOOK_URL, "content_type": "json", "secret": "", "events": ["push"]}
+    gitea.hooks[("gauntlet", "gitops")] = {7: {**slack, "branch_filter": "", "active": True}}
+    with pytest.raises(ApiError, match=r"type 'slack'.*delete it"):
+        gitea_webhook.run(params)
+
+
+def test_webhook_needs_repository_admin(gitea, gitea_params, tmp_path):
+    params = webhook_params(gitea, gitea_params, tmp_path)
+    gitea.add_user("reader", "reader-password-0123")
+    gitea.repos[("gauntlet", "gitops")]["collaborators"]["reader"] = "read"
+    with pytest.raises(ApiError, match="403"):
+        gitea_webhook.run(dict(params, username="reader", password="reader-password-0123"))
+
+
+def test_webhook_empty_secret_is_refused(gitea, gitea_params, tmp_path):
+    with pytest.raises(ApiError, match="secret is empty"):
+        gitea_webhook.run(webhook_params(gitea, gitea_params, tmp_path, secret=""))
+
+
+def test_what_gitea_then_sends_is_accepted_by_argo_cd_only_with_the_same_secret(gitea, gitea_params, tmp_path):
+    """The hook the module makes, delivered as Gitea signs it, through Argo CD's check
+    (tests/argocd_webhook.py): accepted with the secret argocd-secret holds, 401 with another."""
+    gitea_webhook.run(webhook_params(gitea, gitea_params, tmp_path))
+    ((url, headers, body),) = gitea.push_delivery(
+        "gauntlet", "gitops", "main", "a" * 40, ["task-api/kustomization.yaml"]
+    )
+    path = url.split("argocd-server.argocd.svc", 1)[1]
+    payload = argocd_webhook.parse("POST", path, headers, body, "webhook-secret-0123456789")
+    app = {"metadata": {"name": "task-api"},
+           "spec": {"source": {"repoURL": "https://gitea.local/gauntlet/gitops.git", "targetRevision": "HEAD"}}}  # fmt: skip
+    assert argocd_webhook.refreshed(payload, [app]) == ["task-api"]
+    with pytest.raises(argocd_webhook.Refused) as refused:
+        argocd_webhook.parse("POST", path, headers, body, "another-secret")
+    assert refused.value.status == 401
+    # Pushes of other branches are not delivered at all (branch_filter main).
+    assert gitea.push_delivery("gauntlet", "gitops", "feature", "b" * 40, []) == []

@@ -20,6 +20,7 @@ from ansible_collections.gauntlet.platform.plugins.modules import (
     gitea_repo,
     gitea_token,
     gitea_user,
+    gitea_webhook,
 )
 
 MODULES = [
@@ -29,6 +30,7 @@ MODULES = [
     gitea_oauth_app,
     gitea_token,
     gitea_pypi_files,
+    gitea_webhook,
     git_publish,
     drone_repo,
     drone_secrets,
