@@ -622,14 +622,14 @@ def deployed_image_row(
     for result, what in ((deployment_result, "Deployment"), (pods_result, "pods")):
         error = task_error(result, expect="resources")
         if error:
-            return make_row("image", target, FAIL, f"reading the {what}: {error}")
+            return make_row("deployed", target, FAIL, f"reading the {what}: {error}")
     deployments = deployment_result.get("resources") or []
     if not deployments:
-        return make_row("image", target, FAIL, "the Deployment does not exist: Argo CD has not synced gitops yet")
+        return make_row("deployed", target, FAIL, "the Deployment does not exist: Argo CD has not synced gitops yet")
     spec_containers = ((deployments[0].get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
     wanted = next((c.get("image") for c in spec_containers if c.get("name") == container), None)
     if not wanted:
-        return make_row("image", target, FAIL, f"the Deployment has no container {container!r}")
+        return make_row("deployed", target, FAIL, f"the Deployment has no container {container!r}")
     repository, tag, digest = _split_image(wanted)
     lines = [f"gitops deploys {wanted}"]
     problems = []
@@ -682,8 +682,8 @@ def deployed_image_row(
     else:
         lines.append("push record not checked (needs HTTPS to the registry's token server)")
     if problems:
-        return make_row("image", target, FAIL, _limited(problems) + lines)
-    return make_row("image", target, OK, [f"{len(running)} pod(s) run {repository}:{tag}@{digest}", *lines[1:]])
+        return make_row("deployed", target, FAIL, _limited(problems) + lines)
+    return make_row("deployed", target, OK, [f"{len(running)} pod(s) run {repository}:{tag}@{digest}", *lines[1:]])
 
 
 # -- 6. Drone --------------------------------------------------------------------------

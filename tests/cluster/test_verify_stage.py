@@ -28,8 +28,8 @@ INVENTORY_VARS = {"gauntlet_linkerd_enabled": False}
 # The images row has its own module (test_verify_images.py): kwok leaves imageID empty, so here
 # it would only say "pending". The certificates rows read files on the hosts and Traefik's Secret,
 # which the monitoring stage alone does not create (unit and module tests cover them). The Task
-# API image check (verify_image) needs the Task API's Deployment: its own test below.
-SKIP_ARGOCD = ["--skip-tags", "verify_argocd,verify_images,verify_certificates,verify_image"]
+# API image check (verify_deployed) needs the Task API's Deployment: its own test below.
+SKIP_ARGOCD = ["--skip-tags", "verify_argocd,verify_images,verify_certificates,verify_deployed"]
 RUNS: dict[str, object] = {}
 _ROW = re.compile(r'^\s*"?\| (\S+)\s+\| (.+?)\s+\| (OK|FAIL|SKIP)\s+\| ?(.*?)"?,?$')
 
@@ -144,13 +144,13 @@ def test_the_image_row_compares_the_running_digest_with_gitops(k3s_cluster):
                          {"status": {"containerStatuses": statuses}})  # fmt: skip
 
     def image_row():
-        run = k3s_cluster.run("verify.yml", "--tags", "verify_image", "-e", "verify_api_only=true")
+        run = k3s_cluster.run("verify.yml", "--tags", "verify_deployed", "-e", "verify_api_only=true")
         return run, [r for r in table(run.stdout) if r[0] == "image"]
 
     set_image_id(DIGEST)
     run, rows = image_row()
     assert run.returncode == 0, run.explain()
-    assert len(rows) == 1 and rows[0][:3] == ("image", "task-api/task-api", "OK"), rows
+    assert len(rows) == 1 and rows[0][:3] == ("deployed", "task-api/task-api", "OK"), rows
     assert DIGEST in rows[0][3], rows
     other = "sha256:" + "e" * 64
     set_image_id(other)
