@@ -1,4 +1,6 @@
-"""Controller-side work runs as the invoking user, never through sudo (a controller task through sudo fails on real VMs: no sudo password for the controller user).
+"""Controller-side work runs as the invoking user, never through sudo.
+
+A controller task through sudo fails on real VMs: the controller user has no sudo password.
 
 A task that runs on the controller (delegated to localhost, `connection: local`, or in a
 play on localhost) inherits `become: true` from its play: the k3s stage's plays set it for

@@ -15,7 +15,9 @@ def run(coro):
 
 async def _backend_pids(pool: Pool, count: int) -> set[int]:
     """The backends that serve `count` concurrent statements."""
-    rows = await asyncio.gather(*(pool.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _ in range(count)))
+    rows = await asyncio.gather(
+        *(pool.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.05)") for _unused in range(count))
+    )
     return set(rows)
 
 
