@@ -103,7 +103,7 @@ def _task_api_pods(plane):
     return list(pods.get(namespace="task-api", label_selector="app.kubernetes.io/name=task-api").items)
 
 
-def test_the_image_row_compares_the_running_digest_with_gitops(k3s_cluster):
+def test_the_deployed_row_compares_the_running_digest_with_gitops(k3s_cluster):
     """kwok (v0.8.0, kustomize/stage/pod/general/pod-ready.yaml) fills containerStatuses without
     imageID, which a kubelet sets from the pulled image: the test writes it into the pod status
     through the API, as the kubelet would, then asks verify which image runs."""
@@ -143,18 +143,18 @@ def test_the_image_row_compares_the_running_digest_with_gitops(k3s_cluster):
         plane.netns.call(core.patch_namespaced_pod_status, pod.metadata.name, "task-api",
                          {"status": {"containerStatuses": statuses}})  # fmt: skip
 
-    def image_row():
+    def deployed_row():
         run = k3s_cluster.run("verify.yml", "--tags", "verify_deployed", "-e", "verify_api_only=true")
-        return run, [r for r in table(run.stdout) if r[0] == "image"]
+        return run, [r for r in table(run.stdout) if r[0] == "deployed"]
 
     set_image_id(DIGEST)
-    run, rows = image_row()
+    run, rows = deployed_row()
     assert run.returncode == 0, run.explain()
     assert len(rows) == 1 and rows[0][:3] == ("deployed", "task-api/task-api", "OK"), rows
     assert DIGEST in rows[0][3], rows
     other = "sha256:" + "e" * 64
     set_image_id(other)
-    run, rows = image_row()
+    run, rows = deployed_row()
     assert run.returncode != 0 and rows and rows[0][2] == "FAIL", rows
     assert other in run.stdout and "gitops names" in run.stdout
 
