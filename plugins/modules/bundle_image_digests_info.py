@@ -37,13 +37,9 @@ seealso:
   - module: gauntlet.platform.registry_inventory_info
 notes:
   - Supports check mode (it only reads).
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.no_diff
 author:
   - Cloud Native Gauntlet developers (!UNKNOWN)
 """

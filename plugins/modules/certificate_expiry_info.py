@@ -27,13 +27,9 @@ options:
 notes:
   - Supports check mode (it only reads).
   - Usually needs C(become), as k3s's and the registry's certificate folders are not world-readable.
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.no_diff
 author:
   - Cloud Native Gauntlet developers (!UNKNOWN)
 """

@@ -137,13 +137,9 @@ notes:
   - Needs network access to the upstream registries; run it from the online machine (playbooks/bundle.yml).
 seealso:
   - module: gauntlet.platform.image_preload
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.with_diff
 """
 
 EXAMPLES = r"""

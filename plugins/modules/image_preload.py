@@ -104,13 +104,9 @@ notes:
   - Compressed tarballs (C(.tar.gz)) cannot be read in place; decompress them first.
 seealso:
   - module: gauntlet.platform.image_bundle
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.with_diff
 """
 
 EXAMPLES = r"""

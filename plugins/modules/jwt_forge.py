@@ -31,13 +31,9 @@ options:
     choices: [2048, 3072, 4096]
 notes:
   - Supports check mode. Put C(no_log) on the task, as the input and the output are bearer tokens.
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.no_diff
 requirements:
   - cryptography
 author:

@@ -40,13 +40,9 @@ options:
     description: Seconds to wait for each CustomResourceDefinition to be Established.
     type: int
     default: 120
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.with_diff
 requirements:
   - kubernetes.core and the kubernetes Python client on the controller
 author:

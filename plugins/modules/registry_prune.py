@@ -73,13 +73,9 @@ options:
 notes:
   - Supports check mode (the dry-run report).
   - Manifests that were already untagged before the prune cannot be listed through the registry API and are left.
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Returns details on what has changed (or would change in check_mode) when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - gauntlet.platform.attributes
+  - gauntlet.platform.attributes.no_diff
 seealso:
   - module: gauntlet.platform.image_preload
   - module: gauntlet.platform.registry_inventory_info
