@@ -82,9 +82,11 @@ def _hint(msg: str) -> str:
             "playbooks/hosts.yml --tags local_domains, or add the local domains to the controller's /etc/hosts"
         )
     if "CERTIFICATE_VERIFY_FAILED" in msg or "certificate verify failed" in msg:
-        return "the certificate is not signed by the local CA (credentials/ca/ca.crt) or not valid for this name"
+        return "the certificate is not signed by the local CA (gauntlet_ca_cert) or not valid for this name"
     if "No such file or directory" in msg and "kubeconfig" not in msg:
-        return "a file the request needs is missing: is the local CA there (verify_ca_file, credentials/ca/ca.crt)?"
+        return (
+            "a file the request needs is missing: is the local CA there (verify_ca_file, by default gauntlet_ca_cert)?"
+        )
     if "Connection refused" in msg:
         return "nothing listens there: is the service (or Traefik) running?"
     if "timed out" in msg or "Timeout" in msg:
