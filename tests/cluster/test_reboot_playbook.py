@@ -179,7 +179,9 @@ def test_check_mode_reports_what_would_be_drained_and_changes_nothing(k3s_cluste
 
 def test_every_node_is_cordoned_drained_and_uncordoned_in_order(k3s_cluster):
     plane = k3s_cluster.plane
-    evicted = {p["metadata"]["uid"]: p["metadata"]["name"] for p in _pods(plane) if p["metadata"]["labels"]["app"] != "agent"}
+    evicted = {
+        p["metadata"]["uid"]: p["metadata"]["name"] for p in _pods(plane) if p["metadata"]["labels"]["app"] != "agent"
+    }
     daemon = {p["metadata"]["uid"] for p in _pods(plane, label_selector="app=agent")}
     with CordonWatch(plane) as cordons:
         run = k3s_cluster.run("reboot.yml", *CONFIRM, *SKIP, *FAST)
@@ -237,6 +239,7 @@ def test_a_budget_that_never_allows_the_eviction_stops_the_run_naming_the_pod(k3
     out = run.stdout
     assert f"{NS}/{pod['metadata']['name']}" in out, run.explain()
     assert "disruption budget" in out and f"{NS}/guarded" in out, run.explain()
+    print(next((line for line in out.splitlines() if "Rolling reboot stopped" in line), out[-3000:]))  # -rP
     assert "Rolling reboot stopped at agent-1" in out, run.explain()
     assert "left cordoned" in out and "--limit" in out and "uncordon" in out, run.explain()
     assert "Traceback" not in out + run.stderr
@@ -273,6 +276,7 @@ def test_a_node_that_never_becomes_ready_again_stops_the_run_with_its_conditions
         assert cordons.events == [("server-1", True)], cordons.events
         assert _unschedulable(plane) == {"server-1": True, "agent-1": False, "agent-2": False}
         out = run.stdout
+        print(next((line for line in out.splitlines() if "Rolling reboot stopped" in line), out[-3000:]))  # -rP
         assert "Rolling reboot stopped at server-1" in out, run.explain()
         assert "not Ready within 20 s" in out, run.explain()
         assert "Ready=False (KubeletNotReady: set by the test: the kubelet did not come back)" in out, run.explain()
