@@ -241,7 +241,9 @@ def test_a_budget_that_never_allows_the_eviction_stops_the_run_naming_the_pod(k3
     assert "disruption budget" in out and f"{NS}/guarded" in out, run.explain()
     print(next((line for line in out.splitlines() if "Rolling reboot stopped" in line), out[-3000:]))  # -rP
     assert "Rolling reboot stopped at agent-1" in out, run.explain()
-    assert "left cordoned" in out and "--limit" in out and "uncordon" in out, run.explain()
+    assert "Done: server-1. Not yet: agent-2." in out, run.explain()
+    assert "--limit agent-1,agent-2 " in out and "kubectl uncordon agent-1" in out, run.explain()
+    assert "agent-1 is left cordoned" in out, run.explain()
     assert "Traceback" not in out + run.stderr
     # the guarded pod is still there: nothing forced it out
     assert [p["metadata"]["uid"] for p in _running(plane, "app=guarded", 1)] == [pod["metadata"]["uid"]]
@@ -280,7 +282,8 @@ def test_a_node_that_never_becomes_ready_again_stops_the_run_with_its_conditions
         assert "Rolling reboot stopped at server-1" in out, run.explain()
         assert "not Ready within 20 s" in out, run.explain()
         assert "Ready=False (KubeletNotReady: set by the test: the kubelet did not come back)" in out, run.explain()
-        assert "left cordoned" in out and "--limit" in out, run.explain()
+        assert "Done: none. Not yet: agent-1, agent-2." in out, run.explain()
+        assert "server-1 is left cordoned" in out and "--limit server-1,agent-1,agent-2 " in out, run.explain()
         assert run.seconds < 300, f"the failing wait took {run.seconds:.0f} s"
     finally:
         nodes.patch(
