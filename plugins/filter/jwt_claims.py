@@ -8,11 +8,8 @@ the issuer over verified TLS (e.g. a smoke test of Keycloak), never to authentic
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import JwtFormatError, decode_part
 
 
 def jwt_claims(token):
@@ -22,15 +19,10 @@ def jwt_claims(token):
     parts = token.strip().split(".")
     if len(parts) != 3 or not all(parts[:2]):
         raise AnsibleFilterError(f"jwt_claims: not a compact JWT (header.payload.signature): {len(parts)} part(s)")
-    payload = parts[1]
     try:
-        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), altchars=b"-_", validate=True)
-        claims = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise AnsibleFilterError(f"jwt_claims: the payload is not base64url-encoded JSON ({exc})") from exc
-    if not isinstance(claims, dict):
-        raise AnsibleFilterError("jwt_claims: the payload is not a JSON object")
-    return claims
+        return decode_part(parts[1], "payload")
+    except JwtFormatError as exc:
+        raise AnsibleFilterError(f"jwt_claims: {exc}") from exc
 
 
 class FilterModule:

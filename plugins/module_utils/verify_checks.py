@@ -17,14 +17,13 @@ prints. Pure functions, stdlib only, no network: the playbook does the talking.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import json
 import math
 import re
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries import build_hosts_entries
+from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import JwtFormatError, decode_compact
 
 OK = "OK"
 FAIL = "FAIL"
@@ -82,9 +81,11 @@ def _hint(msg: str) -> str:
             "playbooks/hosts.yml --tags local_domains, or add the local domains to the controller's /etc/hosts"
         )
     if "CERTIFICATE_VERIFY_FAILED" in msg or "certificate verify failed" in msg:
-        return "the certificate is not signed by the local CA (credentials/ca/ca.crt) or not valid for this name"
+        return "the certificate is not signed by the local CA (gauntlet_ca_cert) or not valid for this name"
     if "No such file or directory" in msg and "kubeconfig" not in msg:
-        return "a file the request needs is missing: is the local CA there (verify_ca_file, credentials/ca/ca.crt)?"
+        return (
+            "a file the request needs is missing: is the local CA there (verify_ca_file, by default gauntlet_ca_cert)?"
+        )
     if "Connection refused" in msg:
         return "nothing listens there: is the service (or Traefik) running?"
     if "timed out" in msg or "Timeout" in msg:
@@ -725,21 +726,11 @@ def drone_repo_row(result, slug: str, config_path: str = "") -> dict:
 
 
 def jwt_parts(token: str) -> tuple[dict, dict]:
-    """(header, claims) of a compact JWS, without verifying anything."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        raise VerifyInputError("not a compact JWT (three base64url parts separated by dots)")
-    parts = token.split(".")
-
-    def decode(part: str) -> dict:
-        try:
-            value = json.loads(base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True))
-        except (ValueError, binascii.Error) as exc:
-            raise VerifyInputError(f"a JWT part is not base64url JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise VerifyInputError("a JWT part is not a JSON object")
-        return value
-
-    return decode(parts[0]), decode(parts[1])
+    """(header, claims) of a compact JWS, without verifying anything (module_utils.jwt_compact)."""
+    try:
+        return decode_compact(token)
+    except JwtFormatError as exc:
+        raise VerifyInputError(str(exc)) from exc
 
 
 def keycloak_token_row(result, issuer: str, audience: str, target: str) -> dict:

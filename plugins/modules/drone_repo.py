@@ -58,7 +58,7 @@ EXAMPLES = r"""
   gauntlet.platform.drone_repo:
     url: https://drone.local
     token: "{{ __drone_admin_token }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     repo: gauntlet/task-api
     settings:
       config_path: apps/task-api/.drone.yml

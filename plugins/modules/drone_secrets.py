@@ -56,7 +56,7 @@ EXAMPLES = r"""
   gauntlet.platform.drone_secrets:
     url: https://drone.local
     token: "{{ __drone_admin_token }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     repo: gauntlet/task-api
     secrets:
       registry_username: gauntlet

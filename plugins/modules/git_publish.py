@@ -90,7 +90,7 @@ EXAMPLES = r"""
     exclude: [__pycache__, "*.pyc"]
     username: gauntlet-admin
     password: "{{ __gitea_admin_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
   no_log: true
 """
 

@@ -54,7 +54,7 @@ EXAMPLES = r"""
     url: https://gitea.local
     username: gauntlet-admin
     password: "{{ __gitea_admin_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     name: drone
     redirect_uris: [https://drone.local/login]
     client_id_file: "{{ gauntlet_credentials_dir }}/drone/gitea-client-id"

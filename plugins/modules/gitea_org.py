@@ -36,7 +36,7 @@ EXAMPLES = r"""
     url: https://gitea.local
     username: gauntlet-admin
     password: "{{ __gitea_admin_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     name: gauntlet
   no_log: true
 """

@@ -50,7 +50,7 @@ EXAMPLES = r"""
     url: https://gitea.local
     username: gauntlet-packages
     password: "{{ __gitea_packages_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     owner: gauntlet-packages
     directory: "{{ gauntlet_bundle_dir }}/wheels"
     wheels: "{{ (lookup('ansible.builtin.file', gauntlet_bundle_dir ~ '/bundle.lock.json') | from_json).wheels }}"

@@ -45,7 +45,7 @@ EXAMPLES = r"""
     url: https://gitea.local
     username: gauntlet-ci
     password: "{{ __gitea_ci_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     name: drone-gitops
     scopes: [write:repository]
     token_file: "{{ gauntlet_credentials_dir }}/gitea/ci-token"

@@ -42,7 +42,7 @@ EXAMPLES = r"""
     url: https://gitea.local
     username: gauntlet-admin
     password: "{{ __gitea_admin_password }}"
-    ca_path: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_path: "{{ gauntlet_ca_cert }}"
     name: argocd
     email: argocd@gitea.local
     user_password: "{{ lookup('gauntlet.platform.credential', 'gitea/argocd-password', dir=gauntlet_credentials_dir) }}"

@@ -77,12 +77,15 @@ public_key_pem:
   type: str
 """
 
-import base64
-import binascii
-import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import (
+    JwtFormatError,
+    b64url_encode,
+    decode_part,
+    split_compact,
+)
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
@@ -101,30 +104,13 @@ class ForgeError(ValueError):
     """The token cannot be copied."""
 
 
-def _b64decode(part: str) -> bytes:
-    try:
-        return base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
-    except (ValueError, binascii.Error) as exc:
-        raise ForgeError(f"the token is not base64url: {exc}") from exc
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def split_token(token: str) -> tuple[str, str, dict, dict]:
-    """(header part, claims part, header, claims) of a compact JWS."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        raise ForgeError("the token must be a compact JWT: three base64url parts separated by dots")
-    header_part, claims_part, _signature = token.split(".")
+    """(header part, claims part, header, claims) of a compact JWS (module_utils.jwt_compact)."""
     try:
-        header = json.loads(_b64decode(header_part))
-        claims = json.loads(_b64decode(claims_part))
-    except ValueError as exc:
-        raise ForgeError(f"the token's header or claims are not JSON: {exc}") from exc
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise ForgeError("the token's header and claims must be JSON objects")
-    return header_part, claims_part, header, claims
+        header_part, claims_part, _signature = split_compact(token)
+        return header_part, claims_part, decode_part(header_part, "header"), decode_part(claims_part, "payload")
+    except JwtFormatError as exc:
+        raise ForgeError(f"the token cannot be read: {exc}") from exc
 
 
 def _signer(alg: str):
@@ -150,7 +136,7 @@ def forge(token: str, key_size: int = 2048) -> dict:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return {
-        "token": f"{header_part}.{claims_part}.{_b64encode(signature)}",
+        "token": f"{header_part}.{claims_part}.{b64url_encode(signature)}",
         "header": header,
         "claims": claims,
         "public_key_pem": public_pem.decode("ascii"),

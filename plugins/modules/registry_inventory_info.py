@@ -79,7 +79,7 @@ EXAMPLES = r"""
   gauntlet.platform.registry_inventory_info:
     lock_file: "{{ gauntlet_bundle_dir }}/bundle.lock.json"
     registry: registry.local:5000
-    ca_file: "{{ gauntlet_credentials_dir }}/ca/ca.crt"
+    ca_file: "{{ gauntlet_ca_cert }}"
     username: gauntlet
     password: "{{ lookup('ansible.builtin.file', gauntlet_credentials_dir ~ '/registry/password') }}"
   register: __inventory

@@ -32,6 +32,7 @@ from pathlib import Path
 import keycloak_server
 import pytest
 import yaml
+from contract_paths import CONTRACT_PATHS
 from controlplane import NetNS, require_netns
 from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, KeycloakServer, LocalNames, terminate
 
@@ -336,6 +337,7 @@ def tier_variables(credentials: Path, **extra) -> dict:
     """The tier's inventory values of the keycloak role (its render and its configuration runs)."""
     variables = {
         "gauntlet_credentials_dir": str(credentials),
+        **CONTRACT_PATHS,
         "gauntlet_cluster_name": "identity",
         "gauntlet_keycloak_realm": REALM,
         "gauntlet_oidc_issuer": ISSUER,

@@ -23,13 +23,13 @@ headers from there do change what Keycloak believes.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import decode_compact
 from keycloak_server import ISSUER, REALM, REPO, URL, _descendants
 
 pytestmark = pytest.mark.identity
@@ -53,8 +53,7 @@ def keycloak_port(identity, name: str) -> int:
 
 
 def claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decode_compact(token)[1]
 
 
 def password_form(identity) -> dict:

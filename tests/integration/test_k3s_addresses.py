@@ -8,6 +8,7 @@ test double of the file k3s writes (server https://127.0.0.1:6443).
 
 import pytest
 import yaml
+from contract_paths import CONTRACT_PATHS
 from k3s_local import HOSTS, K3S, node_play, run_play
 
 PLAY = node_play(
@@ -45,6 +46,7 @@ def render(tmp_path, ansible_env, **extra):
         "k3s_config_dir": str(k3s_dir),
         "k3s_kubeconfig_local": str(out / "kubeconfig.yaml"),
         "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        **CONTRACT_PATHS,
         "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
         **extra,
     }

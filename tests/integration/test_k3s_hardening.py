@@ -20,6 +20,7 @@ import os
 
 import pytest
 import yaml
+from contract_paths import CONTRACT_PATHS
 from k3s_local import HOSTS, K3S, REPO, node_play, run_play
 
 PLAY = node_play(
@@ -51,6 +52,7 @@ def render(tmp_path, ansible_env, **extra):
     variables = {
         "out": str(out),
         "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        **CONTRACT_PATHS,
         "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
         **extra,
     }

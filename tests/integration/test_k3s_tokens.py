@@ -10,6 +10,7 @@ used to join agents to the cluster, but not servers"; pkg/cli/cmds/agent.go: `--
 """
 
 import yaml
+from contract_paths import CONTRACT_PATHS
 from k3s_local import HOSTS, K3S, node_play, run_play
 
 PLAY = node_play(
@@ -30,6 +31,7 @@ def render(tmp_path, ansible_env):
         "k3s_config_dir": "/etc/rancher/k3s",
         "k3s_data_dir": str(tmp_path / "data") + "/{{ inventory_hostname }}",
         "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        **CONTRACT_PATHS,
         "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
     }
     result = run_play(tmp_path, ansible_env(tmp_path), PLAY, variables)

@@ -1,8 +1,10 @@
 """Role k8s_objects renders a default ServiceAccount without token automount for each Namespace it is given."""
 
+import json
 from pathlib import Path
 
 import yaml
+from contract_paths import CONTRACT_PATHS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +28,8 @@ def test_the_namespace_default_account_mounts_no_token(tmp_path, ansible_env):
     (tmp_path / "play.yml").write_text(PLAY)
     out = tmp_path / "out"
     result = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), "-e", f"gauntlet_render_dir={out}", "-e", f"gauntlet_credentials_dir={tmp_path}"],
+        ["ansible-playbook", str(tmp_path / "play.yml"), "-e", f"gauntlet_render_dir={out}", "-e", f"gauntlet_credentials_dir={tmp_path}",
+         "-e", json.dumps(CONTRACT_PATHS)],
         capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
 
 sys.path.insert(0, str(REPO / "tests"))
 
+from contract_paths import CONTRACT_PATHS  # noqa: E402
 from service_doubles import DroneDouble, GiteaDouble  # noqa: E402
 from wheel_files import make_wheel  # noqa: E402
 
@@ -81,6 +82,7 @@ DRONE_PLAY = """
 """
 
 COMMON = {
+    **CONTRACT_PATHS,
     "local_domains_services": {"gitea": "gitea.local", "drone": "drone.local"},
     "gauntlet_gitea_org": "gauntlet",
     "gauntlet_images": {

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.filter.registry_token_accounts import registry_token_accounts
+from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import b64url_decode, decode_part
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -42,7 +43,7 @@ ACCOUNTS = [
 
 
 def b64url_json(part: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decode_part(part)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +174,7 @@ def test_get_with_basic_auth_over_tls_returns_a_signed_token_with_the_grant(tls_
         {"type": "repository", "name": "docker.io/library/traefik", "actions": ["pull"]},
     ]
     key_files[0].public_key().verify(
-        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+        b64url_decode(signature),
         f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256(),
     )  # fmt: skip
 

@@ -1,0 +1,56 @@
+"""One place per decision: where the local CA certificate and the kubeconfig live.
+
+Every role, playbook and plugin on the controller reads the local CA certificate and the
+kubeconfig through the two contract variables `gauntlet_ca_cert` and `gauntlet_kubeconfig`,
+defined once in inventory/sample/group_vars/all/platform.yml (issue 16, item 3). A role
+default, task or module example that spells the path itself again (`<credentials>/ca/ca.crt`,
+`<credentials>/kubeconfig.yaml`) drifts as soon as a site moves either file.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT = REPO / "inventory/sample/group_vars/all/platform.yml"
+SEARCHED = ("roles", "playbooks", "plugins", "meta")
+SPELLINGS = {
+    "gauntlet_ca_cert": re.compile(r"ca/ca\.crt"),
+    "gauntlet_kubeconfig": re.compile(r"/kubeconfig\.yaml"),
+}
+# The producer's own layout, not a reader of the contract: role local_ca writes
+# <local_ca_dir>/ca.crt, and monitoring imports it with its own local_ca_dir and reads back
+# the certificate it has just made there (its expiry becomes a Prometheus series).
+PRODUCERS = {("roles/monitoring/tasks/credentials.yml", "gauntlet_ca_cert")}
+
+
+def searched_files():
+    for root in SEARCHED:
+        yield from sorted(
+            p for p in (REPO / root).rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".py", ".j2"}
+        )
+
+
+@pytest.mark.parametrize("variable", sorted(SPELLINGS))
+def test_the_contract_variable_is_defined_once_in_the_inventory(variable):
+    data = yaml.safe_load(CONTRACT.read_text())
+    assert variable in data, f"{variable} is not defined in {CONTRACT.relative_to(REPO)}"
+    assert SPELLINGS[variable].search(data[variable]), data[variable]
+    assert "gauntlet_credentials_dir" in data[variable], "the default stays under the credentials folder"
+    declared = yaml.safe_load((REPO / "meta/inventory_variables.yml").read_text())["options"]
+    assert declared[variable]["type"] == "path"
+
+
+@pytest.mark.parametrize("variable", sorted(SPELLINGS))
+def test_nothing_else_spells_the_path_again(variable):
+    found = []
+    for path in searched_files():
+        relative = str(path.relative_to(REPO))
+        if (relative, variable) in PRODUCERS:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if SPELLINGS[variable].search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert not found, f"use {variable} instead of spelling its path again:\n" + "\n".join(found)
