@@ -21,7 +21,9 @@ def listed_images() -> list[str]:
 
 
 def drone() -> dict:
-    return yaml.safe_load((APP_DIR / ".drone.yml").read_text())
+    # The file also holds the `kind: secret` resources of the main-only secrets.
+    documents = yaml.safe_load_all((APP_DIR / ".drone.yml").read_text())
+    return next(d for d in documents if d["kind"] == "pipeline")
 
 
 def dockerfile() -> str:
