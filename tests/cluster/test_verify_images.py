@@ -90,6 +90,13 @@ def test_pods_kwok_runs_have_no_image_digest_and_are_pending(k3s_cluster, bundle
     plane.resource("v1", "Namespace").create(
         body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
     )
+    # Bare pods are refused until the controller manager has made the namespace's default
+    # ServiceAccount (admission plugin ServiceAccount); on a busy machine that takes a while.
+    accounts = plane.resource("v1", "ServiceAccount")
+    deadline = time.monotonic() + 60
+    while NAMESPACE not in {a["metadata"]["namespace"] for a in accounts.get(namespace=NAMESPACE).to_dict()["items"]}:
+        assert time.monotonic() < deadline, f"no default ServiceAccount in {NAMESPACE} after 60 s"
+        time.sleep(0.5)
     pods = plane.resource("v1", "Pod")
     for body in (
         pod("nginx-index", [("nginx", NGINX)]),
