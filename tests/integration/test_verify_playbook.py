@@ -378,14 +378,15 @@ def test_filters_load_by_fqcn(tmp_path, ansible_env):
 def test_every_check_runs_and_the_run_fails_at_the_end(stage, tmp_path, run_playbook):
     platform, extra = stage()
     result = run_playbook(
-        # the images and certificates rows have their own tests (tests/cluster/test_verify_images.py,
-        # tests/unit/plugins/module_utils/test_verify_certificates.py): they need pods and hosts
+        # the images, certificates and deployed rows have their own tests (tests/cluster/test_verify_images.py,
+        # tests/unit/plugins/module_utils/test_verify_certificates.py, tests/cluster/test_verify_stage.py):
+        # they need pods, hosts and the Task API's Deployment
         "verify.yml",
         write_inventory(tmp_path),
         "-e",
         f"@{extra}",
         "--skip-tags",
-        "verify_dns,verify_tls,verify_images,verify_certificates",
+        "verify_dns,verify_tls,verify_images,verify_certificates,verify_deployed",
     )
     out = result.stdout + result.stderr
     assert result.returncode == 2, out
