@@ -125,13 +125,23 @@ def _upsert(entries: list, entry: dict) -> None:
 
 
 def set_image(
-    data: dict, name: str, digest: str, *, source: str | None = None, media_type: str | None = None, platforms=None
+    data: dict,
+    name: str,
+    digest: str,
+    *,
+    source: str | None = None,
+    media_type: str | None = None,
+    platforms=None,
+    upstream_digest: str | None = None,
 ) -> dict:
+    """``upstream_digest``: the registry's index digest when the bundle holds a reduced index (module_utils/image_platforms.py)."""
     if not _DIGEST.match(str(digest)):
         raise BundleLockError(f"image {name}: invalid digest {digest!r}")
     entry = {"name": name, "source": source or name, "digest": digest}
     if media_type:
         entry["media_type"] = media_type
+    if upstream_digest and upstream_digest != digest:
+        entry["upstream_digest"] = upstream_digest
     entry["platforms"] = sorted(platforms or [])
     _upsert(data.setdefault("images", []), entry)
     return entry

@@ -61,6 +61,17 @@ options:
     type: list
     elements: str
     default: []
+  platforms:
+    description:
+      - Platforms to carry (C(os/architecture[/variant]), for example C(linux/amd64), C(linux/arm64)). Empty (the
+        default) carries every platform of each image index, byte for byte.
+      - With platforms, an index keeps only those platforms' manifests (and their attestation manifests) and is
+        stored as a reduced index with its own digest, recorded in the lock beside the upstream one
+        (C(upstream_digest)); a reference pinned by digest keeps its whole index. An image that lacks one of the
+        platforms stops the run, naming it. See C(docs/images.md), "Platform filter".
+    type: list
+    elements: str
+    default: []
   builds:
     description:
       - Images no upstream registry has, built on this machine into the bundle instead of pulled (the
@@ -190,6 +201,10 @@ images:
       description: Platforms of the image.
       type: list
       elements: str
+    upstream_digest:
+      description: With O(platforms), the registry's digest of an index the bundle holds reduced.
+      type: str
+      returned: when the index was reduced
     status:
       description:
         - C(pulled), C(present) (skipped, nothing downloaded or built) or C(would_pull) (check mode);
@@ -228,6 +243,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     normalize_registry,
     parse_image,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import parse_platforms
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
@@ -250,6 +266,7 @@ def argument_spec() -> dict:
             ),
         ),
         plain_http_registries=dict(type="list", elements="str", default=[]),
+        platforms=dict(type="list", elements="str", default=[]),
         builds=dict(
             type="list",
             elements="dict",
@@ -291,7 +308,8 @@ class ImageBundle:
             self.auth = {normalize_registry(a["registry"]): a for a in params["registry_auth"]}
             self.plain = {normalize_registry(r) for r in params["plain_http_registries"]}
             self.built = {str(parse_image(b["image"])) for b in params["builds"]}
-        except ImageRefError as exc:
+            self.platforms = parse_platforms(params["platforms"])
+        except (ImageRefError, ContentError) as exc:
             module.fail_json(msg=f"invalid input: {exc}")
         self.clients: dict[str, RegistryClient] = {}
         if params["builds"] and not module.check_mode:
@@ -352,7 +370,14 @@ class ImageBundle:
                 )
                 continue
             results.append(
-                pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
+                pull_image(
+                    image,
+                    layout,
+                    client,
+                    check_mode=check,
+                    concurrency=self.module.params["concurrency"],
+                    platforms=self.platforms,
+                )
             )
         builder = ImageBuilder(
             self.module.run_command,
@@ -385,6 +410,7 @@ class ImageBundle:
                 source=item["source"],
                 media_type=item.get("media_type"),
                 platforms=item.get("platforms"),
+                upstream_digest=item.get("upstream_digest"),
             )
         lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
         if lock_changed and not check:
