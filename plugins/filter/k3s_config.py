@@ -26,11 +26,21 @@ def k3s_config(settings, role):
         raise AnsibleFilterError(f"k3s_config: {exc}") from exc
 
 
-def k3s_bundle_entries(lock, names):
-    """Lock entries {name: {name, sha256, ...}} for the given bundle file names."""
+def k3s_bundle_entries(lock, names, missing_ok=False):
+    """Lock entries {name: {name, sha256, ...}} for the given bundle file names (only those the lock
+    lists, with ``missing_ok``: the caller reports the others)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
     try:
+        if missing_ok:
+            found = {}
+            for name in names:
+                try:
+                    found.update(bundle_entries(lock, [name]))
+                except K3sConfigError:
+                    if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
+                        raise
+            return found
         return bundle_entries(lock, names)
     except K3sConfigError as exc:
         raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc
