@@ -12,7 +12,7 @@ version_added: "0.1.0"
 description:
   - The online phase of the offline image engine. Pulls every image of O(images) from its
     upstream registry into one OCI image layout directory (the bundle), all platforms of a
-    multi-arch index included, and writes the bundle lock file with every digest.
+    multi-arch index included (or only O(platforms)), and writes the bundle lock file with every digest.
   - Manifests are stored byte for byte, so digests are preserved exactly; every blob is verified
     against its sha256 while it is streamed to disk and only then moved into place.
   - Idempotent. An image already in the layout whose digest matches the registry (or the digest
