@@ -147,6 +147,7 @@ class LocalCluster:
         root = self.root(host)
         return {
             "node_ip": f"10.77.0.{11 + (self.servers + self.agents).index(host)}",
+            "ansible_connection": "local",
             "ansible_python_interpreter": str(root / "python"),
             "k3s_bin_path": str(self.bin / "k3s"),
             "k3s_data_dir": str(root / "var/lib/rancher/k3s"),
