@@ -205,6 +205,7 @@ def test_a_cluster_without_embedded_etcd_is_refused(tmp_path, ansible_env):
 
 
 def test_restore_refuses_without_confirmation_a_missing_or_a_corrupted_snapshot_before_touching_a_host(site):
+    """And --check changes nothing."""
     name = site.seed_snapshot("gauntlet-x", now=1_700_000_000)
     copy = site.local_dir / name
     copy.write_bytes(copy.read_bytes().replace(b"cluster created", b"cluster CREATED"))
@@ -227,6 +228,16 @@ def test_restore_refuses_without_confirmation_a_missing_or_a_corrupted_snapshot_
         assert "No host was touched." in out
         assert calls(site) == []  # no stop, no reset, no start: no node was touched
         assert site.tree() == before
+
+    # --check needs no confirmation: it checks the snapshot, shows the steps and changes nothing.
+    good = site.seed_snapshot("gauntlet-y", now=1_700_000_100)
+    before = site.tree()
+    checked = site.play("etcd-restore.yml", "--check", "-e", f"gauntlet_restore_snapshot={good}")
+    out = checked.stdout + checked.stderr
+    assert checked.returncode == 0, out
+    assert "check mode, nothing is changed" in out
+    assert calls(site) == []
+    assert site.tree() == before
 
 
 def test_restore_resets_server_1_then_rejoins_the_others_and_restarts_the_agents(site):
