@@ -75,6 +75,13 @@ def _base_holders(base_lock: dict, base_path: str, layout: OciLayout | None) -> 
 def plan_delta(full_lock: dict, base_path: str, layout: OciLayout | None = None) -> dict:
     """The delta lock: ``full_lock`` with its base and every entry marked carried or not."""
     base_lock = bundle_lock.load_lock(base_path, missing_ok=False)
+    if bundle_lock.base_of(base_lock):
+        # Its files are split between two folders on the controller: a base must be one folder.
+        raise DeltaError(
+            f"since: {base_path} is the lock of a differential bundle (over {base_lock['base']['name']}); give the "
+            "lock of a full bundle whose folder the controller has (the base of that delta: each new delta then "
+            "carries everything since it)"
+        )
     holders = _base_holders(base_lock, base_path, layout)
     delta = copy.deepcopy(full_lock)
     delta["base"] = {

@@ -102,9 +102,9 @@ options:
     description:
       - The bundle lock that goes with O(src) (C(<bundle>/bundle.lock.json)). When it is the lock of a
         differential bundle (C(playbooks/bundle.yml -e gauntlet_bundle_since=...)), which names its base,
-        the registry is checked before anything is pushed (C(HEAD) requests only): every image the delta
+        the registry is checked before anything is pushed (C(HEAD) requests only). Every image the delta
         does not carry must be there with the lock's digest, and every blob a carried image shares with
-        the base must be there. Otherwise the run stops, naming each missing image or blob and the base
+        the base must be there; otherwise the run stops, naming each missing image or blob and the base
         lock to preload first, with nothing pushed. Shared blobs are then mounted, never uploaded.
       - A complete bundle's lock changes nothing; a missing file is ignored (sources without a lock).
     type: path

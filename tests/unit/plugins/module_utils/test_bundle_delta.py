@@ -84,6 +84,9 @@ def test_write_delta_never_replaces_a_folder_that_is_not_a_delta(tmp_path):
     first = write_delta(str(tmp_path / "full"), str(tmp_path / "d"), delta)
     assert first["changed"] is True and first["blobs"] == [] and first["images_from_base"] == ["quay.io/a/x:1"]
     assert write_delta(str(tmp_path / "full"), str(tmp_path / "d"), delta)["changed"] is False
+    # A delta's lock as the next base: its files are in two folders on the controller.
+    with pytest.raises(DeltaError, match="is the lock of a differential bundle"):
+        plan_delta(full, str(tmp_path / "d" / "bundle.lock.json"))
 
 
 def test_base_dir_must_hold_the_named_base(tmp_path):
