@@ -247,16 +247,23 @@ def base_lock_problem(delta: dict, base_dir: str | None) -> str | None:
     return None
 
 
-def external_blobs(delta: dict, registry: str, registry_name: str | None = None) -> dict:
-    """{digest: repository in the registry} for every blob a carried image shares with the base."""
+def _shared_blobs(delta: dict, registry: str, registry_name: str | None) -> dict:
+    """{digest: (repository of a base image holding it, carried image, that base image)} over every
+    blob a carried image leaves in the base."""
     out = {}
     for image in delta["images"]:
         if not bundle_lock.is_carried(image):
             continue
         for item in image["blobs"]:
-            if not bundle_lock.is_carried(item):
-                out.setdefault(item["digest"], target_for(item["base_image"], registry, registry_name)[0])
+            if not bundle_lock.is_carried(item) and item["digest"] not in out:
+                repo = target_for(item["base_image"], registry, registry_name)[0]
+                out[item["digest"]] = (repo, image["name"], item["base_image"])
     return out
+
+
+def external_blobs(delta: dict, registry: str, registry_name: str | None = None) -> dict:
+    """{digest: repository in the registry} for every blob a carried image shares with the base."""
+    return {digest: found[0] for digest, found in _shared_blobs(delta, registry, registry_name).items()}
 
 
 def base_problems(delta: dict, client, registry_name: str | None = None, concurrency: int = 4) -> list:
@@ -275,15 +282,13 @@ def base_problems(delta: dict, client, registry_name: str | None = None, concurr
             return f"image {image['name']} {image['digest']} at {client.registry}/{repo}:{ref} ({now})"
 
         checks.append(check_image)
-    for digest, repo in external_blobs(delta, client.registry, registry_name).items():
-        image = next(i for i in delta["images"] for b in i["blobs"] if b["digest"] == digest)
-        holder = next(b["base_image"] for b in image["blobs"] if b["digest"] == digest)
-        own = target_for(image["name"], client.registry, registry_name)[0]
+    for digest, (repo, name, holder) in _shared_blobs(delta, client.registry, registry_name).items():
+        own = target_for(name, client.registry, registry_name)[0]
 
-        def check_blob(digest=digest, repo=repo, own=own, holder=holder, image=image):
+        def check_blob(digest=digest, repo=repo, own=own, holder=holder, name=name):
             if client.blob_exists(repo, digest) or (own != repo and client.blob_exists(own, digest)):
                 return None
-            return f"blob {digest} of {image['name']} (from base image {holder}) in {client.registry}/{repo}"
+            return f"blob {digest} of {name} (from base image {holder}) in {client.registry}/{repo}"
 
         checks.append(check_blob)
     return [p for p in _run_pool(checks, concurrency) if p]

@@ -10,9 +10,12 @@ from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lo
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import (
     DeltaError,
     base_lock_problem,
+    base_problems,
     diff_locks,
     diff_text,
+    external_blobs,
     plan_delta,
+    refusal,
     write_delta,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import tree_from_source
@@ -159,3 +162,43 @@ def test_diff_pairs_a_retag_and_counts_only_new_bytes():
     text = "\n".join(diff_text(diff))
     assert "~ docker.io/a/app 2 -> 3" in text and "1.0 MiB new" in text
     assert "+ g aaaaaaaaaaaa; size unknown" in text and "~ w 1 -> 2" in text
+
+
+class RegistryDouble:
+    """A test double of RegistryClient's HEAD calls: {(repo, ref): digest} and {(repo, blob)}."""
+
+    registry = "reg.test:5000"
+
+    def __init__(self, manifests, blobs):
+        self.manifests, self.blobs = manifests, blobs
+
+    def manifest_digest(self, repo, ref):
+        digest = self.manifests.get((repo, ref))
+        return (digest, "m") if digest else None
+
+    def blob_exists(self, repo, digest):
+        return (repo, digest) in self.blobs
+
+
+def test_base_problems_name_what_the_registry_lacks_whatever_the_image_order():
+    # An uncarried image sorts first and shares the layer a carried image leaves in the base.
+    shared = "sha256:" + "c" * 64
+    first = entry("docker.io/a/aaa:1", "1", "c")
+    first["carried"] = False
+    for item in first["blobs"]:
+        item["carried"] = False
+    second = entry("docker.io/a/zzz:2", "2", "cd")
+    second["carried"] = True
+    second["blobs"][0].update(carried=False, base_image="docker.io/a/zzz:1")
+    second["blobs"][1]["carried"] = True
+    delta = {"base": {"name": "v1.lock.json", "sha256": SHA_A}, "images": [first, second]}
+    empty = RegistryDouble({}, set())
+    problems = base_problems(delta, empty)
+    assert problems == [
+        f"image docker.io/a/aaa:1 {first['digest']} at reg.test:5000/docker.io/a/aaa:1 (it is not there)",
+        f"blob {shared} of docker.io/a/zzz:2 (from base image docker.io/a/zzz:1) in reg.test:5000/docker.io/a/zzz",
+    ]
+    assert "Preload the base bundle first (its lock v1.lock.json" in refusal(delta, problems)
+    full = RegistryDouble({("docker.io/a/aaa", "1"): first["digest"]}, {("docker.io/a/zzz", shared)})
+    assert base_problems(delta, full) == []
+    assert external_blobs(delta, "reg.test:5000") == {shared: "docker.io/a/zzz"}
