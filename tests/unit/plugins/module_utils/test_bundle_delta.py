@@ -202,3 +202,22 @@ def test_base_problems_name_what_the_registry_lacks_whatever_the_image_order():
     full = RegistryDouble({("docker.io/a/aaa", "1"): first["digest"]}, {("docker.io/a/zzz", shared)})
     assert base_problems(delta, full) == []
     assert external_blobs(delta, "reg.test:5000") == {shared: "docker.io/a/zzz"}
+
+
+def test_module_refuses_the_bundles_own_lock_and_a_missing_one(tmp_path, capsys):
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.gauntlet.platform.plugins.modules import bundle_delta as module
+
+    make_bundle(tmp_path / "full", {"quay.io/a/x:1": ["linux/amd64"]})
+
+    def run(since):
+        args = {"bundle_dir": str(tmp_path / "full"), "since": str(since), "dest": str(tmp_path / "d")}
+        with patch_module_args(args), pytest.raises(SystemExit):
+            module.main()
+        return json.loads(capsys.readouterr().out)
+
+    own = run(tmp_path / "full" / "bundle.lock.json")
+    assert own["failed"] is True and "copy the old lock aside" in own["msg"]
+    gone = run(tmp_path / "nope.json")
+    assert gone["failed"] is True and "does not exist" in gone["msg"]
+    assert not (tmp_path / "d").exists()
