@@ -19,6 +19,7 @@ import ipaddress
 import json
 import re
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import (
     address_problems,
     domain_problem,
@@ -789,6 +790,9 @@ def _addresses_and_names(data: dict) -> list[str]:
         "agent_group": AGENT_GROUP,
         "control_plane_address": cluster_value("gauntlet_control_plane_address") or "",
         "node_network": network if isinstance(network, str) and not network_error else "",
+        # kube-vip on the servers (role k3s): set in the inventory, else the role's default (off).
+        "kube_vip": boolean(cluster_value("k3s_kube_vip") or False, strict=False),
+        "kube_vip_interface": cluster_value("k3s_kube_vip_interface") or "",
     }
     if not ingress_error and _host_list(groups.get(SERVER_GROUP)):
         summary["ingress_address"] = ingress if ingress_set else ""
