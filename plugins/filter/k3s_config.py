@@ -27,12 +27,13 @@ def k3s_config(settings, role):
         raise AnsibleFilterError(f"k3s_config: {exc}") from exc
 
 
-def k3s_bundle_entries(lock, names):
-    """Lock entries {name: {name, sha256, ...}} for the given bundle file names."""
+def k3s_bundle_entries(lock, names, bundle_dir=None, base_dir=None):
+    """Lock entries {name: {name, sha256, ...}} for the given bundle file names (with ``file``
+    when ``bundle_dir`` is given: where each is, the base bundle for a delta's uncarried file)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
     try:
-        return bundle_entries(lock, names)
+        return bundle_entries(lock, names, bundle_dir, base_dir or None)
     except K3sConfigError as exc:
         raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc
 

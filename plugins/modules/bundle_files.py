@@ -13,7 +13,7 @@ short_description: Record the bundle's files and their sha256 in the bundle lock
 version_added: 0.1.0
 description:
   - Hashes every listed file of the bundle (streamed, never read whole into memory) and records
-    name, URL, sha256 and path in the C(files) section of the bundle lock written by
+    name, URL, sha256, size and path in the C(files) section of the bundle lock written by
     M(gauntlet.platform.image_bundle). Images already in the lock are kept.
   - When a file lists an expected O(files[].sha256), a different hash fails the task and the lock is left as it was.
   - "Idempotent: the lock is rewritten (atomically) only when its content changes."
@@ -64,7 +64,7 @@ files:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "k3s/v1.36.4+k3s1/k3s", "sha256": "3c1f...", "url": "https://...", "path": "bundle/files/k3s/v1.36.4+k3s1/k3s"}]
+  sample: [{"name": "k3s/v1.36.4+k3s1/k3s", "sha256": "3c1f...", "url": "https://...", "path": "bundle/files/k3s/v1.36.4+k3s1/k3s", "size": 71303168}]
 """
 
 import hashlib
@@ -132,7 +132,16 @@ def main():
                     msg=f"bundle file {item['name']} at {item['path']}: sha256 is {actual}, expected {expected}; "
                     "the download is corrupt or the pin is wrong: delete the file and rerun playbooks/bundle.yml"
                 )
-            recorded.append(set_file(lock, item["name"], actual, url=item.get("url"), path=item["path"]))
+            recorded.append(
+                set_file(
+                    lock,
+                    item["name"],
+                    actual,
+                    url=item.get("url"),
+                    path=item["path"],
+                    size=os.path.getsize(item["path"]),
+                )
+            )
         after = dump_lock(lock)
     except BundleLockError as exc:
         module.fail_json(msg=f"{exc}; fix or delete the lock file and rerun playbooks/bundle.yml")

@@ -19,7 +19,8 @@ description:
     the reference is pinned to) is skipped without downloading anything; blobs shared between
     images are downloaded once.
   - The lock keeps the C(files) entries other tasks recorded (see the bundle_lock helpers); its
-    C(images) entries are exactly the images of this run.
+    C(images) entries are exactly the images of this run, each with every manifest and blob (digest and
+    size), which differential bundles (C(playbooks/bundle.yml -e gauntlet_bundle_since=...)) compare.
 author:
   - Cloud Native Gauntlet contributors (!UNKNOWN)
 options:
@@ -228,7 +229,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     normalize_registry,
     parse_image,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
@@ -378,6 +379,12 @@ class ImageBundle:
         for item in results:
             if item["digest"] is None:  # would_build: nothing to record yet
                 continue
+            manifests = blobs = None
+            if layout is not None and item["status"] not in ("would_pull", "would_build"):
+                # Every manifest and blob by digest: what a differential bundle compares.
+                tree = tree_from_source(layout, item["name"], item["digest"], item.get("media_type"))
+                manifests = [(digest, len(data), media_type) for digest, media_type, data in tree.manifests]
+                blobs = tree.blobs
             bundle_lock.set_image(
                 lock,
                 item["name"],
@@ -385,6 +392,8 @@ class ImageBundle:
                 source=item["source"],
                 media_type=item.get("media_type"),
                 platforms=item.get("platforms"),
+                manifests=manifests,
+                blobs=blobs,
             )
         lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
         if lock_changed and not check:
