@@ -1,0 +1,371 @@
+"""The gitea role's configure and package index tasks, the pip install of the pipelines and the
+gitops webhook, against the REAL Gitea (tests/gitea_server.py: Gitea 1.27.3 built from its Go
+module by scripts/build-gitea, on SQLite, HTTPS with a test CA, in a loopback-only namespace).
+
+The same harness as tests/integration/test_service_roles_against_doubles.py runs the role's task
+files from their first API task (the steps before need a cluster: Deployment waits, the CLI
+through ``kubectl exec``; the fixture runs the same ``gitea admin user create``), but pointed at
+the real server; whatever the double and the server disagree on is a finding, and the double
+follows the server (tests/unit/plugins/service_doubles.py).
+
+The only stand-in is Argo CD's side of the webhook: tests/argocd_webhook.py re-expresses Argo CD
+v3.5.1's Gogs check; the delivery it judges is the one real Gitea sent to a receiver on loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import gitea_server
+import pytest
+from argocd_webhook import Refused, parse, refreshed
+from gitea_server import ADMIN, DOMAIN
+from wheel_files import make_wheel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins"))
+
+from service_doubles import GiteaDouble
+from test_service_roles_against_doubles import COMMON, GITEA_PLAY, PACKAGES_PLAY, write_credential
+
+REPO = Path(__file__).resolve().parents[2]
+ORG = "gauntlet"
+OWNER = "gauntlet-packages"  # gauntlet_pypi_owner
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+CONFIGURE_START = "configure | Accounts of Argo CD and of the CI"
+PACKAGES_START = "packages | Account owning the registry (private)"
+
+
+class Receiver:
+    """Argo CD's webhook endpoint stand-in: an HTTP server on the namespace's 127.0.0.1 that records
+    every request (method, path, headers, body) and answers 200."""
+
+    def __init__(self, netns):
+        self.requests: list[tuple[str, str, dict, bytes]] = []
+        seen = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append((self.command, self.path, dict(self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        # The socket is made on the namespace's thread, so it listens on the namespace's loopback.
+        self.httpd = netns.call(http.server.ThreadingHTTPServer, ("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/webhook"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Real:
+    def __init__(self, server, netns, receiver, workdir):
+        self.server, self.netns, self.receiver = server, netns, receiver
+        self.credentials = workdir / "credentials"
+        write_credential(self.credentials, "gitea/admin-password", server.admin_password)
+        self.extra = {
+            **COMMON,
+            "gauntlet_credentials_dir": str(self.credentials),
+            "__gitea_url": server.url,
+            "gitea_ca_path": str(server.ca),
+            "gitea_source_dir": str(REPO),
+            "gitea_argocd_webhook_url": receiver.url,
+        }
+        self.workdir = workdir
+
+    def play(self, text: str, extra: dict, start_at: str, *options: str, check: bool = True):
+        playbook = self.workdir / "harness.yml"
+        playbook.write_text(text)
+        command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)]
+        if start_at:
+            command += ["--start-at-task", start_at]
+        done = subprocess.run(
+            self.netns.command(*command, *options), capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        )  # fmt: skip
+        if check:
+            assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        recap = done.stdout.split("PLAY RECAP")[-1]
+        changed = int(recap.split("changed=")[1].split()[0]) if "changed=" in recap else -1
+        return done, changed
+
+    def api(self, method: str, path: str, auth=None, body=None):
+        response = self.server.request(method, f"/api/v1{path}", auth=auth or (ADMIN, self.server.admin_password),
+                                       body=body)  # fmt: skip
+        return response.status, (response.json() if response.text().strip() else None)
+
+    def credential(self, name: str) -> str:
+        return (self.credentials / name).read_text().strip()
+
+    def run(self, *argv: str, env: dict | None = None, timeout: int = 300):
+        return subprocess.run(self.netns.command(*argv), capture_output=True, text=True, check=False,
+                              env=env or dict(os.environ), timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    server, netns, workdir = gitea_server.start("gauntlet-gitea-real")
+    receiver = None
+    try:
+        receiver = Receiver(netns)
+        yield Real(server, netns, receiver, tmp_path_factory.mktemp("gitea-real"))
+    finally:
+        if receiver is not None:
+            receiver.close()
+        gitea_server.stop(server, netns, workdir)
+
+
+@pytest.fixture(scope="module")
+def configured(real):
+    """The role's configure tasks, run once against the real server (the tests below build on it)."""
+    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START)
+    return done.stdout, changed
+
+
+def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_api(real):
+    import yaml
+
+    pinned = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
+    status, version = real.api("GET", "/version")
+    assert status == 200 and version == {"version": pinned["gitea"]}
+    # REQUIRE_SIGNIN_VIEW (the role's app.ini): nothing for anonymous callers.
+    assert real.server.request("GET", "/api/v1/repos/search").status == 401
+
+
+def test_configure_creates_everything_then_changes_nothing(real, configured):
+    out, changed = configured
+    assert changed == 8, out[-3000:]
+    for user in ("argocd", "gauntlet-ci", "drone-clone", "gitops-bump"):
+        status, found = real.api("GET", f"/users/{user}")
+        assert status == 200 and found["login"] == user
+    # The accounts log in with their credential files.
+    assert real.api("GET", "/user", auth=("argocd", real.credential("gitea/argocd-password")))[0] == 200
+    status, org = real.api("GET", f"/orgs/{ORG}")
+    assert status == 200 and org["visibility"] == "private"
+    for repo, collaborators in (
+        ("task-api", {"gauntlet-ci": "admin", "drone-clone": "read"}),
+        ("gitops", {"argocd": "read", "gitops-bump": "write"}),
+    ):
+        status, meta = real.api("GET", f"/repos/{ORG}/{repo}")
+        assert status == 200 and meta["private"] is True and meta["default_branch"] == "main", meta
+        for user, permission in collaborators.items():
+            status, answer = real.api("GET", f"/repos/{ORG}/{repo}/collaborators/{user}/permission")
+            assert status == 200 and answer["permission"] == permission, (repo, user, answer)
+    # main of both: push only by the named accounts, never a force push.
+    for repo, pushers in (("task-api", ["gauntlet-admin"]), ("gitops", ["gauntlet-admin", "gitops-bump"])):
+        status, rule = real.api("GET", f"/repos/{ORG}/{repo}/branch_protections/main")
+        assert status == 200, rule
+        assert rule["enable_push"] is True and rule["enable_push_whitelist"] is True, rule
+        assert sorted(rule["push_whitelist_usernames"]) == pushers, rule
+        assert rule["enable_force_push"] is False and rule["push_whitelist_deploy_keys"] is False, rule
+    # This checkout published: task-api keeps its layout, gitops gets gitops/ at its root.
+    status, raw = real.api("GET", f"/repos/{ORG}/gitops/contents/task-api/kustomization.yaml?ref=main")
+    assert status == 200
+    import base64
+
+    assert base64.b64decode(raw["content"]).decode() == (REPO / "gitops/task-api/kustomization.yaml").read_text()
+    assert real.api("GET", f"/repos/{ORG}/task-api/contents/apps/task-api/.drone.yml?ref=main")[0] == 200
+    # Tokens: scopes as asked, values in the credential files (they work as passwords).
+    for user, password_credential, name, scopes, credential in (
+        ("gitops-bump", "gitea/gitops-password", "drone-gitops", ["write:repository"], "gitea/ci-token"),
+        ("drone-clone", "gitea/clone-password", "drone-clone", ["read:repository"], "gitea/clone-token"),
+    ):
+        password = real.credential(password_credential)
+        status, tokens = real.api("GET", f"/users/{user}/tokens", auth=(user, password))
+        assert status == 200 and [(t["name"], t["scopes"]) for t in tokens] == [(name, scopes)], tokens
+        assert real.credential(credential).endswith(tokens[0]["token_last_eight"])
+    # Drone's OAuth2 application, its secret in the credential file.
+    status, apps = real.api("GET", "/user/applications/oauth2")
+    assert status == 200 and [(a["name"], a["redirect_uris"], a["confidential_client"]) for a in apps] == [
+        ("drone", ["https://drone.local/login"], True)
+    ]
+    assert real.credential("drone/gitea-client-id") == apps[0]["client_id"]
+    # The webhook of gitops to "Argo CD" (the receiver), as gitea_webhook asked for it.
+    status, hooks = real.api("GET", f"/repos/{ORG}/gitops/hooks")
+    assert status == 200 and len(hooks) == 1, hooks
+    hook = hooks[0]
+    assert (hook["type"], hook["config"]["url"], hook["config"]["content_type"]) == ("gitea", real.receiver.url, "json")
+    assert (hook["events"], hook["branch_filter"], hook["active"]) == (["push"], "main", True), hook
+    assert "secret" not in hook["config"]  # Gitea never returns it (services/webhook/general.go ToHook)
+    assert real.server.admin_password not in out and real.credential("drone/gitea-client-secret") not in out
+
+    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START, "--check")
+    assert changed == 0, done.stdout[-3000:]
+    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START)
+    assert changed == 0, done.stdout[-3000:]
+
+
+def git_env(real, extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**env, "GIT_SSL_CAINFO": str(real.server.ca), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": str(real.workdir), **(extra or {})}  # fmt: skip
+
+
+def test_the_clone_token_clones_task_api_and_nothing_else(real, configured, tmp_path):
+    token = real.credential("gitea/clone-token")
+    base = real.server.url.replace("://", f"://drone-clone:{token}@")
+    env = git_env(real)
+    done = real.run("git", "clone", "-q", f"{base}/{ORG}/task-api.git", str(tmp_path / "clone"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert real.run("git", "clone", "-q", f"{base}/{ORG}/gitops.git", str(tmp_path / "gitops"), env=env).returncode
+    work = str(tmp_path / "clone")
+    real.run("git", "-C", work, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty",
+             "-m", "x", env=env)  # fmt: skip
+    assert real.run("git", "-C", work, "push", "-q", "origin", "HEAD:refs/heads/attack", env=env).returncode != 0
+
+
+def test_a_gitops_push_reaches_argo_cd_signed_as_its_gogs_check_wants(real, configured, tmp_path):
+    """gitops-bump pushes a tag bump with its token (the promoter's way); real Gitea delivers the
+    push notice to the receiver; Argo CD's check (tests/argocd_webhook.py) accepts it with the
+    secret the role generated and refuses it with another; the Application is refreshed."""
+    token = real.credential("gitea/ci-token")
+    base = real.server.url.replace("://", f"://gitops-bump:{token}@")
+    env = git_env(real)
+    work = str(tmp_path / "gitops")
+    assert real.run("git", "clone", "-q", f"{base}/{ORG}/gitops.git", work, env=env).returncode == 0
+    path = Path(work) / "task-api" / "kustomization.yaml"
+    path.write_text(path.read_text() + "# bumped by the test\n")
+    ident = ["-c", "user.name=gitops-bump", "-c", "user.email=gitops-bump@gitea.local"]
+    assert real.run("git", "-C", work, *ident, "commit", "-qam", "bump", env=env).returncode == 0
+    before = len(real.receiver.requests)
+    pushed = real.run("git", "-C", work, "push", "-q", "origin", "HEAD:main", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    head = real.run("git", "-C", work, "rev-parse", "HEAD", env=env).stdout.strip()
+    deadline = time.monotonic() + 30
+    while len(real.receiver.requests) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(real.receiver.requests) == before + 1, "Gitea delivered no push notice within 30 s"
+    method, url_path, headers, body = real.receiver.requests[-1]
+    secret = real.credential("argocd/gitea-webhook-secret")
+    payload = parse(method, url_path, headers, body, secret)
+    assert payload["ref"] == "refs/heads/main" and payload["after"] == head
+    assert payload["repository"]["html_url"] == f"{real.server.url}/{ORG}/gitops"
+    assert payload["commits"][0]["modified"] == ["task-api/kustomization.yaml"]
+    # The argocd role's Application (argocd_gitops_repo_url https://gitea.local/gauntlet/gitops.git,
+    # targetRevision HEAD): Argo CD's URL match ignores the port and .git.
+    application = {"metadata": {"name": "task-api"},
+                   "spec": {"source": {"repoURL": f"https://{DOMAIN}/{ORG}/gitops.git", "targetRevision": "HEAD"}}}  # fmt: skip
+    assert refreshed(payload, [application]) == ["task-api"]
+    with pytest.raises(Refused) as wrong:
+        parse(method, url_path, headers, body, secret + "x")
+    assert wrong.value.status == 401
+    assert headers["X-Gitea-Signature"] == hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    # The double's deliveries (service_doubles.GiteaDouble.push_delivery) carry the same signed
+    # headers as the real server's.
+    double = GiteaDouble("a", "b")
+    try:
+        double.repos[(ORG, "gitops")] = {"default_branch": "main"}
+        double.hooks[(ORG, "gitops")] = {1: {"type": "gitea", "url": real.receiver.url, "content_type": "json",
+                                             "secret": secret, "events": ["push"], "branch_filter": "main",
+                                             "active": True}}  # fmt: skip
+        ((_url, double_headers, _body),) = double.push_delivery(ORG, "gitops", "main", head, ["x"])
+    finally:
+        double.close()
+
+    def webhook_headers(found):
+        return {k.lower() for k in found if k.lower().startswith("x-")}
+
+    assert webhook_headers(double_headers) == webhook_headers(headers)
+
+
+def drone_pip_index_url(real, token_credential: str) -> str:
+    """The pipeline secret pip_index_url as the drone role builds it (roles/drone/vars/main.yml
+    __drone_secret_values.pip_index_url, evaluated by Ansible with the role's defaults)."""
+    play = f"""
+- name: The drone role's pip_index_url
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {REPO}/roles/drone/defaults/main.yml
+    - {REPO}/roles/drone/vars/main.yml
+  tasks:
+    - name: Write it
+      ansible.builtin.copy:
+        content: "{{{{ __drone_secret_values.pip_index_url }}}}"
+        dest: "{real.workdir}/pip-index-url"
+        mode: "0600"
+      no_log: true
+"""
+    extra = {
+        "gauntlet_credentials_dir": str(real.credentials),
+        "gauntlet_pypi_owner": OWNER,
+        # gauntlet_pypi_index_url of the platform, with the test server's port.
+        "gauntlet_pypi_index_url": f"{real.server.url}/api/packages/{OWNER}/pypi/simple/",
+        "drone_pip_index_token_credential": token_credential,
+    }
+    real.play(play, extra, "")
+    return (real.workdir / "pip-index-url").read_text()
+
+
+def pip_install(real, index_url: str, lock: Path, target: Path, ca: Path | None):
+    # As in a build pod (python image): no pip settings and no CA bundle variables, which
+    # requests would prefer over PIP_CERT; the pipeline's flags (apps/task-api/.drone.yml).
+    dropped = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in dropped}
+    env.update(PIP_INDEX_URL=index_url, PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1",
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_RETRIES="0", PIP_TIMEOUT="10")  # fmt: skip
+    if ca is not None:
+        env["PIP_CERT"] = str(ca)
+    return real.run(sys.executable, "-m", "pip", "install", "--only-binary=:all:", "--require-hashes", "--no-compile",
+                    "--target", str(target), "-r", str(lock), env=env)  # fmt: skip
+
+
+def test_the_package_index_fills_from_the_bundle_and_pip_installs_the_lock_over_tls(real, configured, tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "wheels").mkdir(parents=True)
+    wheels = [
+        make_wheel(bundle / "wheels", "gauntlet-demo.lib", "0.3.1"),
+        make_wheel(bundle / "wheels", "gauntlet_demo_app", "1.2.0", requires=("gauntlet-demo.lib==0.3.1",)),
+    ]
+    (bundle / "bundle.lock.json").write_text(json.dumps({"version": 1, "images": [], "files": [], "wheels": wheels}))
+    extra = {**real.extra, "gauntlet_bundle_dir": str(bundle)}
+    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START)
+    assert changed == 3, done.stdout[-3000:]
+    password = real.credential("gitea/packages-password")
+    status, tokens = real.api("GET", f"/users/{OWNER}/tokens", auth=(OWNER, password))
+    assert status == 200 and [(t["name"], t["scopes"]) for t in tokens] == [("pip-index", ["read:package"])]
+    # The registry has both files with the lock's sha256 (Gitea's package API).
+    status, files = real.api("GET", f"/packages/{OWNER}/pypi/gauntlet-demo-app/1.2.0/files",
+                             auth=(OWNER, password))  # fmt: skip
+    assert status == 200 and [(f["name"], f["sha256"]) for f in files] == [(wheels[1]["filename"], wheels[1]["sha256"])]
+    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START, "--check")
+    assert changed == 0, done.stdout[-3000:]
+    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START)
+    assert changed == 0, done.stdout[-3000:]
+
+    index = drone_pip_index_url(real, "gitea/pip-token")
+    token = real.credential("gitea/pip-token")
+    assert index == f"https://{OWNER}:{token}@{DOMAIN}:{real.server.port}/api/packages/{OWNER}/pypi/simple/"
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("".join(f"{e['name']}=={e['version']} --hash=sha256:{e['sha256']}\n" for e in wheels))
+    installed = pip_install(real, index, lock, tmp_path / "site", real.server.ca)
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    assert (tmp_path / "site/gauntlet_demo_app/__init__.py").read_text().startswith("VERSION = '1.2.0'")
+    assert (tmp_path / "site/gauntlet_demo_lib/__init__.py").is_file()
+    # Without the CA pip does not trust the index: PIP_CERT is what makes it work.
+    untrusted = pip_install(real, index, lock, tmp_path / "site2", None)
+    assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr
+    # A token of the owner without read:package reads no package.
+    status, other = real.api("POST", f"/users/{OWNER}/tokens", auth=(OWNER, password),
+                             body={"name": "no-packages", "scopes": ["read:repository"]})  # fmt: skip
+    assert status == 201, other
+    write_credential(real.credentials, "gitea/other-token", other["sha1"])
+    denied = pip_install(real, drone_pip_index_url(real, "gitea/other-token"), lock, tmp_path / "site3", real.server.ca)
+    assert denied.returncode != 0
+    assert "401" in denied.stdout + denied.stderr or "403" in denied.stdout + denied.stderr, denied.stderr[-2000:]
