@@ -35,14 +35,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins"))
 
 from service_doubles import GiteaDouble
-from test_service_roles_against_doubles import COMMON, GITEA_PLAY, PACKAGES_PLAY, write_credential
+from test_service_roles_against_doubles import COMMON, GITEA_PLAY, write_credential
 
 REPO = Path(__file__).resolve().parents[2]
 ORG = "gauntlet"
 OWNER = "gauntlet-packages"  # gauntlet_pypi_owner
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 CONFIGURE_START = "configure | Accounts of Argo CD and of the CI"
-PACKAGES_START = "packages | Account owning the registry (private)"
+# The role's main.yml runs configure.yml then packages.yml; the harness does the same (the
+# play of test_service_roles_against_doubles.py, with the package index's password), then
+# evaluates the drone role's pipeline secret pip_index_url from what the gitea role wrote.
+PLAY = (
+    GITEA_PLAY.replace(
+        "Harness for the gitea role's configure tasks", "Harness for the gitea role's configure and package tasks"
+    ).replace(
+        "  tasks:\n",
+        "    __gitea_packages_password: \"{{ lookup('gauntlet.platform.credential', 'gitea/packages-password',"
+        ' dir=gauntlet_credentials_dir) }}"\n  tasks:\n',
+    )
+    + """
+    - name: The role's package index tasks
+      ansible.builtin.import_role:
+        name: gauntlet.platform.gitea
+        tasks_from: packages.yml
+
+    - name: The drone role's defaults and internals
+      ansible.builtin.include_vars:
+        file: "{{ gitea_item }}"
+      loop: ["REPO/roles/drone/defaults/main.yml", "REPO/roles/drone/vars/main.yml"]
+      loop_control:
+        loop_var: gitea_item
+
+    - name: The pipeline secret pip_index_url as the drone role builds it
+      ansible.builtin.copy:
+        content: "{{ __drone_secret_values.pip_index_url }}"
+        dest: "{{ pip_index_url_file }}"
+        mode: "0600"
+      no_log: true
+"""
+).replace("REPO/", f"{REPO}/")
 
 
 class Receiver:
@@ -133,9 +164,24 @@ def real(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def configured(real):
-    """The role's configure tasks, run once against the real server (the tests below build on it)."""
-    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START)
-    return done.stdout, changed
+    """The role's configure and package tasks, run once against the real server with a bundle of two
+    wheels (the tests below build on it): (stdout, changed, the lock's wheel entries)."""
+    bundle = real.workdir / "bundle"
+    (bundle / "wheels").mkdir(parents=True)
+    wheels = [
+        make_wheel(bundle / "wheels", "gauntlet-demo.lib", "0.3.1"),
+        make_wheel(bundle / "wheels", "gauntlet_demo_app", "1.2.0", requires=("gauntlet-demo.lib==0.3.1",)),
+    ]
+    (bundle / "bundle.lock.json").write_text(json.dumps({"version": 1, "images": [], "files": [], "wheels": wheels}))
+    real.extra.update(
+        gauntlet_bundle_dir=str(bundle),
+        pip_index_url_file=str(real.workdir / "pip-index-url"),
+        # gauntlet_pypi_index_url of the platform (https://gitea.local/api/packages/<owner>/pypi/simple/)
+        # with the test server's port: the drone role's drone_pip_index_url.
+        gauntlet_pypi_index_url=f"{real.server.url}/api/packages/{OWNER}/pypi/simple/",
+    )
+    done, changed = real.play(PLAY, real.extra, CONFIGURE_START)
+    return done.stdout, changed, wheels
 
 
 def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_api(real):
@@ -149,8 +195,9 @@ def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_a
 
 
 def test_configure_creates_everything_then_changes_nothing(real, configured):
-    out, changed = configured
-    assert changed == 8, out[-3000:]
+    out, changed, wheels = configured
+    # configure.yml 8 (as against the double), packages.yml 3 (account, token, upload), the pip_index_url file 1.
+    assert changed == 12, out[-3000:]
     for user in ("argocd", "gauntlet-ci", "drone-clone", "gitops-bump"):
         status, found = real.api("GET", f"/users/{user}")
         assert status == 200 and found["login"] == user
@@ -204,11 +251,23 @@ def test_configure_creates_everything_then_changes_nothing(real, configured):
     assert (hook["events"], hook["branch_filter"], hook["active"]) == (["push"], "main", True), hook
     assert "secret" not in hook["config"]  # Gitea never returns it (services/webhook/general.go ToHook)
     assert real.server.admin_password not in out and real.credential("drone/gitea-client-secret") not in out
+    # The package index: the owner's read:package token, both wheels with the lock's sha256.
+    password = real.credential("gitea/packages-password")
+    status, tokens = real.api("GET", f"/users/{OWNER}/tokens", auth=(OWNER, password))
+    assert status == 200 and [(t["name"], t["scopes"]) for t in tokens] == [("pip-index", ["read:package"])]
+    assert real.credential("gitea/pip-token").endswith(tokens[0]["token_last_eight"])
+    for entry in wheels:
+        project = entry["name"].replace(".", "-").replace("_", "-")
+        status, files = real.api("GET", f"/packages/{OWNER}/pypi/{project}/{entry['version']}/files",
+                                 auth=(OWNER, password))  # fmt: skip
+        assert status == 200 and [(f["name"], f["sha256"]) for f in files] == [(entry["filename"], entry["sha256"])]
+    assert password not in out
 
-    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START, "--check")
+    done, changed = real.play(PLAY, real.extra, CONFIGURE_START, "--check")
     assert changed == 0, done.stdout[-3000:]
-    done, changed = real.play(GITEA_PLAY, real.extra, CONFIGURE_START)
+    done, changed = real.play(PLAY, real.extra, CONFIGURE_START)
     assert changed == 0, done.stdout[-3000:]
+    assert "'uploaded': []" in done.stdout.replace('"', "'"), done.stdout[-3000:]
 
 
 def git_env(real, extra: dict | None = None) -> dict:
@@ -279,38 +338,11 @@ def test_a_gitops_push_reaches_argo_cd_signed_as_its_gogs_check_wants(real, conf
         double.close()
 
     def webhook_headers(found):
-        return {k.lower() for k in found if k.lower().startswith("x-")}
+        # Names, and the values that do not depend on the body or the delivery (event, type, target).
+        named = {k.lower(): v for k, v in found.items() if k.lower().startswith("x-")}
+        return {k: (v if not k.endswith(("delivery", "signature", "signature-256")) else "*") for k, v in named.items()}
 
     assert webhook_headers(double_headers) == webhook_headers(headers)
-
-
-def drone_pip_index_url(real, token_credential: str) -> str:
-    """The pipeline secret pip_index_url as the drone role builds it (roles/drone/vars/main.yml
-    __drone_secret_values.pip_index_url, evaluated by Ansible with the role's defaults)."""
-    play = f"""
-- name: The drone role's pip_index_url
-  hosts: localhost
-  gather_facts: false
-  vars_files:
-    - {REPO}/roles/drone/defaults/main.yml
-    - {REPO}/roles/drone/vars/main.yml
-  tasks:
-    - name: Write it
-      ansible.builtin.copy:
-        content: "{{{{ __drone_secret_values.pip_index_url }}}}"
-        dest: "{real.workdir}/pip-index-url"
-        mode: "0600"
-      no_log: true
-"""
-    extra = {
-        "gauntlet_credentials_dir": str(real.credentials),
-        "gauntlet_pypi_owner": OWNER,
-        # gauntlet_pypi_index_url of the platform, with the test server's port.
-        "gauntlet_pypi_index_url": f"{real.server.url}/api/packages/{OWNER}/pypi/simple/",
-        "drone_pip_index_token_credential": token_credential,
-    }
-    real.play(play, extra, "")
-    return (real.workdir / "pip-index-url").read_text()
 
 
 def pip_install(real, index_url: str, lock: Path, target: Path, ca: Path | None):
@@ -326,30 +358,12 @@ def pip_install(real, index_url: str, lock: Path, target: Path, ca: Path | None)
                     "--target", str(target), "-r", str(lock), env=env)  # fmt: skip
 
 
-def test_the_package_index_fills_from_the_bundle_and_pip_installs_the_lock_over_tls(real, configured, tmp_path):
-    bundle = tmp_path / "bundle"
-    (bundle / "wheels").mkdir(parents=True)
-    wheels = [
-        make_wheel(bundle / "wheels", "gauntlet-demo.lib", "0.3.1"),
-        make_wheel(bundle / "wheels", "gauntlet_demo_app", "1.2.0", requires=("gauntlet-demo.lib==0.3.1",)),
-    ]
-    (bundle / "bundle.lock.json").write_text(json.dumps({"version": 1, "images": [], "files": [], "wheels": wheels}))
-    extra = {**real.extra, "gauntlet_bundle_dir": str(bundle)}
-    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START)
-    assert changed == 3, done.stdout[-3000:]
-    password = real.credential("gitea/packages-password")
-    status, tokens = real.api("GET", f"/users/{OWNER}/tokens", auth=(OWNER, password))
-    assert status == 200 and [(t["name"], t["scopes"]) for t in tokens] == [("pip-index", ["read:package"])]
-    # The registry has both files with the lock's sha256 (Gitea's package API).
-    status, files = real.api("GET", f"/packages/{OWNER}/pypi/gauntlet-demo-app/1.2.0/files",
-                             auth=(OWNER, password))  # fmt: skip
-    assert status == 200 and [(f["name"], f["sha256"]) for f in files] == [(wheels[1]["filename"], wheels[1]["sha256"])]
-    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START, "--check")
-    assert changed == 0, done.stdout[-3000:]
-    done, changed = real.play(PACKAGES_PLAY, extra, PACKAGES_START)
-    assert changed == 0, done.stdout[-3000:]
-
-    index = drone_pip_index_url(real, "gitea/pip-token")
+def test_pip_installs_the_lock_from_the_index_over_tls_with_the_drone_secret(real, configured, tmp_path):
+    """pip as the pipeline runs it: the lock with hashes, wheels only, the index URL of the pipeline
+    secret pip_index_url (built by the drone role in the harness, the read:package token as the
+    password), trusting Gitea's CA through PIP_CERT."""
+    _out, _changed, wheels = configured
+    index = (real.workdir / "pip-index-url").read_text()
     token = real.credential("gitea/pip-token")
     assert index == f"https://{OWNER}:{token}@{DOMAIN}:{real.server.port}/api/packages/{OWNER}/pypi/simple/"
     lock = tmp_path / "requirements.lock"
@@ -361,11 +375,11 @@ def test_the_package_index_fills_from_the_bundle_and_pip_installs_the_lock_over_
     # Without the CA pip does not trust the index: PIP_CERT is what makes it work.
     untrusted = pip_install(real, index, lock, tmp_path / "site2", None)
     assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr
-    # A token of the owner without read:package reads no package.
+    # A token of the same owner without read:package reads no package (same URL, other token).
+    password = real.credential("gitea/packages-password")
     status, other = real.api("POST", f"/users/{OWNER}/tokens", auth=(OWNER, password),
                              body={"name": "no-packages", "scopes": ["read:repository"]})  # fmt: skip
     assert status == 201, other
-    write_credential(real.credentials, "gitea/other-token", other["sha1"])
-    denied = pip_install(real, drone_pip_index_url(real, "gitea/other-token"), lock, tmp_path / "site3", real.server.ca)
-    assert denied.returncode != 0
+    denied = pip_install(real, index.replace(token, other["sha1"]), lock, tmp_path / "site3", real.server.ca)
+    assert denied.returncode != 0 and not (tmp_path / "site3").exists()
     assert "401" in denied.stdout + denied.stderr or "403" in denied.stdout + denied.stderr, denied.stderr[-2000:]
