@@ -333,9 +333,26 @@ def test_a_gitops_push_reaches_argo_cd_signed_as_its_gogs_check_wants(real, conf
         double.hooks[(ORG, "gitops")] = {1: {"type": "gitea", "url": real.receiver.url, "content_type": "json",
                                              "secret": secret, "events": ["push"], "branch_filter": "main",
                                              "active": True}}  # fmt: skip
-        ((_url, double_headers, _body),) = double.push_delivery(ORG, "gitops", "main", head, ["x"])
+        double.root_url = f"{real.server.url}/"
+        ((_url, double_headers, double_body),) = double.push_delivery(
+            ORG, "gitops", "main", head, ["task-api/kustomization.yaml"]
+        )
     finally:
         double.close()
+
+    # Every field of the double's payload is in the real one, with the same value (but "before":
+    # the double has no history).
+    def fields(value, prefix=""):
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in fields(item, f"{prefix}.{key}").items()}
+        if isinstance(value, list):
+            return {k: v for n, item in enumerate(value) for k, v in fields(item, f"{prefix}[{n}]").items()}
+        return {prefix: value}
+
+    real_fields = fields(payload)
+    for key, value in fields(json.loads(double_body)).items():
+        assert key in real_fields, f"the double sends {key}, the real server does not"
+        assert key == ".before" or real_fields[key] == value, (key, value, real_fields[key])
 
     def webhook_headers(found):
         # Names, and the values that do not depend on the body or the delivery (event, type, target).

@@ -154,9 +154,11 @@ class GiteaDouble(_Server):
 
     def push_delivery(self, owner: str, repo: str, branch: str, after: str, changed: list[str]) -> tuple:
         """What Gitea would send each active hook of owner/repo for a push to ``branch``: a list of
-        (url, headers, body bytes). Headers and signature as go-gitea/gitea
+        (url, headers, body bytes). Headers and signature as go-gitea/gitea v1.27.3
         services/webhook/deliver.go addDefaultHeaders sets them (HMAC-SHA256 of the body with the
-        hook's secret, hex); the body carries the fields of a push payload Argo CD reads
+        hook's secret, hex; the installation target ``repository`` for a repository's hook), the
+        same names and values as the real server's delivery (tests/integration/test_gitea_real.py
+        compares them); the body carries the fields of a push payload Argo CD reads
         (ref, before, after, repository.html_url and default_branch, commits[].modified)."""
         meta = self.repos[(owner, repo)]
         body = json.dumps(
@@ -188,6 +190,7 @@ class GiteaDouble(_Server):
                 "X-Gitea-Event": "push",
                 "X-Gitea-Event-Type": "push",
                 "X-Gitea-Signature": sig256,
+                "X-Gitea-Hook-Installation-Target-Type": "repository",
                 "X-Gogs-Delivery": delivery,
                 "X-Gogs-Event": "push",
                 "X-Gogs-Event-Type": "push",
@@ -197,6 +200,7 @@ class GiteaDouble(_Server):
                 "X-GitHub-Delivery": delivery,
                 "X-GitHub-Event": "push",
                 "X-GitHub-Event-Type": "push",
+                "X-GitHub-Hook-Installation-Target-Type": "repository",
             }
             out.append((hook["url"], headers, body))
         return out
