@@ -190,8 +190,24 @@ def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_a
     pinned = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
     status, version = real.api("GET", "/version")
     assert status == 200 and version == {"version": pinned["gitea"]}
-    # REQUIRE_SIGNIN_VIEW (the role's app.ini): nothing for anonymous callers.
-    assert real.server.request("GET", "/api/v1/repos/search").status == 401
+    # REQUIRE_SIGNIN_VIEW (the role's app.ini): nothing for anonymous callers (403, routers/api/v1/api.go
+    # verifyAuthWithOptions), 401 for wrong credentials (apiAuth); the double answers the same.
+    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
+
+    def answers(get):
+        anonymous, wrong = get(None), get(basic_auth(ADMIN, "not-the-password"))
+        return [(r.status, (r.json() or {}).get("message")) for r in (anonymous, wrong)]
+
+    got = answers(lambda headers: real.server.request("GET", "/api/v1/user", auth=None) if headers is None else
+                  real.netns.call(HttpClient(ca_path=str(real.server.ca), resolve={DOMAIN: "127.0.0.1"}).request,
+                                  "GET", f"{real.server.url}/api/v1/user", headers=headers))  # fmt: skip
+    assert got[0] == (403, "Only signed in user is allowed to call APIs.")
+    assert got[1][0] == 401
+    double = GiteaDouble(ADMIN, "the-password-0123456789")
+    try:
+        assert answers(lambda headers: HttpClient().request("GET", f"{double.url}/api/v1/user", headers=headers)) == got
+    finally:
+        double.close()
 
 
 def test_configure_creates_everything_then_changes_nothing(real, configured):
@@ -400,3 +416,49 @@ def test_pip_installs_the_lock_from_the_index_over_tls_with_the_drone_secret(rea
     denied = pip_install(real, index.replace(token, other["sha1"]), lock, tmp_path / "site3", real.server.ca)
     assert denied.returncode != 0 and not (tmp_path / "site3").exists()
     assert "401" in denied.stdout + denied.stderr or "403" in denied.stdout + denied.stderr, denied.stderr[-2000:]
+
+
+def test_gitea_pypi_files_keeps_refuses_and_names_the_file_against_the_real_registry(real, configured, tmp_path):
+    """The module itself (as the unit tests run it against the double), in the namespace, through its
+    ``resolve`` option: the index's files kept; another build of a file the index has is an error
+    naming it, before any upload; an upload of a file the index has meanwhile, the race the module
+    reports; an account that does not own the registry, refused."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_pypi import (
+        PypiError,
+        PypiIndex,
+        wheel_metadata,
+    )
+    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError, HttpClient
+    from ansible_collections.gauntlet.platform.plugins.modules import gitea_pypi_files
+
+    _out, _changed, wheels = configured
+    folder = real.workdir / "bundle" / "wheels"
+    password = real.credential("gitea/packages-password")
+
+    def params(directory, entries, username=OWNER, secret=password):
+        return {"url": f"https://{DOMAIN}:{real.server.port}", "username": username, "password": secret,
+                "ca_path": str(real.server.ca), "timeout": 30, "resolve": {DOMAIN: "127.0.0.1"}, "owner": OWNER,
+                "directory": str(directory), "wheels": entries}  # fmt: skip
+
+    def run(*args, **kwargs):
+        return real.netns.call(gitea_pypi_files.run, *args, **kwargs)
+
+    assert run(params(folder, wheels)) == {"changed": False, "uploaded": [], "kept": [e["filename"] for e in wheels]}
+    # Another build of the same version (same filename, other bytes) and a new project: nothing uploaded.
+    other = tmp_path / "other"
+    other.mkdir()
+    rebuilt = [make_wheel(other, "gauntlet-demo-new", "0.1.0"),
+               make_wheel(other, "gauntlet-demo.lib", "0.3.1", body="CHANGED = True\n")]  # fmt: skip
+    with pytest.raises(PypiError, match=r"gauntlet_demo_lib-0\.3\.1-py3-none-any\.whl: the index has it with sha256"):
+        run(params(other, rebuilt))
+    assert real.api("GET", f"/packages/{OWNER}/pypi/gauntlet-demo-new/0.1.0", auth=(OWNER, password))[0] == 404
+    # The upload of a file the index already has (it appeared between the read and the upload).
+    http = HttpClient(ca_path=str(real.server.ca), timeout=30, resolve={DOMAIN: "127.0.0.1"})
+    index = PypiIndex(http, f"https://{DOMAIN}:{real.server.port}", OWNER, OWNER, password)
+    path = str(folder / wheels[0]["filename"])
+    with pytest.raises(PypiError, match=r"Gitea already has this file \(it appeared while uploading\); run again"):
+        real.netns.call(index.upload, path, wheels[0], wheel_metadata(path))
+    # Argo CD's account owns no registry: it is told so, and nothing is uploaded.
+    with pytest.raises(ApiError, match=r"refused 'argocd' \(40[13]\); the account must own the packages"):
+        run(params(other, rebuilt[:1], username="argocd", secret=real.credential("gitea/argocd-password")))
+    assert real.api("GET", f"/packages/{OWNER}/pypi/gauntlet-demo-new/0.1.0", auth=(OWNER, password))[0] == 404
