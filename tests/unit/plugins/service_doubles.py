@@ -278,8 +278,13 @@ class GiteaDouble(_Server):
 
     def _api(self, method, path, query, headers, body):
         who = _basic_user(headers, self.users)
+        if who is None and not headers.get("Authorization"):
+            # REQUIRE_SIGNIN_VIEW (the role's app.ini): go-gitea/gitea v1.27.3 routers/api/v1/api.go
+            # verifyAuthWithOptions refuses anonymous callers with 403.
+            return 403, {}, {"message": "Only signed in user is allowed to call APIs."}
         if who is None:
-            return 401, {}, {"message": "unauthorized"}
+            # apiAuth: credentials that do not authenticate.
+            return 401, {}, {"message": "invalid username, password or token"}
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         admin = self.users[who]["admin"]
         page = int(query.get("page", ["1"])[0])
