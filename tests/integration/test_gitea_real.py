@@ -462,3 +462,45 @@ def test_gitea_pypi_files_keeps_refuses_and_names_the_file_against_the_real_regi
     with pytest.raises(ApiError, match=r"refused 'argocd' \(40[13]\); the account must own the packages"):
         run(params(other, rebuilt[:1], username="argocd", secret=real.credential("gitea/argocd-password")))
     assert real.api("GET", f"/packages/{OWNER}/pypi/gauntlet-demo-new/0.1.0", auth=(OWNER, password))[0] == 404
+
+
+def test_the_doubles_pypi_pages_match_the_real_ones(real, configured):
+    """The PEP 503 project page of each uploaded project: the double's links (path under the
+    registry, sha256 fragment, data-requires-python) are the real server's."""
+    from html.parser import HTMLParser
+
+    from ansible_collections.gauntlet.platform.plugins.modules import gitea_pypi_files
+
+    class Links(HTMLParser):
+        def __init__(self, registry):
+            super().__init__()
+            self.registry, self.links = registry, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                found = dict(attrs)
+                self.links.append((found["href"].removeprefix(self.registry), found.get("data-requires-python")))
+
+    _out, _changed, wheels = configured
+    password = real.credential("gitea/packages-password")
+    double = GiteaDouble(ADMIN, "the-password-0123456789")
+    try:
+        double.add_user(OWNER, password)
+        gitea_pypi_files.run({"url": double.url, "username": OWNER, "password": password, "ca_path": None,
+                              "timeout": 10, "resolve": {}, "owner": OWNER,
+                              "directory": str(real.workdir / "bundle" / "wheels"), "wheels": wheels})  # fmt: skip
+        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
+
+        for project in ("gauntlet-demo-lib", "gauntlet-demo-app"):
+            path = f"/api/packages/{OWNER}/pypi/simple/{project}/"
+            real_page = real.server.request("GET", path, auth=(OWNER, password))
+            double_page = HttpClient().request("GET", double.url + path, headers=basic_auth(OWNER, password))
+            assert real_page.status == double_page.status == 200
+            pages = []
+            for page, base in ((real_page, real.server.url), (double_page, double.url)):
+                reader = Links(f"{base}/api/packages/{OWNER}/pypi")
+                reader.feed(page.text())
+                pages.append(reader.links)
+            assert pages[0] == pages[1] and len(pages[0]) == 1, pages
+    finally:
+        double.close()
