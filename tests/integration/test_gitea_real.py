@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import gitea_server
@@ -34,7 +35,7 @@ from wheel_files import make_wheel
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins"))
 
-from service_doubles import GiteaDouble
+from service_doubles import DroneDouble, GiteaDouble
 from test_service_roles_against_doubles import COMMON, GITEA_PLAY, write_credential
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +121,7 @@ class Real:
         }
         self.workdir = workdir
 
-    def play(self, text: str, extra: dict, start_at: str, *options: str, check: bool = True):
+    def play(self, text: str, extra: dict, start_at: str, *options: str):
         playbook = self.workdir / "harness.yml"
         playbook.write_text(text)
         command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook), "-e", json.dumps(extra)]
@@ -130,8 +131,7 @@ class Real:
             self.netns.command(*command, *options), capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
             env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
         )  # fmt: skip
-        if check:
-            assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         recap = done.stdout.split("PLAY RECAP")[-1]
         changed = int(recap.split("changed=")[1].split()[0]) if "changed=" in recap else -1
         return done, changed
@@ -190,6 +190,10 @@ def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_a
     pinned = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
     status, version = real.api("GET", "/version")
     assert status == 200 and version == {"version": pinned["gitea"]}
+    # Built without the frontend (no bindata): the web pages come from the templates copied next to
+    # the binary (STATIC_ROOT_PATH), so the login form Drone's OAuth2 flow goes through is served.
+    login = real.server.request("GET", "/user/login")
+    assert login.status == 200 and 'name="user_name"' in login.text() and 'name="_csrf"' in login.text()
     # REQUIRE_SIGNIN_VIEW (the role's app.ini): nothing for anonymous callers (403, routers/api/v1/api.go
     # verifyAuthWithOptions), 401 for wrong credentials (apiAuth); the double answers the same.
     from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
@@ -504,3 +508,96 @@ def test_the_doubles_pypi_pages_match_the_real_ones(real, configured):
             assert pages[0] == pages[1] and len(pages[0]) == 1, pages
     finally:
         double.close()
+
+
+class _RealGiteaForDrone:
+    """What DroneDouble asks of its Gitea (``url``, ``exchange``), answered by the real server: the
+    code exchange Drone's go-login makes (POST /login/oauth/access_token, then GET /api/v1/user with
+    the access token), from a second thread inside the namespace (the first one runs the module)."""
+
+    def __init__(self, real):
+        import concurrent.futures
+
+        import controlplane
+
+        self.real = real
+        self.url = real.server.url
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, initializer=controlplane._enter_netns, initargs=(real.netns._fd,)
+        )
+
+    def exchange(self, code, client_id, client_secret):
+        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+
+        def ask():
+            http = HttpClient(ca_path=str(self.real.server.ca), resolve={DOMAIN: "127.0.0.1"})
+            form = {"grant_type": "authorization_code", "code": code, "client_id": client_id,
+                    "client_secret": client_secret, "redirect_uri": self.redirect_uri}  # fmt: skip
+            token = http.request("POST", f"{self.url}/login/oauth/access_token", form=form)
+            if token.status != 200:
+                return None
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            user = http.request("GET", f"{self.url}/api/v1/user", headers=bearer)
+            return user.json()["login"] if user.status == 200 else None
+
+        return self._thread.submit(ask).result()
+
+    def close(self):
+        self._thread.shutdown()
+
+
+def test_drone_links_the_ci_account_through_the_real_gitea_login_and_oauth2_grant(real, configured):
+    """drone_api.link_account (drone_repo's first step) against the real Gitea's web login form,
+    authorize endpoint and grant page; Drone is the double, its code exchange goes to the real
+    token endpoint. Gitea 1.27's pages carry no _csrf field (routers/web/web.go: Go's
+    http.CrossOriginProtection instead), which the double's pages now follow."""
+    from ansible_collections.gauntlet.platform.plugins.module_utils.drone_api import link_account
+    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, html_forms
+
+    gitea = _RealGiteaForDrone(real)
+    drone = None
+    try:
+        drone = real.netns.call(DroneDouble, gitea)
+        gitea.redirect_uri = f"{drone.url}/login"
+        status, app = real.api("POST", "/user/applications/oauth2",
+                               body={"name": "drone-test", "redirect_uris": [gitea.redirect_uri],
+                                     "confidential_client": True})  # fmt: skip
+        assert status == 201, app
+        drone.client_id, drone.client_secret = app["client_id"], app["client_secret"]
+        password = real.credential("gitea/ci-password")
+
+        # The pages the module reads, real and double: the same forms and fields.
+        def pages(base, client_id, redirect_uri, call):
+            http = HttpClient(ca_path=str(real.server.ca), resolve={DOMAIN: "127.0.0.1"})
+            login = call(http.request, "GET", f"{base}/user/login")
+            (form,) = [f for f in html_forms(login.text()) if "user_name" in f["fields"]]
+            fields = {**form["fields"], "user_name": "gauntlet-ci", "password": password}
+            fields.pop("remember", None)
+            signed_in = call(http.request, "POST", f"{base}/user/login", form=fields,
+                             headers={"Origin": base, "Referer": f"{base}/user/login"})  # fmt: skip
+            query = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code", "state": "s"}
+            consent = call(http.request, "GET", f"{base}/login/oauth/authorize?{urllib.parse.urlencode(query)}")
+            (grant,) = [f for f in html_forms(consent.text()) if "/login/oauth/grant" in f["action"]]
+            return (sorted(form["fields"]), signed_in.status, consent.status, sorted(grant["fields"]))
+
+        got = pages(f"https://{DOMAIN}:{real.server.port}", app["client_id"], gitea.redirect_uri, real.netns.call)
+        double = GiteaDouble(ADMIN, "the-password-0123456789")
+        try:
+            double.add_user("gauntlet-ci", password)
+            double.apps[1] = {"name": "drone", "client_id": "cid", "client_secret": "cs", "confidential_client": True,
+                              "redirect_uris": ["http://drone.test/login"]}  # fmt: skip
+            assert pages(double.url, "cid", "http://drone.test/login", lambda f, *a, **k: f(*a, **k)) == got
+        finally:
+            double.close()
+        real.netns.call(link_account, drone.url, f"https://{DOMAIN}:{real.server.port}", "gauntlet-ci", password,
+                        ca_path=str(real.server.ca), resolve={DOMAIN: "127.0.0.1"})  # fmt: skip
+        assert drone.users["gauntlet-ci"]["scm_linked"] is True
+        # The grant is remembered: a second login goes through without the consent page.
+        drone.users["gauntlet-ci"]["scm_linked"] = False
+        real.netns.call(link_account, drone.url, f"https://{DOMAIN}:{real.server.port}", "gauntlet-ci", password,
+                        ca_path=str(real.server.ca), resolve={DOMAIN: "127.0.0.1"})  # fmt: skip
+        assert drone.users["gauntlet-ci"]["scm_linked"] is True
+    finally:
+        if drone is not None:
+            drone.close()
+        gitea.close()
