@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
+import sys
 
 import yaml
 from contract_paths import CONTRACT_PATHS
@@ -141,3 +143,190 @@ def test_site_limited_to_a_new_node_validates_and_waits_for_it(tmp_path, ansible
     assert plays["Install the k3s agents"] == [["a2"]], plays
     assert plays["Wait for every node and fetch the kubeconfig"] == [["a2"]], plays
     assert plays["Configure the cluster's DNS and ingress"] == [[]], plays  # cluster objects: not this run's
+
+
+# --- Rotation and host clean-up against the k3s TEST DOUBLE --------------------------------------
+# One server (s1) and one agent (a1), connection-local, each with a root folder of its own holding the
+# k3s test double (molecule/k3s/files/k3s-test-double.py, not k3s) as its k3s binary; `systemctl` is
+# the systemctl test double (tests/systemctl_double.py, not systemd), which runs the doubles as their
+# units. Everything runs inside one loopback-only network namespace (the server double listens on
+# 6443 there). What is real: the playbook's rotation plays and the k3s role's tasks (stop, rotate,
+# start, wait, kubeconfig; reset). What is not: k3s's certificates (the double's files are text) and
+# systemd; the `certificates` verify row after a real rotation needs a real k3s.
+DOUBLE = REPO / "molecule" / "k3s" / "files" / "k3s-test-double.py"
+SYSTEMCTL = REPO / "tests" / "systemctl_double.py"
+START = """---
+- name: Start k3s on each node (the units of the systemctl test double), the server first
+  hosts: k3s_servers:k3s_agents
+  gather_facts: false
+  serial: 1
+  tasks:
+    - name: Start the unit
+      ansible.builtin.systemd_service:
+        name: "{{ 'k3s' if inventory_hostname in groups['k3s_servers'] else 'k3s-agent' }}"
+        state: started
+"""
+CLEAN = """
+- name: Clean the agent as playbooks/remove-node.yml does (the k3s role's reset entry point)
+  hosts: a1
+  gather_facts: true
+  tasks:
+    - name: Remove k3s from the host
+      ansible.builtin.include_role:
+        name: gauntlet.platform.k3s
+        tasks_from: reset
+      vars:
+        k3s_reset_confirm: true
+"""
+
+
+def _double_nodes(tmp_path):
+    roots = {"s1": tmp_path / "hosts" / "s1", "a1": tmp_path / "hosts" / "a1"}
+    configs = {
+        "s1": "node-name: s1\ntoken: t0ken\n",
+        "a1": "node-name: a1\nserver: https://127.0.0.1:6443\ntoken: t0ken\n",
+    }
+    for host, root in roots.items():
+        binary = root / "usr" / "local" / "bin"
+        binary.mkdir(parents=True)
+        (binary / "k3s-test-double.py").write_text(DOUBLE.read_text().replace("@VERSION@", "v1.36.4+k3s1"))
+        (binary / "k3s").write_text(
+            f'#!/bin/sh\nK3S_TEST_DOUBLE_ROOT={root} exec {sys.executable} {binary / "k3s-test-double.py"} "$@"\n'
+        )
+        (binary / "k3s").chmod(0o755)
+        (root / "etc/rancher/k3s").mkdir(parents=True)
+        (root / "etc/rancher/k3s/config.yaml").write_text(configs[host])
+        (root / "etc/systemd/system").mkdir(parents=True)
+        unit = "k3s" if host == "s1" else "k3s-agent"
+        (root / f"etc/systemd/system/{unit}.service").write_text("[Unit]\nDescription=k3s test double\n")
+        (root / "node-state").mkdir()  # stands for /var/lib/kubelet and the like
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\nexec {sys.executable} {SYSTEMCTL} "$@"\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    hosts = {
+        host: {
+            "node_ip": "127.0.0.1" if host == "s1" else "127.0.0.2",
+            "ansible_become": False,
+            "k3s_bin_path": str(root / "usr/local/bin/k3s"),
+            "k3s_config_dir": str(root / "etc/rancher/k3s"),
+            "k3s_data_dir": str(root / "var/lib/rancher/k3s"),
+            "k3s_systemd_dir": str(root / "etc/systemd/system"),
+            "test_root": str(root),
+        }
+        for host, root in roots.items()
+    }
+    inventory_data = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "children": {
+                "k3s_cluster": {
+                    "children": {
+                        "k3s_servers": {"hosts": {"s1": hosts["s1"]}},
+                        "k3s_agents": {"hosts": {"a1": hosts["a1"]}},
+                    }
+                }
+            },
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory_data))
+    units = {"k3s": [hosts["s1"]["k3s_bin_path"], "server"], "k3s-agent": [hosts["a1"]["k3s_bin_path"], "agent"]}
+    return roots, bin_dir, units
+
+
+def _files(folder):
+    return (
+        {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+    )
+
+
+def test_rotation_one_node_at_a_time_then_clean_up_against_the_k3s_test_double(tmp_path, ansible_env):
+    import loopback_netns
+
+    loopback_netns.require()
+    roots, bin_dir, units = _double_nodes(tmp_path)
+    rotation = [
+        play for play in yaml.safe_load((REPO / "playbooks/rotate-certificates.yml").read_text())
+        if "rotate_k3s" in play.get("tags", [])
+    ]  # fmt: skip
+    assert [p["name"] for p in rotation][-1] == "Fetch the kubeconfig again", rotation
+    (tmp_path / "play.yml").write_text(START + yaml.safe_dump(rotation, sort_keys=False) + CLEAN)
+    state = tmp_path / "systemctl-state"
+    env = {
+        **ansible_env(tmp_path),
+        "PATH": f"{bin_dir}:{REPO / '.venv/bin'}:{os.environ['PATH']}",
+        "SYSTEMCTL_TEST_DOUBLE_STATE": str(state),
+        "SYSTEMCTL_TEST_DOUBLE_UNITS": json.dumps(units),
+    }
+    variables = {
+        "gauntlet_versions": {"k3s": "v1.36.4+k3s1"},
+        "gauntlet_kubeconfig": str(tmp_path / "kubeconfig"),
+        "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        "k3s_wait_retries": 30,
+        "k3s_wait_delay": 1,
+        # What the reset removes outside k3s's folders (/var/lib/kubelet, /var/lib/cni, ...) and the
+        # mounts it unmounts: inside each node's root folder. Extra vars, the only level above the
+        # role's vars/main.yml: the machine's own /var/lib/cni must never be touched.
+        "__k3s_node_state_paths": ["{{ test_root }}/node-state"],
+        "__k3s_node_mount_prefixes": ["{{ test_root }}/run"],
+    }
+    command = [
+        "ansible-playbook",
+        str(tmp_path / "play.yml"),
+        "-i",
+        str(tmp_path / "hosts.yml"),
+        "-e",
+        json.dumps(variables),
+    ]
+    try:
+        result = subprocess.run(
+            loopback_netns.isolated(command),
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            check=False,
+            timeout=300,
+        )
+    finally:  # the doubles outlive the namespace's shell: end them by the pids the systemctl double kept
+        for unit in units:
+            pid = (
+                json.loads((state / f"{unit}.json").read_text()).get("pid")
+                if (state / f"{unit}.json").exists()
+                else None
+            )
+            if pid:
+                subprocess.run(["kill", "--", f"-{pid}"], check=False, capture_output=True)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
+    assert not re.search(r"item=/(var|etc|run)/", result.stdout), "the reset named a path of this machine"
+
+    # One node at a time, the server first: stop, rotate, start for s1, then for a1.
+    calls = [json.loads(line)["argv"] for line in (state / "calls.jsonl").read_text().splitlines()]
+    service = [(c[0], c[1]) for c in calls if c and c[0] in ("start", "stop")]
+    assert service[:2] == [("start", "k3s"), ("start", "k3s-agent")], service
+    assert service[2:6] == [("stop", "k3s"), ("start", "k3s"), ("stop", "k3s-agent"), ("start", "k3s-agent")], service
+    # The double refuses `certificate rotate` while its node runs: each rotation came between stop and start.
+    for host, kind in (("s1", "server"), ("a1", "agent")):
+        double_calls = [
+            json.loads(line)["argv"][1:]
+            for line in (roots[host] / "var/lib/k3s-double/calls.jsonl").read_text().splitlines()
+        ]
+        assert [kind] in double_calls and ["certificate", "rotate"] in double_calls, (host, double_calls)
+    # s1: new leaf files, the old ones backed up, the regeneration trigger consumed by the start.
+    tls = roots["s1"] / "var/lib/rancher/k3s/server"
+    (backup,) = tls.glob("tls-*")
+    new = _files(tls / "tls")
+    old = _files(backup)
+    assert set(old) >= {"client-admin.crt", "serving-kube-apiserver.crt"}, old
+    for name, text in old.items():
+        if name in new:
+            assert new[name] != text, name
+    assert "dynamic-cert-regenerate" not in new
+    # The controller's kubeconfig was fetched again, pointing at the API address.
+    assert "server: https://127.0.0.1:6443" in (tmp_path / "kubeconfig").read_text()
+    # a1 was cleaned: its binary, configuration, data, unit and node state are gone; s1 is untouched.
+    assert not (roots["a1"] / "usr/local/bin/k3s").exists()
+    for gone in ("etc/rancher/k3s", "var/lib/rancher/k3s", "etc/systemd/system/k3s-agent.service", "node-state"):
+        assert not (roots["a1"] / gone).exists(), gone
+    assert (roots["s1"] / "usr/local/bin/k3s").exists() and _files(tls / "tls") == new
+    assert service[-1] == ("stop", "k3s-agent") and ["disable", "k3s-agent"] in [c[:2] for c in calls], calls
