@@ -250,7 +250,10 @@ def running_pid():
         with open(os.path.join(STATE, "k3s.pid"), encoding="utf-8") as handle:
             pid = int(handle.read().strip())
         os.kill(pid, 0)
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            if handle.read().split(") ", 1)[1][0] == "Z":  # ended, never reaped
+                return None
+    except (OSError, ValueError, IndexError):
         return None
     return pid
 
