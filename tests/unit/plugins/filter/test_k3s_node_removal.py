@@ -8,7 +8,6 @@ the current members, and at least one.
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.filter.k3s_node_removal import node_removal
 
 
