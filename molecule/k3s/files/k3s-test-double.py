@@ -21,6 +21,15 @@ Real k3s cannot run in unprivileged containers, so this small program stands in 
   `gauntlet.test/k3s-test-double: "true"`: a node is "Ready" here only because it joined;
 - as `k3s kubectl drain|cordon|uncordon NODE`: records the call and succeeds;
 - as `k3s --version`: prints the version it was built for (the scenario's prepare step sets VERSION);
+- keeps stand-in certificate files (text, not X.509: "k3s test double certificate <file> serial <n>") where
+  k3s keeps its leaf certificates (server/tls/client-admin.crt, serving-kube-apiserver.crt, ...; agent/
+  client-kubelet.crt, serving-kubelet.crt, ...), made at `k3s server|agent` start when missing, CAs kept;
+- as `k3s certificate rotate`: does what upstream's does (k3s-io/k3s pkg/cli/cert/cert.go rotate): backs
+  the leaf files up to server/tls-<unix time> (agent/tls-<unix time> on an agent), writes
+  server/tls/dynamic-cert-regenerate and deletes them, so the next start makes new ones. Unlike k3s it
+  refuses while `k3s server|agent` runs (its pid in /var/lib/k3s-double/k3s.pid), so a test sees that
+  the node was stopped first, as docs.k3s.io/cli/certificate says to;
+- every path above moves under $K3S_TEST_DOUBLE_ROOT when that is set (connection-local tests);
 - "never ready" mode, for the start-timeout test: with K3S_TEST_DOUBLE_NEVER_READY=1 in its environment
   (/etc/default/k3s or /etc/default/k3s-agent, the units' EnvironmentFile), `k3s server|agent` never tells
   systemd it is ready and logs, every second, the line real k3s logs while it cannot join
@@ -44,12 +53,14 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -62,6 +73,10 @@ CONFIG = ROOT + "/etc/rancher/k3s/config.yaml"
 DATA = ROOT + "/var/lib/rancher/k3s"
 KUBECONFIG = ROOT + "/etc/rancher/k3s/k3s.yaml"
 PORT = 6443
+# The leaf certificates k3s keeps (k3s-io/k3s pkg/daemons/control/deps/deps.go, pkg/agent/config);
+# the CA files next to them are never rotated by `k3s certificate rotate`.
+SERVER_LEAVES = ("client-admin", "client-controller", "client-kube-apiserver", "serving-kube-apiserver")
+AGENT_LEAVES = ("client-kubelet", "client-kube-proxy", "client-k3s-controller", "serving-kubelet")
 
 
 def parse_config(path):
@@ -234,9 +249,75 @@ def never_ready(config):
         time.sleep(1)
 
 
+def leaf_files(kind):
+    """The leaf certificate and key files of a server (its own and its agent's) or an agent."""
+    files = [os.path.join(DATA, "agent", f"{name}.{ext}") for name in AGENT_LEAVES for ext in ("crt", "key")]
+    if kind == "server":
+        files += [
+            os.path.join(DATA, "server", "tls", f"{name}.{ext}") for name in SERVER_LEAVES for ext in ("crt", "key")
+        ]
+    return files
+
+
+def issue_certificates(kind):
+    """Make the missing leaf files (a real k3s makes its certificates when it starts)."""
+    for path in leaf_files(kind):
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(f"k3s test double certificate {os.path.basename(path)} serial {uuid.uuid4().int}\n")
+    trigger = os.path.join(DATA, "server", "tls", "dynamic-cert-regenerate")
+    if os.path.exists(trigger):
+        os.remove(trigger)
+
+
+def running_pid():
+    try:
+        with open(os.path.join(STATE, "k3s.pid"), encoding="utf-8") as handle:
+            pid = int(handle.read().strip())
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            if handle.read().split(") ", 1)[1][0] == "Z":  # ended, never reaped
+                return None
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def certificate(args):
+    record()
+    if args[:1] != ["rotate"]:
+        print(f"k3s test double: `k3s certificate {' '.join(args)}` is not implemented", file=sys.stderr)
+        return 1
+    pid = running_pid()
+    if pid:
+        print(
+            f"k3s test double: k3s runs (pid {pid}); stop it before `k3s certificate rotate` "
+            "(docs.k3s.io/cli/certificate: stop K3s, rotate, start K3s)",
+            file=sys.stderr,
+        )
+        return 1
+    kind = "server" if os.path.isdir(os.path.join(DATA, "server")) else "agent"
+    backup = os.path.join(DATA, kind, f"tls-{int(time.time())}")
+    os.makedirs(backup, exist_ok=True)
+    for path in leaf_files(kind):
+        if os.path.exists(path):
+            shutil.copy2(path, os.path.join(backup, os.path.basename(path)))
+            os.remove(path)
+    if kind == "server":
+        os.makedirs(os.path.join(DATA, "server", "tls"), exist_ok=True)
+        open(os.path.join(DATA, "server", "tls", "dynamic-cert-regenerate"), "w").close()
+    print(f"Successfully backed up certificates to {backup}, please restart k3s {kind} to rotate certificates")
+    return 0
+
+
 def run_node(kind):
     config = parse_config(CONFIG)
     record(config)
+    os.makedirs(STATE, exist_ok=True)
+    with open(os.path.join(STATE, "k3s.pid"), "w", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    issue_certificates(kind)
     if os.environ.get("K3S_TEST_DOUBLE_NEVER_READY") == "1":
         never_ready(config)
     token = ""
@@ -757,6 +838,8 @@ def main():
         return run_node(args[0])
     if args[:1] == ["kubectl"]:
         return kubectl(args[1:])
+    if args[:1] == ["certificate"]:
+        return certificate(args[1:])
     record()
     print(f"k3s test double: `k3s {' '.join(args)}` is not implemented", file=sys.stderr)
     return 1
