@@ -15,6 +15,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config impor
     object_filename,
     token_matches,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_etcd_snapshot import SnapshotError, prune_plan
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import K3sVersionError, upgrade_plan
 
 
@@ -79,6 +80,14 @@ def k3s_upgrade_plan(installed, target, lock, allow_downgrade=False, allow_minor
         raise AnsibleFilterError(f"k3s_upgrade_plan: {exc}") from exc
 
 
+def k3s_etcd_snapshot_prune(files, prefix, keep):
+    """Which snapshots a prune keeps and deletes; see k3s_etcd_snapshot_prune.yml."""
+    try:
+        return prune_plan(files, prefix, keep)
+    except SnapshotError as exc:
+        raise AnsibleFilterError(f"k3s_etcd_snapshot_prune: {exc}") from exc
+
+
 class FilterModule:
     """k3s filters."""
 
@@ -90,4 +99,5 @@ class FilterModule:
             "k8s_object_filename": k8s_object_filename,
             "k8s_object_filenames": k8s_object_filenames,
             "k3s_upgrade_plan": k3s_upgrade_plan,
+            "k3s_etcd_snapshot_prune": k3s_etcd_snapshot_prune,
         }

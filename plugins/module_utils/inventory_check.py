@@ -42,6 +42,8 @@ VERSION_FORMATS = {
     "linkerd": (rf"^(edge|stable)-{_SEMVER}$", "edge-26.8.3"),
     "argocd": (rf"^v{_SEMVER}$", "v3.5.1"),
     "kube_prometheus": (rf"^v{_SEMVER}$", "v0.18.0"),
+    # kube-vip's release tags and image tags carry the v (ghcr.io/kube-vip/kube-vip:v1.2.3).
+    "kube_vip": (rf"^v{_SEMVER}$", "v1.2.3"),
 }
 _DEFAULT_VERSION_FORMAT = (rf"^{_SEMVER}(-[0-9A-Za-z.]+)?$", "1.27.3 (no leading v)")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
