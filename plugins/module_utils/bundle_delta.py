@@ -42,11 +42,14 @@ class DeltaError(ValueError):
 # -- build ----------------------------------------------------------------------------
 
 
-def _base_holders(base_lock: dict, base_path: str, layout: OciLayout | None) -> dict:
+def _base_holders(base_lock: dict, layout: OciLayout | None) -> dict:
     """{digest: a base image holding it} over every manifest and blob of the base.
 
     A base lock written before locks listed image content is read through the full
-    bundle's layout, which still holds the base's manifests when it is the same folder.
+    bundle's layout, which still holds the base's manifests when it is the same folder and
+    the image is still listed. An image the new bundle no longer has (image_bundle removed
+    it and its own blobs after the upgrade) holds nothing here: a blob only it held is
+    carried, never assumed to be in the registry (a larger delta, never a broken one).
     """
     holders: dict[str, str] = {}
     for entry in base_lock["images"]:
@@ -60,12 +63,7 @@ def _base_holders(base_lock: dict, base_path: str, layout: OciLayout | None) -> 
                 except ContentError:
                     tree = None
             if tree is None:
-                raise DeltaError(
-                    f"the base lock {base_path} lists no manifests and blobs for {entry['name']} (it predates "
-                    f"differential bundles) and its manifest {entry['digest']} is not in "
-                    f"{layout.path if layout else 'the bundle'}: rebuild the base bundle with this version of "
-                    "playbooks/bundle.yml, or build a full bundle instead"
-                )
+                continue
             digests = [digest for digest, _mt, _data in tree.manifests] + list(tree.blobs)
         for digest in digests:
             holders.setdefault(digest, entry["name"])
@@ -82,7 +80,7 @@ def plan_delta(full_lock: dict, base_path: str, layout: OciLayout | None = None)
             "lock of a full bundle whose folder the controller has (the base of that delta: each new delta then "
             "carries everything since it)"
         )
-    holders = _base_holders(base_lock, base_path, layout)
+    holders = _base_holders(base_lock, layout)
     delta = copy.deepcopy(full_lock)
     delta["base"] = {
         "name": os.path.basename(base_path),

@@ -224,6 +224,20 @@ def set_wheels(data: dict, entries: list) -> None:
     data["wheels"] = checked["wheels"]
 
 
+def retain(data: dict, section: str, names) -> list:
+    """Remove from ``section`` (``images``, ``files`` or ``wheels``) every entry whose name is not in
+    ``names``: a bundle run leaves the lock describing exactly what it was asked for (after an
+    upgrade the old image, file or wheel is gone, so preload no longer pushes it and a registry
+    prune removes it). Returns the removed entries, sorted by name."""
+    if section not in ("images", "files", "wheels"):
+        raise BundleLockError(f"unknown lock section {section!r}")
+    wanted = set(names)
+    entries = data.setdefault(section, [])
+    removed = [entry for entry in entries if entry.get("name") not in wanted]
+    data[section] = [entry for entry in entries if entry.get("name") in wanted]
+    return sorted(removed, key=lambda e: e.get("name") or "")
+
+
 def get_image(data: dict, name: str) -> dict | None:
     return next((e for e in data.get("images", []) if e.get("name") == name), None)
 

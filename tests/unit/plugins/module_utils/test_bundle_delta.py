@@ -52,7 +52,7 @@ def test_lock_rejects_bad_delta_fields():
     assert json.loads(bundle_lock.dump_lock(good))["base"]["sha256"] == SHA_B
 
 
-def test_plan_from_an_old_base_lock_reads_the_layout_or_says_what_to_do(tmp_path):
+def test_plan_from_an_old_base_lock_reads_the_layout(tmp_path):
     make_bundle(tmp_path / "full", {"quay.io/a/x:1": ["linux/amd64"], "quay.io/a/y:1": ["linux/amd64"]})
     base_lock = tmp_path / "full" / "bundle.lock.json"
     since = tmp_path / "base.lock.json"
@@ -61,8 +61,9 @@ def test_plan_from_an_old_base_lock_reads_the_layout_or_says_what_to_do(tmp_path
     layout = OciLayout(str(tmp_path / "full" / "images"))
     delta = plan_delta(full, str(since), layout)
     assert [i["carried"] for i in delta["images"]] == [False, False]
-    with pytest.raises(DeltaError, match=r"predates differential bundles.*rebuild the base bundle"):
-        plan_delta(full, str(since), None)
+    # Without the layout nothing of the old base is known: unchanged images stay uncarried, a
+    # changed one would carry all its blobs (see the test below).
+    assert [i["carried"] for i in plan_delta(full, str(since), None)["images"]] == [False, False]
     old_full = copy.deepcopy(full)
     for entry in old_full["images"]:
         del entry["blobs"]
@@ -221,3 +222,21 @@ def test_module_refuses_the_bundles_own_lock_and_a_missing_one(tmp_path, capsys)
     gone = run(tmp_path / "nope.json")
     assert gone["failed"] is True and "does not exist" in gone["msg"]
     assert not (tmp_path / "d").exists()
+
+
+def test_plan_from_an_old_base_lock_after_an_upgrade_carries_what_the_layout_no_longer_shows(tmp_path):
+    """The base lock predates content lists and the new bundle's layout no longer holds the old
+    image (image_bundle removed it and its own blobs): what only it held is carried, never assumed."""
+    make_bundle(tmp_path / "v1", {"quay.io/a/x:1": ["linux/amd64"], "quay.io/a/y:1": ["linux/amd64"]})
+    since = tmp_path / "base.lock.json"
+    since.write_text((tmp_path / "v1" / "bundle.lock.json").read_text())  # no manifests/blobs
+    made = make_bundle(tmp_path / "v2", {"quay.io/a/x:1": ["linux/amd64"], "quay.io/a/y:2": ["linux/amd64"]})
+    full = with_content(tmp_path / "v2")
+    delta = plan_delta(full, str(since), OciLayout(str(tmp_path / "v2" / "images")))
+    x, y2 = delta["images"]
+    assert (x["carried"], y2["carried"]) == (False, True)
+    config = made["quay.io/a/y:2"]["platforms"]["linux/amd64"]["config"]
+    carried = {b["digest"] for b in y2["blobs"] if b["carried"]}
+    assert carried == {config}
+    # The layer x:1 shares is in the registry under x:1 (its manifest is in the layout).
+    assert {b["base_image"] for b in y2["blobs"] if not b["carried"]} == {"quay.io/a/x:1"}
