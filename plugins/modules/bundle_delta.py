@@ -11,7 +11,7 @@ short_description: Write a differential bundle holding only what an older bundle
 version_added: "0.1.0"
 description:
   - Compares the full bundle in O(bundle_dir) (its lock, written by M(gauntlet.platform.image_bundle)
-    and M(gauntlet.platform.bundle_files)) with the lock of an older bundle, O(since), and writes O(dest):
+    and M(gauntlet.platform.bundle_files)) with the lock of an older bundle, O(since), and writes into O(dest)
     the files whose sha256 differs or that are new, the wheels, and an OCI image layout with the changed
     and new images' manifests and only the blobs (configs, layers) the older lock does not list. A layer
     shared with the base is not carried.
