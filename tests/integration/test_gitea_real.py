@@ -763,7 +763,8 @@ class Promotion:
         )
         # Drone posts its commit statuses as the account that activated the repository (gauntlet-ci),
         # with its OAuth2 grant; here with a token of that account.
-        status, token = real.api("POST", "/users/gauntlet-ci/tokens", body={"name": "drone-status", "scopes": ["write:repository"]},
+        scopes = {"name": "drone-status", "scopes": ["write:repository"]}
+        status, token = real.api("POST", "/users/gauntlet-ci/tokens", body=scopes,
                                  auth=("gauntlet-ci", real.credential("gitea/ci-password")))  # fmt: skip
         assert status == 201, token
         self.ci_token = token["sha1"]
@@ -921,3 +922,69 @@ def test_the_gitops_promotion_bumps_the_real_gitops_repository_and_argo_cd_hears
     assert p.gitops_state() == (head1, text1)
     time.sleep(1)  # Gitea's webhook queue delivers within milliseconds here: none came of runs 3 to 5.
     assert len(real.receiver.requests) == deliveries + 1
+
+
+def test_the_promotion_names_the_refused_token_and_the_double_answers_as_the_real_gitea(promotion, tmp_path):
+    """What real Gitea answers the promoter's calls when something is off, and what the script then
+    says: a token Gitea does not know (deleted or replaced: 401), a token whose account cannot see
+    the repository (404), each naming its file and the fix. The double of tests/unit/roles/
+    test_gitops_promote.py answers these, a stale blob sha on PUT (422) and the combined status of a
+    commit without statuses exactly as the real server does."""
+    p = promotion
+    sha = p.commit_and_push("task-api: deployable", "refs/heads/main", start="origin/main")
+    p.post_status(sha, "success")
+    p.record.notify(p.push_event(sha[: p.promoter.TAG_LENGTH], "sha256:" + "e" * 64, event_id=f"e-{sha}"))
+    head, text = p.gitops_state()
+    unknown = tmp_path / "unknown-token"
+    unknown.write_text("0" * 40)
+    for setting, token_file, status, fix in (
+        ("GITOPS_TOKEN_FILE", unknown, 401, "rerun the gitea and drone roles"),
+        ("SOURCE_TOKEN_FILE", unknown, 401, "rerun the gitea and drone roles"),
+        # The clone token's account (drone-clone) cannot see gitops: Gitea says 404, not 403.
+        ("GITOPS_TOKEN_FILE", p.tokens / "source-token", 404, "GITOPS_REPO"),
+    ):
+        rc, out, err = p.run(**{setting: str(token_file)})
+        assert rc == 1 and f"HTTP {status}" in err, (setting, out, err)
+        assert f"the token in {setting} ({token_file})" in err and fix in err, err
+        assert p.gitops_state() == (head, text)
+
+    # The double and the real server, asked the same.
+    unit = _load("gitops_promote_unit_double", REPO / "tests/unit/roles/test_gitops_promote.py")
+    bare = p.commit_and_push("task-api: no build yet", "refs/heads/nobuild")
+    _status, current = p.api(p.token("gitops"), "GET", f"/repos/{p.gitops}/contents/{p.path}?ref=main")
+    stale = {"content": "eA==", "sha": "a" * 40, "branch": "main", "message": "m"}
+    asks = [
+        ("0" * 40, "GET", f"/repos/{p.source}/branches/main", None),
+        (p.token("source"), "GET", f"/repos/{p.gitops}/contents/{p.path}?ref=main", None),
+        (p.token("source"), "GET", f"/repos/{p.source}/commits/{bare}/status", None),
+        (p.token("gitops"), "PUT", f"/repos/{p.gitops}/contents/{p.path}", stale),
+    ]
+    double = unit.start_gitea_double(main=bare, source_token=p.token("source"), gitops_token=p.token("gitops"),
+                                     blob=current["sha"])  # fmt: skip
+    try:
+        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+
+        def shape(status, body):
+            # The parts of an answer the promoter reads or shows: the status, the message (the
+            # given/expected shas aside), the combined state and its statuses.
+            body = body or {}
+            message = str(body.get("message", "")).split(" [")[0]
+            return status, message, body.get("state"), body.get("statuses")
+
+        answers = []
+        for token, method, path, body in asks:
+            real_answer = shape(*p.api(token, method, path, body))
+            answers.append(real_answer)
+            response = HttpClient().request(method, f"http://127.0.0.1:{double.server_address[1]}/api/v1{path}",
+                                            json_body=body, headers={"Authorization": f"token {token}"})  # fmt: skip
+            double_answer = shape(response.status, response.json() if response.text().strip() else None)
+            assert double_answer == real_answer, (method, path)
+        assert answers == [
+            (401, "invalid username, password or token", None, None),
+            (404, "not found", None, None),
+            (200, "", "pending", None),
+            (422, "sha does not match", None, None),
+        ]
+    finally:
+        double.shutdown()
+        double.server_close()
