@@ -10,6 +10,10 @@ follows the server (tests/unit/plugins/service_doubles.py).
 
 The only stand-in is Argo CD's side of the webhook: tests/argocd_webhook.py re-expresses Argo CD
 v3.5.1's Gogs check; the delivery it judges is the one real Gitea sent to a receiver on loopback.
+The gitops promotion tests (roles/drone/files/gitops_promote.py) play Drone's and the registry's
+parts themselves: the commit statuses a Drone build posts (with a token of the CI account, where
+Drone uses its OAuth2 grant) and the notification envelopes the registry posts to the registry
+token server, whose own code keeps the push record the script reads.
 """
 
 from __future__ import annotations
