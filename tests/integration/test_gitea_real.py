@@ -10,6 +10,10 @@ follows the server (tests/unit/plugins/service_doubles.py).
 
 The only stand-in is Argo CD's side of the webhook: tests/argocd_webhook.py re-expresses Argo CD
 v3.5.1's Gogs check; the delivery it judges is the one real Gitea sent to a receiver on loopback.
+The gitops promotion tests (roles/drone/files/gitops_promote.py) play Drone's and the registry's
+parts themselves: the commit statuses a Drone build posts (with a token of the CI account, where
+Drone uses its OAuth2 grant) and the notification envelopes the registry posts to the registry
+token server, whose own code keeps the push record the script reads.
 """
 
 from __future__ import annotations
@@ -601,3 +605,390 @@ def test_drone_links_the_ci_account_through_the_real_gitea_login_and_oauth2_gran
         if drone is not None:
             drone.close()
         gitea.close()
+
+
+# -- The gitops promotion (roles/drone/files/gitops_promote.py, CronJob drone-gitops-promote) -------------
+
+PROMOTE_SCRIPT = REPO / "roles" / "drone" / "files" / "gitops_promote.py"
+NOTIFY_TOKEN = "registry-notification-token"  # the registry's bearer token for its notifications (test value)
+
+
+def _load(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def promote_container(overrides: dict) -> dict:
+    """The CronJob's container (image, command, env) as the drone role renders it: the ``promote``
+    container of roles/drone/templates/objects.yml.j2, templated by Ansible with the sample
+    inventory's group_vars, the role's defaults and vars, and ``overrides`` (the test's addresses
+    and folders)."""
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def trusted(value):  # the role's files are templates, as Ansible treats them
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, dict):
+            return {key: trusted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [trusted(item) for item in value]
+        return value
+
+    loader, variables = DataLoader(), {}
+    for path in [*sorted((REPO / "inventory/sample/group_vars/all").glob("*.yml")),
+                 REPO / "roles/drone/defaults/main.yml", REPO / "roles/drone/vars/main.yml"]:  # fmt: skip
+        variables.update(loader.load_from_file(str(path)) or {})
+    variables = {**trusted(variables), **overrides}
+    text = (REPO / "roles/drone/templates/objects.yml.j2").read_text()
+    start = text.index("            - name: promote\n")
+    snippet = text[start : text.index("              securityContext:", start)]
+    (container,) = yaml.safe_load(Templar(loader=loader, variables=variables).template(trust_as_template(snippet)))
+    return container
+
+
+class PushRecordServer:
+    """The registry token server (roles/registry/files/registry_token_server.py, its own code: load_config,
+    serve, serve_all) on the namespace's loopback, configured as the registry role configures it
+    (token-config.json: the sample inventory's accounts with the registry role's access rules, TLS on
+    the main listener, the push record of ``gauntlet/*`` fed by the notification listener). What the
+    registry would post to it after a manifest push, ``notify`` posts: distribution's envelope
+    (tests/unit/roles/test_gitops_promote.py push_event) with the registry's bearer token."""
+
+    def __init__(self, real, folder: Path):
+        from ansible_collections.gauntlet.platform.plugins.filter.registry_token_accounts import registry_token_accounts
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from tls_material import make_ca_and_cert
+
+        self.real, self.server = (
+            real,
+            _load("registry_token_server_real", REPO / "roles/registry/files/registry_token_server.py"),
+        )
+        folder.mkdir()
+        signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (folder / "signer.key").write_bytes(signer.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.TraditionalOpenSSL,
+                                            serialization.NoEncryption()))  # fmt: skip
+        # The registry's certificate names registry.local (local_domains_services.registry).
+        self.ca, cert, key = make_ca_and_cert(folder, dns_names=("registry.local",))
+        self.node_password = "node-password-for-the-push-record"
+        rules = [{"name": "gauntlet-node", "access": [{"type": "repository", "name": "*", "actions": ["pull"]}]},
+                 {"name": "gauntlet-ci", "access": [{"type": "repository", "name": "*", "actions": ["pull"]},
+                                                    {"type": "repository", "name": "gauntlet/*",
+                                                     "actions": ["pull", "push"]}]}]  # fmt: skip
+        config = {
+            "service": "gauntlet-registry", "issuer": "gauntlet-registry-token", "listen": "127.0.0.1:0",
+            "lifetime": 300, "signing_key": str(folder / "signer.key"), "signing_certificate": str(cert),
+            "tls": {"certificate": str(cert), "key": str(key)},
+            "accounts": registry_token_accounts(rules, {"gauntlet-node": self.node_password, "gauntlet-ci": "ci-pw"},
+                                                {"gauntlet-node": "s1", "gauntlet-ci": "s2"}),
+            "pushes": {"listen": "127.0.0.1:0", "token_sha256": hashlib.sha256(NOTIFY_TOKEN.encode()).hexdigest(),
+                       "store": str(folder / "pushes.jsonl"), "repositories": ["gauntlet/*"]},
+        }  # fmt: skip
+        (folder / "config.json").write_text(json.dumps(config))
+        self.httpd = real.netns.call(self.server.serve, self.server.load_config(str(folder / "config.json")))
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_all, args=(self.httpd,), daemon=True)
+        self.thread.start()
+
+    def notify(self, *events):
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.httpd.events.server_address[1]}/events",
+            data=json.dumps({"events": list(events)}).encode(), method="POST",
+            headers={"Content-Type": "application/vnd.docker.distribution.events.v2+json",
+                     "Authorization": f"Bearer {NOTIFY_TOKEN}"},
+        )  # fmt: skip
+
+        def post():
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the namespace's loopback
+                return response.status
+
+        assert self.real.netns.call(post) == 200
+
+    def close(self):
+        for httpd in (self.httpd.events, self.httpd):
+            httpd.shutdown()
+            httpd.server_close()
+
+
+class Promotion:
+    """The CronJob drone-gitops-promote's run against the real Gitea: its container's command and
+    environment rendered from the drone role's template, its Secret's files holding the credentials
+    the gitea role wrote (gitea/ci-token of gitops-bump, gitea/clone-token of drone-clone) and the
+    nodes' registry password, PUSHES_CA_FILE the registry certificate's CA (ConfigMap
+    gauntlet-local-ca); the push record is the registry token server's (PushRecordServer)."""
+
+    def __init__(self, real, folder: Path):
+        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+        from keycloak_server import hosts_file
+
+        self.real = real
+        self.push_event = _load("gitops_promote_unit", REPO / "tests/unit/roles/test_gitops_promote.py").push_event
+        self.promoter = _load("gitops_promote_script", PROMOTE_SCRIPT)
+        self.http = HttpClient(ca_path=str(real.server.ca), timeout=30, resolve={DOMAIN: "127.0.0.1"})
+        # registry.local (local_domains_services.registry) is the namespace's loopback too.
+        hosts_file(real.netns.name, (DOMAIN, "registry.local"))
+        self.record = PushRecordServer(real, folder / "registry-token")
+        self.tokens, local_ca = folder / "tokens", folder / "local-ca"
+        self.tokens.mkdir()
+        local_ca.mkdir()
+        (self.tokens / "gitops-token").write_text(real.credential("gitea/ci-token"))
+        (self.tokens / "source-token").write_text(real.credential("gitea/clone-token"))
+        (self.tokens / "registry-password").write_text(self.record.node_password)
+        (local_ca / "ca.crt").write_text(self.record.ca.read_text())
+        pushes_url = next(e["value"] for e in promote_container({})["env"] if e["name"] == "PUSHES_URL")
+        assert pushes_url == "https://registry.local:5002/pushes"  # port: the registry role's registry_token_port
+        self.container = promote_container({
+            "drone_gitea_internal_url": real.server.url + "/",
+            "drone_promote_pushes_url": pushes_url.replace(":5002/", f":{self.record.port}/"),
+            "__drone_promote_script_dir": str(PROMOTE_SCRIPT.parent),
+            "__drone_promote_token_dir": str(self.tokens),
+            "__drone_promote_ca_dir": str(local_ca),
+        })  # fmt: skip
+        assert self.container["command"] == ["python3", str(PROMOTE_SCRIPT)]
+        self.env = {e["name"]: e["value"] for e in self.container["env"]}
+        # The Pod reaches Gitea over plain HTTP in the cluster (gauntlet_gitea_internal_url); this Gitea
+        # serves HTTPS with its own test CA, which the script's default context trusts through OpenSSL's
+        # SSL_CERT_FILE (not set in the Pod).
+        self.env.update(PATH=os.environ["PATH"], SSL_CERT_FILE=str(real.server.ca))
+        self.source, self.gitops, self.path = self.env["SOURCE_REPO"], self.env["GITOPS_REPO"], self.env["GITOPS_PATH"]
+        assert (self.source, self.gitops, self.path) == (
+            f"{ORG}/task-api",
+            f"{ORG}/gitops",
+            "task-api/kustomization.yaml",
+        )
+        # Drone posts its commit statuses as the account that activated the repository (gauntlet-ci),
+        # with its OAuth2 grant; here with a token of that account.
+        scopes = {"name": "drone-status", "scopes": ["write:repository"]}
+        status, token = real.api("POST", "/users/gauntlet-ci/tokens", body=scopes,
+                                 auth=("gauntlet-ci", real.credential("gitea/ci-password")))  # fmt: skip
+        assert status == 201, token
+        self.ci_token = token["sha1"]
+        # A shallow clone of task-api: main moves only by a merge (a push by gauntlet-admin, the one
+        # account its branch protection lets push).
+        self.work = str(folder / "task-api")
+        self.git_env = git_env(real)
+        admin = real.server.url.replace("://", f"://{ADMIN}:{real.server.admin_password}@")
+        done = real.run("git", "clone", "-q", "--depth", "1", f"{admin}/{self.source}.git", self.work, env=self.git_env)
+        assert done.returncode == 0, done.stderr
+
+    def run(self, **env):
+        """One run of the CronJob's command: (exit code, stdout, stderr)."""
+        done = self.real.run(sys.executable, *self.container["command"][1:], env={**self.env, **env}, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    def api(self, token: str, method: str, path: str, body=None):
+        response = self.real.netns.call(self.http.request, method, f"{self.real.server.url}/api/v1{path}",
+                                        json_body=body, headers={"Authorization": f"token {token}"})  # fmt: skip
+        return response.status, (response.json() if response.text().strip() else None)
+
+    def token(self, which: str) -> str:
+        return (self.tokens / f"{which}-token").read_text().strip()
+
+    def gitops_state(self) -> tuple[str, str]:
+        """gitops main's head and the kustomization's text there."""
+        import base64
+
+        _status, branch = self.api(self.token("gitops"), "GET", f"/repos/{self.gitops}/branches/main")
+        _status, found = self.api(self.token("gitops"), "GET", f"/repos/{self.gitops}/contents/{self.path}?ref=main")
+        return branch["commit"]["id"], base64.b64decode(found["content"]).decode()
+
+    def post_status(self, sha: str, state: str, context: str | None = None):
+        """The commit status a Drone build posts (harness/drone v2.25.0 service/status: state, the
+        build's link, a description, the context)."""
+        body = {"state": state, "target_url": "https://drone.local/gauntlet/task-api/7",
+                "description": f"Build is {state}", "context": context or self.env["STATUS_CONTEXT"]}  # fmt: skip
+        status, answer = self.api(self.ci_token, "POST", f"/repos/{self.source}/statuses/{sha}", body=body)
+        assert status == 201, answer
+
+    def commit_and_push(self, message: str, ref: str, start: str | None = None) -> str:
+        git = ("git", "-C", self.work, "-c", "user.name=Dev", "-c", "user.email=dev@gitea.local")
+        if start:
+            assert self.real.run(*git, "reset", "-q", "--hard", start, env=self.git_env).returncode == 0
+        done = self.real.run(*git, "commit", "-q", "--allow-empty", "-m", message, env=self.git_env)
+        assert done.returncode == 0, done.stderr
+        pushed = self.real.run(*git, "push", "-q", "origin", f"HEAD:{ref}", env=self.git_env)
+        assert pushed.returncode == 0, pushed.stderr
+        return self.real.run(*git, "rev-parse", "HEAD", env=self.git_env).stdout.strip()
+
+    def image_entry(self, text: str) -> dict:
+        import yaml
+
+        (entry,) = [i for i in yaml.safe_load(text)["images"] if i["name"] == self.env["REPOSITORY"]]
+        return entry
+
+    def close(self):
+        from keycloak_server import hosts_file
+
+        self.record.close()
+        hosts_file(self.real.netns.name, (DOMAIN,))
+
+
+@pytest.fixture(scope="module")
+def promotion(real, configured, tmp_path_factory):
+    found = Promotion(real, tmp_path_factory.mktemp("promotion"))
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def test_the_gitops_promotion_bumps_the_real_gitops_repository_and_argo_cd_hears_it(real, promotion):
+    """roles/drone/files/gitops_promote.py as the CronJob runs it (class Promotion) against the real
+    Gitea: a commit merged to task-api main, the commit statuses Drone's builds post, the registry's
+    push record of its tag. Deployed by digest once, then nothing; never a commit without a successful
+    push status, a branch commit, or a tag pushed twice; the bump's push notice reaches "Argo CD" (the
+    receiver) signed as its Gogs check wants."""
+    p, env = promotion, promotion.env
+    image, length = env["REPOSITORY"], p.promoter.TAG_LENGTH
+    head0, text0 = p.gitops_state()
+    deliveries = len(real.receiver.requests)
+
+    # 1. Merged to main; Drone's push build runs (pending); a custom build of it succeeded (another
+    # context): not deployed.
+    sha = p.commit_and_push("task-api: the change to deploy", "refs/heads/main")
+    tag = sha[:length]
+    rc, out, err = p.run()  # no status at all yet
+    assert rc == 0 and out.startswith(f"waiting: no successful {env['STATUS_CONTEXT']} status"), (out, err)
+    p.post_status(sha, "pending")
+    p.post_status(sha, "success", context="continuous-integration/drone")
+    rc, out, err = p.run()
+    assert rc == 0 and out.startswith(f"waiting: no successful {env['STATUS_CONTEXT']} status"), (out, err)
+    # The push build succeeded; the registry has not recorded its push of the tag yet.
+    p.post_status(sha, "success")
+    rc, out, err = p.run()
+    assert rc == 0 and out.startswith(f"waiting: no push of {image}:{tag}"), (out, err)
+    assert p.gitops_state() == (head0, text0)
+
+    # 2. Now it has: deployed by that push's digest, one commit by the bump account.
+    digest = "sha256:" + hashlib.sha256(sha.encode()).hexdigest()
+    p.record.notify(p.push_event(tag, digest, event_id=f"main-{sha}"))
+    rc, out, err = p.run()
+    assert (rc, out.strip()) == (0, f"deployed {image}:{tag}@{digest} via {p.gitops} {p.path}"), (out, err)
+    head1, text1 = p.gitops_state()
+    assert head1 != head0
+    assert p.image_entry(text1) == {"name": image, "newTag": tag, "digest": digest}
+    old_tag = p.image_entry(text0)["newTag"]
+    assert text1.replace(f'"{tag}"\n', f'"{old_tag}"\n').replace(f'    digest: "{digest}"\n', "") == text0
+    status, commit = p.api(p.token("gitops"), "GET", f"/repos/{p.gitops}/git/commits/{head1}")
+    assert status == 200, commit
+    message = f"task-api: deploy {image}:{tag}@{digest} ({p.source}@{sha}) [CI SKIP]"
+    assert commit["commit"]["message"].strip() == message
+    assert commit["author"]["login"] == commit["committer"]["login"] == "gitops-bump", commit
+    assert commit["commit"]["author"]["name"] == "gitops-bump", commit["commit"]
+    assert [c["sha"] for c in commit["parents"]] == [head0]
+    assert [f["filename"] for f in commit["files"]] == [p.path], commit["files"]
+
+    # The bump's push notice reaches Argo CD's webhook, signed with the secret the argocd role has.
+    deadline = time.monotonic() + 30
+    while len(real.receiver.requests) == deliveries and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(real.receiver.requests) == deliveries + 1, "Gitea delivered no push notice of the bump within 30 s"
+    method, url_path, headers, body = real.receiver.requests[-1]
+    payload = parse(method, url_path, headers, body, real.credential("argocd/gitea-webhook-secret"))
+    assert (payload["ref"], payload["before"], payload["after"]) == ("refs/heads/main", head0, head1)
+    assert [(c["modified"], c["message"].strip()) for c in payload["commits"]] == [([p.path], message)]
+    application = {"metadata": {"name": "task-api"},
+                   "spec": {"source": {"repoURL": f"https://{DOMAIN}/{ORG}/gitops.git", "targetRevision": "HEAD"}}}  # fmt: skip
+    assert refreshed(payload, [application]) == ["task-api"]
+    with pytest.raises(Refused):
+        parse(method, url_path, headers, body, "not-the-secret")
+
+    # 3. The next run: nothing to do.
+    rc, out, err = p.run()
+    assert rc == 0 and out.startswith(f"up to date: {p.path} deploys {image}:{tag}@{digest}"), (out, err)
+    assert p.gitops_state() == (head1, text1)
+
+    # 4. A branch commit with a successful push build and a recorded push of its tag: only main's
+    # head counts.
+    branch_sha = p.commit_and_push("task-api: a branch", "refs/heads/feature")
+    p.post_status(branch_sha, "success")
+    p.record.notify(p.push_event(branch_sha[:length], "sha256:" + "b" * 64, event_id=f"b-{branch_sha}"))
+    rc, out, err = p.run()
+    assert rc == 0 and out.startswith(f"up to date: {p.path} deploys {image}:{tag}@{digest}"), (out, err)
+    assert p.gitops_state() == (head1, text1)
+
+    # 5. The next main commit, whose tag was pushed twice (a branch build wrote it too): refused.
+    sha2 = p.commit_and_push("task-api: another change", "refs/heads/main", start=sha)
+    p.post_status(sha2, "success")
+    p.record.notify(p.push_event(sha2[:length], "sha256:" + "c" * 64, event_id=f"c1-{sha2}"),
+                    p.push_event(sha2[:length], "sha256:" + "d" * 64, event_id=f"c2-{sha2}"))  # fmt: skip
+    rc, out, err = p.run()
+    assert rc == 1 and "refusing to deploy" in err and "pushed 2 times" in err and "gitops is unchanged" in err
+    assert p.gitops_state() == (head1, text1)
+    time.sleep(1)  # Gitea's webhook queue delivers within milliseconds here: none came of runs 3 to 5.
+    assert len(real.receiver.requests) == deliveries + 1
+
+
+def test_the_promotion_names_the_refused_token_and_the_double_answers_as_the_real_gitea(promotion, tmp_path):
+    """What real Gitea answers the promoter's calls when something is off, and what the script then
+    says: a token Gitea does not know (deleted or replaced: 401), a token whose account cannot see
+    the repository (404), each naming its file and the fix. The double of tests/unit/roles/
+    test_gitops_promote.py answers these, a stale blob sha on PUT (422) and the combined status of a
+    commit without statuses exactly as the real server does."""
+    p = promotion
+    sha = p.commit_and_push("task-api: deployable", "refs/heads/main", start="origin/main")
+    p.post_status(sha, "success")
+    p.record.notify(p.push_event(sha[: p.promoter.TAG_LENGTH], "sha256:" + "e" * 64, event_id=f"e-{sha}"))
+    head, text = p.gitops_state()
+    unknown = tmp_path / "unknown-token"
+    unknown.write_text("0" * 40)
+    for setting, token_file, status, fix in (
+        ("GITOPS_TOKEN_FILE", unknown, 401, "rerun the gitea and drone roles"),
+        ("SOURCE_TOKEN_FILE", unknown, 401, "rerun the gitea and drone roles"),
+        # The clone token's account (drone-clone) cannot see gitops: Gitea says 404, not 403.
+        ("GITOPS_TOKEN_FILE", p.tokens / "source-token", 404, "GITOPS_REPO"),
+    ):
+        rc, out, err = p.run(**{setting: str(token_file)})
+        assert rc == 1 and f"HTTP {status}" in err, (setting, out, err)
+        assert f"the token in {setting} ({token_file})" in err and fix in err, err
+        assert p.gitops_state() == (head, text)
+
+    # The double and the real server, asked the same.
+    unit = _load("gitops_promote_unit_double", REPO / "tests/unit/roles/test_gitops_promote.py")
+    bare = p.commit_and_push("task-api: no build yet", "refs/heads/nobuild")
+    _status, current = p.api(p.token("gitops"), "GET", f"/repos/{p.gitops}/contents/{p.path}?ref=main")
+    stale = {"content": "eA==", "sha": "a" * 40, "branch": "main", "message": "m"}
+    asks = [
+        ("0" * 40, "GET", f"/repos/{p.source}/branches/main", None),
+        (p.token("source"), "GET", f"/repos/{p.gitops}/contents/{p.path}?ref=main", None),
+        (p.token("source"), "GET", f"/repos/{p.source}/commits/{bare}/status", None),
+        (p.token("gitops"), "PUT", f"/repos/{p.gitops}/contents/{p.path}", stale),
+    ]
+    double = unit.start_gitea_double(main=bare, source_token=p.token("source"), gitops_token=p.token("gitops"),
+                                     blob=current["sha"])  # fmt: skip
+    try:
+        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+
+        def shape(status, body):
+            # The parts of an answer the promoter reads or shows: the status, the message (the
+            # given/expected shas aside), the combined state and its statuses.
+            body = body or {}
+            message = str(body.get("message", "")).split(" [")[0]
+            return status, message, body.get("state"), body.get("statuses")
+
+        answers = []
+        for token, method, path, body in asks:
+            real_answer = shape(*p.api(token, method, path, body))
+            answers.append(real_answer)
+            response = HttpClient().request(method, f"http://127.0.0.1:{double.server_address[1]}/api/v1{path}",
+                                            json_body=body, headers={"Authorization": f"token {token}"})  # fmt: skip
+            double_answer = shape(response.status, response.json() if response.text().strip() else None)
+            assert double_answer == real_answer, (method, path)
+        assert answers == [
+            (401, "invalid username, password or token", None, None),
+            (404, "not found", None, None),
+            (200, "", "pending", None),
+            (422, "sha does not match", None, None),
+        ]
+    finally:
+        double.shutdown()
+        double.server_close()
