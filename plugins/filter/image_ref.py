@@ -7,6 +7,8 @@
 - ``image_registry`` / ``image_repository`` / ``image_tag`` / ``image_digest``: one part
 - ``image_mirror(local_registry)``: ``quay.io/x/y:1`` -> ``registry.local:5000/quay.io/x/y:1``
 - ``image_registries``: the sorted unique registries of a list of images
+- ``image_locked(lock)``: ``python:3.13`` -> ``docker.io/library/python@sha256:...``, the digest the
+  bundle lock records for it (empty when the lock does not hold it)
 
 Every filter raises AnsibleFilterError on a reference that does not parse.
 """
@@ -63,6 +65,24 @@ def image_registries(values):
     return sorted({_parse(v, "image_registries").registry for v in values})
 
 
+def image_locked(value, lock):
+    # By name and digest only: the tag beside a digest is ignored by some pullers and refused by
+    # others, and the digest is what the bundle pulled, locked and preload pushed.
+    ref = _parse(value, "image_locked")
+    if lock in (None, "", {}):
+        return ""
+    if not isinstance(lock, dict) or not isinstance(lock.get("images", []), list):
+        raise AnsibleFilterError("image_locked: the lock must be the bundle lock's JSON object (with an images list)")
+    for entry in lock.get("images", []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and str(_parse(name, "image_locked")) == str(ref):
+            digest = str(entry.get("digest", ""))
+            if not digest.startswith("sha256:"):
+                raise AnsibleFilterError(f"image_locked: bundle lock image {name} has no sha256 digest")
+            return f"{ref.name}@{digest}"
+    return ""
+
+
 class FilterModule:
     """Image reference filters."""
 
@@ -76,4 +96,5 @@ class FilterModule:
             "image_digest": image_digest,
             "image_mirror": image_mirror,
             "image_registries": image_registries,
+            "image_locked": image_locked,
         }

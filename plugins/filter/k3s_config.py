@@ -15,6 +15,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config impor
     object_filename,
     token_matches,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_etcd_snapshot import SnapshotError, prune_plan
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import K3sVersionError, upgrade_plan
 
 
@@ -26,22 +27,27 @@ def k3s_config(settings, role):
         raise AnsibleFilterError(f"k3s_config: {exc}") from exc
 
 
-def k3s_bundle_entries(lock, names, missing_ok=False):
-    """Lock entries {name: {name, sha256, ...}} for the given bundle file names (only those the lock
-    lists, with ``missing_ok``: the caller reports the others)."""
+def _listed(lock, name) -> bool:
+    """True when the lock lists ``name`` with a sha256 (a lock without a files list still fails)."""
+    try:
+        bundle_entries(lock, [name])
+    except K3sConfigError:
+        if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
+            raise
+        return False
+    return True
+
+
+def k3s_bundle_entries(lock, names, bundle_dir=None, base_dir=None, missing_ok=False):
+    """Lock entries {name: {name, sha256, ...}} for the given bundle file names (with ``file``
+    when ``bundle_dir`` is given: where each is, the base bundle for a delta's uncarried file);
+    with ``missing_ok`` only those the lock lists (the caller names the others)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
     try:
         if missing_ok:
-            found = {}
-            for name in names:
-                try:
-                    found.update(bundle_entries(lock, [name]))
-                except K3sConfigError:
-                    if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
-                        raise
-            return found
-        return bundle_entries(lock, names)
+            names = [name for name in names if _listed(lock, name)]
+        return bundle_entries(lock, names, bundle_dir, base_dir or None)
     except K3sConfigError as exc:
         raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc
 
@@ -88,6 +94,14 @@ def k3s_upgrade_plan(installed, target, lock, allow_downgrade=False, allow_minor
         raise AnsibleFilterError(f"k3s_upgrade_plan: {exc}") from exc
 
 
+def k3s_etcd_snapshot_prune(files, prefix, keep):
+    """Which snapshots a prune keeps and deletes; see k3s_etcd_snapshot_prune.yml."""
+    try:
+        return prune_plan(files, prefix, keep)
+    except SnapshotError as exc:
+        raise AnsibleFilterError(f"k3s_etcd_snapshot_prune: {exc}") from exc
+
+
 class FilterModule:
     """k3s filters."""
 
@@ -99,4 +113,5 @@ class FilterModule:
             "k8s_object_filename": k8s_object_filename,
             "k8s_object_filenames": k8s_object_filenames,
             "k3s_upgrade_plan": k3s_upgrade_plan,
+            "k3s_etcd_snapshot_prune": k3s_etcd_snapshot_prune,
         }

@@ -18,6 +18,9 @@ options:
     description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
     type: str
     required: true
+  base_dir:
+    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
+    type: str
   manifests:
     description: Bundle file names of manifests whose images the platform runs.
     type: list
@@ -55,6 +58,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_list impor
     images_from_manifests,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_image
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 
 def _listed(path: str) -> list[str]:
@@ -69,16 +73,17 @@ def _listed(path: str) -> list[str]:
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         # Options are read directly so the plugin also works outside the plugin loader.
-        unknown = set(kwargs) - {"bundle_dir", "manifests", "images", "lists"}
+        unknown = set(kwargs) - {"bundle_dir", "base_dir", "manifests", "images", "lists"}
         if unknown or not kwargs.get("bundle_dir"):
             raise AnsibleLookupError(
-                f"bundle_images: needs bundle_dir; options are bundle_dir, manifests, images, lists (got {sorted(kwargs)})"
+                f"bundle_images: needs bundle_dir; options are bundle_dir, base_dir, manifests, images, lists (got {sorted(kwargs)})"
             )
         bundle_dir = kwargs["bundle_dir"]
+        base = base_dir(self, variables, kwargs)
         found = set()
         for name in kwargs.get("manifests") or []:
             try:
-                found.update(images_from_manifests(load_manifest(bundle_file_path(bundle_dir, name))))
+                found.update(images_from_manifests(load_manifest(bundle_file_path(bundle_dir, name, base))))
             except (BundleFileError, ImageListError) as exc:
                 raise AnsibleLookupError(f"bundle_images: {name}: {exc}") from None
         for path in kwargs.get("lists") or []:

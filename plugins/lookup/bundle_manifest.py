@@ -20,6 +20,9 @@ options:
     description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
     type: str
     required: true
+  base_dir:
+    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -43,18 +46,22 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file impo
     bundle_file_path,
     load_manifest,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         # Options are read directly so the plugin also works outside the plugin loader.
         bundle_dir = kwargs.get("bundle_dir")
-        if not bundle_dir or set(kwargs) - {"bundle_dir"}:
-            raise AnsibleLookupError("bundle_manifest: pass bundle_dir=gauntlet_bundle_dir and nothing else")
+        if not bundle_dir or set(kwargs) - {"bundle_dir", "base_dir"}:
+            raise AnsibleLookupError(
+                "bundle_manifest: pass bundle_dir=gauntlet_bundle_dir (and base_dir) and nothing else"
+            )
+        base = base_dir(self, variables, kwargs)
         objects = []
         for name in terms:
             try:
-                objects.extend(load_manifest(bundle_file_path(bundle_dir, name)))
+                objects.extend(load_manifest(bundle_file_path(bundle_dir, name, base)))
             except BundleFileError as exc:
                 raise AnsibleLookupError(f"bundle_manifest: {exc}") from None
         return objects

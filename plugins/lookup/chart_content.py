@@ -27,6 +27,9 @@ options:
     description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
     type: str
     required: true
+  base_dir:
+    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
+    type: str
   dependencies:
     description: Bundle folders of charts to vendor under C(charts/).
     type: list
@@ -64,6 +67,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.chart_archive import ChartArchiveError, chart_archive
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 
 class LookupModule(LookupBase):
@@ -72,6 +76,7 @@ class LookupModule(LookupBase):
         bundle_dir = self.get_option("bundle_dir")
         if not bundle_dir:
             raise AnsibleLookupError("chart_content: bundle_dir is empty; pass bundle_dir=gauntlet_bundle_dir")
+        base = base_dir(self, variables, {"base_dir": self.get_option("base_dir")})
         results = []
         for folder in terms:
             try:
@@ -81,6 +86,7 @@ class LookupModule(LookupBase):
                     dependencies=self.get_option("dependencies"),
                     version=self.get_option("version"),
                     app_version=self.get_option("app_version"),
+                    base_dir=base,
                 )
             except ChartArchiveError as exc:
                 raise AnsibleLookupError(f"chart_content: {folder}: {exc}") from None

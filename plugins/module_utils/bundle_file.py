@@ -15,7 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, get_file, load_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import base_lock_problem
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import (
+    BundleLockError,
+    get_file,
+    is_carried,
+    load_lock,
+)
 
 LOCK_NAME = "bundle.lock.json"
 _REBUILD = "rebuild the bundle with playbooks/bundle.yml on a connected machine and copy it to the controller"
@@ -33,8 +39,12 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def bundle_file_path(bundle_dir: str, name: str) -> str:
-    """Return the checked path of bundle file ``name``."""
+def bundle_file_path(bundle_dir: str, name: str, base_dir: str | None = None) -> str:
+    """Return the checked path of bundle file ``name``.
+
+    In a differential bundle a file the delta does not carry is read from the base bundle
+    ``base_dir``, whose lock must be the one the delta names (its sha256).
+    """
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise BundleFileError(f"bundle file name {name!r} must be a relative path inside the bundle")
     lock_path = os.path.join(bundle_dir, LOCK_NAME)
@@ -47,7 +57,13 @@ def bundle_file_path(bundle_dir: str, name: str) -> str:
         raise BundleFileError(
             f"{name} is not in the bundle lock {lock_path}; the bundle predates this version: {_REBUILD}"
         )
-    path = os.path.join(bundle_dir, "files", name)
+    folder = bundle_dir
+    if not is_carried(entry):
+        problem = base_lock_problem(lock, base_dir)
+        if problem:
+            raise BundleFileError(f"{name} is not in {bundle_dir}: {problem}")
+        folder = base_dir
+    path = os.path.join(folder, "files", name)
     if not os.path.isfile(path):
         raise BundleFileError(f"bundle file {path} is missing; copy the whole bundle folder again or {_REBUILD}")
     actual = _sha256(path)

@@ -120,7 +120,7 @@ def set_chart_versions(chart_yaml: bytes, version: str = "", app_version: str = 
     return text.encode("utf-8")
 
 
-def bundle_folder_files(bundle_dir: str, folder: str) -> dict:
+def bundle_folder_files(bundle_dir: str, folder: str, base_dir: str | None = None) -> dict:
     """{path relative to ``folder``: bytes} of every bundle file under ``folder``.
 
     The files are those the bundle lock lists under ``<folder>/``; each is read through
@@ -142,7 +142,7 @@ def bundle_folder_files(bundle_dir: str, folder: str) -> dict:
     files = {}
     for name in names:
         try:
-            path = bundle_file_path(bundle_dir, name)
+            path = bundle_file_path(bundle_dir, name, base_dir)
         except BundleFileError as exc:
             raise ChartArchiveError(str(exc)) from None
         with open(path, "rb") as handle:
@@ -150,14 +150,17 @@ def bundle_folder_files(bundle_dir: str, folder: str) -> dict:
     return files
 
 
-def chart_archive(bundle_dir: str, folder: str, dependencies=(), version: str = "", app_version: str = "") -> bytes:
-    """The packed chart of bundle folder ``folder``, dependencies vendored under charts/."""
-    chart = bundle_folder_files(bundle_dir, folder)
+def chart_archive(
+    bundle_dir: str, folder: str, dependencies=(), version: str = "", app_version: str = "", base_dir: str | None = None
+) -> bytes:
+    """The packed chart of bundle folder ``folder``, dependencies vendored under charts/ (``base_dir``:
+    the base bundle of a differential bundle)."""
+    chart = bundle_folder_files(bundle_dir, folder, base_dir)
     name = chart_name(chart["Chart.yaml"])
     chart["Chart.yaml"] = set_chart_versions(chart["Chart.yaml"], version, app_version)
     members = {f"{name}/{path}": data for path, data in chart.items()}
     for dependency in dependencies:
-        files = bundle_folder_files(bundle_dir, dependency)
+        files = bundle_folder_files(bundle_dir, dependency, base_dir)
         dep_name = chart_name(files["Chart.yaml"])
         prefix = f"{name}/charts/{dep_name}/"
         if any(member.startswith(prefix) for member in members):

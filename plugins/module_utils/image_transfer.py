@@ -88,7 +88,12 @@ def _walk(
     tree.manifests.append((digest, mt, data))
 
 
-def tree_from_source(source: BundleSource, name: str, digest: str, media_type: str | None) -> ImageTree:
+def tree_from_source(
+    source: BundleSource, name: str, digest: str, media_type: str | None, allow_missing=()
+) -> ImageTree:
+    """The image's tree, every blob checked present with its size except those in ``allow_missing``
+    (True: none checked; a differential bundle leaves the base's blobs in the registry)."""
+
     def fetch(dg, _mt):
         return source.read_blob(dg, f"{name} in {source.location}")
 
@@ -96,6 +101,8 @@ def tree_from_source(source: BundleSource, name: str, digest: str, media_type: s
     _walk(tree, fetch, digest, media_type, 0, f"image {name} in {source.location}")
     tree.media_type = tree.manifests[-1][1]
     for blob, size in tree.blobs.items():
+        if allow_missing is True or blob in allow_missing:
+            continue
         have = source.blob_size(blob)
         if have is None:
             raise ContentError(
@@ -170,6 +177,7 @@ def push_bundle(
     concurrency: int = 4,
     registry_name: str | None = None,
     replace_tags: bool = False,
+    external_blobs: dict | None = None,
 ) -> dict:
     """Push the images of one or more bundle sources into ``client``'s registry at their full upstream paths.
 
@@ -182,7 +190,12 @@ def push_bundle(
     once and mounted into every other repository that needs it. Images named under
     ``registry_name`` (the name references give this registry) keep their own path
     (see ``target_for``).
+
+    ``external_blobs`` ({digest: repository}) are blobs the sources do not hold because the
+    registry already has them in that repository (a differential bundle's base, checked
+    with ``bundle_delta.base_problems`` before this is called): they are mounted, never uploaded.
     """
+    external = dict(external_blobs or {})
     started = time.monotonic()
     if isinstance(sources, BundleSource):
         sources = [sources]
@@ -214,7 +227,7 @@ def push_bundle(
             )
         entries = [(s, e) for s, e in entries if e.name in wanted]
     # 1. manifest trees (validates media types and blob presence before any write)
-    trees = [(s, tree_from_source(s, e.name, e.digest, e.media_type)) for s, e in entries]
+    trees = [(s, tree_from_source(s, e.name, e.digest, e.media_type, external)) for s, e in entries]
     targets = {t.name: target_for(t.name, client.registry, registry_name) for _unused, t in trees}
     # 2. what is already there
     remote = _run_pool([lambda t=t: client.manifest_digest(*targets[t.name]) for _unused, t in trees], concurrency)
@@ -232,7 +245,7 @@ def push_bundle(
         )
     results = []
     todo = []
-    known: dict[str, str] = {}  # blob -> a repository of the registry that has it
+    known: dict[str, str] = dict(external)  # blob -> a repository of the registry that has it
     for (source, tree), found in zip(trees, remote, strict=True):
         repo, reference = targets[tree.name]
         present = bool(found) and found[0] == tree.digest
@@ -273,6 +286,11 @@ def push_bundle(
 
     def upload(blob: str, repo: str, size: int, location: str | None = None) -> None:
         _home, _size, result, name, source = homes[blob]
+        if blob in external and not source.has_blob(blob):
+            raise ContentError(
+                f"blob {blob} of {name} is not in {source.location} (a differential bundle) and the registry "
+                f"{client.registry} could not mount it from {external[blob]}: preload the base bundle first"
+            )
         if not check_mode:
             client.upload_blob(
                 repo, blob, size, lambda: source.open_blob(blob), where=f"{name} ({source.location})", location=location

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import re
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_arch import (
     ASSETS_VARIABLE,
     DEFAULT_ARCH,
@@ -47,6 +48,8 @@ VERSION_FORMATS = {
     "linkerd": (rf"^(edge|stable)-{_SEMVER}$", "edge-26.8.3"),
     "argocd": (rf"^v{_SEMVER}$", "v3.5.1"),
     "kube_prometheus": (rf"^v{_SEMVER}$", "v0.18.0"),
+    # kube-vip's release tags and image tags carry the v (ghcr.io/kube-vip/kube-vip:v1.2.3).
+    "kube_vip": (rf"^v{_SEMVER}$", "v1.2.3"),
 }
 _DEFAULT_VERSION_FORMAT = (rf"^{_SEMVER}(-[0-9A-Za-z.]+)?$", "1.27.3 (no leading v)")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -790,6 +793,7 @@ def inventory_check(data) -> list[str]:
         lambda: bundle_problems(data, _cluster(data)[0]),
         lambda: architecture_problems(data, _cluster(data)[0]),
         lambda: path_problems(_mapping(data.get("paths"))),
+        lambda: node_removal_problems(data),
     )
     for check in checks:
         try:
@@ -827,6 +831,9 @@ def _addresses_and_names(data: dict) -> list[str]:
         "agent_group": AGENT_GROUP,
         "control_plane_address": cluster_value("gauntlet_control_plane_address") or "",
         "node_network": network if isinstance(network, str) and not network_error else "",
+        # kube-vip on the servers (role k3s): set in the inventory, else the role's default (off).
+        "kube_vip": boolean(cluster_value("k3s_kube_vip") or False, strict=False),
+        "kube_vip_interface": cluster_value("k3s_kube_vip_interface") or "",
     }
     if not ingress_error and _host_list(groups.get(SERVER_GROUP)):
         summary["ingress_address"] = ingress if ingress_set else ""
@@ -836,3 +843,47 @@ def _addresses_and_names(data: dict) -> list[str]:
             summary[key] = None if key == "ingress_address" else ""
     problems.extend(address_problems(summary))
     return problems
+
+
+# --- playbooks/remove-node.yml ----------------------------------------------------------------
+def node_removal_problems(data: dict) -> list[str]:
+    """gauntlet_remove_node (set with -e for playbooks/remove-node.yml): a k3s node of the
+    inventory, and not the first server while other nodes joined through its address.
+
+    Every other node's config.yaml names the join target, ``server: https://<k3s_api_address>:6443``
+    (roles/k3s/vars/main.yml __k3s_join_url); k3s_api_address is gauntlet_control_plane_address when
+    set, else the first server's node_ip (roles/k3s/defaults/main.yml). Removing the host behind it
+    leaves every other node pointing at an address that no longer answers. Whether the cluster
+    keeps its etcd quorum depends on the cluster's Nodes, checked by the playbook
+    (filter k3s_node_removal).
+    """
+    groups = _mapping(data.get("groups"))
+    hosts = _mapping(data.get("hosts"))
+    reference, _unused = _cluster(data)
+    if reference is None:
+        return []
+    value, origin, error, is_set = _entry(hosts, reference, "gauntlet_remove_node")
+    if not is_set or error or value in (None, ""):
+        return []
+    where = f" ({origin})" if origin else ""
+    servers = _host_list(groups.get(SERVER_GROUP))
+    nodes = servers + _host_list(groups.get(AGENT_GROUP))
+    if not isinstance(value, str) or value not in nodes:
+        return [
+            f"gauntlet_remove_node = {show(value)}{where} is not a k3s node of the inventory (the hosts of "
+            f"'{SERVER_GROUP}' and '{AGENT_GROUP}': {', '.join(nodes) or 'none'}); give the inventory name of the "
+            "node to remove. Nothing was changed"
+        ]
+    if not servers or value != servers[0] or len(nodes) == 1:
+        return []
+    address, _origin, address_error, _set = _entry(hosts, reference, "gauntlet_control_plane_address")
+    if not address_error and isinstance(address, str) and address:
+        return []
+    others = [host for host in nodes if host != value]
+    return [
+        f"gauntlet_remove_node = '{value}'{where} is the first server of '{SERVER_GROUP}': {', '.join(others)} "
+        f"joined the cluster through its address (config.yaml `server:`; k3s_api_address is the first server "
+        "when gauntlet_control_plane_address is empty), so they would point at a node that is gone. Nothing was "
+        "changed. Put a VIP or load balancer in front of the other servers, set gauntlet_control_plane_address to "
+        "it and run playbooks/k3s.yml first (docs/k3s.md#high-availability), or remove the other nodes first"
+    ]

@@ -70,6 +70,59 @@ def unicast_problem(address: str) -> str | None:
     return None
 
 
+# What `ip link add` accepts as an interface name on Linux (checked there: IFNAMSIZ 16 with the
+# terminating NUL, so 1..15 characters; no '/', ':' or white space; not '.' or '..').
+_INTERFACE = re.compile(r"^[^/:\s]{1,15}$")
+
+
+def interface_problem(name) -> str | None:
+    """Why `name` cannot be a Linux network interface name, or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "it is empty or not a string"
+    if name in (".", "..") or not _INTERFACE.match(name):
+        return "an interface name has 1 to 15 characters without '/', ':' or spaces (like eth0, ens18, bond0.10)"
+    return None
+
+
+def kube_vip_problems(inventory: dict) -> list[str]:
+    """Rules for a control-plane address held by kube-vip (k3s_kube_vip, docs/k3s.md#kube-vip).
+
+    kube-vip announces the address with ARP from the server that leads its election, so it must be
+    an address of its own (gauntlet_control_plane_address, checked by address_problems: valid
+    unicast IPv4, no host's, inside gauntlet_node_network when that is set), and not one the
+    inventory already uses for something else: the ingress address is held by another speaker (a
+    node or an outside VIP), so the two would answer ARP for the same address. Whether the address
+    is free and in the servers' subnet on the wire is checked on the servers before kube-vip is
+    deployed (module vip_address_info).
+    """
+    if inventory.get("kube_vip") is not True:
+        return []
+    problems = []
+    address = inventory.get("control_plane_address")
+    if not address:
+        problems.append(
+            "k3s_kube_vip is true but gauntlet_control_plane_address is empty: kube-vip needs the virtual address it "
+            "announces; set gauntlet_control_plane_address (group_vars/all/platform.yml) to a free IPv4 address in "
+            "the servers' subnet, or set k3s_kube_vip: false"
+        )
+    elif isinstance(address, str) and address == inventory.get("ingress_address"):
+        problems.append(
+            f"gauntlet_control_plane_address '{address}' is also gauntlet_ingress_address: kube-vip (k3s_kube_vip) "
+            "announces it from the API's leader for 6443 only, and whatever holds the ingress address would answer "
+            "for it too; give the control plane its own free address"
+        )
+    interface = inventory.get("kube_vip_interface")
+    if interface not in (None, ""):
+        why = interface_problem(interface)
+        if why:
+            problems.append(
+                f"k3s_kube_vip_interface '{interface}' is not a network interface name ({why}); set it to the "
+                "servers' interface in the nodes' subnet (`ip -br addr` on a server), or leave it empty for the "
+                "interface of the default route"
+            )
+    return problems
+
+
 def address_problems(inventory: dict) -> list[str]:
     """Rules for the addresses of a highly available cluster (docs/k3s.md#high-availability).
 
@@ -108,6 +161,8 @@ def address_problems(inventory: dict) -> list[str]:
                         "fix the node_ip or the network"
                     )
 
+    kube_vip = inventory.get("kube_vip") is True
+    problems.extend(kube_vip_problems(inventory))
     checks = []
     if inventory.get("ingress_address") is not None:  # None: no server to default to (reported above)
         checks.append(("gauntlet_ingress_address", inventory.get("ingress_address"), "80/443 of the k3s nodes", True))
@@ -156,7 +211,12 @@ def address_problems(inventory: dict) -> list[str]:
             if ip not in network:
                 problems.append(
                     f"{variable} '{address}' is outside gauntlet_node_network {network}: a VIP must be in the "
-                    "nodes' subnet (leave gauntlet_node_network empty for a load balancer in another network)"
+                    + (
+                        "servers' subnet, where kube-vip announces it with ARP (k3s_kube_vip); pick a free address "
+                        f"in {network}"
+                        if kube_vip and variable == "gauntlet_control_plane_address"
+                        else "nodes' subnet (leave gauntlet_node_network empty for a load balancer in another network)"
+                    )
                 )
             elif network.prefixlen < 31 and ip in (network.network_address, network.broadcast_address):
                 kind = "network" if ip == network.network_address else "broadcast"
@@ -208,6 +268,7 @@ def inventory_problems(inventory: dict) -> list[str]:
       required_groups, required_versions: names that must be present
       server_group, registry_group, agent_group: group names with special rules
       ingress_address, control_plane_address, node_network (optional): see address_problems
+      kube_vip (bool), kube_vip_interface (optional): see kube_vip_problems
       controller (optional): {"entries": hosts entries, "resolved": {name: [address]}} to check
         what the controller resolves the local domains to (controller_resolution_problems)
     """

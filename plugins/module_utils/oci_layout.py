@@ -17,8 +17,10 @@ Stdlib only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
 
@@ -37,6 +39,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content impo
 OCI_LAYOUT_VERSION = "1.0.0"
 # Manifests and configs are read whole; anything bigger is not a manifest.
 MAX_METADATA_SIZE = 32 << 20
+_BLOB_NAME = re.compile(r"^[a-f0-9]{64}$")
 
 
 class ImageEntry:
@@ -263,3 +266,80 @@ class OciLayout(BundleSource):
             index["schemaVersion"] = 2
             self._write_index(index)
         return True
+
+    # -- retention: the layout holds exactly the images asked for ---------------------------
+
+    def referenced(self, entries) -> set:
+        """Every digest the image entries reference: their manifests and indexes (children of a
+        multi-platform index, attestation manifests, a subject), configs and layers.
+
+        Content descriptors of any OCI or Docker manifest or index are followed (``manifests``,
+        ``config``, ``layers``, ``blobs``, ``subject``); a child manifest the layout does not hold
+        (an index stored without some platforms) has nothing more to follow. A manifest that is
+        present but unreadable raises ContentError: what it references cannot be known.
+        """
+        found: set = set()
+        todo = [(entry.digest, f"image {entry.name}") for entry in entries]
+        while todo:
+            digest, where = todo.pop()
+            if digest in found:
+                continue
+            found.add(digest)
+            size = self.blob_size(digest)
+            if size is None:
+                continue
+            try:
+                obj = json.loads(self.read_blob(digest, where))
+            except ValueError as exc:
+                raise ContentError(f"{where}: manifest {digest} in {self.location} is not JSON ({exc})") from exc
+            if not isinstance(obj, dict):
+                raise ContentError(f"{where}: manifest {digest} in {self.location} is not a JSON object")
+            children = obj.get("manifests") or []
+            leaves = [obj.get("config"), obj.get("subject"), *(obj.get("layers") or []), *(obj.get("blobs") or [])]
+            for follow, descs in ((True, children), (False, leaves)):
+                for desc in descs:
+                    if not isinstance(desc, dict) or desc.get("digest") is None:
+                        continue
+                    child = check_digest(desc["digest"], f"{where} (manifest {digest})")
+                    if follow:
+                        todo.append((child, where))
+                    else:
+                        found.add(child)
+        return found
+
+    def retain(self, names, check_mode: bool = False) -> dict:
+        """Keep only the images named in ``names`` (full references, as ``entries()`` gives them).
+
+        The other index.json entries are removed, then every blob no remaining entry references
+        (``referenced``): the removed images' own content, a re-pointed tag's old manifest, what an
+        interrupted run left. A blob a remaining image shares is never removed. What is removed
+        is computed before anything is written; index.json is written first, so an interruption
+        leaves only unreferenced blobs, which the next run removes. In check mode nothing is written.
+
+        Returns ``{"images": [{"name", "digest"}], "blobs": {digest: size}}`` (what is, or would be, removed).
+        """
+        wanted = {str(parse_image(name)) for name in names}
+        with self._lock:
+            index = self._read_index()
+            entries = _index_entries(index, self.location, self._index_path)
+            kept = [entry for entry in entries if entry.name in wanted]
+            dropped = [entry for entry in entries if entry.name not in wanted]
+            keep = self.referenced(kept)
+            folder = os.path.join(self.path, "blobs", "sha256")
+            unreferenced = {}
+            for hexdigest in sorted(os.listdir(folder)):
+                digest = f"sha256:{hexdigest}"
+                if _BLOB_NAME.match(hexdigest) and digest not in keep:
+                    unreferenced[digest] = os.lstat(os.path.join(folder, hexdigest)).st_size
+            if not check_mode:
+                if dropped:
+                    gone = {id(entry.descriptor) for entry in dropped}
+                    index["manifests"] = [desc for desc in index["manifests"] if id(desc) not in gone]
+                    self._write_index(index)
+                for digest in unreferenced:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.blob_path(digest))
+        return {
+            "images": sorted(({"name": e.name, "digest": e.digest} for e in dropped), key=lambda i: i["name"]),
+            "blobs": unreferenced,
+        }

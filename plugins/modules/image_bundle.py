@@ -19,7 +19,13 @@ description:
     the reference is pinned to) is skipped without downloading anything; blobs shared between
     images are downloaded once.
   - The lock keeps the C(files) entries other tasks recorded (see the bundle_lock helpers); its
-    C(images) entries are exactly the images of this run.
+    C(images) entries are exactly the images of this run, each with every manifest and blob (digest and
+    size), which differential bundles (C(playbooks/bundle.yml -e gauntlet_bundle_since=...)) compare.
+  - The layout holds exactly the images of this run too. An image no longer in O(images) or O(builds)
+    (after an upgrade, the old version) is removed from the lock and from C(index.json), and every blob no
+    remaining image uses is deleted (a blob shared with a remaining image, an index's child manifest
+    included, is kept); see RV(removed). So preload no longer pushes it, and the registry prune
+    (C(playbooks/prune.yml)) removes it from the registry. Give one call the whole list (the module owns O(dest)).
 author:
   - Cloud Native Gauntlet contributors (!UNKNOWN)
 options:
@@ -144,7 +150,8 @@ options:
     type: int
     default: 120
 notes:
-  - Supports check mode (reports what would be pulled and the bytes missing, writes nothing) and diff mode (the lock entries).
+  - Supports check mode (reports what would be pulled and the bytes missing, and what would be removed; writes and
+    deletes nothing) and diff mode (the lock entries, removed ones included).
   - Needs network access to the upstream registries; run it from the online machine (playbooks/bundle.yml).
 seealso:
   - module: gauntlet.platform.image_preload
@@ -220,6 +227,20 @@ bytes_pulled:
   description: Bytes downloaded in total.
   returned: always
   type: int
+removed:
+  description:
+    - Images removed (in check mode, to be removed) from the lock and the layout because neither O(images) nor
+      O(builds) names them any more (after an upgrade, the old version).
+  returned: always
+  type: list
+  elements: str
+  sample: [docker.io/library/nginx:1.26]
+bytes_removed:
+  description:
+    - Bytes of the blobs deleted (in check mode, to be deleted) from the layout because no image of this run
+      uses them; a blob another image shares is kept.
+  returned: always
+  type: int
 lock_file:
   description: Path of the lock file.
   returned: always
@@ -244,7 +265,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     parse_image,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import parse_platforms
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
@@ -308,6 +329,8 @@ class ImageBundle:
             self.auth = {normalize_registry(a["registry"]): a for a in params["registry_auth"]}
             self.plain = {normalize_registry(r) for r in params["plain_http_registries"]}
             self.built = {str(parse_image(b["image"])) for b in params["builds"]}
+            # What the bundle holds after this run, and nothing else.
+            self.wanted = {str(ref) for _image, ref in self.refs} | self.built
             self.platforms = parse_platforms(params["platforms"])
         except (ImageRefError, ContentError) as exc:
             module.fail_json(msg=f"invalid input: {exc}")
@@ -399,10 +422,17 @@ class ImageBundle:
             )
             item["bytes"] = 0
             results.append(item)
-        lock["images"] = []
+        # The lock and the layout hold exactly the images of this run: the ones no longer listed go.
+        dropped = bundle_lock.retain(lock, "images", self.wanted)
         for item in results:
             if item["digest"] is None:  # would_build: nothing to record yet
                 continue
+            manifests = blobs = None
+            if layout is not None and item["status"] not in ("would_pull", "would_build"):
+                # Every manifest and blob by digest: what a differential bundle compares.
+                tree = tree_from_source(layout, item["name"], item["digest"], item.get("media_type"))
+                manifests = [(digest, len(data), media_type) for digest, media_type, data in tree.manifests]
+                blobs = tree.blobs
             bundle_lock.set_image(
                 lock,
                 item["name"],
@@ -410,16 +440,27 @@ class ImageBundle:
                 source=item["source"],
                 media_type=item.get("media_type"),
                 platforms=item.get("platforms"),
+                manifests=manifests,
+                blobs=blobs,
                 upstream_digest=item.get("upstream_digest"),
             )
         lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
         if lock_changed and not check:
             bundle_lock.write_lock(self.lock_file, lock)
-        changed = lock_changed or any(r["status"] in ("pulled", "would_pull", "built", "would_build") for r in results)
+        # After the lock: an interrupted run leaves blobs no entry uses, which the next run removes.
+        removed = layout.retain(self.wanted, check_mode=check) if layout is not None else {"images": [], "blobs": {}}
+        removed_names = sorted({e["name"] for e in dropped} | {i["name"] for i in removed["images"]})
+        changed = (
+            lock_changed
+            or bool(removed_names or removed["blobs"])
+            or any(r["status"] in ("pulled", "would_pull", "built", "would_build") for r in results)
+        )
         out = {
             "changed": changed,
             "images": results,
             "bytes_pulled": sum(r["bytes"] for r in results if r["status"] == "pulled"),
+            "removed": removed_names,
+            "bytes_removed": sum(removed["blobs"].values()),
             "lock_file": self.lock_file,
         }
         if self.module._diff:

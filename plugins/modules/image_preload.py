@@ -98,6 +98,16 @@ options:
     description: Size (MiB) of each C(PATCH) chunk of a chunked upload.
     type: int
     default: 64
+  lock_file:
+    description:
+      - The bundle lock that goes with O(src) (C(<bundle>/bundle.lock.json)). When it is the lock of a
+        differential bundle (C(playbooks/bundle.yml -e gauntlet_bundle_since=...)), which names its base,
+        the registry is checked before anything is pushed (C(HEAD) requests only). Every image the delta
+        does not carry must be there with the lock's digest, and every blob a carried image shares with
+        the base must be there; otherwise the run stops, naming each missing image or blob and the base
+        lock to preload first, with nothing pushed. Shared blobs are then mounted, never uploaded.
+      - A complete bundle's lock changes nothing; a missing file is ignored (sources without a lock).
+    type: path
 notes:
   - Supports check mode (reports the images that would be pushed and the bytes that would be uploaded)
     and diff mode (the images that would change).
@@ -118,6 +128,13 @@ EXAMPLES = r"""
     username: "{{ registry_username }}"
     password: "{{ registry_password }}"
   register: __image_preload_result
+
+- name: Preload a differential bundle (its base must be in the registry already)
+  gauntlet.platform.image_preload:
+    src: /opt/gauntlet/bundle-delta/images
+    lock_file: /opt/gauntlet/bundle-delta/bundle.lock.json
+    registry: registry.local:5000
+    ca_file: /etc/gauntlet/registry-ca.crt
 
 - name: Push one docker save archive over plain HTTP (lab registry without TLS)
   gauntlet.platform.image_preload:
@@ -188,8 +205,11 @@ seconds:
   type: float
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_delta, bundle_lock
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
@@ -210,6 +230,7 @@ def argument_spec() -> dict:
         chunk_size_mb=dict(type="int", default=64),
         registry_name=dict(type="str"),
         replace_tags=dict(type="bool", default=False),
+        lock_file=dict(type="path"),
         **connection_argument_spec(concurrency=4, timeout=120, retries=4),
     )
 
@@ -234,7 +255,24 @@ class ImagePreload:
             except ImageRefError as exc:
                 module.fail_json(msg=f"registry_name: {exc}")
 
+    def delta_blobs(self) -> dict | None:
+        """For a differential bundle: check its base is in the registry (before any push) and
+        return the blobs it leaves there; None for a complete bundle."""
+        path = self.module.params["lock_file"]
+        if not path or not os.path.isfile(path):
+            return None
+        delta = bundle_lock.load_lock(path, missing_ok=False)
+        if not bundle_lock.base_of(delta):
+            return None
+        problems = bundle_delta.base_problems(
+            delta, self.client, self.registry_name, concurrency=self.module.params["concurrency"]
+        )
+        if problems:
+            raise ContentError(bundle_delta.refusal(delta, problems))
+        return bundle_delta.external_blobs(delta, self.registry, self.registry_name)
+
     def run(self) -> dict:
+        external = self.delta_blobs()
         sources = [open_source(path) for path in self.module.params["src"]]
         try:
             result = push_bundle(
@@ -245,6 +283,7 @@ class ImagePreload:
                 concurrency=self.module.params["concurrency"],
                 registry_name=self.registry_name,
                 replace_tags=self.module.params["replace_tags"],
+                external_blobs=external,
             )
         finally:
             for source in sources:
@@ -263,7 +302,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         result = ImagePreload(module).run()
-    except (ContentError, RegistryError) as exc:
+    except (ContentError, RegistryError, bundle_lock.BundleLockError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

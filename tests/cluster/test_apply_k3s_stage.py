@@ -11,13 +11,25 @@ on this tier, so the values never reach a chart-values Secret.
 test_traefik_wait_fails_clearly_without_helm_controller shows that wait ending with its own
 message instead of hanging.
 
+kube-vip's manifest (k3s_kube_vip, issue 17 item 1), as the k3s role writes it into k3s's
+manifests folder, is created here the way k3s's deploy controller would: the API server takes
+its RBAC (an escalation check: the ClusterRole's rules) and the DaemonSet (the
+system-node-critical priority class exists), and the real DaemonSet controller and scheduler
+place its pods on the servers only (simulated nodes: no kube-vip process runs, no address moves).
+
 The tests of this module run in file order and share one control plane (module scope).
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+
 import k3s_cluster as k3s_like
 import pytest
+import yaml
+from k3s_cluster import REPO
 
 pytestmark = pytest.mark.controlplane
 
@@ -74,6 +86,63 @@ def test_traefik_wait_fails_clearly_without_helm_controller(k3s_cluster):
     assert "helm-controller did not copy the HelmChartConfig kube-system/traefik" in run.stdout, run.explain()
     assert "Traceback" not in run.stdout + run.stderr
     assert run.seconds < 240, f"the failing wait took {run.seconds:.0f} s"
+
+
+KUBE_VIP_PLAY = """---
+- name: Write kube-vip's manifest with the k3s role's task file
+  hosts: k3s_servers[0]
+  connection: local
+  gather_facts: false
+  vars_files:
+    - {k3s}/defaults/main.yml
+    - {k3s}/vars/main.yml
+  tasks:
+    - name: The role's kube-vip tasks
+      ansible.builtin.include_tasks: {k3s}/tasks/kube_vip.yml
+"""
+
+
+def test_kube_vip_objects_are_accepted_and_its_pods_go_to_the_servers_only(k3s_cluster, tmp_path):
+    k3s = REPO / "roles/k3s"
+    (tmp_path / "templates").symlink_to(k3s / "templates")
+    (tmp_path / "play.yml").write_text(KUBE_VIP_PLAY.format(k3s=k3s))
+    variables = {
+        "k3s_kube_vip": True,
+        "gauntlet_control_plane_address": "192.168.56.100",
+        "k3s_data_dir": str(tmp_path / "data"),
+        "ansible_python_interpreter": sys.executable,
+    }
+    argv = [
+        "ansible-playbook",
+        "-i",
+        str(k3s_cluster.inventory),
+        str(tmp_path / "play.yml"),
+        "-e",
+        json.dumps(variables),
+    ]
+    result = k3s_cluster.plane.run(*argv, cwd=REPO, env=k3s_like.ansible_env())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    manifest = tmp_path / "data/server/manifests/gauntlet-kube-vip.yaml"
+    plane = k3s_cluster.plane
+    for obj in (doc for doc in yaml.safe_load_all(manifest.read_text()) if doc):
+        namespace = obj["metadata"].get("namespace")
+        plane.resource(obj["apiVersion"], obj["kind"]).create(
+            body=obj, **({"namespace": namespace} if namespace else {})
+        )
+    servers = sorted(n["name"] for n in k3s_cluster.nodes if "node-role.kubernetes.io/control-plane" in n["labels"])
+    assert servers and len(servers) < len(k3s_cluster.nodes)  # the sample has agents too
+    pods = plane.resource("v1", "Pod")
+    deadline = time.monotonic() + 90
+    while True:
+        items = pods.get(namespace="kube-system", label_selector="app.kubernetes.io/name=kube-vip-ds").to_dict()[
+            "items"
+        ]
+        placed = sorted(p["spec"].get("nodeName") or "" for p in items)
+        if placed == servers or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert placed == servers, items
+    assert all(p["spec"]["serviceAccountName"] == "kube-vip" and p["spec"]["priority"] > 0 for p in items)
 
 
 def test_report_timings(k3s_cluster, record_property):

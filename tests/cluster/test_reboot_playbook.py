@@ -22,10 +22,14 @@ The tests run in file order and share one control plane (module scope).
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
+import k3s_cluster as k3s_like
 import pytest
+import yaml
 from kubernetes import watch
 from kubernetes.client import CoreV1Api
 
@@ -290,3 +294,93 @@ def test_a_node_that_never_becomes_ready_again_stops_the_run_with_its_conditions
             name="server-1",
             body={"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake"}}, "spec": {"unschedulable": False}},
         )
+
+
+# --- playbooks/remove-node.yml (same control plane, after the reboot tests) ------------------
+# The drain is tasks/drain_node.yml, the one the rolling reboot runs (tested above). What is real
+# here besides it: the Node deletion by the API server and the wait until the Node is gone. What is
+# not: the host steps (stop k3s, clean the host: tests/integration/test_node_lifecycle.py runs them
+# against the k3s test double) and k3s's etcd member removal (its finalizer runs in k3s only).
+REMOVE_SKIP = ["-e", "gauntlet_remove_node_skip_host=true", "-e", "gauntlet_remove_node_timeout=60"]
+
+
+def _inventory_with_servers(k3s_cluster, tmp_path, servers: dict[str, str]) -> Path:
+    """A copy of the module's inventory with more servers (name -> address) after server-1."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(k3s_cluster.inventory, inventory)
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    servers_group = hosts["all"]["children"]["k3s_cluster"]["children"]["k3s_servers"]["hosts"]
+    servers_group.update({name: {"ansible_host": address} for name, address in servers.items()})
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    return inventory
+
+
+def test_remove_node_refuses_a_server_whose_removal_breaks_etcd_quorum(k3s_cluster, tmp_path):
+    """Three etcd members, one of them NotReady: removing a second one leaves one Ready of three,
+    fewer than a majority (2). Refused before anything is cordoned."""
+    plane = k3s_cluster.plane
+    server_labels = next(n["labels"] for n in k3s_cluster.nodes if n["name"] == "server-1")
+    extra = {"server-2": "192.168.56.12", "server-3": "192.168.56.13"}
+    for name, address in extra.items():
+        plane.add_node(name, labels={**server_labels, "kubernetes.io/hostname": name}, address=address)
+    nodes = plane.resource("v1", "Node")
+    try:
+        nodes.patch(name="server-3", body={"metadata": {"annotations": {"kwok.x-k8s.io/node": None}}})
+        time.sleep(3)  # kwok lets go of the node
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        ready = {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "set by the test",
+                 "lastHeartbeatTime": now, "lastTransitionTime": now}  # fmt: skip
+        plane.netns.call(
+            CoreV1Api(plane.api_client()).patch_node_status, "server-3", {"status": {"conditions": [ready]}}
+        )
+        inventory = _inventory_with_servers(k3s_cluster, tmp_path, extra)
+        with CordonWatch(plane) as cordons:
+            run = k3s_like.run_playbook(
+                plane, inventory, "remove-node.yml", "-e", "gauntlet_remove_node=server-2",
+                "-e", "gauntlet_remove_node_confirm=true", *REMOVE_SKIP,
+            )  # fmt: skip
+        assert run.returncode != 0, run.explain()
+        assert "would break etcd's quorum" in run.stdout and "not Ready: server-3" in run.stdout, run.explain()
+        assert "majority of them (2)" in run.stdout, run.explain()
+        assert cordons.events == [], cordons.events
+        assert {"server-2", "server-3"} <= {n["metadata"]["name"] for n in nodes.get().to_dict()["items"]}
+    finally:
+        for name in extra:
+            nodes.delete(name=name)
+
+
+def test_remove_node_check_mode_changes_nothing(k3s_cluster):
+    plane = k3s_cluster.plane
+    before = {p["metadata"]["uid"] for p in _pods(plane)}
+    with CordonWatch(plane) as cordons:
+        run = k3s_cluster.run("remove-node.yml", "--check", "-e", "gauntlet_remove_node=agent-2", *REMOVE_SKIP)
+    assert run.returncode == 0, run.explain()
+    assert cordons.events == [], cordons.events
+    assert "agent-2 would be cordoned, drained, left running (gauntlet_remove_node_skip_host), deleted" in run.stdout
+    assert "an agent: etcd is not affected" in run.stdout, run.explain()
+    assert {p["metadata"]["uid"] for p in _pods(plane)} == before
+    assert "agent-2" in _unschedulable(plane)
+
+
+def test_remove_node_drains_and_deletes_the_node(k3s_cluster):
+    plane = k3s_cluster.plane
+    on_node = {
+        p["metadata"]["uid"]: p["metadata"]["name"]
+        for p in _pods(plane)
+        if (p.get("spec") or {}).get("nodeName") == "agent-2" and p["metadata"]["labels"]["app"] != "agent"
+    }
+    with CordonWatch(plane) as cordons:
+        run = k3s_cluster.run(
+            "remove-node.yml",
+            "-e",
+            "gauntlet_remove_node=agent-2",
+            "-e",
+            "gauntlet_remove_node_confirm=true",
+            *REMOVE_SKIP,
+        )
+    assert run.returncode == 0, run.explain()
+    assert cordons.events[:1] == [("agent-2", True)], cordons.events
+    assert "agent-2" not in _unschedulable(plane), "the Node is deleted"
+    assert not {p["metadata"]["uid"] for p in _pods(plane)} & set(on_node), on_node
+    _running(plane, "app=web", 3)  # the evicted replicas run elsewhere
+    assert "Take agent-2 out of the inventory" in run.stdout, run.explain()

@@ -44,6 +44,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client 
 from controlplane import NetNS
 from needs import missing
 from playbook_runs import playbook_command
+from proxy_env import PROXY_VARS
 from tls_material import make_ca_and_cert
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,16 +59,6 @@ INSIDE_REGISTRY = f"{INSIDE}:5000"
 AUTH_PROXY = "127.0.0.1:3128"  # BasicAuth
 STRICT_PROXY = "127.0.0.1:3129"  # ConnectPort 443 only
 DEAD_PROXY = "127.0.0.1:3130"  # nothing listens
-PROXY_VARS = (
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-)
 
 pytestmark = pytest.mark.integration
 

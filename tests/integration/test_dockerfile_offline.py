@@ -49,6 +49,11 @@ def test_the_pipeline_hands_pip_the_ca_the_way_this_test_does():
     assert f"apps/task-api/{CA_IN_CONTEXT}" in commands, commands
     assert f"PIP_CERT={PIP_CERT}" in commands, commands
     assert f"/{CA_IN_CONTEXT}" in (APP / "Dockerfile").read_text()
+    # The other inputs this test fixes the way the pipeline does: the base by digest (the
+    # secret python_base_image, <local registry>/<name>@sha256:... from the bundle lock) and
+    # SOURCE_DATE_EPOCH (the commit's time there, EPOCH here).
+    assert '--build-arg "PYTHON_IMAGE=$${PYTHON_IMAGE}"' in commands, commands
+    assert '--build-arg "SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH}"' in commands, commands
 
 
 def stage_context(dest: Path, ca_file: Path) -> Path:

@@ -286,6 +286,60 @@ def test_a_leaf_close_to_its_end_is_renewed_once_and_then_kept(tmp_path, ansible
     assert "changed=0" in third.stdout.split("PLAY RECAP")[-1], third.stdout
 
 
+def test_reissue_signs_every_leaf_again_under_the_same_ca_and_check_mode_does_not(tmp_path, ansible_env):
+    """local_ca_cert_reissue (playbooks/rotate-certificates.yml): new serial and validity, same key,
+    chained to the same CA; in --check the files stay as they are."""
+    first = run(tmp_path, ansible_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    folder = tmp_path / "credentials/ca"
+    before = {name: load(folder, f"{name}.crt") for name in ("web", "registry")}
+    ca_before = (folder / "ca.crt").read_bytes()
+
+    checked = subprocess.run(
+        [*run_command(tmp_path, reissue=True), "--check"],
+        capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert {n: load(folder, f"{n}.crt").serial_number for n in before} == {
+        n: c.serial_number for n, c in before.items()
+    }
+
+    again = run(tmp_path, ansible_env, local_ca_cert_reissue=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    ca = load(folder, "ca.crt")
+    assert (folder / "ca.crt").read_bytes() == ca_before
+    for name, old in before.items():
+        new = load(folder, f"{name}.crt")
+        assert new.serial_number != old.serial_number, name
+        assert new.not_valid_before_utc >= old.not_valid_before_utc, name
+        assert new.public_key().public_numbers() == old.public_key().public_numbers(), name
+        assert new.issuer == ca.subject
+        verify(ca, new, "registry.local" if name == "registry" else "gitea.local")
+    # openssl agrees on the chain
+    checked_chain = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(folder / "ca.crt"), str(folder / "registry.crt")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked_chain.returncode == 0 and ": OK" in checked_chain.stdout, checked_chain.stdout + checked_chain.stderr
+
+
+def run_command(tmp_path, reissue=False):
+    variables = {
+        "gauntlet_credentials_dir": str(tmp_path / "credentials"),
+        "gauntlet_cluster_name": "test",
+        "local_domains_services": {"gitea": "gitea.local", "grafana": "grafana.local", "registry": "registry.local"},
+        "local_ca_cert_reissue": reissue,
+    }
+    return [
+        "ansible-playbook",
+        str(tmp_path / "play.yml"),
+        "-i",
+        str(tmp_path / "hosts.yml"),
+        "-e",
+        json.dumps(variables),
+    ]
+
+
 # --- The CA key stays on the controller ---------------------------------------------------
 
 

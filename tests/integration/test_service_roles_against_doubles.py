@@ -26,6 +26,8 @@ from service_doubles import DroneDouble, GiteaDouble  # noqa: E402
 from wheel_files import make_wheel  # noqa: E402
 
 ADMIN_PASSWORD = "admin-password-0123456789"
+# The Task API's build base as the Dockerfile names it (the sample inventory reads it from there).
+BASE_IMAGE = "docker.io/library/python:3.13.7-slim-trixie"
 CI_PASSWORD = "ci-password-0123456789ab"
 
 GITEA_PLAY = """
@@ -115,7 +117,9 @@ def write_credential(folder: Path, name: str, value: str):
     path.chmod(0o600)
 
 
-def play(tmp_path, text, extra, start_at, *options):
+def play(tmp_path, text, extra, start_at, *options, fails=False):
+    """Run the harness from `start_at`; the output and the recap's changed count. With
+    fails=True the run must fail (the refusal's message is in the output)."""
     playbook = tmp_path / "harness.yml"
     playbook.write_text(text)
     done = subprocess.run(
@@ -139,7 +143,7 @@ def play(tmp_path, text, extra, start_at, *options):
         check=False,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert (done.returncode != 0) == fails, done.stdout[-4000:] + done.stderr[-2000:]
     recap = done.stdout.split("PLAY RECAP")[-1]
     return done.stdout, int(recap.split("changed=")[1].split()[0])
 
@@ -299,10 +303,29 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         # by the secret extension) as repository secrets: this run removes both.
         drone.secrets["gauntlet/task-api"] = {"gitops_token": {"data": "c" * 40, "pull_request": False},
                                               "registry_password": {"data": "old", "pull_request": False}}  # fmt: skip
+        # The bundle lock pins the Task API build's base: the secret python_base_image carries
+        # the local registry's copy by that digest. A lock without it stops the run first.
+        bundle = tmp_path / "bundle"
+        bundle.mkdir()
+        lock = bundle / "bundle.lock.json"
+        lock.write_text(json.dumps({"version": 1, "images": [], "files": []}))
         extra = {**COMMON, "gauntlet_credentials_dir": str(credentials), "__drone_url": drone.url,
-                 "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple"}  # fmt: skip
+                 "drone_gitea_url": gitea.url, "drone_ca_path": "", "drone_pip_index_url": "https://pypi.test/simple",
+                 "gauntlet_bundle_dir": str(bundle), "gauntlet_task_api_base_image": BASE_IMAGE,
+                 "local_domains_services": {**COMMON["local_domains_services"], "registry": "registry.local"},
+                 "gauntlet_registry_port": 5000}  # fmt: skip
         # The pipeline secrets' values are role variables (vars/main.yml __drone_secret_values).
         start = "configure | Check the package index token exists"
+        out, changed = play(tmp_path, DRONE_PLAY, extra, start, fails=True)
+        assert changed == 0, out[-3000:]
+        assert f"{lock} has no digest for {BASE_IMAGE}" in out and "playbooks/bundle.yml" in out, out[-3000:]
+        assert not drone.repos.get("gauntlet/task-api", {}).get("active"), "the refusal comes before any change"
+        assert not drone.secrets["gauntlet/task-api"].get("local_ca")
+        base_digest = "sha256:" + "5" * 64
+        lock.write_text(json.dumps({"version": 1, "files": [], "images": [
+            {"name": "docker.io/library/python:3.13.7-slim-trixie", "digest": base_digest,
+             "media_type": "application/vnd.oci.image.index.v1+json", "source": "docker.io/library/python:3.13.7-slim-trixie"},
+        ]}))  # fmt: skip
         out, changed = play(tmp_path, DRONE_PLAY, extra, start)
         assert changed == 2, out[-3000:]
         assert drone.users["gauntlet-ci"]["scm_linked"] is True
@@ -313,6 +336,7 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         assert sorted(stored) == [
             "local_ca",
             "pip_index_url",
+            "python_base_image",
             "registry_pull_password",
             "registry_pull_username",
             "registry_username",
@@ -320,6 +344,8 @@ def test_drone_configure_links_activates_stores_secrets_then_changes_nothing(git
         assert not any(s["data"] == "registry-password-0123456789" for s in stored.values())
         # pip sends the URL's credentials as basic auth: the index account's read:package token.
         assert stored["pip_index_url"]["data"] == f"https://gauntlet-packages:{'d' * 40}@pypi.test/simple"
+        # The base by the lock's digest, from the local registry (no tag: kaniko pulls the digest).
+        assert stored["python_base_image"]["data"] == f"registry.local:5000/docker.io/library/python@{base_digest}"
         # The CI account (push under gauntlet/ only), never the nodes' or the preload's.
         assert stored["registry_username"]["data"] == "gauntlet-ci"
         assert not any(s["data"] == "node-password-never-in-drone" for s in stored.values())

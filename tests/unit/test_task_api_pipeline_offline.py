@@ -11,12 +11,17 @@ privileged step, no host volume). So, read from the file:
 - no step reaches outside: no URL to a host that is not a platform name, pip only through
   the index variable (PIP_INDEX_URL from the secret pip_index_url), no download tool;
 - pip and the build trust the local CA (PIP_CERT, kaniko's --registry-certificate);
-- the builder is a maintained one (gcr.io/kaniko-project is archived upstream).
+- the builder is a maintained one (gcr.io/kaniko-project is archived upstream);
+- the image is built from pinned inputs: the base by the digest the bundle lock records (the
+  drone role hands it to the build as the secret python_base_image), SOURCE_DATE_EPOCH from
+  the commit's time.
 """
 
 import importlib.util
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,6 +44,8 @@ LOCAL_HOST = re.compile(r"^(localhost|[a-z0-9.-]+\.local|[a-z0-9.-]+\.svc(\.clus
 ARCHIVED = ("gcr.io/kaniko-project/",)
 # Tools that fetch from the internet by themselves.
 DOWNLOADERS = {"curl", "wget", "apk", "apt", "apt-get", "yum", "dnf", "npm", "go", "git", "gem", "cargo", "uv"}
+# git subcommands that only read the local clone (the commit time for SOURCE_DATE_EPOCH).
+LOCAL_GIT = {"log", "rev-parse", "show"}
 
 
 def bundle_images() -> set[str]:
@@ -48,6 +55,21 @@ def bundle_images() -> set[str]:
     paths = [item.replace("{{ gauntlet_inventory_dir }}/../..", str(REPO)) for item in lists]
     assert all(Path(p).is_file() for p in paths), paths
     return set(LookupModule().run([], bundle_dir=str(REPO), lists=paths))
+
+
+def git_words(words: list[str]) -> list[str]:
+    """A git command's words without its global options (-c name=value, -C dir)."""
+    rest = words[1:]
+    while rest and rest[0] in ("-c", "-C"):
+        rest = rest[2:]
+    return rest
+
+
+def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A step's commands as Drone runs them: one POSIX shell script with `set -e`, in the workspace."""
+    return subprocess.run(
+        ["sh", "-ec", script.replace("$$", "$")], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 def commands(step) -> list[list[str]]:
@@ -143,13 +165,16 @@ def test_no_step_names_a_host_outside_the_platform():
     registry = f"{DOMAINS['local_domains_services']['registry']}:5000"
     (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
     assert build["environment"]["IMAGE"].startswith(registry + "/")
-    assert build["environment"]["PYTHON_IMAGE"].startswith(registry + "/")
+    # The base: the local registry's copy, by the lock's digest (test_the_build_takes_its_base_...).
+    assert build["environment"]["PYTHON_IMAGE"] == {"from_secret": "python_base_image"}
 
 
 def test_no_step_downloads_by_itself():
     for step in CONTAINERS:
         for words in commands(step):
             tool = Path(words[0]).name
+            if tool == "git" and git_words(words)[:1] and git_words(words)[0] in LOCAL_GIT:
+                continue  # reads the clone the runner made, fetches nothing
             assert tool not in DOWNLOADERS, f"{step['name']}: {' '.join(words)}"
         # The runner refuses these for an untrusted repository; the file must not need them.
         assert not step.get("privileged") and not step.get("volumes"), step["name"]
@@ -223,3 +248,67 @@ def test_the_pushed_tag_is_the_one_the_promotion_deploys():
     # The promotion waits for Drone's push status, which the push build (with build-push) posts.
     assert defaults["drone_promote_status_context"] == "continuous-integration/drone/push"
     assert "push" in PIPELINE["trigger"]["event"]
+
+
+# -- reproducible from pinned inputs (issue 15, item 4) -----------------------------------
+
+
+def test_the_build_takes_its_base_by_the_lock_digest_from_the_drone_role():
+    """The bundle lock decides the base's digest (the bundle pulled it, preload pushed that
+    digest, the seed image was built FROM it). The drone role reads it from the lock and writes
+    the secret python_base_image (<local registry>/<name>@sha256:..., vars/main.yml); build-push
+    passes it to the Dockerfile's ARG PYTHON_IMAGE, so CI builds FROM the digest the seed did.
+    The role against a lock: tests/integration/test_service_roles_against_doubles.py."""
+    (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
+    assert build["environment"]["PYTHON_IMAGE"] == {"from_secret": "python_base_image"}
+    executor = next(t for t in build["commands"] if "/kaniko/executor" in t).replace("$$", "$")
+    assert '--build-arg "PYTHON_IMAGE=${PYTHON_IMAGE}"' in executor
+    defaults = yaml.safe_load((DRONE / "defaults/main.yml").read_text())
+    variables = yaml.safe_load((DRONE / "vars/main.yml").read_text())
+    (repo,) = [r for r in defaults["drone_repositories"] if r["repo"].endswith("/task-api")]
+    assert "python_base_image" in repo["secrets"] and "python_base_image" in variables["__drone_secret_names"]
+    assert "image_locked" in variables["__drone_secret_values"]["python_base_image"]
+    # The same name the Dockerfile builds FROM by default and the bundle pulls (images.txt).
+    assert defaults["drone_python_base_image"] == "{{ gauntlet_task_api_base_image }}"
+    (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", (REPO / "apps/task-api/Dockerfile").read_text(), re.MULTILINE)
+    assert base in (REPO / "apps/task-api/images.txt").read_text().split()
+
+
+@pytest.mark.skipif(not shutil.which("git"), reason="git is not installed")
+def test_source_date_epoch_is_the_commit_time(tmp_path):
+    """kaniko has no SOURCE_DATE_EPOCH of its own (osscontainertools/kaniko v1.28.3: only
+    --reproducible, cmd/executor/cmd/root.go), and its -debug image has no git. A step before
+    build-push, in an image with git that the bundle carries, writes the commit's time into the
+    workspace; build-push passes it as the build argument the Dockerfile's useradd dates the
+    account with. Run here on a clone of this checkout, as Drone runs the steps: one workspace,
+    one shell script per step."""
+    steps = PIPELINE["steps"]
+    names = [s["name"] for s in steps]
+    (build,) = [s for s in steps if s["name"] == "build-push"]
+    writers = [s for s in steps if any(Path(w[0]).name == "git" and git_words(w)[:1] == ["log"] for w in commands(s))]
+    assert len(writers) == 1, "one step writes the commit time"
+    (writer,) = writers
+    assert names.index(writer["name"]) < names.index("build-push")
+    assert writer.get("when") == build.get("when"), "the commit time is written for every build that builds"
+    assert writer["image"] in bundle_images()
+    clone = tmp_path / "src"
+    cloned = subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", f"file://{REPO}", str(clone)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert cloned.returncode == 0, cloned.stderr
+    wrote = sh("\n".join(writer["commands"]), clone)
+    assert wrote.returncode == 0, wrote.stderr
+    committed = subprocess.run(
+        ["git", "-C", str(clone), "log", "-1", "--format=%ct"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    lines = [t for t in build["commands"] if t.startswith("SOURCE_DATE_EPOCH=")]
+    assert len(lines) == 1, build["commands"]
+    read = sh(lines[0] + '\nprintf %s "$${SOURCE_DATE_EPOCH}"', clone)
+    assert read.returncode == 0 and read.stdout == committed and committed.isdigit(), (read, committed)
+    # Without the file build-push stops instead of building with the build day's dates.
+    (clone / Path(re.findall(r"cat ([^)\s]+)", lines[0])[0])).unlink()
+    assert sh(lines[0], clone).returncode != 0
+    executor = next(t for t in build["commands"] if "/kaniko/executor" in t)
+    assert '--build-arg "SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}"' in executor.replace("$$", "$")
+    assert build["commands"].index(lines[0]) < build["commands"].index(executor)

@@ -72,6 +72,14 @@ class PromoteError(Exception):
     """A run that cannot promote, with what to check."""
 
 
+class ApiError(PromoteError):
+    """An HTTP error answer (``status``) to one call."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def load_settings(environ) -> dict:
     missing = [name for name in SETTINGS if not environ.get(name)]
     if missing:
@@ -117,16 +125,50 @@ def call(
         with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310 (http(s) only: load_settings)
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        raise PromoteError(f"{method} {path}: HTTP {exc.code} {exc.read()[:300].decode(errors='replace')}") from exc
+        raise ApiError(
+            f"{method} {path}: HTTP {exc.code} {exc.read()[:300].decode(errors='replace')}", exc.code
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise PromoteError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from exc
     except ValueError as exc:
         raise PromoteError(f"{method} {path}: the answer is not JSON") from exc
 
 
+def gitea(settings: dict, which: str, method: str, path: str, body=None, query=None) -> dict:
+    """A Gitea API call with the token of ``which`` (SOURCE or GITOPS); a refused token is named.
+
+    Gitea 1.27 answers 401 for a token it does not know (deleted, or replaced by a rerun of the gitea
+    role while the Secret still holds the old one) and 404, not 403, for a repository the token's
+    account cannot see (as observed against the real server: tests/integration/test_gitea_real.py).
+    """
+    try:
+        return call(settings["GITEA_URL"], settings[f"{which}_TOKEN"], method, path, body=body, query=query)
+    except ApiError as exc:
+        token = f"the token in {which}_TOKEN_FILE ({settings[f'{which}_TOKEN_FILE']})"
+        if exc.status == 401:
+            raise ApiError(
+                f"{exc}: Gitea does not know {token} (deleted or replaced): rerun the gitea and drone roles in "
+                "apply mode, which write the current tokens into the Secret drone-gitops-promote",
+                exc.status,
+            ) from exc
+        repo = f"{which}_REPO ({settings[f'{which}_REPO']})"
+        if exc.status == 404:
+            raise ApiError(
+                f"{exc}: not found, or not visible to the account of {token}: check {repo} and that account's "
+                "access to it (docs/drone.md)",
+                exc.status,
+            ) from exc
+        if exc.status == 403:
+            raise ApiError(
+                f"{exc}: Gitea refused this to the account of {token}: check the token's scopes, the account's "
+                f"access to {repo} and that repository's branch protection (docs/drone.md)",
+                exc.status,
+            ) from exc
+        raise
+
+
 def head_commit(settings: dict) -> str:
-    branch = call(settings["GITEA_URL"], settings["SOURCE_TOKEN"], "GET",
-                  _path(settings["SOURCE_REPO"], "branches", settings["SOURCE_BRANCH"]))  # fmt: skip
+    branch = gitea(settings, "SOURCE", "GET", _path(settings["SOURCE_REPO"], "branches", settings["SOURCE_BRANCH"]))
     sha = str((branch.get("commit") or {}).get("id", ""))
     if not SHA.match(sha):
         raise PromoteError(f"{settings['SOURCE_REPO']} {settings['SOURCE_BRANCH']}: no commit id in {branch!r:.200}")
@@ -134,8 +176,8 @@ def head_commit(settings: dict) -> str:
 
 
 def build_succeeded(settings: dict, sha: str) -> bool:
-    combined = call(settings["GITEA_URL"], settings["SOURCE_TOKEN"], "GET",
-                    _path(settings["SOURCE_REPO"], "commits", sha, "status"))  # fmt: skip
+    # CombinedStatus: the latest status of each context; ``statuses`` is null when there is none.
+    combined = gitea(settings, "SOURCE", "GET", _path(settings["SOURCE_REPO"], "commits", sha, "status"))
     states = [s.get("status") for s in combined.get("statuses") or [] if s.get("context") == settings["STATUS_CONTEXT"]]
     return "success" in states
 
@@ -256,21 +298,29 @@ def promote(settings: dict) -> str:
         raise Refused(detail)
     digest = detail
     path = _path(settings["GITOPS_REPO"], "contents", settings["GITOPS_PATH"])
-    current = call(
-        settings["GITEA_URL"], settings["GITOPS_TOKEN"], "GET", path, query={"ref": settings["GITOPS_BRANCH"]}
-    )
+    current = gitea(settings, "GITOPS", "GET", path, query={"ref": settings["GITOPS_BRANCH"]})
     if current.get("encoding", "base64") != "base64" or "sha" not in current:
         raise PromoteError(f"{settings['GITOPS_PATH']} in {settings['GITOPS_REPO']} is not a file")
     text = base64.b64decode(current.get("content") or "").decode()
     wanted = set_image(text, settings["REPOSITORY"], tag, digest)
     if wanted == text:
         return f"up to date: {settings['GITOPS_PATH']} deploys {image}@{digest}"
-    call(settings["GITEA_URL"], settings["GITOPS_TOKEN"], "PUT", path, body={
-        "content": base64.b64encode(wanted.encode()).decode(),
-        "sha": current["sha"],
-        "branch": settings["GITOPS_BRANCH"],
-        "message": f"task-api: deploy {image}@{digest} ({settings['SOURCE_REPO']}@{sha}) [CI SKIP]",
-    })  # fmt: skip
+    try:
+        gitea(settings, "GITOPS", "PUT", path, body={
+            "content": base64.b64encode(wanted.encode()).decode(),
+            "sha": current["sha"],
+            "branch": settings["GITOPS_BRANCH"],
+            "message": f"task-api: deploy {image}@{digest} ({settings['SOURCE_REPO']}@{sha}) [CI SKIP]",
+        })  # fmt: skip
+    except ApiError as exc:
+        # A commit to the file since the GET: Gitea refuses the stale blob sha with 422 "sha does not
+        # match" (routers/api/v1/repo/file.go handleCreateOrUpdateFileError); nothing was written.
+        if exc.status != 422 or "sha does not match" not in str(exc):
+            raise
+        raise PromoteError(
+            f"{settings['GITOPS_PATH']} in {settings['GITOPS_REPO']} changed while this run edited it ({exc}); "
+            "nothing was written: the next run starts again from the new content"
+        ) from exc
     return f"deployed {image}@{digest} via {settings['GITOPS_REPO']} {settings['GITOPS_PATH']}"
 
 

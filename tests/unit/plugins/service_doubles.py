@@ -126,7 +126,6 @@ class GiteaDouble(_Server):
         self.sessions: dict[str, str] = {}
         self.grants: set[tuple[str, int]] = set()
         self.codes: dict[str, dict] = {}
-        self.csrf = secrets.token_hex(8)
         self._next = 100
         # (owner, normalised project) -> version -> filename -> {sha256, content, requires_python}
         self.packages: dict[tuple[str, str], dict[str, dict[str, dict]]] = {}
@@ -154,9 +153,11 @@ class GiteaDouble(_Server):
 
     def push_delivery(self, owner: str, repo: str, branch: str, after: str, changed: list[str]) -> tuple:
         """What Gitea would send each active hook of owner/repo for a push to ``branch``: a list of
-        (url, headers, body bytes). Headers and signature as go-gitea/gitea
+        (url, headers, body bytes). Headers and signature as go-gitea/gitea v1.27.3
         services/webhook/deliver.go addDefaultHeaders sets them (HMAC-SHA256 of the body with the
-        hook's secret, hex); the body carries the fields of a push payload Argo CD reads
+        hook's secret, hex; the installation target ``repository`` for a repository's hook), the
+        same names and values as the real server's delivery (tests/integration/test_gitea_real.py
+        compares them); the body carries the fields of a push payload Argo CD reads
         (ref, before, after, repository.html_url and default_branch, commits[].modified)."""
         meta = self.repos[(owner, repo)]
         body = json.dumps(
@@ -188,6 +189,7 @@ class GiteaDouble(_Server):
                 "X-Gitea-Event": "push",
                 "X-Gitea-Event-Type": "push",
                 "X-Gitea-Signature": sig256,
+                "X-Gitea-Hook-Installation-Target-Type": "repository",
                 "X-Gogs-Delivery": delivery,
                 "X-Gogs-Event": "push",
                 "X-Gogs-Event-Type": "push",
@@ -197,6 +199,7 @@ class GiteaDouble(_Server):
                 "X-GitHub-Delivery": delivery,
                 "X-GitHub-Event": "push",
                 "X-GitHub-Event-Type": "push",
+                "X-GitHub-Hook-Installation-Target-Type": "repository",
             }
             out.append((hook["url"], headers, body))
         return out
@@ -274,8 +277,13 @@ class GiteaDouble(_Server):
 
     def _api(self, method, path, query, headers, body):
         who = _basic_user(headers, self.users)
+        if who is None and not headers.get("Authorization"):
+            # REQUIRE_SIGNIN_VIEW (the role's app.ini): go-gitea/gitea v1.27.3 routers/api/v1/api.go
+            # verifyAuthWithOptions refuses anonymous callers with 403.
+            return 403, {}, {"message": "Only signed in user is allowed to call APIs."}
         if who is None:
-            return 401, {}, {"message": "unauthorized"}
+            # apiAuth: credentials that do not authenticate.
+            return 401, {}, {"message": "invalid username, password or token"}
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         admin = self.users[who]["admin"]
         page = int(query.get("page", ["1"])[0])
@@ -561,10 +569,8 @@ class GiteaDouble(_Server):
         if path == "/api/healthz":
             return 200, {}, {"status": "pass"}
         if path == "/user/login" and method == "GET":
-            return 200, {"Set-Cookie": f"_csrf={self.csrf}; Path=/"}, self._login_page()
+            return 200, {}, self._login_page()
         if path == "/user/login" and method == "POST":
-            if form.get("_csrf") != self.csrf or cookies.get("_csrf") != self.csrf:
-                return 400, {}, "Bad Request: invalid CSRF token"
             user = self.users.get(form.get("user_name", ""))
             if not user or user["password"] != form.get("password"):
                 return 200, {}, self._login_page(error="Username or password is incorrect.")
@@ -584,7 +590,9 @@ class GiteaDouble(_Server):
                 return 302, {"Location": self._code_redirect(app, session_user, redirect_uri, state)}, b""
             return 200, {}, self._grant_page(app, state, redirect_uri)
         if path == "/login/oauth/grant" and method == "POST":
-            if session_user is None or form.get("_csrf") != self.csrf:
+            if not self._same_origin(headers):
+                return 403, {}, "cross-origin request detected"
+            if session_user is None:
                 return 400, {}, "Bad Request"
             app_id, app = self._app_by_client(form.get("client_id", ""))
             if form.get("granted") != "true":
@@ -592,6 +600,18 @@ class GiteaDouble(_Server):
             self.grants.add((session_user, app_id))
             return 302, {"Location": self._code_redirect(app, session_user, form["redirect_uri"], form["state"])}, b""
         return 404, {}, "Not found"
+
+    @staticmethod
+    def _same_origin(headers) -> bool:
+        """Gitea 1.27 has no CSRF tokens: POSTs of signed-in pages (not the sign-in form itself, a
+        SignOutRequired route) go through Go's http.CrossOriginProtection (go-gitea/gitea v1.27.3
+        routers/web/web.go verifyAuthWithOptions; net/http csrf.go Check): Sec-Fetch-Site must be
+        same-origin or none when sent; else an Origin, when sent, must name the request's host."""
+        site = headers.get("Sec-Fetch-Site")
+        if site:
+            return site in ("same-origin", "none")
+        origin = headers.get("Origin")
+        return not origin or urllib.parse.urlsplit(origin).netloc == headers.get("Host")
 
     def _app_by_client(self, client_id):
         for app_id, app in self.apps.items():
@@ -616,9 +636,8 @@ class GiteaDouble(_Server):
         return (
             f"<html><body><div class='error'>{escape(error)}</div>"
             # A form before the login form, as real pages have (the module must pick the right one).
-            "<form action='/user/passkey/login' method='post'><input type='hidden' name='_csrf' value='x'></form>"
+            "<form action='/user/passkey/login' method='post'></form>"
             "<form class='ui form' action='/user/login' method='post'>"
-            f"<input type='hidden' name='_csrf' value='{self.csrf}'>"
             "<input id='user_name' type='text' name='user_name' value=''>"
             "<input id='password' type='password' name='password'>"
             "<input type='checkbox' name='remember'>"
@@ -626,8 +645,7 @@ class GiteaDouble(_Server):
         )
 
     def _grant_page(self, app, state, redirect_uri):
-        fields = {"_csrf": self.csrf, "client_id": app["client_id"], "state": state, "scope": "", "nonce": "",
-                  "redirect_uri": redirect_uri}  # fmt: skip
+        fields = {"client_id": app["client_id"], "state": state, "scope": "", "nonce": "", "redirect_uri": redirect_uri}
         hidden = "".join(f"<input type='hidden' name='{k}' value='{escape(v)}'>" for k, v in fields.items())
         return (
             f"<html><body><h2>Authorize {escape(app['name'])}</h2>"

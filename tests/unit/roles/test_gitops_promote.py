@@ -3,7 +3,12 @@
 The double (named as one: it is not Gitea) answers the four Gitea API v1 calls the promoter
 makes, with the field names of go-gitea/gitea modules/structs (Branch.commit.id,
 CombinedStatus.statuses[].context/status, ContentsResponse.content/sha, UpdateFileOptions), and
-records which token each call carried.
+records which token each call carried. Its answers to what goes wrong follow the real Gitea 1.27.3
+(tests/integration/test_gitea_real.py compares them): 401 "invalid username, password or token"
+for a token Gitea does not know, 404 "not found" for a repository the token's account cannot see,
+422 "sha does not match" for a PUT with a stale blob sha (routers/api/v1/repo/file.go
+handleCreateOrUpdateFileError), and state "pending" with statuses null for a commit without
+statuses.
 
 The push record is the registry token server's own code (roles/registry/files/
 registry_token_server.py: PushLog, its /pushes answer and its notification listener) on
@@ -88,6 +93,8 @@ class GiteaDouble(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else None
         path, _unused, query = self.path.partition("?")
         state["calls"].append((method, path, query, token))
+        if token not in (state["source_token"], state["gitops_token"]):
+            return self._answer(401, {"message": "invalid username, password or token"})
         readers = {state["source_token"]} if path.startswith("/api/v1/repos/gauntlet/task-api/") else set()
         writers = {state["gitops_token"]} if path.startswith("/api/v1/repos/gauntlet/gitops/") else set()
         if token not in readers | writers:
@@ -96,8 +103,11 @@ class GiteaDouble(BaseHTTPRequestHandler):
             case "GET", ["repos", "gauntlet", "task-api", "branches", "main"]:
                 return self._answer(200, {"name": "main", "commit": {"id": state["main"]}})
             case "GET", ["repos", "gauntlet", "task-api", "commits", sha, "status"]:
-                statuses = state["statuses"].get(sha, [])
-                return self._answer(200, {"state": "success" if statuses else "", "sha": sha, "statuses": statuses})
+                statuses = state["statuses"].get(sha) or None
+                states = {s["status"] for s in statuses or []}
+                combined = next((s for s in ("error", "failure", "warning", "pending") if s in states), "success")
+                return self._answer(200, {"state": combined if statuses else "pending", "sha": sha,
+                                          "total_count": len(statuses or []), "statuses": statuses})  # fmt: skip
             case "GET", ["repos", "gauntlet", "gitops", "contents", "task-api", "kustomization.yaml"]:
                 assert query == "ref=main"
                 content = base64.b64encode(state["file"].encode()).decode()
@@ -105,8 +115,12 @@ class GiteaDouble(BaseHTTPRequestHandler):
                     200, {"type": "file", "encoding": "base64", "content": content, "sha": state["blob"]}
                 )
             case "PUT", ["repos", "gauntlet", "gitops", "contents", "task-api", "kustomization.yaml"]:
+                if state.get("race"):  # someone committed to gitops between the promoter's GET and PUT
+                    state["race"] = False
+                    state["file"], state["blob"] = state["file"] + "# a concurrent change\n", "c" * 40
                 if body["sha"] != state["blob"]:
-                    return self._answer(409, {"message": "sha does not match"})
+                    message = f"sha does not match [given: {body['sha']}, expected: {state['blob']}]"
+                    return self._answer(422, {"message": message})
                 state["file"] = base64.b64decode(body["content"]).decode()
                 state["blob"] = "b" * 40
                 state["commits"].append(body)
@@ -178,13 +192,21 @@ def pushes(tmp_path):
     record.stop()
 
 
+READ_TOKEN, BUMP_TOKEN = "read-token-1", "bump-token-2"  # the double's test tokens
+
+
+def start_gitea_double(main=MAIN, source_token=READ_TOKEN, gitops_token=BUMP_TOKEN, blob="a" * 40):
+    """The double on loopback (its state: ``server.state``); the caller shuts it down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GiteaDouble)
+    server.state = {"main": main, "statuses": {}, "file": KUSTOMIZATION, "blob": blob, "commits": [],
+                    "calls": [], "source_token": source_token, "gitops_token": gitops_token}  # fmt: skip
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def gitea(tmp_path, pushes):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GiteaDouble)
-    server.state = {"main": MAIN, "statuses": {}, "file": KUSTOMIZATION, "blob": "a" * 40, "commits": [],
-                    "calls": [], "source_token": "read-token-1", "gitops_token": "bump-token-2"}  # fmt: skip
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = start_gitea_double()
     (tmp_path / "source-token").write_text("read-token-1\n")
     (tmp_path / "gitops-token").write_text("bump-token-2\n")
     (tmp_path / "registry-password").write_text(pushes.password + "\n")
@@ -206,6 +228,7 @@ def gitea(tmp_path, pushes):
     }
     yield server.state, env
     server.shutdown()
+    server.server_close()
 
 
 def image_entry(text):
@@ -361,11 +384,34 @@ def test_errors_say_what_to_fix(gitea, pushes, tmp_path, capsys):
     assert "GITOPS_TOKEN_FILE" in capsys.readouterr().err
     assert promoter.main({k: v for k, v in env.items() if k != "REPOSITORY"}) == 1
     assert "REPOSITORY" in capsys.readouterr().err
+    # A token Gitea does not know (deleted, or replaced by a rerun of the gitea role): 401, and which file.
     (tmp_path / "gitops-token").write_text("wrong\n")
     state["statuses"][MAIN] = [{"context": PUSH, "status": "success"}]
     assert promoter.main(env) == 1
-    assert "HTTP 404" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and f"the token in GITOPS_TOKEN_FILE ({tmp_path / 'gitops-token'})" in err
+    assert "rerun the gitea and drone roles" in err
+    # A token whose account cannot see the repository: Gitea answers 404.
+    assert promoter.main({**env, "GITOPS_TOKEN_FILE": env["SOURCE_TOKEN_FILE"]}) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and f"the token in GITOPS_TOKEN_FILE ({env['SOURCE_TOKEN_FILE']})" in err
+    assert "GITOPS_REPO" in err
     assert state["commits"] == []
+
+
+def test_a_commit_to_gitops_during_the_run_is_not_overwritten(gitea, pushes, capsys):
+    """Someone commits to gitops between the promoter's read and its write: Gitea refuses the stale
+    blob sha (422); the run says so and writes nothing, the next one starts from the new content."""
+    state, env = gitea
+    state["statuses"][MAIN] = [{"context": PUSH, "status": "success"}]
+    pushes.notify(push_event(MAIN[:12], MAIN_DIGEST))
+    state["race"] = True
+    assert promoter.main(env) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 422" in err and "changed while this run edited it" in err and "the next run" in err
+    assert state["commits"] == [] and state["file"].endswith("# a concurrent change\n")
+    assert promoter.main(env) == 0
+    assert image_entry(state["file"])["digest"] == MAIN_DIGEST and state["file"].endswith("# a concurrent change\n")
 
 
 def test_set_image_touches_only_the_named_image():

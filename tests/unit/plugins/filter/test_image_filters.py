@@ -70,3 +70,30 @@ def test_k3s_registries_filter():
         F["k3s_registries"]("nginx", "registry.local:5000")
     with pytest.raises(AnsibleFilterError, match="username and password"):
         F["k3s_registries"]([], "registry.local:5000", username="u")
+
+
+def test_image_locked_takes_the_lock_digest_by_normalised_name():
+    lock = {"images": [{"name": "docker.io/library/python:3.13.7-slim-trixie", "digest": D}]}
+    assert F["image_locked"]("python:3.13.7-slim-trixie", lock) == f"docker.io/library/python@{D}"
+    # Mirrored into the local registry the way the pipeline pulls it.
+    assert (
+        F["image_mirror"](F["image_locked"]("python:3.13.7-slim-trixie", lock), "registry.local:5000")
+        == f"registry.local:5000/docker.io/library/python@{D}"
+    )
+    # Another tag, no lock, an empty lock: nothing pinned (the caller refuses).
+    assert F["image_locked"]("python:3.14-slim", lock) == ""
+    assert F["image_locked"]("python:3.13.7-slim-trixie", {}) == ""
+    assert F["image_locked"]("python:3.13.7-slim-trixie", {"images": []}) == ""
+
+
+@pytest.mark.parametrize(
+    "lock, message",
+    [
+        ({"images": [{"name": "python:3.13.7-slim-trixie", "digest": "md5:x"}]}, "has no sha256 digest"),
+        ({"images": "python"}, "the bundle lock's JSON object"),
+        ([1], "the bundle lock's JSON object"),
+    ],
+)
+def test_image_locked_errors_name_the_filter(lock, message):
+    with pytest.raises(AnsibleFilterError, match=f"image_locked: .*{message}"):
+        F["image_locked"]("python:3.13.7-slim-trixie", lock)

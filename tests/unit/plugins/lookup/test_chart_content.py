@@ -30,7 +30,7 @@ def LookupModule():
 
 
 def test_documentation_declares_the_options_run_reads():
-    assert set(OPTIONS) == {"_terms", "bundle_dir", "dependencies", "version", "app_version"}
+    assert set(OPTIONS) == {"_terms", "bundle_dir", "base_dir", "dependencies", "version", "app_version"}
     assert OPTIONS["bundle_dir"]["required"] is True
     assert (OPTIONS["dependencies"]["default"], OPTIONS["version"]["default"]) == ([], "")
 

@@ -48,3 +48,20 @@ def test_errors(tmp_path):
         bl.set_file(bl.empty_lock(), "f", "xyz")
     with pytest.raises(bl.BundleLockError):
         bl.set_image(bl.empty_lock(), "f", "sha256:zz")
+
+
+def test_retain_keeps_exactly_the_names_asked_for():
+    lock = bl.empty_lock()
+    for name in ("quay.io/a/app:2", "quay.io/a/app:3", "quay.io/a/base:1"):
+        bl.set_image(lock, name, D)
+    bl.set_file(lock, "k3s/v1/k3s", "c" * 64)
+    bl.set_file(lock, "old/notes.txt", "c" * 64)
+    removed = bl.retain(lock, "images", ["quay.io/a/base:1", "quay.io/a/app:3", "quay.io/a/new:1"])
+    assert [e["name"] for e in removed] == ["quay.io/a/app:2"]
+    assert [e["name"] for e in lock["images"]] == ["quay.io/a/app:3", "quay.io/a/base:1"]
+    assert [e["name"] for e in bl.retain(lock, "files", {"k3s/v1/k3s"})] == ["old/notes.txt"]
+    assert [e["name"] for e in lock["files"]] == ["k3s/v1/k3s"]
+    assert bl.retain(lock, "files", ["k3s/v1/k3s"]) == []
+    assert bl.retain(lock, "wheels", []) == []
+    with pytest.raises(bl.BundleLockError, match="unknown lock section"):
+        bl.retain(lock, "charts", [])

@@ -12,17 +12,7 @@ import urllib.request
 
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils import http_proxy
-
-PROXY_VARS = (
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-)
+from proxy_env import PROXY_VARS
 
 
 @pytest.fixture

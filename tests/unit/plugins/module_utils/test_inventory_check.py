@@ -392,3 +392,58 @@ def test_command_line_values_are_text_and_converted_like_ansible_does():
     assert problems("twenty", "<CLI option '-e'>") != []
     assert problems("-5", "<CLI option '-e'>") != []  # converted, then the range rule applies
     assert problems("20", "group_vars/all/k3s.yml:3") != []
+
+
+# --- kube-vip (issue 17 item 1): the k3s role's switch, read from the inventory --------------
+def with_kube_vip(**variables):
+    data = good_data()
+    for host in data["hosts"]:
+        data["hosts"][host]["k3s_kube_vip"] = entry(True, "group_vars/all/platform.yml:30")
+        for name, value in variables.items():
+            data["hosts"][host][name] = entry(value)
+    return data
+
+
+def test_kube_vip_with_a_free_address_in_the_network_is_valid():
+    data = with_kube_vip(gauntlet_control_plane_address="10.0.0.100", gauntlet_node_network="10.0.0.0/24")
+    assert inventory_check(data) == []
+    # "yes" is a boolean to Ansible too.
+    data = with_kube_vip(gauntlet_control_plane_address="10.0.0.100", k3s_kube_vip_interface="ens18")
+    data["hosts"]["s1"]["k3s_kube_vip"] = entry("yes")
+    assert inventory_check(data) == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "k3s_kube_vip is true but gauntlet_control_plane_address is empty"),
+        ({"gauntlet_control_plane_address": "10.0.0.21"}, "gauntlet_control_plane_address '10.0.0.21' is the address"),
+        (
+            {"gauntlet_control_plane_address": "10.0.0.11", "gauntlet_ingress_address": "10.0.0.11"},
+            "is the address of host 's1'",
+        ),
+        (
+            {"gauntlet_control_plane_address": "10.0.0.100", "gauntlet_ingress_address": "10.0.0.100"},
+            "gauntlet_control_plane_address '10.0.0.100' is also gauntlet_ingress_address",
+        ),
+        (
+            {"gauntlet_control_plane_address": "10.1.0.100", "gauntlet_node_network": "10.0.0.0/24"},
+            "where kube-vip announces it with ARP (k3s_kube_vip); pick a free address in 10.0.0.0/24",
+        ),
+        (
+            {"gauntlet_control_plane_address": "10.0.0.100", "k3s_kube_vip_interface": "eth0:vip"},
+            "k3s_kube_vip_interface 'eth0:vip' is not a network interface name",
+        ),
+    ],
+    ids=["no-address", "an-agent", "a-server", "the-ingress-vip", "outside-network", "interface-alias"],
+)
+def test_kube_vip_rules_read_from_the_inventory(variables, expected):
+    problems = inventory_check(with_kube_vip(**variables))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_kube_vip_off_keeps_the_old_rules():
+    data = with_kube_vip(gauntlet_control_plane_address="10.0.0.100", gauntlet_ingress_address="10.0.0.100")
+    for host in data["hosts"]:
+        data["hosts"][host]["k3s_kube_vip"] = entry(False)
+    assert inventory_check(data) == []

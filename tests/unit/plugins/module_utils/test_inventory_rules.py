@@ -233,3 +233,93 @@ def test_valid_addresses(changes):
 def test_bad_addresses_are_explained(changes, message):
     problems = inventory_problems(ha_inventory(**changes))
     assert any(message in problem for problem in problems), problems
+
+
+# --- kube-vip holds the control-plane address (issue 17 item 1) -------------------------------
+def kube_vip_inventory(**changes):
+    return ha_inventory(
+        **{"kube_vip": True, "control_plane_address": "10.0.0.100", "node_network": "10.0.0.0/24", **changes}
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"kube_vip_interface": "ens18"},
+        {"kube_vip_interface": "bond0.100"},
+        {"node_network": ""},  # the servers' subnet is then checked on the servers (vip_address_info)
+        {"ingress_address": "10.0.0.101"},
+    ],
+    ids=["defaults", "interface", "vlan-interface", "no-network", "ingress-vip"],
+)
+def test_valid_kube_vip_addresses(changes):
+    assert inventory_problems(kube_vip_inventory(**changes)) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"control_plane_address": ""},
+            "k3s_kube_vip is true but gauntlet_control_plane_address is empty: kube-vip needs the virtual address",
+        ),
+        (
+            {"control_plane_address": "10.0.0.11"},
+            "gauntlet_control_plane_address '10.0.0.11' is the address of host 's1'",
+        ),
+        (
+            {"control_plane_address": "10.0.0.30"},
+            "gauntlet_control_plane_address '10.0.0.30' is the address of host 'r1'",
+        ),
+        (
+            {"control_plane_address": "10.0.1.100"},
+            "gauntlet_control_plane_address '10.0.1.100' is outside gauntlet_node_network 10.0.0.0/24: a VIP must be "
+            "in the servers' subnet, where kube-vip announces it with ARP",
+        ),
+        (
+            {"control_plane_address": "10.0.0.255"},
+            "gauntlet_control_plane_address '10.0.0.255' is the broadcast address of gauntlet_node_network",
+        ),
+        (
+            {"control_plane_address": "10.0.0.300"},
+            "gauntlet_control_plane_address '10.0.0.300' is invalid (it is not an IPv4 address)",
+        ),
+        ({"control_plane_address": "127.0.0.5"}, "gauntlet_control_plane_address '127.0.0.5' is a loopback address"),
+        (
+            {"control_plane_address": "10.0.0.101", "ingress_address": "10.0.0.101"},
+            "gauntlet_control_plane_address '10.0.0.101' is also gauntlet_ingress_address",
+        ),
+        ({"kube_vip_interface": "eth0:1"}, "k3s_kube_vip_interface 'eth0:1' is not a network interface name"),
+        ({"kube_vip_interface": "a" * 16}, f"k3s_kube_vip_interface '{'a' * 16}' is not a network interface name"),
+        ({"kube_vip_interface": "eth 0"}, "k3s_kube_vip_interface 'eth 0' is not a network interface name"),
+        ({"kube_vip_interface": "../x"}, "k3s_kube_vip_interface '../x' is not a network interface name"),
+        ({"kube_vip_interface": ".."}, "k3s_kube_vip_interface '..' is not a network interface name"),
+    ],
+    ids=[
+        "no-address",
+        "a-server",
+        "the-registry",
+        "outside-subnet",
+        "broadcast",
+        "not-ipv4",
+        "loopback",
+        "same-as-ingress",
+        "interface-alias",
+        "interface-too-long",
+        "interface-space",
+        "interface-slash",
+        "interface-dotdot",
+    ],
+)
+def test_bad_kube_vip_inputs_are_explained(changes, message):
+    problems = inventory_problems(kube_vip_inventory(**changes))
+    assert any(message in problem for problem in problems), problems
+
+
+def test_without_kube_vip_the_same_address_pair_is_not_its_business():
+    # An outside VIP may serve both 6443 and 80/443 (one load balancer): only kube-vip forbids it.
+    inventory = ha_inventory(control_plane_address="10.0.0.101", ingress_address="10.0.0.101")
+    assert inventory_problems(inventory) == []
+    # And an interface name only matters when kube-vip runs.
+    assert inventory_problems(ha_inventory(kube_vip=False, kube_vip_interface="eth 0")) == []
