@@ -233,6 +233,7 @@ class ActionModule(ActionBase):
         known = set(options)
         hostvars = task_vars.get("hostvars")
         groups = {name: list(members) for name, members in (task_vars.get("groups") or {}).items()}
+        self._groups = groups
         hosts = {}
         for host in groups.get("all", []):
             hosts[host] = self._gather(hostvars, host, options, known, prefixes)
@@ -273,6 +274,8 @@ class ActionModule(ActionBase):
             return {"__gather__": {"value": None, "error": _error_text(error)}}
         available = dict(raw_vars)
         available["hostvars"] = hostvars
+        # The inventory's groups, as every play sees them (gauntlet_bundle_architectures reads groups['k3s_cluster']).
+        available.setdefault("groups", self._groups)
         templar = self._templar.copy_with_new_env(available_variables=available)
         gathered = {}
         for name, value in raw_vars.items():

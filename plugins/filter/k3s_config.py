@@ -27,12 +27,26 @@ def k3s_config(settings, role):
         raise AnsibleFilterError(f"k3s_config: {exc}") from exc
 
 
-def k3s_bundle_entries(lock, names, bundle_dir=None, base_dir=None):
+def _listed(lock, name) -> bool:
+    """True when the lock lists ``name`` with a sha256 (a lock without a files list still fails)."""
+    try:
+        bundle_entries(lock, [name])
+    except K3sConfigError:
+        if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
+            raise
+        return False
+    return True
+
+
+def k3s_bundle_entries(lock, names, bundle_dir=None, base_dir=None, missing_ok=False):
     """Lock entries {name: {name, sha256, ...}} for the given bundle file names (with ``file``
-    when ``bundle_dir`` is given: where each is, the base bundle for a delta's uncarried file)."""
+    when ``bundle_dir`` is given: where each is, the base bundle for a delta's uncarried file);
+    with ``missing_ok`` only those the lock lists (the caller names the others)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
     try:
+        if missing_ok:
+            names = [name for name in names if _listed(lock, name)]
         return bundle_entries(lock, names, bundle_dir, base_dir or None)
     except K3sConfigError as exc:
         raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc

@@ -185,13 +185,17 @@ def set_image(
     platforms=None,
     manifests=None,
     blobs=None,
+    upstream_digest: str | None = None,
 ) -> dict:
-    """``manifests``: [(digest, size, media_type)] children first, top last; ``blobs``: {digest: size}."""
+    """``manifests``: [(digest, size, media_type)] children first, top last; ``blobs``: {digest: size};
+    ``upstream_digest``: the registry's index digest when the bundle holds a reduced index (module_utils/image_platforms.py)."""
     if not _DIGEST.match(str(digest)):
         raise BundleLockError(f"image {name}: invalid digest {digest!r}")
     entry = {"name": name, "source": source or name, "digest": digest}
     if media_type:
         entry["media_type"] = media_type
+    if upstream_digest and upstream_digest != digest:
+        entry["upstream_digest"] = upstream_digest
     entry["platforms"] = sorted(platforms or [])
     if manifests is not None:
         entry["manifests"] = [{"digest": d, "size": s, "media_type": m} for d, s, m in manifests]

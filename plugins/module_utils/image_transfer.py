@@ -43,6 +43,10 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content impo
     parse_manifest,
     platform_string,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import (
+    check_image_platform,
+    select_platforms,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import BundleSource, OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, TransientError
 
@@ -357,6 +361,14 @@ def _config_platform(layout: OciLayout, tree: ImageTree) -> list[str]:
         return []
 
 
+def _checked_platforms(layout: OciLayout, tree: ImageTree, wanted: list[str] | None) -> list[str]:
+    """The image's platforms; an image manifest (one platform, from its config) must be every wanted one."""
+    found = _config_platform(layout, tree)
+    if tree.media_type not in INDEX_TYPES:
+        check_image_platform(tree.name, found[0] if found else None, wanted or [])
+    return found
+
+
 def pull_image(
     image: str,
     layout: OciLayout,
@@ -364,8 +376,10 @@ def pull_image(
     *,
     check_mode: bool = False,
     concurrency: int = 4,
+    platforms: list[str] | None = None,
 ) -> dict:
-    """Pull one image (all platforms of an index) into ``layout``."""
+    """Pull one image into ``layout``: all platforms of an index, or only ``platforms``
+    (a reduced index, module_utils/image_platforms.py; a reference pinned by digest keeps its index)."""
     try:
         ref: ImageRef = parse_image(image)
     except ImageRefError as exc:
@@ -374,7 +388,7 @@ def pull_image(
     existing = {e.name: e for e in layout.entries()}.get(name)
     result = {"name": name, "source": image, "status": "present", "bytes": 0}
     repo = ref.repository
-    if existing is not None:
+    if existing is not None and not platforms:  # with a filter, the index is read to know the reduced digest
         current = ref.digest or (client.manifest_digest(repo, ref.reference) or (None,))[0]
         if current == existing.digest:
             tree = _layout_tree(layout, name, existing.digest, existing.media_type)
@@ -384,6 +398,8 @@ def pull_image(
     data, media_type, digest = client.get_manifest(repo, ref.reference)
     if ref.digest and digest != ref.digest:
         raise ContentError(f"digest mismatch for manifest of {name}: expected {ref.digest}, got {digest}")
+    upstream = digest
+    data, digest, dropped = select_platforms(name, data, media_type, platforms or [], keep_all=bool(ref.digest))
     fetched: dict[str, bytes] = {digest: data}
 
     def fetch(dg, _mt):
@@ -395,7 +411,18 @@ def pull_image(
     _walk(tree, fetch, digest, media_type or None, 0, f"image {name}")
     tree.media_type = tree.manifests[-1][1]
     result.update(digest=digest, media_type=tree.media_type, status="would_pull" if check_mode else "pulled")
+    if digest != upstream:
+        result.update(upstream_digest=upstream, dropped_platforms=dropped)
     missing = {b: s for b, s in tree.blobs.items() if layout.blob_size(b) != s}
+    if (
+        existing is not None
+        and existing.digest == digest
+        and not missing
+        and all(layout.blob_size(dg) == len(body) for dg, _mt, body in tree.manifests)
+    ):
+        # A reduced index is not the registry's digest: the comparison above cannot skip it.
+        result.update(status="present", platforms=_checked_platforms(layout, tree, platforms))
+        return result
     if check_mode:
         result["bytes"] = sum(missing.values())
         result["platforms"] = sorted(tree.platforms)
@@ -421,9 +448,10 @@ def pull_image(
     _run_pool(
         [lambda b=b, s=s: fetch_blob(b, s) for b, s in sorted(missing.items(), key=lambda kv: -kv[1])], concurrency
     )
+    found = _checked_platforms(layout, tree, platforms)
     for dg, _mt, body in tree.manifests:
         layout.write_bytes(dg, body, f"manifest of {name}")
     layout.set_image(name, {"mediaType": tree.media_type, "digest": digest, "size": len(data)})
     result["bytes"] = sum(moved)
-    result["platforms"] = _config_platform(layout, tree)
+    result["platforms"] = found
     return result

@@ -20,6 +20,12 @@ import json
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_arch import (
+    ASSETS_VARIABLE,
+    DEFAULT_ARCH,
+    arch_problem,
+    asset_problems,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import (
     address_problems,
     domain_problem,
@@ -621,6 +627,37 @@ def bundle_problems(data: dict, reference) -> list[str]:
     return problems
 
 
+def architecture_problems(data: dict, reference) -> list[str]:
+    """Each k3s node's gauntlet_arch, and the k3s files (gauntlet_k3s_arch_assets) of every architecture declared.
+
+    Validation sees no facts: a node without gauntlet_arch counts as amd64 here (the k3s role reads its real
+    architecture and checks the bundle has its files)."""
+    groups = _mapping(data.get("groups"))
+    hosts = _mapping(data.get("hosts"))
+    problems = []
+    needed: dict[str, list[str]] = {}
+    for host in sorted(set(_host_list(groups.get(SERVER_GROUP))) | set(_host_list(groups.get(AGENT_GROUP)))):
+        value, origin, error, is_set = _entry(hosts, host, "gauntlet_arch")
+        if error:
+            continue  # reported with the other template errors
+        if not is_set or value in (None, ""):
+            needed.setdefault(DEFAULT_ARCH, []).append(host)
+            continue
+        why = arch_problem(value)
+        if why:
+            problems.append(f"{_where(origin, host)}: host '{host}': {why}")
+            continue
+        needed.setdefault(value, []).append(host)
+    assets, origin, error, is_set = _entry(hosts, reference, ASSETS_VARIABLE)
+    if error or not needed:
+        return problems
+    where = f" ({_where(origin, reference)})" if is_set else ""
+    if not is_set:
+        assets = {}
+    problems.extend(f"{problem}{where}" for problem in asset_problems(assets, dict(sorted(needed.items()))))
+    return problems
+
+
 # Certificates the roles publish beside their keys (the local CA's, Linkerd's trust anchor
 # and issuer) are handed to nodes and pods and written 0644; only secrets must be private.
 PUBLIC_SUFFIXES = (".crt",)
@@ -754,6 +791,7 @@ def inventory_check(data) -> list[str]:
         lambda: _addresses_and_names(data),
         lambda: version_problems(data, _cluster(data)[0]),
         lambda: bundle_problems(data, _cluster(data)[0]),
+        lambda: architecture_problems(data, _cluster(data)[0]),
         lambda: path_problems(_mapping(data.get("paths"))),
         lambda: node_removal_problems(data),
     )

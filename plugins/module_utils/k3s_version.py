@@ -21,8 +21,9 @@ import re
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$")
 # `k3s --version` prints "k3s version v1.36.4+k3s1 (<commit>)" then "go version go1.x".
 _INSTALLED = re.compile(r"^k3s version (v\d+\.\d+\.\d+\+k3s\d+)\b", re.MULTILINE)
-# A bundle file of the k3s binary: files/k3s/<version>/k3s (roles/k3s/vars/main.yml __k3s_bundle_names).
-_BUNDLE_BINARY = re.compile(r"^k3s/(v[^/]+)/k3s$")
+# A bundle file of the k3s binary: files/k3s/<version>/k3s, or k3s-<arch> for another architecture than amd64
+# (module_utils/k3s_arch.py; k3s scripts/package-cli).
+_BUNDLE_BINARY = re.compile(r"^k3s/(v[^/]+)/k3s(-[a-z0-9]+)?$")
 
 ALLOW_DOWNGRADE = "k3s_upgrade_allow_downgrade"
 ALLOW_MINOR_SKIP = "k3s_upgrade_allow_minor_skip"
@@ -97,7 +98,7 @@ def version_change(installed, target, allow_downgrade=False, allow_minor_skip=Fa
 
 
 def bundle_versions(lock) -> list:
-    """The k3s versions whose binary the bundle lock lists (files k3s/<version>/k3s), sorted."""
+    """The k3s versions whose binary (of any architecture) the bundle lock lists (files k3s/<version>/k3s[-<arch>]), sorted."""
     if not lock:
         raise K3sVersionError("there is no bundle lock (k3s_bundle_lock): build the bundle with playbooks/bundle.yml")
     if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):

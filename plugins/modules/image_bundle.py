@@ -12,7 +12,7 @@ version_added: "0.1.0"
 description:
   - The online phase of the offline image engine. Pulls every image of O(images) from its
     upstream registry into one OCI image layout directory (the bundle), all platforms of a
-    multi-arch index included, and writes the bundle lock file with every digest.
+    multi-arch index included (or only O(platforms)), and writes the bundle lock file with every digest.
   - Manifests are stored byte for byte, so digests are preserved exactly; every blob is verified
     against its sha256 while it is streamed to disk and only then moved into place.
   - Idempotent. An image already in the layout whose digest matches the registry (or the digest
@@ -64,6 +64,17 @@ options:
         required: true
   plain_http_registries:
     description: Registries to talk plain HTTP to (only for registries without TLS, for example a lab mirror).
+    type: list
+    elements: str
+    default: []
+  platforms:
+    description:
+      - Platforms to carry (C(os/architecture[/variant]), for example C(linux/amd64), C(linux/arm64)). Empty (the
+        default) carries every platform of each image index, byte for byte.
+      - With platforms, an index keeps only those platforms' manifests (and their attestation manifests) and is
+        stored as a reduced index with its own digest, recorded in the lock beside the upstream one
+        (C(upstream_digest)); a reference pinned by digest keeps its whole index. An image that lacks one of the
+        platforms stops the run, naming it. See C(docs/images.md), "Platform filter".
     type: list
     elements: str
     default: []
@@ -197,6 +208,10 @@ images:
       description: Platforms of the image.
       type: list
       elements: str
+    upstream_digest:
+      description: With O(platforms), the registry's digest of an index the bundle holds reduced.
+      type: str
+      returned: when the index was reduced
     status:
       description:
         - C(pulled), C(present) (skipped, nothing downloaded or built) or C(would_pull) (check mode);
@@ -249,6 +264,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import
     normalize_registry,
     parse_image,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import parse_platforms
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
@@ -271,6 +287,7 @@ def argument_spec() -> dict:
             ),
         ),
         plain_http_registries=dict(type="list", elements="str", default=[]),
+        platforms=dict(type="list", elements="str", default=[]),
         builds=dict(
             type="list",
             elements="dict",
@@ -314,7 +331,8 @@ class ImageBundle:
             self.built = {str(parse_image(b["image"])) for b in params["builds"]}
             # What the bundle holds after this run, and nothing else.
             self.wanted = {str(ref) for _image, ref in self.refs} | self.built
-        except ImageRefError as exc:
+            self.platforms = parse_platforms(params["platforms"])
+        except (ImageRefError, ContentError) as exc:
             module.fail_json(msg=f"invalid input: {exc}")
         self.clients: dict[str, RegistryClient] = {}
         if params["builds"] and not module.check_mode:
@@ -375,7 +393,14 @@ class ImageBundle:
                 )
                 continue
             results.append(
-                pull_image(image, layout, client, check_mode=check, concurrency=self.module.params["concurrency"])
+                pull_image(
+                    image,
+                    layout,
+                    client,
+                    check_mode=check,
+                    concurrency=self.module.params["concurrency"],
+                    platforms=self.platforms,
+                )
             )
         builder = ImageBuilder(
             self.module.run_command,
@@ -417,6 +442,7 @@ class ImageBundle:
                 platforms=item.get("platforms"),
                 manifests=manifests,
                 blobs=blobs,
+                upstream_digest=item.get("upstream_digest"),
             )
         lock_changed = not existed or bundle_lock.dump_lock(lock) != bundle_lock.dump_lock(before)
         if lock_changed and not check:

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock, bundle_signature
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import BundleFileError, bundle_file_path
@@ -245,12 +246,20 @@ def test_delta_bundle_preload_k3s_stage_and_diff(world, registry_factory, capsys
   vars_files:
     - {K3S / "defaults/main.yml"}
     - {K3S / "vars/main.yml"}
-  tasks:"""
+  tasks:
+    - name: The role's architecture step, which decides each node's bundle files (amd64 here)
+      ansible.builtin.import_tasks: {K3S / "tasks/arch.yml"}"""
         + attempt("good", base, sources)
         + attempt("wrong", world["bundle"], "")
         + attempt("unset", "", "")
     )
-    variables = {"k3s_version": VERSION, "k3s_bundle_dir": str(delta)}
+    variables = {
+        "k3s_version": VERSION,
+        "k3s_bundle_dir": str(delta),
+        "gauntlet_k3s_arch_assets": yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())[
+            "gauntlet_k3s_arch_assets"
+        ],
+    }
     k3s = subprocess.run(
         ["ansible-playbook", str(play), "-e", json.dumps(variables)],
         capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=120,

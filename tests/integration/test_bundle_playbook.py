@@ -264,3 +264,40 @@ def test_a_rerun_drops_what_the_lists_no_longer_name(registry_factory, test_imag
     host = upstream.host.replace(":", "_")
     assert [(i["repository"], i["tags"]) for i in report["delete"]] == [(f"{host}/docker.io/gauntlet/app", ["2"])]
     assert report["delete"][0]["digest"] == images.images["docker.io/gauntlet/app:2"][0]
+
+
+def test_platform_filter_through_the_playbook(upstream, test_images, run_playbook):
+    """gauntlet_bundle_platforms reaches the image engine (issue 17 item 12): the two-platform index is
+    bundled reduced to linux/amd64, the lock keeps its upstream digest; a list that leaves out the
+    nodes' architecture (inventory/sample: no gauntlet_arch, so amd64) stops before any download."""
+    registry, extra_vars, tmp_path = upstream
+    refused = run_playbook(
+        "bundle.yml",
+        REPO / "inventory" / "sample",
+        "-e",
+        write_vars(tmp_path, {**extra_vars, "gauntlet_bundle_platforms": ["linux/arm64"]}),
+    )
+    assert refused.returncode != 0
+    assert (
+        "Nothing was downloaded: gauntlet_bundle_platforms linux/arm64 lacks linux/amd64, which agent-1, agent-2, "
+        "server-1 run(s)" in refused.stdout
+    ), refused.stdout[-3000:]
+    assert not (tmp_path / "bundle" / "files").exists()
+
+    result = run_playbook(
+        "bundle.yml",
+        REPO / "inventory" / "sample",
+        "-e",
+        write_vars(tmp_path, {**extra_vars, "gauntlet_bundle_platforms": ["linux/amd64"]}),
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "k3s for amd64, image platforms linux/amd64;" in result.stdout
+    lock = {
+        entry["name"]: entry for entry in json.loads((tmp_path / "bundle" / "bundle.lock.json").read_text())["images"]
+    }
+    multi = lock[f"{registry.host}/ghcr.io/gauntlet/multi:3"]
+    assert multi["upstream_digest"] == test_images.images["ghcr.io/gauntlet/multi:3"][0]
+    assert multi["digest"] != multi["upstream_digest"]
+    assert multi["platforms"] == ["linux/amd64"]
+    base = lock[f"{registry.host}/quay.io/gauntlet/base:1"]
+    assert base["digest"] == test_images.images["quay.io/gauntlet/base:1"][0] and "upstream_digest" not in base

@@ -250,3 +250,32 @@ def test_good_virtual_addresses_pass_validation(tmp_path, run_playbook):
     }
     result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD), "-e", json.dumps(extra))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Node architectures (issue 17 item 12) --------------------------------------------------
+def test_bad_architecture_and_missing_arm64_pin_stop_site(tmp_path, run_playbook):
+    """One run, every problem listed: a uname-style architecture, and arm64 nodes without pinned k3s files."""
+    inventory = write_inventory(
+        tmp_path, **{**GOOD, "agents": [("a1", "10.77.0.21"), ("a2", "10.77.0.22"), ("a3", "10.77.0.23")]}
+    )
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    agents = hosts["all"]["children"]["k3s_cluster"]["children"]["k3s_agents"]["hosts"]
+    agents["a1"]["gauntlet_arch"] = "aarch64"
+    agents["a2"]["gauntlet_arch"] = "arm64"
+    agents["a3"]["gauntlet_arch"] = "arm64"
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    # The site's versions.yml pins amd64 only (as before this item): arm64 has no entry.
+    assets = {
+        "amd64": {
+            "binary": "k3s",
+            "airgap_images": "k3s-airgap-images-amd64.tar.zst",
+            "checksums": "sha256sum-amd64.txt",
+        }
+    }
+    result = run_playbook("site.yml", inventory, "-e", json.dumps({"gauntlet_k3s_arch_assets": assets}))
+    assert_stopped_before_hosts(
+        result,
+        "host 'a1': gauntlet_arch is 'aarch64', not one of amd64, arm64 ('aarch64' is what uname -m prints; k3s calls it arm64)",
+    )
+    assert "gauntlet_k3s_arch_assets.arm64 is not set, but the cluster runs arm64 (hosts a2, a3)" in result.stdout
+    assert "add the k3s release files of arm64" in result.stdout

@@ -37,6 +37,7 @@ def task_msg(path: str, name: str) -> str:
                 "__bundle_pull": {"images": [], "bytes_pulled": 3 * 1048576},
                 "__bundle_wheels": {"wheels": [], "target": "cp313-manylinux_2_41_x86_64"},
                 "__bundle_signed": {"skipped": True},
+                "__bundle_architectures": {"amd64": []},
             },
             "3.0 MiB pulled now",
         ),

@@ -65,6 +65,9 @@ def good_data(**changes) -> dict:
             [{"name": "k3s/v1/k3s", "url": "https://example.invalid/k3s", "sha256": "a" * 64}],
             "group_vars/all/versions.yml:30",
         ),
+        "gauntlet_k3s_arch_assets": entry(
+            sample_variables()["gauntlet_k3s_arch_assets"], "group_vars/all/versions.yml:52"
+        ),
     }
     addresses = {"s1": "10.0.0.11", "a1": "10.0.0.21", "r1": "10.0.0.30"}
     hosts = {
