@@ -972,7 +972,7 @@ def test_the_promotion_names_the_refused_token_and_the_double_answers_as_the_rea
             # The parts of an answer the promoter reads or shows: the status, the message (the
             # given/expected shas aside), the combined state and its statuses.
             body = body or {}
-            message = str(body.get("message", "")).split(" [")[0]
+            message = str(body.get("message", "")).split(" [", maxsplit=1)[0]
             return status, message, body.get("state"), body.get("statuses")
 
         answers = []
