@@ -45,7 +45,10 @@ def arch_problem(value) -> str | None:
     hint = ""
     if isinstance(value, str) and _FROM_FACT.get(value.strip().lower()) in ARCHITECTURES:
         hint = f" ('{value}' is what uname -m prints; k3s calls it {_FROM_FACT[value.strip().lower()]})"
-    return f"gauntlet_arch is {value!r}, not one of {', '.join(ARCHITECTURES)}{hint}: set it to {' or '.join(ARCHITECTURES)}, or remove it to use the host's facts"
+    return (
+        f"gauntlet_arch is {value!r}, not one of {', '.join(ARCHITECTURES)}{hint}: "
+        f"set it to {' or '.join(ARCHITECTURES)}, or remove it to use the host's facts"
+    )
 
 
 def arch_from_fact(fact, host: str = "this host") -> str:
