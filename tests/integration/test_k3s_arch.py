@@ -99,3 +99,37 @@ def test_each_node_gets_its_architecture_and_what_is_wrong_stops_the_run(tmp_pat
     assert f"files/k3s/{VERSION}/k3s-arm64 " not in out.split("k3s bundle ", 1)[1].split("Rebuild", 1)[0]  # it is fine
     assert "(amd64, arm64: give every host its gauntlet_arch, or build with -e gauntlet_bundle_detect_arch=true)" in out
     assert "no host was changed" in out
+
+
+SERIAL_PLAY = PLAY.replace("  hosts: all\n", "  hosts: all\n  serial: 1\n")
+
+
+def test_a_serial_play_checks_each_batch_s_own_files(tmp_path, ansible_env):
+    """playbooks/upgrade.yml upgrades one node at a time (`serial: 1`): the bundle check of each batch
+    reads the files of that batch's nodes only. ansible_play_hosts is not limited by serial, so the
+    nodes of later batches have not decided their architecture yet (Molecule k3s
+    test_rolling_upgrade_servers_one_at_a_time_then_agents failed on that)."""
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "children": {"k3s_servers": {"hosts": {"s1": {}, "s2": {}}}, "k3s_agents": {"hosts": {}}},
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(SERIAL_PLAY)
+    bundle = tmp_path / "bundle"
+    write_bundle(bundle, ["k3s", "k3s-airgap-images-amd64.tar.zst"])
+    assets = yaml.safe_load((SAMPLE / "versions.yml").read_text())["gauntlet_k3s_arch_assets"]
+    variables = {
+        "gauntlet_versions": {"k3s": VERSION},
+        "gauntlet_bundle_dir": str(bundle),
+        "gauntlet_k3s_arch_assets": assets,
+    }
+    result = subprocess.run(
+        ["ansible-playbook", str(tmp_path / "play.yml"), "-i", str(tmp_path / "hosts.yml"), "-e", json.dumps(variables)],
+        capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert files_line(out, "s1") == f"s1 amd64 k3s/{VERSION}/k3s k3s/{VERSION}/k3s-airgap-images-amd64.tar.zst"
+    assert files_line(out, "s2") == f"s2 amd64 k3s/{VERSION}/k3s k3s/{VERSION}/k3s-airgap-images-amd64.tar.zst"
