@@ -269,7 +269,9 @@ def test_the_build_takes_its_base_by_the_lock_digest_from_the_drone_role():
     assert "python_base_image" in repo["secrets"] and "python_base_image" in variables["__drone_secret_names"]
     assert "image_locked" in variables["__drone_secret_values"]["python_base_image"]
     # The same name the Dockerfile builds FROM by default and the bundle pulls (images.txt).
-    assert defaults["drone_python_base_image"] == "{{ gauntlet_task_api_base_image }}"
+    # Empty by default: the Dockerfile's (read from the checkout when the secret is written only).
+    assert defaults["drone_python_base_image"] == ""
+    assert variables["__drone_python_base_image"] == "{{ drone_python_base_image or gauntlet_task_api_base_image }}"
     (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", (REPO / "apps/task-api/Dockerfile").read_text(), re.MULTILINE)
     assert base in (REPO / "apps/task-api/images.txt").read_text().split()
 
