@@ -39,7 +39,7 @@ gauntlet_controller_setup() { # user
     useradd --create-home --shell /bin/bash --comment "gauntlet controller (no sudo)" gauntlet-ci
     echo "setup: created the unprivileged controller user gauntlet-ci"
   fi
-  if [ "$user" = gauntlet-ci ] && id -nG gauntlet-ci | tr ' ' '\n' | grep -qx sudo; then
+  if [ "$user" = gauntlet-ci ] && [[ " $(id -nG gauntlet-ci) " == *" sudo "* ]]; then
     echo "gauntlet-ci must not have sudo rights (it is in group sudo)" >&2
     exit 1
   fi
