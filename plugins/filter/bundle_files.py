@@ -1,12 +1,15 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Filter turning a compact {path: sha256} map into gauntlet_bundle_files entries (docs in bundle_file_entries.yml)."""
+"""Filters of bundle files: the compact {path: sha256} map into gauntlet_bundle_files entries
+(docs in bundle_file_entries.yml), and the check of files against the lock (bundle_files_check.yml)."""
 
 from __future__ import annotations
 
 import re
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import check_bundle_files
 
 _HEX64 = re.compile(r"^[a-f0-9]{64}$")
 
@@ -32,8 +35,18 @@ def bundle_file_entries(files, name_prefix, url_prefix, manifest=False):
     return entries
 
 
+def bundle_files_check(names, bundle_dir, base_dir=None):
+    """{paths: {name: path}, problems: [...]} of the named bundle files; see bundle_files_check.yml."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError("bundle_files_check: expected a list of bundle file names")
+    if not isinstance(bundle_dir, str) or not bundle_dir:
+        raise AnsibleFilterError("bundle_files_check: bundle_dir must be the bundle folder (gauntlet_bundle_dir)")
+    paths, problems = check_bundle_files(bundle_dir, list(names), base_dir or None)
+    return {"paths": paths, "problems": problems}
+
+
 class FilterModule:
     """Bundle file list helpers."""
 
     def filters(self):
-        return {"bundle_file_entries": bundle_file_entries}
+        return {"bundle_file_entries": bundle_file_entries, "bundle_files_check": bundle_files_check}

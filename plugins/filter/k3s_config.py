@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Filters of the k3s roles (docs in k3s_config.yml, k3s_bundle_entries.yml, k3s_token_matches.yml,
+"""Filters of the k3s roles (docs in k3s_config.yml, k3s_token_matches.yml,
 k8s_object_filename.yml, k8s_object_filenames.yml, k3s_upgrade_plan.yml)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import (
     K3sConfigError,
     build_config,
-    bundle_entries,
     object_filename,
     token_matches,
 )
@@ -25,31 +24,6 @@ def k3s_config(settings, role):
         return build_config(settings, role)
     except K3sConfigError as exc:
         raise AnsibleFilterError(f"k3s_config: {exc}") from exc
-
-
-def _listed(lock, name) -> bool:
-    """True when the lock lists ``name`` with a sha256 (a lock without a files list still fails)."""
-    try:
-        bundle_entries(lock, [name])
-    except K3sConfigError:
-        if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
-            raise
-        return False
-    return True
-
-
-def k3s_bundle_entries(lock, names, bundle_dir=None, base_dir=None, missing_ok=False):
-    """Lock entries {name: {name, sha256, ...}} for the given bundle file names (with ``file``
-    when ``bundle_dir`` is given: where each is, the base bundle for a delta's uncarried file);
-    with ``missing_ok`` only those the lock lists (the caller names the others)."""
-    if isinstance(names, str) or not isinstance(names, (list, tuple)):
-        raise AnsibleFilterError("k3s_bundle_entries: names must be a list of bundle file names")
-    try:
-        if missing_ok:
-            names = [name for name in names if _listed(lock, name)]
-        return bundle_entries(lock, names, bundle_dir, base_dir or None)
-    except K3sConfigError as exc:
-        raise AnsibleFilterError(f"k3s_bundle_entries: {exc}") from exc
 
 
 def k3s_token_matches(stored, token):
@@ -108,7 +82,6 @@ class FilterModule:
     def filters(self):
         return {
             "k3s_config": k3s_config,
-            "k3s_bundle_entries": k3s_bundle_entries,
             "k3s_token_matches": k3s_token_matches,
             "k8s_object_filename": k8s_object_filename,
             "k8s_object_filenames": k8s_object_filenames,

@@ -39,40 +39,68 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def bundle_file_path(bundle_dir: str, name: str, base_dir: str | None = None) -> str:
-    """Return the checked path of bundle file ``name``.
-
-    In a differential bundle a file the delta does not carry is read from the base bundle
-    ``base_dir``, whose lock must be the one the delta names (its sha256).
-    """
+def _checked_path(lock: dict, bundle_dir: str, name: str, base_dir: str | None) -> tuple[str | None, str | None]:
+    """(path, None) for a good file; (None, problem) otherwise, or (None, None) for a file the
+    delta leaves in a base that cannot serve it (the caller names the base once)."""
     if not name or name.startswith("/") or ".." in name.split("/"):
-        raise BundleFileError(f"bundle file name {name!r} must be a relative path inside the bundle")
-    lock_path = os.path.join(bundle_dir, LOCK_NAME)
-    try:
-        lock = load_lock(lock_path, missing_ok=False)
-    except BundleLockError as exc:
-        raise BundleFileError(f"{exc}; {_REBUILD}") from None
+        return None, f"bundle file name {name!r} must be a relative path inside the bundle"
     entry = get_file(lock, name)
     if entry is None:
-        raise BundleFileError(
-            f"{name} is not in the bundle lock {lock_path}; the bundle predates this version: {_REBUILD}"
+        return None, (
+            f"files/{name} is not in the bundle lock {os.path.join(bundle_dir, LOCK_NAME)}; "
+            f"the bundle predates this version: {_REBUILD}"
         )
     folder = bundle_dir
     if not is_carried(entry):
-        problem = base_lock_problem(lock, base_dir)
-        if problem:
-            raise BundleFileError(f"{name} is not in {bundle_dir}: {problem}")
+        if base_lock_problem(lock, base_dir):
+            return None, None
         folder = base_dir
     path = os.path.join(folder, "files", name)
     if not os.path.isfile(path):
-        raise BundleFileError(f"bundle file {path} is missing; copy the whole bundle folder again or {_REBUILD}")
+        return None, f"bundle file {path} is missing; copy the whole bundle folder again or {_REBUILD}"
     actual = _sha256(path)
     if actual != entry["sha256"]:
-        raise BundleFileError(
+        return None, (
             f"bundle file {path} has sha256 {actual} but the lock says {entry['sha256']}: "
             f"the file is corrupt or was replaced; {_REBUILD}"
         )
-    return path
+    return path, None
+
+
+def check_bundle_files(bundle_dir: str, names, base_dir: str | None = None) -> tuple[dict, list]:
+    """Check every named bundle file against the lock: ({name: path} of the good ones, [problem]).
+
+    The one place that decides whether a bundle file may be used: the lookups and the k3s
+    stage's check call it. Every problem is reported (not only the first), each once, so one
+    run names everything a bundle lacks. In a differential bundle a file the delta does not
+    carry is read from the base bundle ``base_dir``, whose lock must be the one the delta
+    names (its sha256).
+    """
+    try:
+        lock = load_lock(os.path.join(bundle_dir, LOCK_NAME), missing_ok=False)
+    except BundleLockError as exc:
+        return {}, [f"{exc}; {_REBUILD}"]
+    paths, problems, in_base = {}, [], []
+    for name in names:
+        path, problem = _checked_path(lock, bundle_dir, name, base_dir)
+        if path:
+            paths[name] = path
+        elif problem:
+            problems.append(problem)
+        else:
+            in_base.append(name)
+    if in_base:
+        verb = "is" if len(in_base) == 1 else "are"
+        problems.append(f"{', '.join(in_base)} {verb} not in {bundle_dir}: {base_lock_problem(lock, base_dir)}")
+    return paths, problems
+
+
+def bundle_file_path(bundle_dir: str, name: str, base_dir: str | None = None) -> str:
+    """Return the checked path of bundle file ``name`` (check_bundle_files for one name)."""
+    paths, problems = check_bundle_files(bundle_dir, [name], base_dir)
+    if problems:
+        raise BundleFileError(problems[0])
+    return paths[name]
 
 
 def manifest_loader():

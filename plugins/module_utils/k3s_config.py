@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
 
 # Flags `k3s agent` accepts (k3s v1.36). A server accepts these too.
 AGENT_FLAGS = frozenset(
@@ -171,54 +170,6 @@ def build_config(settings, role: str) -> dict:
     if unknown:
         raise K3sConfigError(f"unknown k3s {role} flag(s): {', '.join(unknown)}; see `k3s {role} --help`")
     return config
-
-
-def bundle_entries(lock, names, bundle_dir: str | None = None, base_dir: str | None = None) -> dict:
-    """Return {name: lock entry} for each file name, from a bundle lock {"files": [{name, sha256, ...}]}.
-
-    With ``bundle_dir`` each entry gets ``file``, where the file is on the controller: in
-    ``bundle_dir``, or for a file a differential bundle does not carry (``carried: false``,
-    bundle_lock) in the base bundle ``base_dir``; such an entry also gets ``base_lock``
-    ({path, sha256}: the base lock the delta names, which the caller checks).
-    """
-    if not isinstance(lock, dict) or not isinstance(lock.get("files"), list):
-        raise K3sConfigError("the bundle lock has no 'files' list; rebuild the bundle with playbooks/bundle.yml")
-    by_name = {}
-    for entry in lock["files"]:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            by_name[entry["name"]] = entry
-    found, missing = {}, []
-    for name in names:
-        entry = by_name.get(name)
-        sha = (entry or {}).get("sha256")
-        if not entry or not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-            missing.append(name)
-        else:
-            found[name] = entry
-    if missing:
-        raise K3sConfigError(
-            f"the bundle lock lists no sha256 for: {', '.join(missing)}; "
-            "rebuild the bundle for the pinned version (gauntlet_versions.k3s)"
-        )
-    if bundle_dir is None:
-        return found
-    base = bundle_lock.base_of(lock) if isinstance(lock.get("base"), dict) else None
-    out = {}
-    for name, entry in found.items():
-        entry = dict(entry)
-        if base and not bundle_lock.is_carried(entry):
-            if not base_dir:
-                raise K3sConfigError(
-                    f"{name} is not in the differential bundle {bundle_dir} but in its base (lock {base['name']}, "
-                    f"sha256 {base['sha256']}, built as {base.get('path', base['name'])}): set "
-                    "gauntlet_bundle_base_dir to that base bundle's folder on the controller"
-                )
-            entry["file"] = f"{base_dir}/files/{name}"
-            entry["base_lock"] = {"path": f"{base_dir}/bundle.lock.json", "sha256": base["sha256"]}
-        else:
-            entry["file"] = f"{bundle_dir}/files/{name}"
-        out[name] = entry
-    return out
 
 
 def token_matches(stored: str, token: str) -> bool:

@@ -234,7 +234,7 @@ def test_delta_bundle_preload_k3s_stage_and_diff(world, registry_factory, capsys
 
     sources = """        - name: Where the install takes each file from
           ansible.builtin.debug:
-            msg: "FROM {{ __k3s_bundle_entries[__k3s_bundle_names[0]].file }} AND {{ __k3s_bundle_entries[__k3s_bundle_names[1]].file }}"
+            msg: "FROM {{ __k3s_bundle_check.paths[__k3s_bundle_names[0]] }} AND {{ __k3s_bundle_check.paths[__k3s_bundle_names[1]] }}"
 """
     play = tmp_path / "k3s-bundle.yml"
     play.write_text(
@@ -268,10 +268,15 @@ def test_delta_bundle_preload_k3s_stage_and_diff(world, registry_factory, capsys
     assert f"FROM {base}/files/{BINARY} AND {delta}/files/{AIRGAP}" in k3s.stdout, k3s.stdout[-3000:]
     assert "REFUSED good" not in k3s.stdout
     wrong = k3s.stdout.split("REFUSED wrong: ", 1)[1]
-    assert wrong.startswith(f"k3s bundle {delta}: {world['bundle']}/bundle.lock.json has sha256 ")
-    assert "but this differential bundle is built on the base lock" in wrong.split("REFUSED", 1)[0]
+    # The lookup's own words (bundle_file_path above): one decision, one message.
+    assert wrong.startswith(
+        f"k3s bundle {delta}: {BINARY} is not in {delta}: the base bundle {world['bundle']} is not this delta's base"
+    )
     unset = k3s.stdout.split("REFUSED unset: ", 1)[1]
-    assert "set gauntlet_bundle_base_dir" in unset and f"{BINARY} is not in the differential bundle" in unset
+    assert (
+        unset.startswith(f"k3s bundle {delta}: {BINARY} is not in {delta}: ")
+        and "set gauntlet_bundle_base_dir" in unset
+    )
 
     diff_report_lists_exactly_the_change(world, run_playbook, tmp_path)
 

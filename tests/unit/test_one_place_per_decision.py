@@ -54,3 +54,17 @@ def test_nothing_else_spells_the_path_again(variable):
             if SPELLINGS[variable].search(line):
                 found.append(f"{relative}:{number}: {line.strip()}")
     assert not found, f"use {variable} instead of spelling its path again:\n" + "\n".join(found)
+
+
+def test_a_bundle_file_is_checked_against_the_lock_in_one_place():
+    """Whether a bundle file may be used (listed, present, same sha256, base of a delta) is decided
+    by plugins/module_utils/bundle_file.py alone; the k3s stage once wrote the same check again in
+    Jinja beside the bundle_file lookup (issue 16, item 3). The check's own words mark a copy."""
+    owner = "plugins/module_utils/bundle_file.py"
+    copies = [
+        str(path.relative_to(REPO))
+        for path in searched_files()
+        if "but the lock says" in path.read_text() and str(path.relative_to(REPO)) != owner
+    ]
+    assert not copies, f"the bundle file check is written again outside {owner}: {copies}"
+    assert "but the lock says" in (REPO / owner).read_text()

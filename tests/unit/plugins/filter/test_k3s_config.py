@@ -43,27 +43,6 @@ def test_bad_config(settings, role, message):
         F["k3s_config"](settings, role)
 
 
-def test_bundle_entries_found():
-    lock = {"files": [{"name": "k3s/v1/k3s", "url": "u", "sha256": SHA}, {"name": "other"}], "images": []}
-    assert F["k3s_bundle_entries"](lock, ["k3s/v1/k3s"]) == {"k3s/v1/k3s": lock["files"][0]}
-
-
-@pytest.mark.parametrize(
-    "lock",
-    [{}, {"files": None}, {"files": []}, {"files": [{"name": "k3s/v1/k3s", "sha256": "short"}]}, None],
-)
-def test_bundle_entries_missing(lock):
-    with pytest.raises(AnsibleFilterError, match="k3s_bundle_entries"):
-        F["k3s_bundle_entries"](lock, ["k3s/v1/k3s"])
-
-
-def test_bundle_entries_names_every_missing_file():
-    with pytest.raises(AnsibleFilterError, match="k3s/v1/k3s, k3s/v1/images"):
-        F["k3s_bundle_entries"]({"files": []}, ["k3s/v1/k3s", "k3s/v1/images"])
-    with pytest.raises(AnsibleFilterError, match="must be a list"):
-        F["k3s_bundle_entries"]({"files": []}, "k3s/v1/k3s")
-
-
 @pytest.mark.parametrize(
     ("stored", "token", "matches"),
     [

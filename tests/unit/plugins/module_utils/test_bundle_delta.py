@@ -3,6 +3,7 @@ written before locks listed image content, refusals, and the diff's pairing of r
 The end-to-end run against a real registry is tests/integration/test_bundle_delta.py."""
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -18,8 +19,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta imp
     refusal,
     write_delta,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import check_bundle_files
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import tree_from_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import K3sConfigError, bundle_entries
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 from lock_bundle import make_bundle
 
@@ -102,26 +103,37 @@ def test_base_dir_must_hold_the_named_base(tmp_path):
     assert base_lock_problem({"files": []}, None) is None
 
 
-def test_k3s_entries_of_a_delta():
+def test_check_of_a_delta_takes_uncarried_files_from_its_base(tmp_path):
+    """A delta's uncarried file is read from the base whose lock the delta names; a wrong or
+    missing base is named once for every file it would serve."""
+    base, delta, other = tmp_path / "base", tmp_path / "delta", tmp_path / "other"
+    for folder, text in ((base, "base"), (other, "other")):
+        (folder / "files/k3s/v1").mkdir(parents=True)
+        (folder / "bundle.lock.json").write_text(json.dumps({"version": 1, "files": [], "images": [], "note": text}))
+    (base / "files/k3s/v1/k3s").write_bytes(b"binary")
+    (delta / "files/k3s/v1").mkdir(parents=True)
+    (delta / "files/k3s/v1/images").write_bytes(b"images")
+    sha = bundle_lock.lock_sha256
     lock = {
-        "base": {"name": "bundle.lock.json", "sha256": SHA_B},
+        "version": 1,
+        "base": {"name": "bundle.lock.json", "sha256": sha(str(base / "bundle.lock.json"))},
         "files": [
-            {"name": "k3s/v1/k3s", "sha256": SHA_A, "carried": False},
-            {"name": "k3s/v1/images", "sha256": SHA_B, "carried": True},
+            {"name": "k3s/v1/k3s", "sha256": hashlib.sha256(b"binary").hexdigest(), "carried": False},
+            {"name": "k3s/v1/images", "sha256": hashlib.sha256(b"images").hexdigest(), "carried": True},
         ],
+        "images": [],
     }
+    (delta / "bundle.lock.json").write_text(json.dumps(lock))
     names = ["k3s/v1/k3s", "k3s/v1/images"]
-    got = bundle_entries(lock, names, "/d", "/b")
-    assert got["k3s/v1/k3s"]["file"] == "/b/files/k3s/v1/k3s"
-    assert got["k3s/v1/k3s"]["base_lock"] == {"path": "/b/bundle.lock.json", "sha256": SHA_B}
-    assert got["k3s/v1/images"]["file"] == "/d/files/k3s/v1/images" and "base_lock" not in got["k3s/v1/images"]
-    with pytest.raises(
-        K3sConfigError, match=r"k3s/v1/k3s is not in the differential bundle /d.*gauntlet_bundle_base_dir"
-    ):
-        bundle_entries(lock, names, "/d", None)
-    assert bundle_entries({"files": lock["files"][1:]}, names[1:], "/d")["k3s/v1/images"]["file"] == (
-        "/d/files/k3s/v1/images"
-    )
+    paths, problems = check_bundle_files(str(delta), names, str(base))
+    assert problems == []
+    assert paths == {"k3s/v1/k3s": str(base / "files/k3s/v1/k3s"), "k3s/v1/images": str(delta / "files/k3s/v1/images")}
+    paths, problems = check_bundle_files(str(delta), names, None)
+    assert list(paths) == ["k3s/v1/images"]
+    assert len(problems) == 1 and problems[0].startswith(f"k3s/v1/k3s is not in {delta}: ")
+    assert "set gauntlet_bundle_base_dir" in problems[0]
+    _, problems = check_bundle_files(str(delta), names, str(other))
+    assert len(problems) == 1 and "is not this delta's base" in problems[0]
 
 
 def entry(name, digest, blobs):
