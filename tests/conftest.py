@@ -23,13 +23,47 @@ if str(REPO_ROOT / "tests") not in sys.path:
 
 import needs  # noqa: E402 - helpers beside this file, importable once tests/ is on sys.path
 import upstream  # noqa: E402
+from oci_images import TestImages  # noqa: E402
 from playbook_runs import playbook_command  # noqa: E402
+from registry_server import Registry, start_token_registry  # noqa: E402
 
 
 def pytest_report_header(config):
     state = "present" if upstream.present() else "ABSENT: tests that read them skip; " + upstream.HOW
     required = ", required (GAUNTLET_REQUIRE_ALL=1)" if upstream.require_all() else ""
     return f"upstream inputs: {upstream.root()} ({state}){required}"
+
+
+# Each folder of tests/ is a tier named for what its tests need (docs/testing.md, "Test tiers"); every
+# test in it carries the tier's marker, so `pytest -m playbooks` runs what `pytest tests/playbooks` runs.
+# tests/cluster's marker is the one its modules already carry: `cluster` means a KUBECONFIG (tests/deployed).
+TIER_MARKERS = {
+    "unit": "unit",
+    "render": "render",
+    "gitops": "gitops",
+    "playbooks": "playbooks",
+    "services": "services",
+    "containers": "containers",
+    "deployed": "deployed",
+    "cluster": "controlplane",
+    "identity": "identity",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    tests = REPO_ROOT / "tests"
+    for item in items:
+        path = item.path.resolve()
+        if not path.is_relative_to(tests) or len(path.relative_to(tests).parts) < 2:
+            continue  # apps/task-api/tests, or a module at the top of tests/ (test_upstream_inputs.py)
+        folder = path.relative_to(tests).parts[0]
+        if folder not in TIER_MARKERS:
+            raise pytest.UsageError(
+                f"tests/{folder}/ is not a tier: add it to TIER_MARKERS (tests/conftest.py), "
+                "to the markers in pyproject.toml and to the table in docs/testing.md"
+            )
+        item.add_marker(TIER_MARKERS[folder])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -85,3 +119,40 @@ def run_playbook(tmp_path, ansible_env):
         )
 
     return run
+
+
+# -- real registries and image content (tests/services, tests/containers) -----------------------
+
+
+@pytest.fixture
+def registry_factory(tmp_path):
+    """Start real registries (tests/registry_server.py Registry: ``auth``, ``tls``); all stop after the test."""
+    started = []
+
+    def start(**kwargs) -> Registry:
+        reg = Registry(tmp_path / f"registry{len(started)}", **kwargs)
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture
+def registry(registry_factory) -> Registry:
+    return registry_factory()
+
+
+@pytest.fixture(scope="session")
+def test_images() -> TestImages:
+    return TestImages()
+
+
+@pytest.fixture
+def token_registry(tmp_path):
+    """A docker-registry with bearer-token auth backed by a TokenServer (``.tokens``)."""
+    reg = start_token_registry(tmp_path / "token-registry")
+    yield reg
+    reg.stop()
+    reg.tokens.stop()

@@ -1,4 +1,4 @@
-"""The real Gitea server (built by scripts/build-gitea) for tests/integration/test_gitea_real.py.
+"""The real Gitea server (built by scripts/build-gitea) for tests/services/test_gitea_real.py.
 
 Gitea 1.27 (the version the platform deploys, inventory/sample versions.yml), built from the Go
 module without the compiled frontend (scripts/build-gitea says why: the API and the package

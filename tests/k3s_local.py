@@ -2,7 +2,7 @@
 
 Three servers (s1..s3) and one agent (a1) with `connection: local`: the role's own task files and
 templates run as they would per node, and each test reads what they wrote. Used by the k3s
-address and token tests (tests/integration/test_k3s_{addresses,tokens}.py).
+address and token tests (tests/playbooks/test_k3s_{addresses,tokens}.py).
 """
 
 import json

@@ -54,7 +54,7 @@ DEFAULT_MONOLITHIC_MAX = 1 << 30
 DEFAULT_CHUNK_SIZE = 64 << 20
 # What a TLS server answers to plain HTTP: Go's net/http ((*conn).serve writes "400 Bad Request" with
 # "Client sent an HTTP request to an HTTPS server."; distribution's registry is a Go server, checked
-# against Debian's docker-registry in tests/integration/test_image_engine.py) and nginx ("The plain HTTP
+# against Debian's docker-registry in tests/services/test_image_engine.py) and nginx ("The plain HTTP
 # request was sent to HTTPS port").
 PLAIN_TO_TLS_ANSWERS = (
     b"Client sent an HTTP request to an HTTPS server",

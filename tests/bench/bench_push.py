@@ -1,6 +1,6 @@
 """Push benchmark: gauntlet.platform.image_preload vs skopeo copy vs crane vs a bare upload.
 
-Run on demand (not collected by pytest; tests/integration/test_bench_push.py runs it tiny):
+Run on demand (not collected by pytest; tests/services/test_bench_push.py runs it tiny):
 
     .venv/bin/python tests/bench/bench_push.py [--size-mb 1100] [--images 8] [--concurrency 6] [--workdir DIR]
 

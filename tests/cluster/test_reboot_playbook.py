@@ -299,7 +299,7 @@ def test_a_node_that_never_becomes_ready_again_stops_the_run_with_its_conditions
 # --- playbooks/remove-node.yml (same control plane, after the reboot tests) ------------------
 # The drain is tasks/drain_node.yml, the one the rolling reboot runs (tested above). What is real
 # here besides it: the Node deletion by the API server and the wait until the Node is gone. What is
-# not: the host steps (stop k3s, clean the host: tests/integration/test_node_lifecycle.py runs them
+# not: the host steps (stop k3s, clean the host: tests/playbooks/test_node_lifecycle.py runs them
 # against the k3s test double) and k3s's etcd member removal (its finalizer runs in k3s only).
 REMOVE_SKIP = ["-e", "gauntlet_remove_node_skip_host=true", "-e", "gauntlet_remove_node_timeout=60"]
 

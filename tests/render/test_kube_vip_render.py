@@ -3,7 +3,7 @@
 The role's own task file (roles/k3s/tasks/kube_vip.yml) runs through ansible-playbook with the
 variables of inventory/sample (its gauntlet_images pin) on the first server, `connection: local`,
 writing into a temporary folder. No bundle lock: the image keeps its tag (the pinning to the
-lock's digest is tested in tests/integration/test_k3s_addresses.py).
+lock's digest is tested in tests/playbooks/test_k3s_addresses.py).
 
 kube-vip's sources are not in the shared upstream folder, so the upstream facts are written here,
 each with the file it comes from (kube-vip/kube-vip at tag v1.2.3 = 7ce55caffa2789b4165072bbef7c7d376000995e,

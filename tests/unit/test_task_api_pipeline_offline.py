@@ -258,7 +258,7 @@ def test_the_build_takes_its_base_by_the_lock_digest_from_the_drone_role():
     digest, the seed image was built FROM it). The drone role reads it from the lock and writes
     the secret python_base_image (<local registry>/<name>@sha256:..., vars/main.yml); build-push
     passes it to the Dockerfile's ARG PYTHON_IMAGE, so CI builds FROM the digest the seed did.
-    The role against a lock: tests/integration/test_service_roles_against_doubles.py."""
+    The role against a lock: tests/playbooks/test_service_roles_against_doubles.py."""
     (build,) = [s for s in PIPELINE["steps"] if s["name"] == "build-push"]
     assert build["environment"]["PYTHON_IMAGE"] == {"from_secret": "python_base_image"}
     executor = next(t for t in build["commands"] if "/kaniko/executor" in t).replace("$$", "$")

@@ -139,7 +139,7 @@ def gitea(settings: dict, which: str, method: str, path: str, body=None, query=N
 
     Gitea 1.27 answers 401 for a token it does not know (deleted, or replaced by a rerun of the gitea
     role while the Secret still holds the old one) and 404, not 403, for a repository the token's
-    account cannot see (as observed against the real server: tests/integration/test_gitea_real.py).
+    account cannot see (as observed against the real server: tests/services/test_gitea_real.py).
     """
     try:
         return call(settings["GITEA_URL"], settings[f"{which}_TOKEN"], method, path, body=body, query=query)

@@ -156,7 +156,7 @@ class GiteaDouble(_Server):
         (url, headers, body bytes). Headers and signature as go-gitea/gitea v1.27.3
         services/webhook/deliver.go addDefaultHeaders sets them (HMAC-SHA256 of the body with the
         hook's secret, hex; the installation target ``repository`` for a repository's hook), the
-        same names and values as the real server's delivery (tests/integration/test_gitea_real.py
+        same names and values as the real server's delivery (tests/services/test_gitea_real.py
         compares them); the body carries the fields of a push payload Argo CD reads
         (ref, before, after, repository.html_url and default_branch, commits[].modified)."""
         meta = self.repos[(owner, repo)]

@@ -4,7 +4,7 @@ The double (named as one: it is not Gitea) answers the four Gitea API v1 calls t
 makes, with the field names of go-gitea/gitea modules/structs (Branch.commit.id,
 CombinedStatus.statuses[].context/status, ContentsResponse.content/sha, UpdateFileOptions), and
 records which token each call carried. Its answers to what goes wrong follow the real Gitea 1.27.3
-(tests/integration/test_gitea_real.py compares them): 401 "invalid username, password or token"
+(tests/services/test_gitea_real.py compares them): 401 "invalid username, password or token"
 for a token Gitea does not know, 404 "not found" for a repository the token's account cannot see,
 422 "sha does not match" for a PUT with a stale blob sha (routers/api/v1/repo/file.go
 handleCreateOrUpdateFileError), and state "pending" with statuses null for a commit without
@@ -13,7 +13,7 @@ statuses.
 The push record is the registry token server's own code (roles/registry/files/
 registry_token_server.py: PushLog, its /pushes answer and its notification listener) on
 loopback, fed the envelopes distribution sends (notifications/event.go; the real registry
-binary feeding it is tests/integration/test_registry_accounts.py).
+binary feeding it is tests/services/test_registry_accounts.py).
 """
 
 from __future__ import annotations

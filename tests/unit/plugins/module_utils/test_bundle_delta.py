@@ -1,6 +1,6 @@
 """Differential bundles below the playbooks: the lock's delta fields, planning from a base lock
 written before locks listed image content, refusals, and the diff's pairing of retagged images.
-The end-to-end run against a real registry is tests/integration/test_bundle_delta.py."""
+The end-to-end run against a real registry is tests/services/test_bundle_delta.py."""
 
 import copy
 import hashlib

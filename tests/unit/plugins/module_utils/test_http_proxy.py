@@ -3,7 +3,7 @@
 Every case is decided twice, by ``http_proxy.proxy_for`` and by ``urllib.request.ProxyHandler``
 itself (the handler rewrites a Request to go through the proxy and adds ``Proxy-authorization``),
 and the two must agree: same proxy host and port, same credentials header, same bypass.
-The proxies themselves are tested for real in tests/integration/test_bundle_proxy.py.
+The proxies themselves are tested for real in tests/services/test_bundle_proxy.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """image_build: what decides a rebuild, and the errors a user meets before any build runs.
 
 The real build (podman, skopeo, the Task API Dockerfile) is tested end to end in
-tests/integration/test_seed_image.py; here the command runner is a test double that
+tests/containers/test_seed_image.py; here the command runner is a test double that
 records argv and answers with a fixed exit code.
 """
 

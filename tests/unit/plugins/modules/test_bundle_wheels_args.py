@@ -1,6 +1,6 @@
 """bundle_wheels without an index: its documentation, bad input, check mode, what a rerun keeps.
 
-Downloads against a real (local) index are in tests/integration/test_bundle_wheels.py.
+Downloads against a real (local) index are in tests/services/test_bundle_wheels.py.
 """
 
 from __future__ import annotations

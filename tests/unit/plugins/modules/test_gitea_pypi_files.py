@@ -3,7 +3,7 @@
 The double speaks Gitea's package protocol (service_doubles.GiteaDouble._pypi: the twine
 multipart upload, PEP 503 project pages with absolute #sha256= links, the files, basic auth
 with password or scoped token). The real service runs in
-tests/integration/test_gitea_real.py (Gitea built from its Go module by scripts/build-gitea);
+tests/services/test_gitea_real.py (Gitea built from its Go module by scripts/build-gitea);
 these tests keep the double for speed. The wheels are real wheels, built here by hand
 (zip, METADATA, WHEEL, RECORD), and pip installs them with --only-binary=:all: --require-hashes
 from the double over HTTPS on loopback, trusting the test CA through PIP_CERT, the mechanism

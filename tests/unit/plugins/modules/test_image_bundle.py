@@ -1,6 +1,6 @@
 """image_bundle's removal of images no longer listed, without a registry: an emptied list (nothing to
 pull) over a bundle made by tests/lock_bundle.py. With a partial list against a real registry:
-tests/integration/test_bundle_playbook.py::test_a_rerun_drops_what_the_lists_no_longer_name."""
+tests/services/test_bundle_playbook.py::test_a_rerun_drops_what_the_lists_no_longer_name."""
 
 from __future__ import annotations
 

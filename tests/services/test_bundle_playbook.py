@@ -18,6 +18,7 @@ import yaml
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+from oci_images import Layer, TestImages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -165,7 +166,7 @@ def _tree_digests(images, name: str) -> set:
     return found
 
 
-def test_a_rerun_drops_what_the_lists_no_longer_name(registry_factory, test_images, tmp_path, run_playbook, capsys):
+def test_a_rerun_drops_what_the_lists_no_longer_name(registry_factory, tmp_path, run_playbook, capsys):
     """After an upgrade (app:2 replaced by app:3 in the list, a file dropped) the bundle describes
     exactly the new lists: lock, images/index.json, blobs and files; the signed bundle verifies;
     preload no longer pushes app:2 and the registry prune (dry run) lists it; a rerun changes nothing."""
@@ -179,9 +180,9 @@ def test_a_rerun_drops_what_the_lists_no_longer_name(registry_factory, test_imag
         missing("ssh-keygen is not installed (Debian package openssh-client)")
     key = tmp_path / "signer"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", str(key)], check=True)
-    # The fixtures' images plus app:3: the shared base layer and a new one (app:2's app2 layer is its own).
-    images = type(test_images)(layer_size=32 * 1024)
-    images.layers["app3"] = type(images.layers["base"])("app3", 32 * 1024)
+    # TestImages' set plus app:3: the shared base layer and a new one (app:2's app2 layer is its own).
+    images = TestImages(layer_size=32 * 1024)
+    images.layers["app3"] = Layer("app3", 32 * 1024)
     images.single("docker.io/gauntlet/app:3", ["base", "app3"])
     upstream = registry_factory()
     push_bundle(OciLayout(str(images.write_layout(tmp_path / "src"))), RegistryClient(upstream.host, plain_http=True))

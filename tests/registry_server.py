@@ -1,36 +1,27 @@
-"""Fixtures: real registries (Debian's docker-registry) on loopback and real image content.
+"""Real registries (Debian's docker-registry) on loopback, for the registry fixtures of tests/conftest.py.
 
 Registries listen on 127.0.0.1 random free ports with temporary storage and a
 config file written here: plain HTTP, htpasswd auth, TLS with a CA and server
-certificate generated with ``cryptography``. Missing binaries skip the tests
-with the reason, unless GAUNTLET_REQUIRE_ALL=1 (CI), where they fail.
-
-Image content is built in Python: deterministic tar layers (gzip), configs,
-OCI manifests, an index with two platforms, layers shared across images;
-written as an OCI layout, an oci-archive and a docker-archive.
+certificate generated with ``cryptography``, or bearer tokens from a TokenServer.
+Missing binaries skip the tests with the reason, unless GAUNTLET_REQUIRE_ALL=1
+(CI), where they fail. The images they serve: tests/oci_images.py.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import gzip
-import hashlib
-import io
 import json
 import os
-import random
 import shutil
 import socket
 import ssl
 import subprocess
-import tarfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 from needs import missing
 from tls_material import make_ca_and_cert
 
@@ -183,201 +174,6 @@ class Registry:
             raise
 
 
-@pytest.fixture
-def registry_factory(tmp_path):
-    started = []
-
-    def start(**kwargs) -> Registry:
-        reg = Registry(tmp_path / f"registry{len(started)}", **kwargs)
-        started.append(reg)
-        return reg
-
-    yield start
-    for reg in started:
-        reg.stop()
-
-
-@pytest.fixture
-def registry(registry_factory) -> Registry:
-    return registry_factory()
-
-
-# -- image content ------------------------------------------------------------
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def make_layer(files: dict[str, bytes]) -> bytes:
-    """A deterministic tar layer (uncompressed)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 0
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def pseudo_random(seed: str, size: int) -> bytes:
-    """Incompressible, deterministic bytes."""
-    return random.Random(seed).randbytes(size)  # noqa: S311 - test data, not crypto
-
-
-class Layer:
-    def __init__(self, name: str, size: int):
-        self.raw = make_layer({f"{name}/data.bin": pseudo_random(name, size), f"{name}/id": name.encode()})
-        self.gz = gzip.compress(self.raw, compresslevel=1, mtime=0)
-        self.diff_id = sha(self.raw)
-        self.digest = sha(self.gz)
-
-
-class TestImages:
-    """A set of images with shared layers and a two-platform index."""
-
-    __test__ = False
-
-    def __init__(self, layer_size: int = 256 * 1024):
-        self.blobs: dict[str, bytes] = {}
-        base = Layer("base", layer_size)
-        self.layers = {n: Layer(n, layer_size) for n in ("app1", "app2", "amd64", "arm64")}
-        self.layers["base"] = base
-        # name -> (top digest, media type)
-        self.images: dict[str, tuple[str, str]] = {}
-        self.single("quay.io/gauntlet/base:1", ["base", "app1"])
-        self.single("docker.io/gauntlet/app:2", ["base", "app2"])
-        self.index("ghcr.io/gauntlet/multi:3", {"linux/amd64": ["base", "amd64"], "linux/arm64": ["base", "arm64"]})
-
-    def _add(self, data: bytes) -> str:
-        digest = sha(data)
-        self.blobs[digest] = data
-        return digest
-
-    def _manifest(self, layer_names: list[str], platform: str) -> tuple[bytes, bytes]:
-        os_, arch = platform.split("/")
-        layers = [self.layers[n] for n in layer_names]
-        config = json.dumps(
-            {
-                "architecture": arch,
-                "os": os_,
-                "config": {"Cmd": ["/bin/true"]},
-                "rootfs": {"type": "layers", "diff_ids": [lyr.diff_id for lyr in layers]},
-            },
-            sort_keys=True,
-        ).encode()
-        for lyr in layers:
-            self.blobs[lyr.digest] = lyr.gz
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {
-                    "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": self._add(config),
-                    "size": len(config),
-                },
-                "layers": [
-                    {
-                        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "digest": lyr.digest,
-                        "size": len(lyr.gz),
-                    }
-                    for lyr in layers
-                ],
-            },
-            indent=3,  # unusual formatting: a re-serialising client would change the digest
-        ).encode()
-        return manifest, config
-
-    def single(self, name: str, layer_names: list[str]) -> None:
-        manifest, _unused = self._manifest(layer_names, "linux/amd64")
-        self.images[name] = (self._add(manifest), "application/vnd.oci.image.manifest.v1+json")
-
-    def index(self, name: str, platforms: dict[str, list[str]]) -> None:
-        children = []
-        for platform, names in platforms.items():
-            manifest, _unused = self._manifest(names, platform)
-            os_, arch = platform.split("/")
-            children.append(
-                {
-                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "digest": self._add(manifest),
-                    "size": len(manifest),
-                    "platform": {"os": os_, "architecture": arch},
-                }
-            )
-        index = json.dumps(
-            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
-        ).encode()
-        self.images[name] = (self._add(index), "application/vnd.oci.image.index.v1+json")
-
-    def write_layout(self, path: Path, names=None) -> Path:
-        (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-        entries = []
-        for name, (digest, media_type) in self.images.items():
-            if names and name not in names:
-                continue
-            entries.append(
-                {
-                    "mediaType": media_type,
-                    "digest": digest,
-                    "size": len(self.blobs[digest]),
-                    "annotations": {"org.opencontainers.image.ref.name": name},
-                }
-            )
-        (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
-        for digest, data in self.blobs.items():
-            (path / "blobs" / "sha256" / digest[7:]).write_bytes(data)
-        return path
-
-    def write_oci_archive(self, path: Path, workdir: Path) -> Path:
-        layout = self.write_layout(workdir / "layout-for-archive")
-        with tarfile.open(path, "w") as tar:
-            for item in sorted(layout.rglob("*")):
-                tar.add(item, arcname=str(item.relative_to(layout)), recursive=False)
-        return path
-
-    def write_docker_archive(self, path: Path) -> Path:
-        """docker save style: <config>.json, <diffid>/layer.tar (uncompressed), manifest.json."""
-        entries = []
-        with tarfile.open(path, "w") as tar:
-
-            def add(name: str, data: bytes) -> None:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-
-            written = set()
-            for name, (digest, media_type) in self.images.items():
-                if media_type != "application/vnd.oci.image.manifest.v1+json":
-                    continue
-                manifest = json.loads(self.blobs[digest])
-                config = self.blobs[manifest["config"]["digest"]]
-                config_name = manifest["config"]["digest"][7:] + ".json"
-                add(config_name, config)
-                layers = []
-                for desc in manifest["layers"]:
-                    layer = next(lyr for lyr in self.layers.values() if lyr.digest == desc["digest"])
-                    member = f"{layer.diff_id[7:]}/layer.tar"
-                    if member not in written:
-                        add(member, layer.raw)
-                        written.add(member)
-                    layers.append(member)
-                short = name.removeprefix("docker.io/")
-                entries.append({"Config": config_name, "RepoTags": [short], "Layers": layers})
-            add("manifest.json", json.dumps(entries).encode())
-        return path
-
-
-@pytest.fixture(scope="session")
-def test_images() -> TestImages:
-    return TestImages()
-
-
 # -- bearer-token auth --------------------------------------------------------
 
 
@@ -478,11 +274,9 @@ class TokenServer:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def token_registry(tmp_path):
-    """A docker-registry with bearer-token auth backed by TokenServer."""
+def start_token_registry(workdir: Path) -> Registry:
+    """A docker-registry with bearer-token auth backed by a TokenServer (``.tokens``); stop both."""
     need_binary("docker-registry", REGISTRY_BIN)
-    workdir = tmp_path / "token-registry"
     workdir.mkdir()
     tokens = TokenServer(workdir, "gauntlet", "t0ken-pass")
     reg = Registry.__new__(Registry)
@@ -505,6 +299,4 @@ def token_registry(tmp_path):
     )
     reg.start()
     reg.tokens = tokens
-    yield reg
-    reg.stop()
-    tokens.stop()
+    return reg

@@ -2,7 +2,7 @@
 gitops webhook, against the REAL Gitea (tests/gitea_server.py: Gitea 1.27.3 built from its Go
 module by scripts/build-gitea, on SQLite, HTTPS with a test CA, in a loopback-only namespace).
 
-The same harness as tests/integration/test_service_roles_against_doubles.py runs the role's task
+The same harness as tests/playbooks/test_service_roles_against_doubles.py runs the role's task
 files from their first API task (the steps before need a cluster: Deployment waits, the CLI
 through ``kubectl exec``; the fixture runs the same ``gitea admin user create``), but pointed at
 the real server; whatever the double and the server disagree on is a finding, and the double
@@ -36,7 +36,8 @@ from argocd_webhook import Refused, parse, refreshed
 from gitea_server import ADMIN, DOMAIN
 from wheel_files import make_wheel
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# COMMON, GITEA_PLAY: the harness of tests/playbooks/test_service_roles_against_doubles.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "plugins"))
 
 from service_doubles import DroneDouble, GiteaDouble

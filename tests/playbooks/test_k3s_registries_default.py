@@ -65,7 +65,7 @@ def test_every_registry_of_the_lock_is_mirrored_with_the_nodes_pull_only_account
     ):
         assert registries["mirrors"][upstream] == {"endpoint": [endpoint], "rewrite": {"^(.*)$": f"{upstream}/$1"}}
     # The nodes' own account, which the registry's token server lets pull only
-    # (tests/integration/test_registry_accounts.py); not CI's, not the preload's.
+    # (tests/services/test_registry_accounts.py); not CI's, not the preload's.
     password = (tmp_path / "credentials/registry/node-password").read_text().strip()
     assert len(password) == 32
     assert not (tmp_path / "credentials/registry/preload-password").exists()

@@ -24,6 +24,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client 
     RegistryError,
     TransientError,
 )
+from oci_images import attestation_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -415,49 +416,13 @@ def test_unknown_layer_or_config_media_type_stops_before_any_write(registry, tes
 def test_attestation_manifests_of_an_index_are_pushed(registry, test_images, tmp_path):
     """BuildKit indexes carry attestation manifests (in-toto layers, platform unknown/unknown): real images, kept."""
     layout_dir = test_images.write_layout(tmp_path / "bundle")
-    statement = b'{"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document"}'
-    config = b'{"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}'
-    blobs = {}
-    for data in (statement, config):
-        blobs["sha256:" + hashlib.sha256(data).hexdigest()] = data
-    s_digest, c_digest = list(blobs)
-    attestation = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": c_digest,
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.in-toto+json",
-                    "digest": s_digest,
-                    "size": len(statement),
-                    "annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"},
-                }
-            ],
-        }
-    ).encode()
-    blobs["sha256:" + hashlib.sha256(attestation).hexdigest()] = attestation
+    amd64 = json.loads(test_images.blobs[test_images.images[MULTI][0]])["manifests"][0]["digest"]
+    attestation, blobs = attestation_manifest(amd64)
     for digest, data in blobs.items():
         (layout_dir / "blobs" / "sha256" / digest[7:]).write_bytes(data)
-    amd64 = json.loads(test_images.blobs[test_images.images[MULTI][0]])["manifests"][0]["digest"]
 
     def edit(obj):
-        obj["manifests"].append(
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": "sha256:" + hashlib.sha256(attestation).hexdigest(),
-                "size": len(attestation),
-                "platform": {"os": "unknown", "architecture": "unknown"},
-                "annotations": {
-                    "vnd.docker.reference.type": "attestation-manifest",
-                    "vnd.docker.reference.digest": amd64,
-                },
-            }
-        )
+        obj["manifests"].append(attestation)
 
     digest = _rewrite_manifest(layout_dir, test_images, MULTI, edit)
     result = push_bundle(OciLayout(str(layout_dir)), client_for(registry), images=[MULTI])

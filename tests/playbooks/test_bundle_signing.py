@@ -3,7 +3,7 @@ ssh-keygen key made in tmp_path, and the offline playbooks verify it in their va
 
 The bundle step runs for real (files from a loopback HTTP server, no images). The offline side
 runs playbooks/preload.yml and upgrade.yml against an inventory whose hosts are podman
-containers that do not exist (as tests/integration/test_inventory_validation.py): a refused
+containers that do not exist (as tests/playbooks/test_inventory_validation.py): a refused
 bundle must stop the run in the validation play, with only localhost in the recap; an accepted
 one lets the run go on to those hosts (which then fail as unreachable, as they must here).
 """

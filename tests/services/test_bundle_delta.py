@@ -32,6 +32,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout impor
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.modules import image_preload
 from needs import missing
+from oci_images import Layer, TestImages
 from one_file_bundle import QuietHandler, varfile
 
 pytestmark = pytest.mark.integration
@@ -54,16 +55,16 @@ def run_module(module, args, capsys):
 
 
 @pytest.fixture
-def world(registry_factory, test_images, tmp_path, run_playbook):
+def world(registry_factory, tmp_path, run_playbook):
     """The base bundle built, then upstream changed and the delta built; returns what the tests look at."""
     keygen = shutil.which("ssh-keygen")
     if not keygen:
         missing("ssh-keygen is not installed (Debian package openssh-client)")
     key = tmp_path / "signer"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", str(key)], check=True)
-    # The images: the fixtures' set plus app:3 = app:2's layers and one new layer.
-    images = type(test_images)(layer_size=64 * 1024)
-    images.layers["app3"] = type(images.layers["base"])("app3", 64 * 1024)
+    # The images: TestImages' set plus app:3 = app:2's layers and one new layer.
+    images = TestImages(layer_size=64 * 1024)
+    images.layers["app3"] = Layer("app3", 64 * 1024)
     images.single(NEW_APP, ["base", "app2", "app3"])
     upstream = registry_factory()
     client = RegistryClient(upstream.host, plain_http=True)

@@ -10,7 +10,6 @@ HTTP on loopback. Then Debian's docker-registry serves that config.yml and the t
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -30,13 +29,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client 
     RegistryAuthError,
     RegistryClient,
 )
-
-# The fixtures' helpers (registry binary, image builder) from this folder's conftest.py.
-_spec = importlib.util.spec_from_file_location("integration_helpers", Path(__file__).with_name("conftest.py"))
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-REGISTRY_BIN, Layer, TestImages = _helpers.REGISTRY_BIN, _helpers.Layer, _helpers.TestImages
-free_port, need_binary = _helpers.free_port, _helpers.need_binary
+from oci_images import Layer, TestImages
+from registry_server import REGISTRY_BIN, free_port, need_binary
 
 pytestmark = pytest.mark.integration
 

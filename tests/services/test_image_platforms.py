@@ -10,22 +10,16 @@ module_utils/image_platforms.py and docs/images.md, "Platform filter".
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
-
-# The fixtures' helpers (image builder, binaries) from this folder's conftest.py.
-_spec = importlib.util.spec_from_file_location("integration_helpers", Path(__file__).with_name("conftest.py"))
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-Layer, TestImages, need_binary, sha = _helpers.Layer, _helpers.TestImages, _helpers.need_binary, _helpers.sha
+from oci_images import Layer, TestImages, sha
+from registry_server import need_binary
 
 pytestmark = pytest.mark.integration
 
@@ -41,67 +35,16 @@ class TriImages(TestImages):
 
     def __init__(self):
         super().__init__(layer_size=32 * 1024)
-        for arch in ("s390x",):
-            self.layers[arch] = Layer(arch, 32 * 1024)
-        children = []
-        for platform, names in (
-            ("linux/amd64", ["base", "amd64"]),
-            ("linux/arm64/v8", ["base", "arm64"]),
-            ("linux/s390x", ["base", "s390x"]),
-        ):
-            os_, arch, *variant = platform.split("/")
-            manifest, _unused = self._manifest(names, f"{os_}/{arch}")
-            entry = {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": self._add(manifest),
-                "size": len(manifest),
-                "platform": {"os": os_, "architecture": arch, **({"variant": variant[0]} if variant else {})},
-            }
-            children.append(entry)
-        for child in (children[0], children[2]):  # provenance for amd64 and s390x
-            children.append(self._attestation(child["digest"]))
-        index = json.dumps(
-            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children},
-            indent=2,
-        ).encode()
-        self.images[TRI] = (self._add(index), "application/vnd.oci.image.index.v1+json")
-        self.children = {c["platform"]["architecture"]: c["digest"] for c in children[:3]}
-        self.attestations = {
-            "amd64": children[3]["digest"],
-            "s390x": children[4]["digest"],
+        self.layers["s390x"] = Layer("s390x", 32 * 1024)
+        platforms = {
+            "linux/amd64": ["base", "amd64"],
+            "linux/arm64/v8": ["base", "arm64"],
+            "linux/s390x": ["base", "s390x"],
         }
-
-    def _attestation(self, described: str) -> dict:
-        statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": described}).encode()
-        config = b'{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[]}}'
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {
-                    "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": self._add(config),
-                    "size": len(config),
-                },
-                "layers": [
-                    {
-                        "mediaType": "application/vnd.in-toto+json",
-                        "digest": self._add(statement),
-                        "size": len(statement),
-                    }
-                ],
-            }
-        ).encode()
-        return {
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": self._add(manifest),
-            "size": len(manifest),
-            "platform": {"os": "unknown", "architecture": "unknown"},
-            "annotations": {
-                "vnd.docker.reference.type": "attestation-manifest",
-                "vnd.docker.reference.digest": described,
-            },
-        }
+        # Provenance for amd64 and s390x. Indented: a client that re-serialised the index would change its digest.
+        entries = self.index(TRI, platforms, attested=("linux/amd64", "linux/s390x"), indent=2)
+        self.children = {c["platform"]["architecture"]: c["digest"] for c in entries[:3]}
+        self.attestations = {"amd64": entries[3]["digest"], "s390x": entries[4]["digest"]}
 
     def layer_digest(self, arch: str) -> str:
         return self.layers[arch].digest
