@@ -9,7 +9,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_checks as vc
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import checks as vc
 from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries import HostsEntriesError
 
 

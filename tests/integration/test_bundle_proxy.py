@@ -34,9 +34,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
     RegistryClient,
     RegistryError,
     TransientError,

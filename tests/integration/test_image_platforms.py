@@ -4,7 +4,7 @@ A real three-platform index (linux/amd64, linux/arm64/v8, linux/s390x, plus a Bu
 attestation manifest for amd64 and one for s390x) is pushed to an "upstream" registry, bundled
 with ``platforms: [linux/amd64, linux/arm64]`` and preloaded into a second registry; skopeo, a
 peer client, then pulls from it. Why the bundle holds a reduced index, not the upstream one:
-module_utils/image_platforms.py and docs/images.md, "Platform filter".
+module_utils/oci/image_platforms.py and docs/images.md, "Platform filter".
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, RegistryError
 
 # The fixtures' helpers (image builder, binaries) from this folder's conftest.py.
 _spec = importlib.util.spec_from_file_location("integration_helpers", Path(__file__).with_name("conftest.py"))

@@ -22,11 +22,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import decode_compact
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
     RegistryAuthError,
     RegistryClient,
 )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryAuthError, RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryAuthError, RegistryClient
 
 pytestmark = pytest.mark.integration
 

@@ -36,7 +36,9 @@ def test_the_scan_finds_the_project_scripts():
     assert {"scripts/setup", "scripts/install-traefik", "scripts/lib.sh", ".ci/run"} <= names
 
 
-@pytest.mark.parametrize("line", ['x version | grep -q "^V"', "id -nG u | tr ' ' '\\n' | grep -qx sudo", "a | grep -E -q b"])
+@pytest.mark.parametrize(
+    "line", ['x version | grep -q "^V"', "id -nG u | tr ' ' '\\n' | grep -qx sudo", "a | grep -E -q b"]
+)
 def test_the_pattern_catches_early_exit_readers(line):
     assert EARLY_EXIT_READER.search(line)
 
@@ -56,4 +58,6 @@ def test_no_pipe_into_grep_quiet_under_pipefail(path):
         for number, line in enumerate(text.splitlines(), 1)
         if not line.lstrip().startswith("#") and EARLY_EXIT_READER.search(line)
     ]
-    assert not offending, "a pipe into grep -q fails under pipefail when the writer gets SIGPIPE:\n" + "\n".join(offending)
+    assert not offending, "a pipe into grep -q fails under pipefail when the writer gets SIGPIPE:\n" + "\n".join(
+        offending
+    )

@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.delta import (
     DeltaError,
     base_lock_problem,
     base_problems,
@@ -18,9 +18,9 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta imp
     refusal,
     write_delta,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import tree_from_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import K3sConfigError, bundle_entries
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import K3sConfigError, bundle_entries
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from lock_bundle import make_bundle
 
 SHA_A, SHA_B = "a" * 64, "b" * 64

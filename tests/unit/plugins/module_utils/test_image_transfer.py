@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import _run_pool, pull_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, TransientError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import _run_pool, pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, TransientError
 
 from .test_registry_client import Fake
 

@@ -12,8 +12,8 @@ import io
 import threading
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, DigestMismatchError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError, DigestMismatchError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
     RegistryClient,
     RegistryError,
     TransientError,

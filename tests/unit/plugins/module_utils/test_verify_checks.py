@@ -5,7 +5,7 @@ import datetime
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_checks as vc
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import checks as vc
 
 ENTRIES = [
     {"address": "192.168.56.11", "names": ["argocd.local", "gitea.local", "keycloak.local"]},

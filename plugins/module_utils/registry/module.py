@@ -8,8 +8,8 @@ Stdlib only.
 
 from __future__ import annotations
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, normalize_registry
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 
 
 def connection_argument_spec(concurrency: int, timeout: int, retries: int) -> dict:

@@ -24,7 +24,7 @@ import binascii
 import datetime
 import posixpath
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import (
     FAIL,
     OK,
     VerifyInputError,
@@ -32,7 +32,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks im
     make_row,
     task_error,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.x509_validity import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.x509_validity import (
     CertificateError,
     first_pem_certificate,
 )

@@ -21,7 +21,7 @@ Stdlib only.
 
 from __future__ import annotations
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
 
 POD_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 

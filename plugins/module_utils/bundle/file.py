@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import base_lock_problem
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.delta import base_lock_problem
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import (
     BundleLockError,
     get_file,
     is_carried,

@@ -22,7 +22,7 @@ import os
 import urllib.parse
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
     ApiError,
     HttpClient,
     error_detail,

@@ -38,8 +38,8 @@ import threading
 import time
 import urllib.parse
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import http_proxy
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry import http_proxy
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     ACCEPT_MANIFESTS,
     READ_SIZE,
     ContentError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
 # Flags `k3s agent` accepts (k3s v1.36). A server accepts these too.
 AGENT_FLAGS = frozenset(

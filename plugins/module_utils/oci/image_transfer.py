@@ -28,13 +28,13 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import (
     ImageRef,
     ImageRefError,
     normalize_registry,
     parse_image,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     ANNOTATION_REFERENCE_TYPE,
     ATTESTATION_MANIFEST,
     INDEX_TYPES,
@@ -43,12 +43,12 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content impo
     parse_manifest,
     platform_string,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_platforms import (
     check_image_platform,
     select_platforms,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import BundleSource, OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, TransientError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import BundleSource, OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, TransientError
 
 MAX_INDEX_DEPTH = 4
 
@@ -379,7 +379,7 @@ def pull_image(
     platforms: list[str] | None = None,
 ) -> dict:
     """Pull one image into ``layout``: all platforms of an index, or only ``platforms``
-    (a reduced index, module_utils/image_platforms.py; a reference pinned by digest keeps its index)."""
+    (a reduced index, module_utils/oci/image_platforms.py; a reference pinned by digest keeps its index)."""
     try:
         ref: ImageRef = parse_image(image)
     except ImageRefError as exc:

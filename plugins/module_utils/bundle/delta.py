@@ -22,15 +22,15 @@ import copy
 import os
 import shutil
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import (
     _run_pool,
     target_for,
     tree_from_source,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 LOCK_NAME = "bundle.lock.json"
 

@@ -22,7 +22,7 @@ _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$")
 # `k3s --version` prints "k3s version v1.36.4+k3s1 (<commit>)" then "go version go1.x".
 _INSTALLED = re.compile(r"^k3s version (v\d+\.\d+\.\d+\+k3s\d+)\b", re.MULTILINE)
 # A bundle file of the k3s binary: files/k3s/<version>/k3s, or k3s-<arch> for another architecture than amd64
-# (module_utils/k3s_arch.py; k3s scripts/package-cli).
+# (module_utils/k3s/arch.py; k3s scripts/package-cli).
 _BUNDLE_BINARY = re.compile(r"^k3s/(v[^/]+)/k3s(-[a-z0-9]+)?$")
 
 ALLOW_DOWNGRADE = "k3s_upgrade_allow_downgrade"

@@ -36,9 +36,9 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 NAMESPACE = "gauntlet-bundle"
 PRINCIPAL = "gauntlet-bundle"

@@ -24,7 +24,7 @@ Stdlib only.
 
 from __future__ import annotations
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import (
     ImageRefError,
     normalize_registry,
     parse_image,

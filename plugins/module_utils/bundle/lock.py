@@ -188,7 +188,7 @@ def set_image(
     upstream_digest: str | None = None,
 ) -> dict:
     """``manifests``: [(digest, size, media_type)] children first, top last; ``blobs``: {digest: size};
-    ``upstream_digest``: the registry's index digest when the bundle holds a reduced index (module_utils/image_platforms.py)."""
+    ``upstream_digest``: the registry's index digest when the bundle holds a reduced index (module_utils/oci/image_platforms.py)."""
     if not _DIGEST.match(str(digest)):
         raise BundleLockError(f"image {name}: invalid digest {digest!r}")
     entry = {"name": name, "source": source or name, "digest": digest}

@@ -28,9 +28,9 @@ import fnmatch
 import json
 import re
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import target_for
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import INDEX_TYPES
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryAuthError, RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import target_for
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import INDEX_TYPES
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryAuthError, RegistryClient
 
 # A registry host as image_ref.mirror writes it as a path component: a name with a dot,
 # "localhost", or host_port (":" is not allowed in a repository path).

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     ANNOTATION_REFERENCE_TYPE,
     ATTESTATION_MANIFEST,
     INDEX_TYPES,

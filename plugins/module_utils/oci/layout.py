@@ -25,8 +25,8 @@ import tempfile
 import threading
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME,
     READ_SIZE,

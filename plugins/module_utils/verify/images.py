@@ -8,7 +8,7 @@ Two halves, both pure and stdlib only:
 - ``lock_digests`` (run by the module ``bundle_image_digests_info`` on the controller):
   every digest a node may report for an image of the bundle lock. The lock records
   each image by the digest it was pulled at (an index for multi-arch images, else a
-  manifest: plugins/module_utils/bundle_lock.py); the bundle's OCI layout holds that
+  manifest: plugins/module_utils/bundle/lock.py); the bundle's OCI layout holds that
   index, so its platform manifests and their configs are read from there.
 - ``images_row`` (the filter ``verify_images``): the Pods' ``imageID`` of every container,
   init and ephemeral container against those digests.
@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     INDEX_TYPES,
     ContentError,
     descriptors,
     parse_manifest,
     platform_string,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import (
     FAIL,
     OK,
     VerifyInputError,

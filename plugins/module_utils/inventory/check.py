@@ -20,13 +20,13 @@ import json
 import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_arch import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import (
     ASSETS_VARIABLE,
     DEFAULT_ARCH,
     arch_problem,
     asset_problems,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.rules import (
     address_problems,
     domain_problem,
     ipv4_problem,

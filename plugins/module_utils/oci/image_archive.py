@@ -27,8 +27,8 @@ import os
 import re
 import tarfile
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     MT_OCI_CONFIG,
     MT_OCI_LAYER_GZIP,
     MT_OCI_LAYER_TAR,
@@ -39,7 +39,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content impo
     check_digest,
     sha256_digest,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import (
     MAX_METADATA_SIZE,
     BundleSource,
     ImageEntry,

@@ -40,7 +40,7 @@ import zipfile
 from email.parser import HeaderParser
 from html.parser import HTMLParser
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
     ApiError,
     basic_auth,
     error_detail,

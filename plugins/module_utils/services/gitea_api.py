@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import urllib.parse
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import read_secret, write_secret
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import read_secret, write_secret
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
     ApiError,
     HttpClient,
     basic_auth,

@@ -26,12 +26,12 @@ import os
 import re
 import tarfile
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import (
     LOCK_NAME,
     BundleFileError,
     bundle_file_path,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, load_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError, load_lock
 
 # 2000-01-01T00:00:00Z: any fixed time works; a zero mtime makes some tar tools warn.
 ARCHIVE_MTIME = 946684800

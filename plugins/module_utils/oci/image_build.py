@@ -32,9 +32,9 @@ import shutil
 import stat
 import tempfile
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, platform_string
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError, platform_string
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 LABEL_INPUTS = "gauntlet.build-inputs"
 BUILDERS = ("podman", "buildah")
@@ -265,7 +265,7 @@ class ImageBuilder:
 
 def copy_image(source: OciLayout, dest: OciLayout, name: str, descriptor: dict) -> None:
     """Copy one image (its manifest tree and blobs) between layouts, verifying every blob."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import tree_from_source
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
 
     tree = tree_from_source(source, name, descriptor["digest"], descriptor.get("mediaType"))
     for blob, size in tree.blobs.items():
