@@ -10,7 +10,7 @@ import functools
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify import certificates as vc
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 
 
 def _filter(name, func):

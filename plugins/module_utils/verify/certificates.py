@@ -24,14 +24,14 @@ import binascii
 import datetime
 import posixpath
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import (
     FAIL,
     OK,
     VerifyInputError,
-    _limited,
+    limited,
     make_row,
-    task_error,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import task_error
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.x509_validity import (
     CertificateError,
     first_pem_certificate,
@@ -122,7 +122,7 @@ def host_row(
             CHECK,
             target,
             FAIL,
-            [f"{len(problems)} problem(s) among {len(certificates)} certificates", *_limited(problems)],
+            [f"{len(problems)} problem(s) among {len(certificates)} certificates", *limited(problems)],
         )
     if not certificates:
         return make_row(CHECK, target, FAIL, "no certificate read: nothing was asked of this host")

@@ -32,14 +32,14 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content impo
     parse_manifest,
     platform_string,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import (
     FAIL,
     OK,
     VerifyInputError,
-    _limited,
+    limited,
     make_row,
-    task_error,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import task_error
 
 CHECK = "images"
 TARGET = "running containers"
@@ -231,11 +231,11 @@ def images_row(pods_result, digests_result, unlocked=None, ignore=None) -> dict:
             f"{len(bad)} of {total} containers run an image whose digest is not in the bundle lock "
             "(pulled from outside the bundle: is k3s_disable_default_registry_endpoint off, or was the "
             "image pushed to the registry by hand?)",
-            *_limited(bad),
+            *limited(bad),
         ]
         if pending:
             lines.append(f"{len(pending)} more pending, without an image digest yet:")
-            lines.extend(_limited(pending, 5))
+            lines.extend(limited(pending, 5))
         return make_row(CHECK, TARGET, FAIL, lines + notes)
     if pending:
         return make_row(
@@ -245,7 +245,7 @@ def images_row(pods_result, digests_result, unlocked=None, ignore=None) -> dict:
             [
                 f"{len(pending)} of {total} containers pending: no image digest yet (still pulling, or the pull "
                 "fails: see the pods row); verify again once they run",
-                *_limited(pending),
+                *limited(pending),
                 *notes,
             ],
         )

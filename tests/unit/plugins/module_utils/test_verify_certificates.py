@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify import certificates as vc
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.x509_validity import (
     CertificateError,
     first_pem_certificate,

@@ -10,8 +10,8 @@ import json
 
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify.checks import VerifyInputError
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.images import images_row, parse_image_id
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 from ansible_collections.gauntlet.platform.plugins.modules.bundle_image_digests_info import run
 from lock_bundle import make_bundle, sha
 
