@@ -23,7 +23,6 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_resu
     task_error,
 )
 
-
 # -- Linkerd ---------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact impo
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import FAIL, OK, VerifyInputError, make_row
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import json_body, task_error
 
-
 # -- Drone -----------------------------------------------------------------------------
 
 

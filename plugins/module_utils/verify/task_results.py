@@ -15,7 +15,6 @@ import re
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 
-
 _RESOLVE_ERRORS = (
     "Name or service not known",
     "nodename nor servname",

@@ -17,7 +17,6 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows impo
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import json_body, task_error
 
-
 # -- registry --------------------------------------------------------------------------
 
 

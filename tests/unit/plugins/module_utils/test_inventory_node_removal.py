@@ -1,6 +1,6 @@
 """validate_inventory's check of gauntlet_remove_node (playbooks/remove-node.yml): the node is a k3s
 node of the inventory, and not the first server that the other nodes joined through
-(module_utils/inventory/check.py node_removal_problems)."""
+(module_utils/inventory/nodes.py node_removal_problems)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.filter.k3s_arch import k3s_arch, node_architectures
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import architecture_problems
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import architecture_problems
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import (
     ArchError,
     asset_problems,
