@@ -268,7 +268,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_platfo
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 
 
 def argument_spec() -> dict:

@@ -215,7 +215,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archiv
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, normalize_registry
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,

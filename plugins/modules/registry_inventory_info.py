@@ -126,7 +126,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref im
     ImageRefError,
     parse_image,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,

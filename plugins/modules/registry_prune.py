@@ -141,7 +141,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError, load_lock
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,

@@ -36,11 +36,8 @@ from pathlib import Path
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
-    RegistryClient,
-    RegistryError,
-    TransientError,
-)
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError, TransientError
 from controlplane import NetNS
 from needs import missing
 from playbook_runs import playbook_command

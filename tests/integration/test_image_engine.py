@@ -18,9 +18,9 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archiv
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import (
     RegistryAuthError,
-    RegistryClient,
     RegistryError,
     TransientError,
 )

@@ -19,7 +19,8 @@ import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 
 # The fixtures' helpers (image builder, binaries) from this folder's conftest.py.
 _spec = importlib.util.spec_from_file_location("integration_helpers", Path(__file__).with_name("conftest.py"))

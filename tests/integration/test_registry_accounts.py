@@ -26,10 +26,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact impo
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import (
-    RegistryAuthError,
-    RegistryClient,
-)
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError
 
 # The fixtures' helpers (registry binary, image builder) from this folder's conftest.py.
 _spec = importlib.util.spec_from_file_location("integration_helpers", Path(__file__).with_name("conftest.py"))

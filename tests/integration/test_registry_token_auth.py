@@ -7,7 +7,8 @@ import hashlib
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryAuthError, RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError
 
 pytestmark = pytest.mark.integration
 

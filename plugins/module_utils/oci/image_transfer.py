@@ -48,7 +48,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_platfo
     select_platforms,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import BundleSource, OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, TransientError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import TransientError
 
 MAX_INDEX_DEPTH = 4
 

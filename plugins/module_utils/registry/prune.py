@@ -30,7 +30,8 @@ import re
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import target_for
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import INDEX_TYPES
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryAuthError, RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError
 
 # A registry host as image_ref.mirror writes it as a path component: a name with a dot,
 # "localhost", or host_port (":" is not allowed in a repository path).

@@ -12,7 +12,8 @@ import time
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import _run_pool, pull_image
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient, TransientError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import TransientError
 
 from .test_registry_client import Fake
 
