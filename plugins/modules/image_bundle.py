@@ -265,7 +265,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref im
     parse_image,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_platforms import parse_platforms
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, tree_from_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient

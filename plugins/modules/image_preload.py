@@ -213,7 +213,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import de
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archive import open_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, normalize_registry
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (

@@ -34,7 +34,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError, TransientError

@@ -16,7 +16,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archiv
     OciArchive,
     open_source,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import pull_image, push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import (

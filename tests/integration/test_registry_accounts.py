@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import decode_compact
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError

@@ -27,7 +27,7 @@ import jwt
 import pytest
 import yaml
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from cryptography.hazmat.primitives.asymmetric import rsa

@@ -11,13 +11,12 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.delta imp
     DeltaError,
     base_lock_problem,
     base_problems,
-    diff_locks,
-    diff_text,
     external_blobs,
     plan_delta,
     refusal,
     write_delta,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.diff import diff_locks, diff_text
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import K3sConfigError, bundle_entries
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
