@@ -16,7 +16,7 @@ tarfile's "data" filter written out here (Python 3.11.2, Debian 12's, lacks the 
 folders and regular files, no absolute path, no "..", no group or other write bit, times
 kept (so a joined bundle splits into the same parts again); and checks
 the whole stream's sha256. The parts and the manifest protect against a lost or damaged
-medium; whether the bundle is authentic is the signed lock's job (bundle_signature.py),
+medium; whether the bundle is authentic is the signed lock's job (signature.py),
 checked by the validation play after joining.
 
 Stdlib only.

@@ -1,4 +1,4 @@
-"""image_transfer's pool and pull retries, without a registry (the pull test uses the scripted registry double
+"""image_transfer's pool and image_pull's retries, without a registry (the pull test uses the scripted registry double
 of test_registry_client)."""
 
 from __future__ import annotations
