@@ -24,9 +24,12 @@ import os
 import shutil
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import run_pool, target_for, tree_from_source
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import (
+    run_pool,
+    target_for,
+    tree_from_source,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 LOCK_NAME = "bundle.lock.json"

@@ -1112,14 +1112,14 @@ def test_deployed_image_ok_when_pods_gitops_and_push_record_agree():
 )  # fmt: skip
 def test_deployed_image_fails_with_the_reason(pods_, push_records, account, expected):
     row = deployed_image_row(k8s(*pods_), k8s(deployment(f"{IMG_REPO}:abc@{DIGEST_A}")), pushes(*push_records),
-                                push_account=account)  # fmt: skip
+                             push_account=account)  # fmt: skip
     assert row["result"] == "FAIL", row
     assert any(expected in line for line in row["detail"]), row["detail"]
 
 
 def test_deployed_image_without_a_promoted_digest_fails_and_says_why():
     row = deployed_image_row(k8s(image_pod("p", f"{IMG_REPO}:0.1.0", f"{IMG_REPO}@{DIGEST_A}")),
-                                k8s(deployment(f"{IMG_REPO}:0.1.0")))  # fmt: skip
+                             k8s(deployment(f"{IMG_REPO}:0.1.0")))  # fmt: skip
     assert row["result"] == "FAIL"
     assert "without a digest" in row["detail"][0]
     assert any("push record not checked" in line for line in row["detail"])
