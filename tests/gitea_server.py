@@ -208,7 +208,10 @@ class GiteaServer:
         """The response (status, json(), text()) of one request to this server, from inside the namespace,
         through the collection's own client (web_client.HttpClient, ``resolve``: gitea.local at 127.0.0.1,
         the name kept for SNI and Host); ``ca=False`` trusts the system's CAs only."""
-        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
+        from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
+            HttpClient,
+            basic_auth,
+        )
 
         client = HttpClient(ca_path=str(self.ca) if ca else None, timeout=30, resolve={DOMAIN: "127.0.0.1"})
         headers = basic_auth(*auth) if auth else {}

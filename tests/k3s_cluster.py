@@ -16,7 +16,7 @@ from the upstream copies (tests/upstream.py, never copied into the repository):
   hub.traefik.io and the Gateway API standard set, VERSIONS.md §12) stamped as Helm stamps
   the objects of a release (``app.kubernetes.io/managed-by: Helm``, ``meta.helm.sh/release-name:
   traefik-crd``, ``meta.helm.sh/release-namespace: kube-system``; helm pkg/action/validate.go,
-  and plugins/module_utils/gateway_api.py, which reads them);
+  and plugins/module_utils/k8s/gateway_api.py, which reads them);
 - the ``traefik`` and ``traefik-crd`` HelmChart objects of k3s's manifests/traefik.yaml (the
   upstream copy's spec; k3s's deploy controller applies that file).
 

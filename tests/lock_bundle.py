@@ -13,14 +13,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import (
     MT_OCI_CONFIG,
     MT_OCI_INDEX,
     MT_OCI_LAYER_GZIP,
     MT_OCI_MANIFEST,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 
 def sha(data: bytes) -> str:

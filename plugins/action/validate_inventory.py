@@ -7,7 +7,7 @@ Gathers, on the controller and without contacting any host: every inventory host
 variables (templated one by one, with where each is set), the groups, every role's
 meta/argument_specs.yml and the collection's meta/inventory_variables.yml, and what the
 controller's disk holds at the credentials and render folders. The rules are pure
-functions in module_utils/inventory_check.py.
+functions in module_utils/inventory/ (check.py runs them).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 import yaml
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import (
-    inventory_check,
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import inventory_check
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_paths import (
     is_published_certificate,
-    prefix_of,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import prefix_of
 
 try:  # ansible-core 2.19+: values read from YAML carry where they came from.
     from ansible._internal._datatag._tags import Origin

@@ -9,7 +9,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import check_bundle_files
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import check_bundle_files
 
 _HEX64 = re.compile(r"^[a-f0-9]{64}$")
 

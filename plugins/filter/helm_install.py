@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Filters judging a k3s helm-controller install (docs in helm_install_*.yml; logic in module_utils/helm_install)."""
+"""Filters judging a k3s helm-controller install (docs in helm_install_*.yml; logic in module_utils/k8s/helm_install)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import helm_install as hi
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s import helm_install as hi
 
 
 def _filter(name, func):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import (
     ImageListError,
     images_from_manifests as _collect,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import inventory_problems as _problems
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.rules import inventory_problems as _problems
 
 
 def inventory_problems(summary):

@@ -2,13 +2,13 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
 """Filters of the nodes' CPU architectures (docs in k3s_arch.yml, node_architectures.yml, k3s_arch_files.yml,
-k3s_arch_problems.yml); the rules are in module_utils/k3s_arch.py."""
+k3s_arch_problems.yml); the rules are in module_utils/k3s/arch.py."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_arch import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import (
     DEFAULT_ARCH,
     ArchError,
     architectures_by_host,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import (
     K3sConfigError,
     build_config,
     object_filename,
     token_matches,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_etcd_snapshot import SnapshotError, prune_plan
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import K3sVersionError, upgrade_plan
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.etcd_snapshot import SnapshotError, prune_plan
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.version import K3sVersionError, upgrade_plan
 
 
 def k3s_config(settings, role):

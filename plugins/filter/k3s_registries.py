@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.registries_config import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.registries_config import (
     DEFAULT_MIRRORED_REGISTRIES,
     RegistriesConfigError,
     build_registries,

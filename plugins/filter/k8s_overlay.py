@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.k8s_overlay import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.overlay import (
     OverlayError,
     overlay,
     set_namespace,

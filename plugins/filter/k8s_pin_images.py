@@ -9,7 +9,7 @@ import copy
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
 
 # Keys whose string value is an image reference: pod specs (`image`), CloudNativePG's Cluster
 # (`imageName`), prometheus-operator's Prometheus/Alertmanager (`image`).

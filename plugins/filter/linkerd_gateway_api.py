@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.gateway_api import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.gateway_api import (
     GatewayApiError,
     decide,
     render_default,

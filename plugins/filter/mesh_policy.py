@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The platform's NetworkPolicy rule for meshed pods (plugins/module_utils/mesh_policy.py).
+"""The platform's NetworkPolicy rule for meshed pods (plugins/module_utils/k8s/mesh_policy.py).
 
 ``policies | gauntlet.platform.mesh_network_policy`` returns the NetworkPolicy (or each
 NetworkPolicy of a list; other objects pass unchanged) with TCP 4143, Linkerd's inbound
@@ -15,7 +15,7 @@ and linkerd-viz, and the tap port 4190 from linkerd-viz.
 returns every NetworkPolicy of a platform namespace: ``default-deny`` (Ingress, plus Egress
 with ``egress``), ``allow-dns`` and, for meshed pods, ``allow-linkerd-control-plane`` when
 egress is denied, one policy per allow entry (format in
-plugins/module_utils/mesh_policy.py), and for meshed namespaces the rule above applied and
+plugins/module_utils/k8s/mesh_policy.py), and for meshed namespaces the rule above applied and
 ``linkerd-proxy`` added. Optional: ``namespaces`` (a dictionary like gauntlet_namespaces,
 whose keys linkerd, monitoring and linkerd_viz are used), or ``linkerd_namespace``,
 ``prometheus_namespace``, ``viz_namespace``; ``labels``. Bad entries raise an error
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.mesh_policy import (
     MeshPolicyError,
     mirror_inbound,
     mtls_policy,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.platform_objects import (
     PlatformObjectError,
     ingress_host_policy,
     ingress_object,

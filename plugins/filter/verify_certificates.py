@@ -9,8 +9,8 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_certificates as vc
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import certificates as vc
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 
 
 def _filter(name, func):

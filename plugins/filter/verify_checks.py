@@ -9,8 +9,15 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_checks as vc
 from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries import HostsEntriesError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import (
+    dns,
+    observability,
+    rows,
+    services,
+    tls,
+    workloads,
+)
 
 
 def _filter(name, func):
@@ -20,35 +27,35 @@ def _filter(name, func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (vc.VerifyInputError, HostsEntriesError, TypeError, KeyError, AttributeError, ValueError) as exc:
+        except (rows.VerifyInputError, HostsEntriesError, TypeError, KeyError, AttributeError, ValueError) as exc:
             raise AnsibleFilterError(f"{name}: {exc}") from exc
 
     return wrapper
 
 
 def _row(check, target, result, detail=None):
-    return vc.make_row(check, target, result, detail)
+    return rows.make_row(check, target, result, detail)
 
 
 FILTERS = {
     "verify_row": _row,
-    "verify_dns": vc.dns_row,
-    "verify_pick_pod": vc.pick_pod,
-    "verify_tls_targets": vc.tls_targets,
-    "verify_tls": vc.tls_rows,
-    "verify_registry": vc.registry_row,
-    "verify_pod_problems": vc.pod_problems,
-    "verify_pods": vc.pods_row,
-    "verify_argocd_app": vc.argocd_app_row,
-    "verify_deployed_image": vc.deployed_image_row,
-    "verify_drone_repo": vc.drone_repo_row,
-    "verify_keycloak_token": vc.keycloak_token_row,
-    "verify_http_status": vc.http_status_row,
-    "verify_linkerd_edges": vc.linkerd_edges_row,
-    "verify_prometheus_targets": vc.prometheus_targets_row,
-    "verify_prometheus_rules": vc.prometheus_rules_row,
-    "verify_grafana_datasources": vc.grafana_datasource_rows,
-    "verify_table": vc.render_table,
+    "verify_dns": dns.dns_row,
+    "verify_pick_pod": dns.pick_pod,
+    "verify_tls_targets": tls.tls_targets,
+    "verify_tls": tls.tls_rows,
+    "verify_registry": workloads.registry_row,
+    "verify_pod_problems": workloads.pod_problems,
+    "verify_pods": workloads.pods_row,
+    "verify_argocd_app": workloads.argocd_app_row,
+    "verify_deployed_image": workloads.deployed_image_row,
+    "verify_drone_repo": services.drone_repo_row,
+    "verify_keycloak_token": services.keycloak_token_row,
+    "verify_http_status": services.http_status_row,
+    "verify_linkerd_edges": observability.linkerd_edges_row,
+    "verify_prometheus_targets": observability.prometheus_targets_row,
+    "verify_prometheus_rules": observability.prometheus_rules_row,
+    "verify_grafana_datasources": observability.grafana_datasource_rows,
+    "verify_table": rows.render_table,
 }
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_images as vi
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import images as vi
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 
 
 def verify_images(pods, digests, unlocked=None, ignore=None):

@@ -44,7 +44,7 @@ _list:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import BundleFileError, bundle_file_path
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import BundleFileError, bundle_file_path
 from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 

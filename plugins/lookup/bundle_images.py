@@ -48,16 +48,16 @@ _list:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import (
     BundleFileError,
     bundle_file_path,
     load_manifest,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import (
     ImageListError,
     images_from_manifests,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, normalize_image
 from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 

@@ -41,7 +41,7 @@ _list:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import (
     BundleFileError,
     bundle_file_path,
     load_manifest,

@@ -66,7 +66,10 @@ import base64
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.chart_archive import ChartArchiveError, chart_archive
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.chart_archive import (
+    ChartArchiveError,
+    chart_archive,
+)
 from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
 
 

@@ -9,7 +9,7 @@ nodes and the controller, and CoreDNS (coredns-custom) inside the cluster.
 
 from __future__ import annotations
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import domain_problem, ipv4_problem
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.rules import domain_problem, ipv4_problem
 
 
 class HostsEntriesError(ValueError):

@@ -4,7 +4,7 @@
 """Read a compact JSON Web Token (JWS compact serialization), without verifying anything.
 
 The one place the collection takes a token apart: the ``jwt_claims`` filter, the
-``jwt_forge`` module and the verify checks (``verify_checks.jwt_parts``) use it, and so do
+``jwt_forge`` module and the verify checks (``verify/services.py`` ``jwt_parts``) use it, and so do
 the tests that look into tokens. A compact JWS is three base64url parts separated by dots,
 ``header.payload.signature``; base64url is base64 with ``-`` and ``_`` for ``+`` and ``/``,
 without ``=`` padding (RFC 7515, sections 2 and 7.1).

@@ -80,9 +80,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import diff_locks, diff_text
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.diff import diff_locks, diff_text
 
 
 def main() -> None:

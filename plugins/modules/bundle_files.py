@@ -81,7 +81,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import (
     BundleLockError,
     dump_lock,
     load_lock,

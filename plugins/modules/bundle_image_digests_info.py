@@ -75,10 +75,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, load_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_images import lock_digests
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError, load_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archive import open_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.images import lock_digests
 
 
 def run(params: dict) -> dict:

@@ -79,7 +79,7 @@ sha256:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_parts import BundlePartsError, join, split
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.parts import BundlePartsError, join, split
 
 
 def main():

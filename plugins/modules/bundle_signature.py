@@ -88,7 +88,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_signature import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.signature import (
     PUBLIC_KEY_VARIABLE,
     BundleSignatureError,
     fingerprint,

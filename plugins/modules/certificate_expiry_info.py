@@ -80,7 +80,7 @@ import glob
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.x509_validity import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.x509_validity import (
     CertificateError,
     first_pem_certificate,
 )

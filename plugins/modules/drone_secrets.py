@@ -85,13 +85,13 @@ updated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.drone_api import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
     DroneClient,
     ensure_secrets,
     split_repo,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
 def run(params: dict, check_mode: bool = False) -> dict:

@@ -115,7 +115,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.git_publish import PublishError, publish
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.git_publish import PublishError, publish
 
 AUTHOR = re.compile(r"^(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>$")
 

@@ -72,9 +72,9 @@ kept:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_api import GITEA_ARGSPEC
-from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_pypi import PypiIndex, ensure_wheels
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError, HttpClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import GITEA_ARGSPEC
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_pypi import PypiIndex, ensure_wheels
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError, HttpClient
 
 
 def run(params: dict, check_mode: bool = False) -> dict:

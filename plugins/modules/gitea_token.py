@@ -61,13 +61,13 @@ action:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_api import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_token,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import SecretFileError
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import SecretFileError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
 def run(params: dict, check_mode: bool = False) -> dict:

@@ -62,12 +62,12 @@ password_updated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_api import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_user,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
 def run(params: dict, check_mode: bool = False) -> dict:

@@ -253,22 +253,24 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_build import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_build import (
     BuildError,
     ImageBuilder,
     find_builder,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import (
     ImageRefError,
     normalize_registry,
     parse_image,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_platforms import parse_platforms
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, tree_from_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_platforms import parse_platforms
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 
 
 def argument_spec() -> dict:

@@ -209,13 +209,14 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_delta, bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError, normalize_registry
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_module import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import delta as bundle_delta
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archive import open_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, normalize_registry
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,
     connection_problem,

@@ -71,7 +71,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import K3sConfigError, object_filename
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import K3sConfigError, object_filename
 
 _COMPONENT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

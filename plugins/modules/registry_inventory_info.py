@@ -121,13 +121,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, load_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError, load_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import (
     ImageRefError,
     parse_image,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_module import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,
     connection_problem,

@@ -138,16 +138,16 @@ deleted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError, load_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import ImageRefError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_module import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError, load_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.module import (
     client_from_params,
     connection_argument_spec,
     connection_problem,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_prune import apply_prune, plan_prune
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.prune import apply_prune, plan_prune
 
 
 def argument_spec() -> dict:

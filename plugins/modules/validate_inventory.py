@@ -22,7 +22,7 @@ description:
   - Checks the rules between variables (groups, addresses, domains, versions, bundle entries) and the controller's
     disk (credentials folder and files private, C(gauntlet_render_dir) not a file).
   - Fails with one message per problem; each names where the value is set, the value, the rule and the fix.
-  - The rules are pure functions in C(module_utils/inventory_check.py); see docs/inventory.md.
+  - The rules are pure functions in C(module_utils/inventory/); see docs/inventory.md.
 options:
   required_versions:
     description: Components that must have a version in C(gauntlet_versions).

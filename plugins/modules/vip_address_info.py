@@ -91,7 +91,7 @@ problems:
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gauntlet.platform.plugins.module_utils.vip_address import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.vip_address import (
     ProbeError,
     arp_probe,
     hardware_address,

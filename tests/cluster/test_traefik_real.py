@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import upstream
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import namespace_object
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.platform_objects import namespace_object
 from controlplane import API_PORT, REPO
 from needs import missing
 

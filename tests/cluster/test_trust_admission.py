@@ -1,7 +1,7 @@
 """Trust boundaries of a gitops commit, enforced by the real API server (issue 18 item 2).
 
 The objects are built by the same code the roles render them with
-(plugins/module_utils/platform_objects.py) from inventory/sample's resolved values, and
+(plugins/module_utils/k8s/platform_objects.py) from inventory/sample's resolved values, and
 applied to the control-plane tier's kube-apiserver v1.36.x: PodSecurity admission and the
 Ingress host ValidatingAdmissionPolicy answer, not a model of them.
 """
@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.platform_objects import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.platform_objects import (
     ingress_host_policy,
     ingress_object,
     namespace_object,

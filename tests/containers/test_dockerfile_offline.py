@@ -23,7 +23,7 @@ import loopback_netns
 import pytest
 import python_base_double
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from tls_material import make_ca_and_cert
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import python_base_double as python_base_double_image
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import images_from_manifests
 from resolved_vars import VARS_PLAYBOOK
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def test_preload_pushes_an_image_named_under_the_local_registry_at_its_own_path(
     while pods pull it by name (registry.local:5000). The seed image must land where the
     Deployment pulls it from: repository gauntlet/task-api, not registry.local_5000/gauntlet/task-api
     (the path an upstream registry gets under the local one)."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
     from ansible_collections.gauntlet.platform.plugins.modules import image_preload
 
     layout_dir = test_images.write_layout(tmp_path / "bundle" / "images", names=["quay.io/gauntlet/base:1"])
@@ -203,8 +203,8 @@ def python_base_double(tmp_path_factory):
 def test_bundle_builds_the_seed_image_offline_and_preload_pushes_it(
     python_base_double, registry_factory, tmp_path, run_playbook, capsys
 ):
-    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-    from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
     from ansible_collections.gauntlet.platform.plugins.modules import image_preload
 
     podman, skopeo = need("podman"), need("skopeo")

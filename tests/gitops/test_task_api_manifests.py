@@ -294,7 +294,7 @@ def test_network_policy_allows_exactly_the_needed_flows(objects):
 
 def test_network_policies_follow_the_meshed_rule(objects):
     """docs/security.md "Meshed pods": 4143 beside every app-port rule, the proxy ports policy as the helper makes it."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+    from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.mesh_policy import (
         proxy_ports_policy,
         rule_violations,
     )

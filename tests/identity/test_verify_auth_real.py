@@ -1,7 +1,7 @@
 """`verify`'s auth row against the real chain (issue 14 item 4, third bullet).
 
 The verify role itself (playbooks/verify.yml's role, tag verify_auth: roles/verify/tasks/auth.yml
-and the filters of plugins/module_utils/verify_checks.py) runs as ansible-playbook inside the
+and the filters of plugins/module_utils/verify/) runs as ansible-playbook inside the
 identity tier's loopback-only network namespace, where everything it talks to runs too:
 
 - the real Keycloak of the tier (https://keycloak.local on 127.0.0.1:443, configured by the
@@ -128,7 +128,7 @@ def run_verify(run_play, identity) -> tuple[subprocess.CompletedProcess, dict[st
     )  # fmt: skip
     result = run_play(VERIFY_PLAY, variables, "--tags", "verify_auth")
     rows = {}
-    # The table's lines (plugins/module_utils/verify_checks.py render_table), as the callback
+    # The table's lines (plugins/module_utils/verify/rows.py render_table), as the callback
     # prints them inside the debug task's quoted msg list.
     for line in result.stdout.splitlines():
         match = re.search(r"\| (keycloak|task-api) +\| (.+?) +\| (OK|FAIL|SKIP) +\| ?(.*)$", line)

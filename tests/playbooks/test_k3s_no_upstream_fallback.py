@@ -14,8 +14,8 @@ v1.29.1+k3s1, so every release of the pinned v1.36 line has it.
 """
 
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_config import AGENT_FLAGS
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import parse_version
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import AGENT_FLAGS
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.version import parse_version
 from k3s_local import HOSTS, REPO, node_play, run_play
 
 PLAY = node_play("Render each node's k3s config.yaml with the role's template")

@@ -8,7 +8,7 @@ prints what `k3s --version` prints (`k3s version <v> (<commit>)`), so the guard'
 without the file is a node where k3s is not installed. After the guard play comes a sentinel
 play on the same nodes that only writes a marker file: a refused upgrade must leave no marker
 (nothing after the guard touched any node). What this cannot prove: the version a real k3s
-binary prints (the format is k3s's `k3s --version`, cited in module_utils/k3s_version.py).
+binary prints (the format is k3s's `k3s --version`, cited in module_utils/k3s/version.py).
 """
 
 import json

@@ -95,7 +95,7 @@ def _strict(schema):
 @functools.cache
 def upstream_crds() -> dict:
     """(group, kind) -> CRD object, from every upstream file of CRD_SOURCES."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import manifest_loader
 
     loader = manifest_loader()
     crds = {}
@@ -195,7 +195,7 @@ def make_upstream_bundle(work: Path) -> tuple[Path, dict]:
     registry tarball) are left out, which render mode never reads. Returns the folder
     and the resolved gauntlet_bundle_files entries.
     """
-    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
     source_root = upstream.require()
     entries = inventory_vars(work, ["gauntlet_bundle_files"])["gauntlet_bundle_files"]

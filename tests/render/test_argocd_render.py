@@ -32,7 +32,7 @@ CONTAINER_KEYS = ("initContainers", "containers")
 
 
 def upstream_objects():
-    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import manifest_loader
 
     return [d for d in yaml.load_all(upstream_path(UPSTREAM_MANIFEST).read_text(), Loader=manifest_loader()) if d]
 
@@ -124,7 +124,7 @@ def test_namespace_is_meshed_and_restricted(argocd):
 
 def test_meshed_policies_follow_the_platform_rule(argocd):
     """docs/security.md "Meshed pods": 4143 beside upstream's app ports, same peers; proxy ports policy."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+    from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.mesh_policy import (
         proxy_ports_policy,
         rule_violations,
     )

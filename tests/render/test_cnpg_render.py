@@ -66,7 +66,7 @@ def cluster(platform_render):
 
 
 def upstream_objects():
-    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import manifest_loader
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import manifest_loader
 
     text = upstream_path(f"cloudnative-pg/{CNPG}/cnpg-{CNPG}.yaml").read_text()
     return [doc for doc in yaml.load_all(text, Loader=manifest_loader()) if doc]

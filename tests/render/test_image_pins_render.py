@@ -45,7 +45,7 @@ EXEMPT = {
 
 def floating(reference):
     """Why an image reference floats, or None when it is pinned."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import parse_image
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import parse_image
 
     ref = parse_image(reference, default_tag=False)
     if ref.digest:
@@ -65,7 +65,7 @@ def oci_artifacts():
 
 
 def normalized(reference):
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import parse_image
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import parse_image
 
     return str(parse_image(reference, default_tag=False))
 
@@ -100,7 +100,7 @@ def pipeline_images():
 @pytest.fixture(scope="module")
 def references(platform_render):
     """{normalized reference: [where it was found]} of everything the platform runs."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import images_from_manifests
 
     found = {}
 
@@ -184,7 +184,7 @@ def digest_render(platform_render, render_tools, tmp_path_factory):
     import json
     import shutil
 
-    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
     work = tmp_path_factory.mktemp("digests")
     bundle = work / "bundle"
@@ -211,8 +211,8 @@ def digest_render(platform_render, render_tools, tmp_path_factory):
 
 
 def test_rendered_workloads_pull_the_digest_the_bundle_lock_gives(digest_render):
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import parse_image
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import images_from_manifests
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import parse_image
 
     objects, digests = digest_render
     seen, wrong = [], []

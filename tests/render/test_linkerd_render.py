@@ -206,7 +206,7 @@ def test_the_version_placeholder_is_set_through_values(platform_render, name):
 def test_the_crds_chart_leaves_the_gateway_api_to_k3s_in_render_mode(platform_render):
     # Render mode reads no cluster: it renders the documented default
     # (linkerd_gateway_api_render: existing), what k3s 1.34-1.36 has (traefik-crd owns
-    # the Gateway API CRDs). Apply mode decides from the cluster (module_utils/gateway_api).
+    # the Gateway API CRDs). Apply mode decides from the cluster (module_utils/k8s/gateway_api).
     assert values(platform_render, "linkerd-crds") == {
         "installGatewayAPI": False,
         "enableHttpRoutes": False,

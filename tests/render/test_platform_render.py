@@ -53,7 +53,7 @@ def test_every_object_validates_strictly(platform_render, render_tools):
 
 
 def test_every_image_is_in_the_computed_list(platform_render):
-    from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import images_from_manifests
+    from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import images_from_manifests
 
     listed = set(platform_render.images)
     for path, obj in objects_of(platform_render):

@@ -25,11 +25,13 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock, bundle_signature
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import BundleFileError, bundle_file_path
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle, target_for
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import signature as bundle_signature
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import BundleFileError, bundle_file_path
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import target_for
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.modules import image_preload
 from needs import missing
 from oci_images import Layer, TestImages

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from oci_images import Layer, TestImages
 
 REPO = Path(__file__).resolve().parents[2]
@@ -171,7 +171,8 @@ def test_a_rerun_drops_what_the_lists_no_longer_name(registry_factory, tmp_path,
     exactly the new lists: lock, images/index.json, blobs and files; the signed bundle verifies;
     preload no longer pushes app:2 and the registry prune (dry run) lists it; a rerun changes nothing."""
     from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock, bundle_signature
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+    from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import signature as bundle_signature
     from ansible_collections.gauntlet.platform.plugins.modules import registry_prune
     from needs import missing
 

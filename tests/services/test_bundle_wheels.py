@@ -19,7 +19,8 @@ from pathlib import Path
 import needs
 import pytest
 import wheel_index
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock, wheel_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import wheels as wheel_bundle
 from tls_material import make_ca_and_cert
 
 REPO = Path(__file__).resolve().parents[2]

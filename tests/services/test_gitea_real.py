@@ -201,7 +201,7 @@ def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_a
     assert login.status == 200 and 'name="user_name"' in login.text() and 'action="/user/login"' in login.text()
     # REQUIRE_SIGNIN_VIEW (the role's app.ini): nothing for anonymous callers (403, routers/api/v1/api.go
     # verifyAuthWithOptions), 401 for wrong credentials (apiAuth); the double answers the same.
-    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import HttpClient, basic_auth
 
     def answers(get):
         anonymous, wrong = get(None), get(basic_auth(ADMIN, "not-the-password"))
@@ -432,12 +432,12 @@ def test_gitea_pypi_files_keeps_refuses_and_names_the_file_against_the_real_regi
     ``resolve`` option: the index's files kept; another build of a file the index has is an error
     naming it, before any upload; an upload of a file the index has meanwhile, the race the module
     reports; an account that does not own the registry, refused."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_pypi import (
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_pypi import (
         PypiError,
         PypiIndex,
         wheel_metadata,
     )
-    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError, HttpClient
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError, HttpClient
     from ansible_collections.gauntlet.platform.plugins.modules import gitea_pypi_files
 
     _out, _changed, wheels = configured
@@ -498,7 +498,10 @@ def test_the_doubles_pypi_pages_match_the_real_ones(real, configured):
         gitea_pypi_files.run({"url": double.url, "username": OWNER, "password": password, "ca_path": None,
                               "timeout": 10, "resolve": {}, "owner": OWNER,
                               "directory": str(real.workdir / "bundle" / "wheels"), "wheels": wheels})  # fmt: skip
-        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, basic_auth
+        from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
+            HttpClient,
+            basic_auth,
+        )
 
         for project in ("gauntlet-demo-lib", "gauntlet-demo-app"):
             path = f"/api/packages/{OWNER}/pypi/simple/{project}/"
@@ -532,7 +535,7 @@ class _RealGiteaForDrone:
         )
 
     def exchange(self, code, client_id, client_secret):
-        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+        from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import HttpClient
 
         def ask():
             http = HttpClient(ca_path=str(self.real.server.ca), resolve={DOMAIN: "127.0.0.1"})
@@ -556,8 +559,8 @@ def test_drone_links_the_ci_account_through_the_real_gitea_login_and_oauth2_gran
     authorize endpoint and grant page; Drone is the double, its code exchange goes to the real
     token endpoint. Gitea 1.27's pages carry no _csrf field (routers/web/web.go: Go's
     http.CrossOriginProtection instead), which the double's pages now follow."""
-    from ansible_collections.gauntlet.platform.plugins.module_utils.drone_api import link_account
-    from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient, html_forms
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import link_account
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import HttpClient, html_forms
 
     gitea = _RealGiteaForDrone(real)
     drone = None
@@ -728,7 +731,7 @@ class Promotion:
     gauntlet-local-ca); the push record is the registry token server's (PushRecordServer)."""
 
     def __init__(self, real, folder: Path):
-        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+        from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import HttpClient
         from keycloak_server import hosts_file
 
         self.real = real
@@ -967,7 +970,7 @@ def test_the_promotion_names_the_refused_token_and_the_double_answers_as_the_rea
     double = unit.start_gitea_double(main=bare, source_token=p.token("source"), gitops_token=p.token("gitops"),
                                      blob=current["sha"])  # fmt: skip
     try:
-        from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import HttpClient
+        from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import HttpClient
 
         def shape(status, body):
             # The parts of an answer the promoter reads or shows: the status, the message (the

@@ -10,17 +10,18 @@ import time
 import urllib.error
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError, DigestMismatchError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archive import (
     DockerArchive,
     OciArchive,
     open_source,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, DigestMismatchError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import (
     RegistryAuthError,
-    RegistryClient,
     RegistryError,
     TransientError,
 )

@@ -4,7 +4,7 @@ A real three-platform index (linux/amd64, linux/arm64/v8, linux/s390x, plus a Bu
 attestation manifest for amd64 and one for s390x) is pushed to an "upstream" registry, bundled
 with ``platforms: [linux/amd64, linux/arm64]`` and preloaded into a second registry; skopeo, a
 peer client, then pulls from it. Why the bundle holds a reduced index, not the upstream one:
-module_utils/image_platforms.py and docs/images.md, "Platform filter".
+module_utils/oci/image_platforms.py and docs/images.md, "Platform filter".
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import json
 import subprocess
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import pull_image, push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, RegistryError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError
 from oci_images import Layer, TestImages, sha
 from registry_server import need_binary
 

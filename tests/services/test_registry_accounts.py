@@ -21,14 +21,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
 from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import decode_compact
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
-    RegistryAuthError,
-    RegistryClient,
-)
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError
 from oci_images import Layer, TestImages
 from registry_server import REGISTRY_BIN, free_port, need_binary
 

@@ -13,10 +13,10 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
 from ansible_collections.gauntlet.platform.plugins.modules import registry_prune
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import push_bundle
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryAuthError, RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_push import push_bundle
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryAuthError
 
 pytestmark = pytest.mark.integration
 

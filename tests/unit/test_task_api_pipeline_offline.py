@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.gauntlet.platform.plugins.lookup.bundle_images import LookupModule
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import normalize_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import normalize_image
 
 REPO = Path(__file__).resolve().parents[2]
 # The pipeline document; the file also declares the main-only secret (`kind: secret`).

@@ -5,7 +5,7 @@ keys (they are handed to nodes and pods); a second run must not be refused for t
 """
 
 from ansible_collections.gauntlet.platform.plugins.action.validate_inventory import describe_path
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import path_problems
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_paths import path_problems
 
 CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n"

@@ -1,4 +1,4 @@
-"""The linkerd_gateway_api filter: the decision of module_utils/gateway_api, errors as filter errors."""
+"""The linkerd_gateway_api filter: the decision of module_utils/k8s/gateway_api, errors as filter errors."""
 
 import pytest
 from ansible.errors import AnsibleFilterError

@@ -1,4 +1,4 @@
-"""The verify_* filters expose module_utils/verify_checks and turn bad input into AnsibleFilterError."""
+"""The verify_* filters expose module_utils/verify/ and turn bad input into AnsibleFilterError."""
 
 from pathlib import Path
 

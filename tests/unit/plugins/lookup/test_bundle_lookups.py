@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleLookupError
 from ansible_collections.gauntlet.platform.plugins.lookup.bundle_images import LookupModule as ImagesLookup
 from ansible_collections.gauntlet.platform.plugins.lookup.bundle_manifest import LookupModule as ManifestLookup
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
 MANIFEST = """---
 apiVersion: v1

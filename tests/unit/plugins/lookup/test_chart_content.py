@@ -7,7 +7,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleLookupError
 from ansible_collections.gauntlet.platform.plugins.lookup import chart_content
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
 OPTIONS = yaml.safe_load(chart_content.DOCUMENTATION)["options"]
 

@@ -7,21 +7,20 @@ import hashlib
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_delta import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.delta import (
     DeltaError,
     base_lock_problem,
     base_problems,
-    diff_locks,
-    diff_text,
     external_blobs,
     plan_delta,
     refusal,
     write_delta,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_file import check_bundle_files
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import tree_from_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.diff import diff_locks, diff_text
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file import check_bundle_files
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import tree_from_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 from lock_bundle import make_bundle
 
 SHA_A, SHA_B = "a" * 64, "b" * 64

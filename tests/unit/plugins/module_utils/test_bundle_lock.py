@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock as bl
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bl
 
 D = "sha256:" + "b" * 64
 

@@ -7,7 +7,7 @@ import os
 import tarfile
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_parts import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.parts import (
     MANIFEST,
     MIN_PART_SIZE,
     BundlePartsError,

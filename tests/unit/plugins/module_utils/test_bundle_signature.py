@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_signature import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.signature import (
     NAMESPACE,
     BundleSignatureError,
     allowed_signers,

@@ -7,8 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils import chart_archive as ca
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import chart_archive as ca
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
 CHART_YAML = b"""apiVersion: "v2"
 # this version will be updated by the CI before publishing the Helm tarball

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.gateway_api import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.gateway_api import (
     GatewayApiError,
     decide,
     render_default,

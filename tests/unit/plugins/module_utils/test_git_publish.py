@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.git_publish import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.git_publish import (
     CREDENTIAL_HELPER,
     PublishError,
     publish,

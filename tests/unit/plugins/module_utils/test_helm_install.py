@@ -1,4 +1,4 @@
-"""The judgement of a k3s helm-controller install (module_utils/helm_install, filters helm_install_*).
+"""The judgement of a k3s helm-controller install (module_utils/k8s/helm_install, filters helm_install_*).
 
 Inputs are shaped like what kubernetes.core.k8s_info and k8s_log return for the objects
 helm-controller v0.17.7 makes (k3s-io/helm-controller pkg/controllers/chart/chart.go): the
@@ -11,7 +11,7 @@ import base64
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.filter.helm_install import FilterModule
-from ansible_collections.gauntlet.platform.plugins.module_utils import helm_install as hi
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s import helm_install as hi
 
 FILTERS = FilterModule().filters()
 VALUES = "global:\n  checkNewVersion: false\nports:\n  web:\n    http: {}\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import http_proxy
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry import http_proxy
 from proxy_env import PROXY_VARS
 
 

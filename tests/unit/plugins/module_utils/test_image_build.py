@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_build import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import sha256_digest
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_build import (
     BuildError,
     ImageBuilder,
     find_builder,
     inputs_digest,
     stage_context,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import sha256_digest
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 BASE = "docker.io/library/python:3.13.7-slim-trixie"
 

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_list import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list import (
     ImageListError,
     images_from_manifests,
     images_of_object,

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import (
     ImageRef,
     ImageRefError,
     mirror_image,

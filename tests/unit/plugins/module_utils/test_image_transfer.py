@@ -1,4 +1,4 @@
-"""image_transfer's pool and pull retries, without a registry (the pull test uses the scripted registry double
+"""image_transfer's pool and image_pull's retries, without a registry (the pull test uses the scripted registry double
 of test_registry_client)."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ import threading
 import time
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_transfer import _run_pool, pull_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import RegistryClient, TransientError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_pull import pull_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_transfer import run_pool
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import TransientError
 
 from .test_registry_client import Fake
 
@@ -49,14 +51,14 @@ def test_no_queued_task_starts_after_the_first_failure():
     sys.setswitchinterval(0.5)
     try:
         with pytest.raises(TransientError, match="refused"):
-            _run_pool([in_flight, fail, *queued], 2)
+            run_pool([in_flight, fail, *queued], 2)
     finally:
         sys.setswitchinterval(old)
     assert sorted(started, key=str) == ["fail", "in flight"], started
 
 
 def test_pool_returns_results_in_order():
-    assert _run_pool([lambda i=i: i * i for i in range(6)], 3) == [0, 1, 4, 9, 16, 25]
+    assert run_pool([lambda i=i: i * i for i in range(6)], 3) == [0, 1, 4, 9, 16, 25]
 
 
 def test_pull_blob_retries_are_one_budget(fake, tmp_path):

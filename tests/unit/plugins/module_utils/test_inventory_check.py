@@ -1,4 +1,4 @@
-"""The validation's rules (module_utils/inventory_check.py) and what the action reads at run time.
+"""The validation's rules (module_utils/inventory/) and what the action reads at run time.
 
 The property tests give every input random shapes and assert the result is a list of
 messages: the validation never raises, whatever a user writes.
@@ -15,8 +15,8 @@ from ansible_collections.gauntlet.platform.plugins.action.validate_inventory imp
     load_options,
     required_services,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import (
-    inventory_check,
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import inventory_check
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import (
     spec_problems,
     unknown_variable_problem,
 )
@@ -376,7 +376,7 @@ def test_command_line_values_are_text_and_converted_like_ansible_does():
 
     In an inventory file, quoting a number is still reported (the issue's class "counts given as strings").
     """
-    from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import variable_problems
+    from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import variable_problems
 
     options = {
         "k3s_start_timeout": {"spec": {"type": "int"}, "owner": "role k3s"},

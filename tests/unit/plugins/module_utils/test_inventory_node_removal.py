@@ -1,13 +1,13 @@
 """validate_inventory's check of gauntlet_remove_node (playbooks/remove-node.yml): the node is a k3s
 node of the inventory, and not the first server that the other nodes joined through
-(module_utils/inventory_check.py node_removal_problems)."""
+(module_utils/inventory/nodes.py node_removal_problems)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import inventory_check
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import inventory_check
 
 # The helpers of the inventory check's own tests (a small valid inventory as the action gathers it).
 _SPEC = importlib.util.spec_from_file_location(

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_rules import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.rules import (
     domain_problem,
     inventory_problems,
     ipv4_problem,

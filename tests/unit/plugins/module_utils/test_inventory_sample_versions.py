@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import yaml
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import (
     _DEFAULT_VERSION_FORMAT,
     VERSION_FORMATS,
 )

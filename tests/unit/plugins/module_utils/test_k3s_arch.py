@@ -1,4 +1,4 @@
-"""Node architectures and the k3s files of each (module_utils/k3s_arch.py, filters k3s_arch.py)."""
+"""Node architectures and the k3s files of each (module_utils/k3s/arch.py, filters k3s_arch.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.filter.k3s_arch import k3s_arch, node_architectures
-from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import architecture_problems
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_arch import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import architecture_problems
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import (
     ArchError,
     asset_problems,
     bundle_files,

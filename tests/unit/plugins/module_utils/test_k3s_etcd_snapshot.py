@@ -1,7 +1,7 @@
-"""The prune plan of etcd snapshots (module_utils/k3s_etcd_snapshot.py): k3s's own rule."""
+"""The prune plan of etcd snapshots (module_utils/k3s/etcd_snapshot.py): k3s's own rule."""
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_etcd_snapshot import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.etcd_snapshot import (
     SnapshotError,
     created_at,
     prune_plan,

@@ -1,7 +1,7 @@
 """The version comparison behind playbooks/upgrade.yml's guards (issue 17 item 3)."""
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.k3s_version import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.version import (
     K3sVersionError,
     bundle_versions,
     installed_version,

@@ -1,7 +1,7 @@
 import copy
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.k8s_overlay import OverlayError, overlay, set_namespace
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.overlay import OverlayError, overlay, set_namespace
 
 
 def deployment(name="server", containers=("server", "sidecar")):

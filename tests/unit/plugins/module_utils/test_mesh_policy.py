@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.filter.mesh_policy import FilterModule
-from ansible_collections.gauntlet.platform.plugins.module_utils.mesh_policy import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.mesh_policy import (
     MeshPolicyError,
     allow_policy,
     mirror_inbound,

@@ -9,9 +9,9 @@ import json
 import tarfile
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_archive import open_source
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, DigestMismatchError
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_layout import OciLayout
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError, DigestMismatchError
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_archive import open_source
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.layout import OciLayout
 
 
 def sha(data: bytes) -> str:

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.registries_config import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.registries_config import (
     RegistriesConfigError,
     build_registries,
 )

@@ -12,12 +12,9 @@ import io
 import threading
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.oci_content import ContentError, DigestMismatchError
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_client import (
-    RegistryClient,
-    RegistryError,
-    TransientError,
-)
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.content import ContentError, DigestMismatchError
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.client import RegistryClient
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.errors import RegistryError, TransientError
 
 BLOB = b"x" * 5000
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()

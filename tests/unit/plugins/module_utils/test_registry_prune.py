@@ -1,8 +1,8 @@
 """Which repositories a prune may touch: mirrors of upstream registries only."""
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.image_ref import parse_image
-from ansible_collections.gauntlet.platform.plugins.module_utils.registry_prune import is_mirror_repository
+from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import parse_image
+from ansible_collections.gauntlet.platform.plugins.module_utils.registry.prune import is_mirror_repository
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_certificates as vc
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import VerifyInputError
-from ansible_collections.gauntlet.platform.plugins.module_utils.x509_validity import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify import certificates as vc
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.x509_validity import (
     CertificateError,
     first_pem_certificate,
 )

@@ -1,11 +1,46 @@
-"""The post-install check's decisions, fed with payloads shaped like the real APIs' and Ansible's results."""
+"""The post-install check's decisions (module_utils/verify/), fed with payloads shaped like the real APIs'
+and Ansible's results."""
 
 import base64
 import datetime
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import verify_checks as vc
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.dns import (
+    dns_row,
+    expected_addresses,
+    expected_from_services,
+    parse_getent,
+    pick_pod,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.observability import (
+    grafana_datasource_rows,
+    linkerd_edges_row,
+    prometheus_rules_row,
+    prometheus_targets_row,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import (
+    MAX_DETAIL_LINES,
+    VerifyInputError,
+    failed_rows,
+    make_row,
+    render_table,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.services import (
+    drone_repo_row,
+    http_status_row,
+    jwt_parts,
+    keycloak_token_row,
+)
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import task_error
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.tls import tls_rows, tls_targets
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.workloads import (
+    argocd_app_row,
+    deployed_image_row,
+    pod_problems,
+    pods_row,
+    registry_row,
+)
 
 ENTRIES = [
     {"address": "192.168.56.11", "names": ["argocd.local", "gitea.local", "keycloak.local"]},
@@ -65,26 +100,26 @@ def jwt(claims, header=None):
 
 
 def test_make_row_splits_and_drops_empty_lines():
-    row = vc.make_row("pods", "all", "FAIL", ["a\nb", "", "  "])
+    row = make_row("pods", "all", "FAIL", ["a\nb", "", "  "])
     assert row == {"check": "pods", "target": "all", "result": "FAIL", "detail": ["a", "b"]}
-    assert vc.make_row("x", "y", "OK")["detail"] == []
+    assert make_row("x", "y", "OK")["detail"] == []
 
 
 @pytest.mark.parametrize(("result", "detail"), [("BAD", None), ("OK", 42)])
 def test_make_row_refuses_bad_input(result, detail):
-    with pytest.raises(vc.VerifyInputError):
-        vc.make_row("x", "y", result, detail)
+    with pytest.raises(VerifyInputError):
+        make_row("x", "y", result, detail)
 
 
 def test_task_error_of_uri_transport_failure_has_a_hint():
-    error = vc.task_error(uri_error(), expect="status")
+    error = task_error(uri_error(), expect="status")
     assert error.startswith("[Errno -2] Name or service not known (the controller cannot resolve this name")
     assert "local_domains_manage_controller" in error
 
 
 def test_task_error_of_tls_failure():
     reason = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch (_ssl.c:1010)"
-    error = vc.task_error(uri_error(reason), expect="status")
+    error = task_error(uri_error(reason), expect="status")
     assert "Hostname mismatch" in error and "not signed by the local CA" in error
 
 
@@ -95,39 +130,39 @@ def test_task_error_of_missing_kubeconfig_is_one_line():
         "msg": "Could not find or access '/c/kubeconfig.yaml' on the Ansible Controller.\n"
         "If you are using a module and expect the file to exist on the remote, see the remote_src option",
     }
-    error = vc.task_error(result, expect="resources")
+    error = task_error(result, expect="resources")
     assert error.startswith("Could not find or access '/c/kubeconfig.yaml' on the Ansible Controller.")
     assert "remote_src" not in error and "\n" not in error and "run the k3s stage" in error
 
 
 def test_task_error_success_unreachable_skipped():
-    assert vc.task_error(uri(200), expect="status") is None
-    assert vc.task_error({"resources": []}, expect="resources") is None
+    assert task_error(uri(200), expect="status") is None
+    assert task_error({"resources": []}, expect="resources") is None
     unreachable = {"unreachable": True, "msg": "Task failed: Failed to connect to the host via ssh: timeout\r\nmore"}
-    assert vc.task_error(unreachable) == "host unreachable: Failed to connect to the host via ssh: timeout; more"
-    assert vc.task_error({"skipped": True, "false_condition": "x | length > 0"}) == "skipped: x | length > 0"
-    assert vc.task_error(None) == "the check did not run"
-    assert vc.task_error({"changed": False}, expect="images") == "failed without a message"
+    assert task_error(unreachable) == "host unreachable: Failed to connect to the host via ssh: timeout; more"
+    assert task_error({"skipped": True, "false_condition": "x | length > 0"}) == "skipped: x | length > 0"
+    assert task_error(None) == "the check did not run"
+    assert task_error({"changed": False}, expect="images") == "failed without a message"
 
 
 def test_task_error_after_waiting_in_vain_is_the_answer_not_an_error():
     # An `until` that never held: Ansible sets failed and attempts on the last answer.
     waited = dict(uri(200, {"status": "success"}), failed=True, attempts=12, msg="OK (402 bytes)")
-    assert vc.task_error(waited, expect="status") is None
-    assert vc.task_error({"failed": True, "attempts": 12, "resources": []}, expect="resources") is None
-    assert vc.task_error({"failed": True, "msg": "boom"}) == "boom"
+    assert task_error(waited, expect="status") is None
+    assert task_error({"failed": True, "attempts": 12, "resources": []}, expect="resources") is None
+    assert task_error({"failed": True, "msg": "boom"}) == "boom"
 
 
 # -- 1. DNS ------------------------------------------------------------------------------------
 
 
 def test_parse_getent_keeps_order_and_dedupes():
-    assert vc.parse_getent("10.0.0.1 STREAM a\n10.0.0.1 DGRAM\n10.0.0.2 STREAM a\n") == ["10.0.0.1", "10.0.0.2"]
-    assert vc.parse_getent("") == []
+    assert parse_getent("10.0.0.1 STREAM a\n10.0.0.1 DGRAM\n10.0.0.2 STREAM a\n") == ["10.0.0.1", "10.0.0.2"]
+    assert parse_getent("") == []
 
 
 def test_expected_from_services_follows_hosts_entries():
-    expected = vc.expected_from_services(
+    expected = expected_from_services(
         {"gitea": "gitea.local", "registry": "registry.local"}, "10.0.0.1", {"registry": "10.0.0.2"}
     )
     assert expected == {"gitea.local": "10.0.0.1", "registry.local": "10.0.0.2"}
@@ -135,12 +170,12 @@ def test_expected_from_services_follows_hosts_entries():
 
 def all_lookups(overrides=None):
     overrides = overrides or {}
-    expected = vc.expected_addresses(ENTRIES)
+    expected = expected_addresses(ENTRIES)
     return loop([(name, overrides.get(name, getent(address, name))) for name, address in sorted(expected.items())])
 
 
 def test_dns_all_good():
-    row = vc.dns_row(all_lookups(), ENTRIES, "node server-1", reach={"ping": "pong", "changed": False})
+    row = dns_row(all_lookups(), ENTRIES, "node server-1", reach={"ping": "pong", "changed": False})
     assert row == {
         "check": "dns",
         "target": "node server-1",
@@ -160,7 +195,7 @@ def test_dns_wrong_missing_and_ambiguous_answers():
             },
         }
     )
-    row = vc.dns_row(lookups, ENTRIES, "node agent-1")
+    row = dns_row(lookups, ENTRIES, "node agent-1")
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "3 of 4 names wrong",
@@ -177,8 +212,8 @@ def test_dns_in_a_pod_without_getent():
         "failed_when_result": False,
         "msg": 'Failed to execute on pod x due to : (0)\nReason: OCI runtime exec failed: exec: "getent": executable file not found in $PATH',
     }
-    lookups = all_lookups(dict.fromkeys(vc.expected_addresses(ENTRIES), failure))
-    row = vc.dns_row(lookups, ENTRIES, "pod argocd/argocd-server-0")
+    lookups = all_lookups(dict.fromkeys(expected_addresses(ENTRIES), failure))
+    row = dns_row(lookups, ENTRIES, "pod argocd/argocd-server-0")
     assert row["result"] == "FAIL"
     assert "the container has no getent" in row["detail"][1] and "verify_dns_pod_candidates" in row["detail"][1]
 
@@ -186,15 +221,15 @@ def test_dns_in_a_pod_without_getent():
 def test_dns_unreachable_node_and_node_not_run():
     unreachable = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh"}
     skipped_loop = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
-    row = vc.dns_row(skipped_loop, ENTRIES, "node agent-2", reach=unreachable)
+    row = dns_row(skipped_loop, ENTRIES, "node agent-2", reach=unreachable)
     assert row["result"] == "FAIL"
     assert row["detail"] == ["not checked: host unreachable: Failed to connect to the host via ssh"]
-    assert vc.dns_row({}, ENTRIES, "node x", reach={})["detail"] == ["not checked: the check did not run"]
+    assert dns_row({}, ENTRIES, "node x", reach={})["detail"] == ["not checked: the check did not run"]
 
 
 def test_dns_item_may_be_a_mapping_and_missing_domains_are_reported():
     lookups = loop([({"domain": "gitea.local"}, getent("192.168.56.11", "gitea.local"))])
-    row = vc.dns_row(lookups, ENTRIES, "pod x")
+    row = dns_row(lookups, ENTRIES, "pod x")
     assert row["result"] == "FAIL"
     assert "argocd.local: not looked up" in row["detail"]
 
@@ -254,7 +289,7 @@ def test_pick_pod_takes_the_first_candidate_with_a_ready_container():
             ),
         ]
     )
-    picked = vc.pick_pod(candidates)
+    picked = pick_pod(candidates)
     assert picked == {
         "namespace": "argocd",
         "pod": "argocd-server-7c-a",
@@ -265,16 +300,16 @@ def test_pick_pod_takes_the_first_candidate_with_a_ready_container():
 
 def test_pick_pod_reasons():
     item = {"namespace": "gitea", "label_selector": "app=gitea", "container": "gitea"}
-    none_running = vc.pick_pod(loop([(item, {"resources": []})]))
+    none_running = pick_pod(loop([(item, {"resources": []})]))
     assert none_running == {
         "reason": "no running pod to resolve from: gitea (app=gitea): no running pod",
         "failed": False,
     }
     broken = {"failed": False, "msg": "Could not find or access '/k' on the Ansible Controller."}
-    cannot = vc.pick_pod(loop([(item, broken), (dict(item, namespace="keycloak"), broken)]))
+    cannot = pick_pod(loop([(item, broken), (dict(item, namespace="keycloak"), broken)]))
     assert cannot["failed"] is True
     assert cannot["reason"].startswith("cannot list pods: Could not find or access '/k'")
-    assert vc.pick_pod({"results": []})["reason"].startswith("no pod candidates configured")
+    assert pick_pod({"results": []})["reason"].startswith("no pod candidates configured")
 
 
 # -- 2. TLS ------------------------------------------------------------------------------------
@@ -282,7 +317,7 @@ def test_pick_pod_reasons():
 
 def test_tls_targets():
     services = {"gitea": "gitea.local", "registry": "registry.local", "keycloak": "keycloak.local"}
-    targets = vc.tls_targets(services, ENTRIES, {"registry": "5000"}, {"registry": "/v2/", "keycloak": "realms"})
+    targets = tls_targets(services, ENTRIES, {"registry": "5000"}, {"registry": "/v2/", "keycloak": "realms"})
     assert targets == [
         {
             "service": "gitea",
@@ -314,7 +349,7 @@ def cert(not_after):
 
 def test_tls_rows():
     now = datetime.datetime(2026, 9, 1, tzinfo=datetime.UTC)
-    items = vc.tls_targets(
+    items = tls_targets(
         {"gitea": "gitea.local", "argocd": "argocd.local", "registry": "registry.local", "keycloak": "keycloak.local"},
         ENTRIES,
         {"registry": 5000},
@@ -336,7 +371,7 @@ def test_tls_rows():
             (by["keycloak"], {"failed": False, "msg": "Failed to get cert from keycloak.local:443, error: timed out"}),
         ]
     )
-    rows = {r["target"]: r for r in vc.tls_rows(requests, certs, 14, now=now)}
+    rows = {r["target"]: r for r in tls_rows(requests, certs, 14, now=now)}
     assert rows["https://argocd.local/"] == {
         "check": "tls",
         "target": "https://argocd.local/",
@@ -354,10 +389,10 @@ def test_tls_rows():
 
 def test_tls_rows_without_certificates_and_without_requests():
     item = {"url": "https://gitea.local/"}
-    assert vc.tls_rows(loop([(item, uri(200))]))[0]["detail"] == ["HTTP 200"]
-    assert vc.tls_rows({"results": []})[0]["result"] == "FAIL"
-    with pytest.raises(vc.VerifyInputError):
-        vc.tls_rows(loop([("gitea.local", uri(200))]))
+    assert tls_rows(loop([(item, uri(200))]))[0]["detail"] == ["HTTP 200"]
+    assert tls_rows({"results": []})[0]["result"] == "FAIL"
+    with pytest.raises(VerifyInputError):
+        tls_rows(loop([("gitea.local", uri(200))]))
 
 
 # -- 3. registry -------------------------------------------------------------------------------
@@ -372,7 +407,7 @@ def test_registry_row_ok_and_problems():
         "images": [{"name": "quay.io/x/y:1", "digest": DIGEST_A, "status": "present", "tag_digest": DIGEST_A}],
         "counts": {"present": 1, "missing": 0, "tag_mismatch": 0},
     }
-    assert vc.registry_row(ok, "registry.local:5000")["detail"] == ["all 1 images of the bundle lock present"]
+    assert registry_row(ok, "registry.local:5000")["detail"] == ["all 1 images of the bundle lock present"]
     bad = {
         "images": [
             {"name": "quay.io/x/y:1", "digest": DIGEST_A, "status": "present"},
@@ -380,7 +415,7 @@ def test_registry_row_ok_and_problems():
             {"name": "ghcr.io/a/b:2", "digest": DIGEST_A, "status": "tag_mismatch", "tag_digest": DIGEST_B},
         ]
     }
-    row = vc.registry_row(bad, "registry.local:5000")
+    row = registry_row(bad, "registry.local:5000")
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "2 of 3 images wrong: rerun playbooks/preload.yml",
@@ -395,8 +430,8 @@ def test_registry_row_module_failure_and_empty_lock():
         "failed_when_result": False,
         "msg": "authentication to registry registry.local:5000 failed for user 'gauntlet': wrong username or password",
     }
-    assert vc.registry_row(failed, "r")["detail"] == [failed["msg"]]
-    assert "lists no image" in vc.registry_row({"images": []}, "r")["detail"][0]
+    assert registry_row(failed, "r")["detail"] == [failed["msg"]]
+    assert "lists no image" in registry_row({"images": []}, "r")["detail"][0]
 
 
 # -- 4. pods -----------------------------------------------------------------------------------
@@ -414,7 +449,7 @@ def test_pods_all_ready_with_completed_job():
             ownerReferences=[{"kind": "Job", "name": "helm-install-traefik"}],
         ),
     ]
-    row = vc.pods_row({"resources": pods}, {"resources": []})
+    row = pods_row({"resources": pods}, {"resources": []})
     assert row["result"] == "OK"
     assert row["detail"] == ["3 pods Ready or completed (1 completed)"]
 
@@ -493,7 +528,7 @@ def test_pod_problems_realistic_states():
             "status": {"failed": 6, "conditions": [{"type": "Failed", "status": "True"}]},
         },
     ]
-    problems = vc.pod_problems(
+    problems = pod_problems(
         [crash, pull, unschedulable, evicted, failed_retry, failed_job, terminating, unknown, running_not_ready], jobs
     )
     assert problems == [
@@ -505,23 +540,23 @@ def test_pod_problems_realistic_states():
         "task-api/migrate-xyz: Failed (Job migrate has not succeeded); migrate: terminated (Error)",
         "task-api/task-api-1: Running: task-api: running, not ready",
     ]
-    assert vc.pod_problems([crash, pull], [], ignore=["^drone/", "gitea-0$"]) == []
+    assert pod_problems([crash, pull], [], ignore=["^drone/", "gitea-0$"]) == []
 
 
 def test_pods_row_failure_and_errors():
-    row = vc.pods_row({"resources": [pod("a-1", "x"), pod("b-1", "y", ready=False)]})
+    row = pods_row({"resources": [pod("a-1", "x"), pod("b-1", "y", ready=False)]})
     assert row["result"] == "FAIL"
     assert row["detail"][0] == "1 of 2 pods not Ready"
-    assert vc.pods_row({"resources": []})["detail"] == ["the cluster runs no pod at all"]
-    assert vc.pods_row({"failed": False, "msg": "Invalid kube-config file"})["result"] == "FAIL"
-    with pytest.raises(vc.VerifyInputError):
-        vc.pod_problems({"items": []})
+    assert pods_row({"resources": []})["detail"] == ["the cluster runs no pod at all"]
+    assert pods_row({"failed": False, "msg": "Invalid kube-config file"})["result"] == "FAIL"
+    with pytest.raises(VerifyInputError):
+        pod_problems({"items": []})
 
 
 def test_long_problem_lists_are_cut():
     pods = [pod(f"p-{i:02d}", "x", ready=False) for i in range(25)]
-    row = vc.pods_row({"resources": pods})
-    assert len(row["detail"]) == 1 + vc.MAX_DETAIL_LINES + 1
+    row = pods_row({"resources": pods})
+    assert len(row["detail"]) == 1 + MAX_DETAIL_LINES + 1
     assert row["detail"][-1] == "... and 5 more"
 
 
@@ -542,7 +577,7 @@ def application(sync="Synced", health="Healthy", **status):
 
 
 def test_argocd_synced_and_healthy():
-    row = vc.argocd_app_row({"resources": [application()]}, "task-api")
+    row = argocd_app_row({"resources": [application()]}, "task-api")
     assert row == {
         "check": "argocd",
         "target": "argocd/task-api",
@@ -576,7 +611,7 @@ def test_argocd_degraded_lists_the_culprits():
             {"kind": "Namespace", "name": "task-api", "status": "Synced"},
         ],
     )
-    row = vc.argocd_app_row({"resources": [app]}, "task-api")
+    row = argocd_app_row({"resources": [app]}, "task-api")
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "sync OutOfSync, health Degraded",
@@ -587,12 +622,12 @@ def test_argocd_degraded_lists_the_culprits():
 
 
 def test_argocd_missing_app_and_missing_crd():
-    assert "does not exist" in vc.argocd_app_row({"resources": []}, "task-api")["detail"][0]
+    assert "does not exist" in argocd_app_row({"resources": []}, "task-api")["detail"][0]
     no_crd = {
         "failed": False,
         "msg": "Failed to find exact match for argoproj.io/v1alpha1.Application by [kind, name, singularName, shortNames]",
     }
-    assert "Argo CD is not installed" in vc.argocd_app_row(no_crd, "task-api")["detail"][0]
+    assert "Argo CD is not installed" in argocd_app_row(no_crd, "task-api")["detail"][0]
 
 
 # -- 6. Drone ----------------------------------------------------------------------------------
@@ -619,24 +654,24 @@ DRONE_REPO = {
 
 
 def test_drone_repo_active():
-    row = vc.drone_repo_row(uri(200, DRONE_REPO), "gauntlet/task-api", "apps/task-api/.drone.yml")
+    row = drone_repo_row(uri(200, DRONE_REPO), "gauntlet/task-api", "apps/task-api/.drone.yml")
     assert row["result"] == "OK"
     assert row["detail"] == ["active, pipeline apps/task-api/.drone.yml"]
 
 
 def test_drone_repo_inactive_wrong_path_and_http_errors():
     inactive = dict(DRONE_REPO, active=False, config_path=".drone.yml")
-    row = vc.drone_repo_row(uri(200, inactive), "gauntlet/task-api", "apps/task-api/.drone.yml")
+    row = drone_repo_row(uri(200, inactive), "gauntlet/task-api", "apps/task-api/.drone.yml")
     assert row["detail"] == [
         "the repository is not active: pushes do not build",
         "pipeline path is '.drone.yml', expected 'apps/task-api/.drone.yml'",
     ]
-    assert "admin token" in vc.drone_repo_row(uri(401, {"message": "Unauthorized"}), "s")["detail"][0]
-    assert "does not know the repository" in vc.drone_repo_row(uri(404, {"message": "Not Found"}), "s")["detail"][0]
-    assert vc.drone_repo_row(uri(200), "s")["detail"] == ["HTTP 200 but the answer is not a JSON repository"]
-    assert vc.drone_repo_row(uri(200, {"active": True, "config_path": ".drone.yml"}), "s")["result"] == "OK"
+    assert "admin token" in drone_repo_row(uri(401, {"message": "Unauthorized"}), "s")["detail"][0]
+    assert "does not know the repository" in drone_repo_row(uri(404, {"message": "Not Found"}), "s")["detail"][0]
+    assert drone_repo_row(uri(200), "s")["detail"] == ["HTTP 200 but the answer is not a JSON repository"]
+    assert drone_repo_row(uri(200, {"active": True, "config_path": ".drone.yml"}), "s")["result"] == "OK"
     content = dict(uri(200), content=json.dumps(DRONE_REPO))
-    assert vc.drone_repo_row(content, "s")["result"] == "OK"
+    assert drone_repo_row(content, "s")["result"] == "OK"
 
 
 # -- 7. Keycloak and the Task API -----------------------------------------------------------
@@ -669,44 +704,44 @@ def token_response(claims=None):
 
 
 def test_jwt_parts():
-    header, claims = vc.jwt_parts(jwt(CLAIMS))
+    header, claims = jwt_parts(jwt(CLAIMS))
     assert header["alg"] == "RS256" and claims["sub"] == CLAIMS["sub"]
     for bad in ("abc", "a.b", "!!!.e30.x", f"{b64({'a': 1})}.{base64.urlsafe_b64encode(b'[1]').decode()}.x"):
-        with pytest.raises(vc.VerifyInputError):
-            vc.jwt_parts(bad)
+        with pytest.raises(VerifyInputError):
+            jwt_parts(bad)
 
 
 def test_keycloak_token_ok():
-    row = vc.keycloak_token_row(uri(200, token_response()), ISSUER, "task-api", "tester")
+    row = keycloak_token_row(uri(200, token_response()), ISSUER, "task-api", "tester")
     assert row["result"] == "OK"
     assert row["detail"] == ["access token for tester, aud task-api"]
 
 
 def test_keycloak_token_problems():
     wrong = dict(CLAIMS, iss="https://keycloak.local/realms/master", aud="account")
-    row = vc.keycloak_token_row(uri(200, token_response(wrong)), ISSUER, "task-api", "tester")
+    row = keycloak_token_row(uri(200, token_response(wrong)), ISSUER, "task-api", "tester")
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         f"issuer is 'https://keycloak.local/realms/master', the Task API expects '{ISSUER}'",
         "audience is 'account', the Task API expects 'task-api' (add an audience mapper)",
     ]
     refused = uri(401, {"error": "invalid_grant", "error_description": "Invalid user credentials"})
-    detail = vc.keycloak_token_row(refused, ISSUER, "task-api", "tester")["detail"][0]
+    detail = keycloak_token_row(refused, ISSUER, "task-api", "tester")["detail"][0]
     assert detail.startswith("HTTP 401, no access token: invalid_grant (Invalid user credentials)")
     assert "direct access grants" in detail
-    assert vc.keycloak_token_row(uri_error(), ISSUER, "task-api", "t")["result"] == "FAIL"
+    assert keycloak_token_row(uri_error(), ISSUER, "task-api", "t")["result"] == "FAIL"
     garbled = dict(token_response(), access_token="not-a-jwt")
-    assert "unreadable" in vc.keycloak_token_row(uri(200, garbled), ISSUER, "task-api", "t")["detail"][0]
+    assert "unreadable" in keycloak_token_row(uri(200, garbled), ISSUER, "task-api", "t")["detail"][0]
 
 
 def test_http_status_row():
-    ok = vc.http_status_row(uri(401), "task-api", "forged", 401, "refused")
+    ok = http_status_row(uri(401), "task-api", "forged", 401, "refused")
     assert ok == {"check": "task-api", "target": "forged", "result": "OK", "detail": ["HTTP 401 unauthorized: refused"]}
-    accepted = vc.http_status_row(uri(200), "task-api", "forged", 401, "a forged token is refused")
+    accepted = http_status_row(uri(200), "task-api", "forged", 401, "a forged token is refused")
     assert accepted["result"] == "FAIL"
     assert accepted["detail"] == ["HTTP 200 OK, expected 401: a forged token is refused"]
-    assert vc.http_status_row(uri(204), "c", "t", [200, 204])["result"] == "OK"
-    assert vc.http_status_row(uri_error(), "c", "t", 200)["result"] == "FAIL"
+    assert http_status_row(uri(204), "c", "t", [200, 204])["result"] == "OK"
+    assert http_status_row(uri_error(), "c", "t", 200)["result"] == "FAIL"
 
 
 # -- 8. Linkerd --------------------------------------------------------------------------------
@@ -739,7 +774,7 @@ def test_linkerd_all_mtls_ignoring_outside_and_idle_edges():
         series("task-api", "task-api", "database", "", "false", 4.0),  # database is not meshed
         series("drone", "drone", "gitea", "gitea", "false", 0),  # idle in the window
     )
-    row = vc.linkerd_edges_row(result, MESHED)
+    row = linkerd_edges_row(result, MESHED)
     assert row["result"] == "OK"
     assert row["detail"] == ["2 edges, all mTLS"]
 
@@ -751,7 +786,7 @@ def test_linkerd_plaintext_edge_fails():
         series("drone", "drone", "gitea", "gitea", "no_identity", 0.05),
         series("gitea", "gitea", "drone", "drone", "false", 0.01),
     )
-    row = vc.linkerd_edges_row(result, MESHED)
+    row = linkerd_edges_row(result, MESHED)
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "2 of 3 edges not mTLS",
@@ -761,14 +796,14 @@ def test_linkerd_plaintext_edge_fails():
 
 
 def test_linkerd_no_data_and_errors():
-    row = vc.linkerd_edges_row(vector(), MESHED)
+    row = linkerd_edges_row(vector(), MESHED)
     assert row["result"] == "FAIL" and "no traffic between meshed namespaces" in row["detail"][0]
     bad_query = uri(400, {"status": "error", "errorType": "bad_data", "error": "1:5: parse error"})
-    assert vc.linkerd_edges_row(bad_query, MESHED)["detail"] == ["HTTP 400: bad_data: 1:5: parse error"]
+    assert linkerd_edges_row(bad_query, MESHED)["detail"] == ["HTTP 400: bad_data: 1:5: parse error"]
     matrix = uri(200, {"status": "success", "data": {"resultType": "matrix", "result": []}})
-    assert "instant vector" in vc.linkerd_edges_row(matrix, MESHED)["detail"][0]
-    assert "verify_prometheus_username" in vc.linkerd_edges_row(uri(401), MESHED)["detail"][0]
-    assert vc.linkerd_edges_row(dict(uri(200), content="<html>"), MESHED)["result"] == "FAIL"
+    assert "instant vector" in linkerd_edges_row(matrix, MESHED)["detail"][0]
+    assert "verify_prometheus_username" in linkerd_edges_row(uri(401), MESHED)["detail"][0]
+    assert linkerd_edges_row(dict(uri(200), content="<html>"), MESHED)["result"] == "FAIL"
 
 
 # -- 9. Prometheus -----------------------------------------------------------------------------
@@ -796,7 +831,7 @@ def targets_answer(*active):
 
 def test_prometheus_targets():
     up = target("serviceMonitor/monitoring/prometheus-k8s/0", "http://10.42.0.12:9090/metrics")
-    ok = vc.prometheus_targets_row(targets_answer(up, up))
+    ok = prometheus_targets_row(targets_answer(up, up))
     assert ok["result"] == "OK" and ok["detail"] == ["2 active targets up"]
     down = target(
         "serviceMonitor/task-api/task-api/0",
@@ -805,15 +840,15 @@ def test_prometheus_targets():
         'Get "http://10.42.1.7:8000/metrics": context deadline exceeded',
     )
     pending = target("serviceMonitor/gitea/gitea/0", "http://10.42.2.3:3000/metrics", "unknown")
-    row = vc.prometheus_targets_row(targets_answer(up, down, pending))
+    row = prometheus_targets_row(targets_answer(up, down, pending))
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "2 of 3 targets not up",
         "serviceMonitor/gitea/gitea/0 http://10.42.2.3:3000/metrics: unknown: not scraped yet",
         'serviceMonitor/task-api/task-api/0 http://10.42.1.7:8000/metrics: down: Get "http://10.42.1.7:8000/metrics": context deadline exceeded',
     ]
-    assert "no active target" in vc.prometheus_targets_row(targets_answer())["detail"][0]
-    assert vc.prometheus_targets_row(uri_error())["result"] == "FAIL"
+    assert "no active target" in prometheus_targets_row(targets_answer())["detail"][0]
+    assert prometheus_targets_row(uri_error())["result"] == "FAIL"
 
 
 def rules_answer(*groups):
@@ -854,19 +889,19 @@ def test_prometheus_rules():
         group("gauntlet.task-api", rule("TaskAPIDown"), rule("TaskAPIHighErrorRate")),
         group("kubernetes-apps", rule("KubePodCrashLooping")),
     )
-    row = vc.prometheus_rules_row(answer)
+    row = prometheus_rules_row(answer)
     assert row["result"] == "OK"
     assert row["detail"] == ["1 gauntlet groups (2 groups, 3 rules), none in error"]
     broken = rules_answer(
         group("kubernetes-apps", rule("KubePodCrashLooping", "err", "many-to-many matching not allowed")),
     )
-    row = vc.prometheus_rules_row(broken)
+    row = prometheus_rules_row(broken)
     assert row["result"] == "FAIL"
     assert row["detail"] == [
         "no rule group matches '^gauntlet' among 1 groups: are the PrometheusRules applied?",
         "kubernetes-apps/KubePodCrashLooping: many-to-many matching not allowed",
     ]
-    assert vc.prometheus_rules_row(broken, "^kubernetes")["detail"] == [
+    assert prometheus_rules_row(broken, "^kubernetes")["detail"] == [
         "kubernetes-apps/KubePodCrashLooping: many-to-many matching not allowed"
     ]
 
@@ -903,7 +938,7 @@ def test_grafana_datasources():
             ),
         ]
     )
-    rows = vc.grafana_datasource_rows(uri(200, SOURCES), health)
+    rows = grafana_datasource_rows(uri(200, SOURCES), health)
     assert rows == [
         {
             "check": "grafana",
@@ -940,25 +975,25 @@ def test_grafana_frontend_only_datasource_is_asked_through_the_proxy():
             (SOURCES[1], uri(200, ALERTMANAGER_STATUS)),
         ]
     )
-    rows = vc.grafana_datasource_rows(uri(200, SOURCES), health, {"alertmanager": "/api/v2/status"})
+    rows = grafana_datasource_rows(uri(200, SOURCES), health, {"alertmanager": "/api/v2/status"})
     assert [row["result"] for row in rows] == ["OK", "OK"]
     assert rows[0]["detail"] == ["HTTP 200 from /api/v2/status through Grafana's datasource proxy"]
 
 
 def test_grafana_frontend_only_datasource_down_or_not_alertmanager():
     down = loop([(SOURCES[1], uri(502, {"message": "Bad Gateway"}))])
-    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), down, {"alertmanager": "/api/v2/status"})[0]
+    row = grafana_datasource_rows(uri(200, SOURCES[1:]), down, {"alertmanager": "/api/v2/status"})[0]
     assert row["result"] == "FAIL"
     assert row["detail"] == ["HTTP 502 from /api/v2/status through Grafana's datasource proxy: Bad Gateway"]
     html = loop([(SOURCES[1], uri(200))])
-    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), html, {"alertmanager": "/api/v2/status"})[0]
+    row = grafana_datasource_rows(uri(200, SOURCES[1:]), html, {"alertmanager": "/api/v2/status"})[0]
     assert row["result"] == "FAIL"
 
 
 def test_grafana_health_404_says_the_type_has_no_backend_check():
     # What real Grafana answers for /health of a frontend-only datasource type.
     missing = loop([(SOURCES[1], uri(404, {"message": "Plugin not found"}))])
-    row = vc.grafana_datasource_rows(uri(200, SOURCES[1:]), missing)[0]
+    row = grafana_datasource_rows(uri(200, SOURCES[1:]), missing)[0]
     assert row["result"] == "FAIL"
     assert "verify_grafana_proxy_health" in row["detail"][-1]
 
@@ -966,12 +1001,12 @@ def test_grafana_health_404_says_the_type_has_no_backend_check():
 def test_grafana_errors():
     assert (
         "admin password"
-        in vc.grafana_datasource_rows(uri(401, {"message": "Invalid username or password"}), [])[0]["detail"][0]
+        in grafana_datasource_rows(uri(401, {"message": "Invalid username or password"}), [])[0]["detail"][0]
     )
-    assert vc.grafana_datasource_rows(uri(200, []), [])[0]["detail"] == ["Grafana has no datasource"]
-    unchecked = vc.grafana_datasource_rows(uri(200, SOURCES[:1]), {"results": []})
+    assert grafana_datasource_rows(uri(200, []), [])[0]["detail"] == ["Grafana has no datasource"]
+    unchecked = grafana_datasource_rows(uri(200, SOURCES[:1]), {"results": []})
     assert unchecked[0]["detail"] == ["health not checked"]
-    assert vc.grafana_datasource_rows(uri_error(), [])[0]["result"] == "FAIL"
+    assert grafana_datasource_rows(uri_error(), [])[0]["result"] == "FAIL"
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -979,11 +1014,11 @@ def test_grafana_errors():
 
 def test_render_table_aligns_and_counts():
     rows = [
-        vc.make_row("dns", "node server-1", "OK", "10 names resolve to the expected addresses"),
-        vc.make_row("pods", "all namespaces", "FAIL", ["1 of 40 pods not Ready", "gitea/gitea-0: Pending"]),
-        vc.make_row("linkerd", "meshed namespaces", "SKIP", "Linkerd is disabled"),
+        make_row("dns", "node server-1", "OK", "10 names resolve to the expected addresses"),
+        make_row("pods", "all namespaces", "FAIL", ["1 of 40 pods not Ready", "gitea/gitea-0: Pending"]),
+        make_row("linkerd", "meshed namespaces", "SKIP", "Linkerd is disabled"),
     ]
-    assert vc.render_table(rows) == [
+    assert render_table(rows) == [
         "| CHECK   | TARGET            | RESULT | DETAIL",
         "|---------|-------------------|--------|-------",
         "| dns     | node server-1     | OK     | 10 names resolve to the expected addresses",
@@ -995,17 +1030,17 @@ def test_render_table_aligns_and_counts():
 
 
 def test_render_table_empty_and_bad_rows():
-    assert vc.render_table([])[-1] == "| 0 checks: 0 OK, 0 FAIL, 0 SKIP"
-    assert all(line == line.rstrip() for line in vc.render_table([vc.make_row("a", "b", "OK")]))
-    with pytest.raises(vc.VerifyInputError):
-        vc.render_table([{"check": "a", "result": "MAYBE"}])
-    with pytest.raises(vc.VerifyInputError):
-        vc.render_table("rows")
+    assert render_table([])[-1] == "| 0 checks: 0 OK, 0 FAIL, 0 SKIP"
+    assert all(line == line.rstrip() for line in render_table([make_row("a", "b", "OK")]))
+    with pytest.raises(VerifyInputError):
+        render_table([{"check": "a", "result": "MAYBE"}])
+    with pytest.raises(VerifyInputError):
+        render_table("rows")
 
 
 def test_failed_rows():
-    rows = [vc.make_row("a", "b", "OK"), vc.make_row("c", "d", "FAIL")]
-    assert vc.failed_rows(rows) == [rows[1]]
+    rows = [make_row("a", "b", "OK"), make_row("c", "d", "FAIL")]
+    assert failed_rows(rows) == [rows[1]]
 
 
 # -- the image the Task API runs ---------------------------------------------------------------
@@ -1036,7 +1071,7 @@ def pushes(*records, status=200):
 
 def test_deployed_image_ok_when_pods_gitops_and_push_record_agree():
     wanted = f"{IMG_REPO}:abc@{DIGEST_A}"
-    row = vc.deployed_image_row(
+    row = deployed_image_row(
         k8s(
             image_pod("task-api-1", wanted, f"{IMG_REPO}@{DIGEST_A}"),
             image_pod("task-api-2", wanted, f"{IMG_REPO}@{DIGEST_A}"),
@@ -1076,15 +1111,15 @@ def test_deployed_image_ok_when_pods_gitops_and_push_record_agree():
     ],
 )  # fmt: skip
 def test_deployed_image_fails_with_the_reason(pods_, push_records, account, expected):
-    row = vc.deployed_image_row(k8s(*pods_), k8s(deployment(f"{IMG_REPO}:abc@{DIGEST_A}")), pushes(*push_records),
-                                push_account=account)  # fmt: skip
+    row = deployed_image_row(k8s(*pods_), k8s(deployment(f"{IMG_REPO}:abc@{DIGEST_A}")), pushes(*push_records),
+                             push_account=account)  # fmt: skip
     assert row["result"] == "FAIL", row
     assert any(expected in line for line in row["detail"]), row["detail"]
 
 
 def test_deployed_image_without_a_promoted_digest_fails_and_says_why():
-    row = vc.deployed_image_row(k8s(image_pod("p", f"{IMG_REPO}:0.1.0", f"{IMG_REPO}@{DIGEST_A}")),
-                                k8s(deployment(f"{IMG_REPO}:0.1.0")))  # fmt: skip
+    row = deployed_image_row(k8s(image_pod("p", f"{IMG_REPO}:0.1.0", f"{IMG_REPO}@{DIGEST_A}")),
+                             k8s(deployment(f"{IMG_REPO}:0.1.0")))  # fmt: skip
     assert row["result"] == "FAIL"
     assert "without a digest" in row["detail"][0]
     assert any("push record not checked" in line for line in row["detail"])
@@ -1093,11 +1128,9 @@ def test_deployed_image_without_a_promoted_digest_fails_and_says_why():
 def test_deployed_image_push_record_errors_are_named():
     wanted = f"{IMG_REPO}:abc@{DIGEST_A}"
     running = k8s(image_pod("p", wanted, f"{IMG_REPO}@{DIGEST_A}"))
-    row = vc.deployed_image_row(
-        running, k8s(deployment(wanted)), {"status": 404, "json": {"message": "no push record"}}
-    )
+    row = deployed_image_row(running, k8s(deployment(wanted)), {"status": 404, "json": {"message": "no push record"}})
     assert row["result"] == "FAIL" and "answered 404" in row["detail"][0]
-    row = vc.deployed_image_row(running, k8s(), None)
+    row = deployed_image_row(running, k8s(), None)
     assert row["result"] == "FAIL" and "does not exist" in row["detail"][0]
-    row = vc.deployed_image_row(running, k8s(deployment(wanted)), None)
+    row = deployed_image_row(running, k8s(deployment(wanted)), None)
     assert row["result"] == "OK" and "push record not checked" in row["detail"][-1]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.bundle_lock import BundleLockError
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_checks import VerifyInputError
-from ansible_collections.gauntlet.platform.plugins.module_utils.verify_images import images_row, parse_image_id
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.lock import BundleLockError
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.images import images_row, parse_image_id
+from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
 from ansible_collections.gauntlet.platform.plugins.modules.bundle_image_digests_info import run
 from lock_bundle import make_bundle, sha
 

@@ -10,12 +10,12 @@ import threading
 from typing import ClassVar
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import (
     SecretFileError,
     read_secret,
     write_secret,
 )
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import (
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import (
     ApiError,
     HttpClient,
     basic_auth,

@@ -1,12 +1,12 @@
-"""module_utils/wheel_bundle: the decisions behind the bundle's wheels."""
+"""module_utils/bundle/wheels: the decisions behind the bundle's wheels."""
 
 import hashlib
 import re
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
-from ansible_collections.gauntlet.platform.plugins.module_utils import wheel_bundle as wb
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import wheels as wb
 
 REPO = Path(__file__).resolve().parents[4]
 TASK_API = REPO / "apps" / "task-api"

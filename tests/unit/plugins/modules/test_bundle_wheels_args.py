@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from ansible_collections.gauntlet.platform.plugins.modules import bundle_wheels
 
 BASE = "docker.io/library/python:3.13.7-slim-trixie"

@@ -7,7 +7,7 @@ browser-like flow does.
 """
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 from ansible_collections.gauntlet.platform.plugins.modules import drone_repo, drone_secrets
 
 TOKEN = "0123456789abcdef0123456789abcdef"

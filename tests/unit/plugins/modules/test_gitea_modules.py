@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.web_client import ApiError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 from ansible_collections.gauntlet.platform.plugins.modules import (
     gitea_oauth_app,
     gitea_org,
@@ -240,7 +240,7 @@ def test_oauth_app_duplicates_are_reported(gitea, gitea_params, tmp_path):
 def test_oauth_app_refuses_a_readable_secret_file(gitea, gitea_params, tmp_path):
     gitea_oauth_app.run(oauth_params(gitea_params, tmp_path))
     os.chmod(tmp_path / "creds" / "drone" / "gitea-client-secret", 0o644)
-    from ansible_collections.gauntlet.platform.plugins.module_utils.issued_secret import SecretFileError
+    from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import SecretFileError
 
     with pytest.raises(SecretFileError, match="chmod 600"):
         gitea_oauth_app.run(oauth_params(gitea_params, tmp_path))

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.gitea_pypi import PypiError, parse_simple_page
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_pypi import PypiError, parse_simple_page
 from ansible_collections.gauntlet.platform.plugins.modules import gitea_pypi_files
 
 REPO = Path(__file__).resolve().parents[4]

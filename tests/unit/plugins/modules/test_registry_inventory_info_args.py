@@ -6,7 +6,7 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.gauntlet.platform.plugins.module_utils import bundle_lock
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from ansible_collections.gauntlet.platform.plugins.modules import registry_inventory_info as mod
 
 DIGEST = "sha256:" + "c" * 64

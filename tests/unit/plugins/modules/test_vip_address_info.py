@@ -13,7 +13,7 @@ from pathlib import Path
 
 import loopback_netns
 import pytest
-from ansible_collections.gauntlet.platform.plugins.module_utils.vip_address import arp_answer, arp_frame, problems
+from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.vip_address import arp_answer, arp_frame, problems
 
 REPO = Path(__file__).resolve().parents[4]
 MODULE = REPO / "plugins/modules/vip_address_info.py"
