@@ -15,7 +15,8 @@ def k8s_patch_objects(index, patches, drop=None):
     ``drop``, each merged with ``patches['Kind/name']`` when there is one.
 
     The merge is Ansible's ``combine(recursive=true)``: mappings merge key by key, a list in
-    the patch replaces the object's list. A patch naming no object is ignored.
+    the patch replaces the object's list. A patch naming no object (or a dropped one) is an
+    error: an upstream rename must not drop a setting silently.
     """
     if not isinstance(index, Mapping):
         raise AnsibleFilterError(
@@ -26,6 +27,16 @@ def k8s_patch_objects(index, patches, drop=None):
             f"k8s_patch_objects: patches must be a mapping by kind/name, got {type(patches).__name__}"
         )
     dropped = set(drop or [])
+    # A patch must land: an upstream rename would otherwise drop it without a word (the rule
+    # k8s_overlay keeps for the other roles' overlays).
+    for key in patches:
+        if key not in index:
+            raise AnsibleFilterError(
+                f"k8s_patch_objects: the patch for {key} names no object of that kind and name upstream; "
+                "the upstream manifest changed: update the patch to the object's new name"
+            )
+        if key in dropped:
+            raise AnsibleFilterError(f"k8s_patch_objects: {key} is patched but is also dropped; keep one of the two")
     return [
         merge_hash(obj, patches[key], recursive=True) if key in patches else obj
         for key, obj in index.items()
