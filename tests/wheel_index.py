@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "collections"))
 
-from ansible_collections.gauntlet.platform.plugins.module_utils import wheel_bundle  # noqa: E402
+from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import wheels as wheel_bundle  # noqa: E402
 
 LOCKS = [REPO / "apps/task-api/requirements.lock", REPO / "apps/task-api/requirements-dev.lock"]
 CACHE = REPO / ".cache" / "wheels" / "task-api-bundle"

@@ -58,9 +58,9 @@ def test_nothing_else_spells_the_path_again(variable):
 
 def test_a_bundle_file_is_checked_against_the_lock_in_one_place():
     """Whether a bundle file may be used (listed, present, same sha256, base of a delta) is decided
-    by plugins/module_utils/bundle_file.py alone; the k3s stage once wrote the same check again in
+    by plugins/module_utils/bundle/file.py alone; the k3s stage once wrote the same check again in
     Jinja beside the bundle_file lookup (issue 16, item 3). The check's own words mark a copy."""
-    owner = "plugins/module_utils/bundle_file.py"
+    owner = "plugins/module_utils/bundle/file.py"
     copies = [
         str(path.relative_to(REPO))
         for path in searched_files()
