@@ -60,7 +60,7 @@ def test_check_names_every_problem_at_once(tmp_path):
     (tmp_path / "bundle.lock.json").write_text(json.dumps(lock))
     out = CHECK(["k3s/good", "k3s/gone", "k3s/changed", "k3s/unlisted"], str(tmp_path))
     assert out["paths"] == {"k3s/good": str(tmp_path / "files/k3s/good")}
-    assert [problem.split(";")[0].split(":")[0] for problem in out["problems"]] == [
+    assert [problem.split(";", maxsplit=1)[0].split(":", maxsplit=1)[0] for problem in out["problems"]] == [
         f"bundle file {tmp_path}/files/k3s/gone is missing",
         f"bundle file {tmp_path}/files/k3s/changed has sha256 {hashlib.sha256(b'changed later').hexdigest()} but the lock says {listed['changed']}",
         f"files/k3s/unlisted is not in the bundle lock {tmp_path}/bundle.lock.json",

@@ -55,7 +55,7 @@ def test_kind_and_init_containers_come_from_upstream():
 
 def test_the_overlays_apply_to_the_upstream_objects():
     overlays = F({"argocd-repo-server": {"copyutil": SMALL}}, UPSTREAM)
-    (_, repo, _) = OverlayFilters().filters()["k8s_overlay"](UPSTREAM, overlays)
+    repo = OverlayFilters().filters()["k8s_overlay"](UPSTREAM, overlays)[1]
     assert repo["spec"]["template"]["spec"]["initContainers"] == [{"name": "copyutil", "resources": SMALL}]
 
 

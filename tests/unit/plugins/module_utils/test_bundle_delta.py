@@ -131,7 +131,7 @@ def test_check_of_a_delta_takes_uncarried_files_from_its_base(tmp_path):
     assert list(paths) == ["k3s/v1/images"]
     assert len(problems) == 1 and problems[0].startswith(f"k3s/v1/k3s is not in {delta}: ")
     assert "set gauntlet_bundle_base_dir" in problems[0]
-    _, problems = check_bundle_files(str(delta), names, str(other))
+    problems = check_bundle_files(str(delta), names, str(other))[1]
     assert len(problems) == 1 and "is not this delta's base" in problems[0]
 
 
