@@ -39,6 +39,8 @@ def node_play(name: str, before: str = "", after: str = "") -> str:
   vars_files:
     - {K3S / "defaults/main.yml"}
     - {K3S / "vars/main.yml"}
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
 """
         + before

@@ -24,5 +24,5 @@ def role_play(role: str) -> str:
     caller sets gauntlet_render_dir)."""
     return (
         f"---\n- name: Render the {role.capitalize()} role\n  hosts: localhost\n  connection: local\n"
-        f"  gather_facts: false\n  roles:\n    - gauntlet.platform.{role}\n"
+        f"  gather_facts: false\n  roles:\n    - gauntlet.platform.gauntlet\n    - gauntlet.platform.{role}\n"
     )

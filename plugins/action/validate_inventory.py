@@ -4,7 +4,8 @@
 """Action of gauntlet.platform.validate_inventory (docs in plugins/modules/validate_inventory.py).
 
 Gathers, on the controller and without contacting any host: every inventory host's
-variables (templated one by one, with where each is set), the groups, every role's
+variables (templated one by one, with where each is set) over the defaults of the play's
+roles (role gauntlet: the collection's pins and contracts), the groups, every role's
 meta/argument_specs.yml and the collection's meta/inventory_variables.yml, and what the
 controller's disk holds at the credentials and render folders. The rules are pure
 functions in module_utils/inventory/ (check.py runs them).
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import yaml
 from ansible.plugins.action import ActionBase
+from ansible.utils.vars import combine_vars
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import inventory_check
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_paths import (
     is_published_certificate,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import pinned_override_warnings
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import prefix_of
 
 try:  # ansible-core 2.19+: values read from YAML carry where they came from.
@@ -33,6 +36,8 @@ except ImportError:  # pragma: no cover - older cores: messages name the host in
     Origin = None
 
 COLLECTION = Path(__file__).resolve().parents[2]
+# The role whose defaults hold the collection's pins and contracts; every play lists it.
+DEFAULTS_ROLE = "gauntlet"
 _SERVICE_USE = re.compile(r"local_domains_services(?:\.([a-z][a-z0-9_]*)|\[['\"]([a-z][a-z0-9_]*)['\"]\])")
 _NOT_SERVICES = {"values", "keys", "items", "get"}
 _MAX_CREDENTIAL_FILES = 2000
@@ -229,6 +234,10 @@ class ActionModule(ActionBase):
         if problems:  # the rest would only report what the unparsed file would have set
             result.update(failed=True, changed=False, problems=problems, msg=_failure(problems))
             return result
+        defaults, hidden = self._role_defaults()
+        if hidden:  # every other message would only be a pin the play cannot see
+            result.update(failed=True, changed=False, problems=[hidden], msg=_failure([hidden]))
+            return result
         options, prefixes, problems = load_options()
         known = set(options)
         hostvars = task_vars.get("hostvars")
@@ -236,7 +245,7 @@ class ActionModule(ActionBase):
         self._groups = groups
         hosts = {}
         for host in groups.get("all", []):
-            hosts[host] = self._gather(hostvars, host, options, known, prefixes)
+            hosts[host] = self._gather(hostvars, host, defaults, options, known, prefixes)
 
         paths = {}
         reference = next(iter(groups.get("k3s_servers") or []), None) or next(iter(hosts), None)
@@ -256,6 +265,9 @@ class ActionModule(ActionBase):
             "paths": paths,
         }
         problems.extend(inventory_check(data))
+        warnings = pinned_override_warnings(data)
+        if warnings:
+            result["warnings"] = warnings
         result["changed"] = False
         result["problems"] = problems
         if problems:
@@ -265,11 +277,36 @@ class ActionModule(ActionBase):
             result["msg"] = f"the inventory is valid ({len(hosts)} hosts)"
         return result
 
-    def _gather(self, hostvars, host, options, known, prefixes) -> dict:
+    def _role_defaults(self) -> tuple[dict, str | None]:
+        """(the defaults of this play's public roles, a problem when role gauntlet's are hidden).
+
+        hostvars.raw_get() gives a host's inventory variables without any play, so without
+        the roles' defaults; every play sees them below the inventory (Ansible's precedence),
+        and so does the validation. A role listed under `roles:` is public unless
+        private_role_vars is on, which would hide the collection's pins from the other roles.
+        """
+        try:
+            roles = list(self._task.get_play().roles)
+        except Exception:  # no play (a module test): the inventory alone
+            return {}, None
+        defaults: dict = {}
+        hidden = None
+        for role in roles:
+            if role.public:
+                defaults = combine_vars(defaults, role.get_default_vars())
+            elif role.get_name(include_role_fqcn=False) == DEFAULTS_ROLE:
+                hidden = (
+                    f"role {DEFAULTS_ROLE}'s defaults (the collection's pinned versions, bundle files and contracts) are "
+                    "private to it: private_role_vars is on (ansible.cfg [defaults] private_role_vars or "
+                    "ANSIBLE_PRIVATE_ROLE_VARS); turn it off so the other roles see them"
+                )
+        return defaults, hidden
+
+    def _gather(self, hostvars, host, defaults, options, known, prefixes) -> dict:
         """The variables of `host` validation looks at: {name: {value, origin, error}}."""
         try:
-            raw = hostvars.raw_get(host)
-            raw_vars = dict(raw)
+            inventory = dict(hostvars.raw_get(host))
+            raw_vars = combine_vars(defaults, inventory)
         except Exception as error:  # reported, never a traceback
             return {"__gather__": {"value": None, "error": _error_text(error)}}
         available = dict(raw_vars)
@@ -288,7 +325,7 @@ class ActionModule(ActionBase):
             )
             if not interesting:
                 continue
-            entry = {"origin": origin_of(value)}
+            entry = {"origin": origin_of(value), "inventory": name in inventory}
             spec = (options.get(name) or {}).get("spec") or {}
             if name in known and not spec.get("computed"):
                 try:

@@ -96,6 +96,8 @@ KUBE_VIP_PLAY = """---
   vars_files:
     - {k3s}/defaults/main.yml
     - {k3s}/vars/main.yml
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's kube-vip tasks
       ansible.builtin.include_tasks: {k3s}/tasks/kube_vip.yml

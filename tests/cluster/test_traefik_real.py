@@ -54,6 +54,7 @@ ROLES = """---
   hosts: k3s_servers[0]
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - gauntlet.platform.traefik
     - gauntlet.platform.monitoring
     - gauntlet.platform.keycloak

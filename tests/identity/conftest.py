@@ -53,6 +53,8 @@ CA_PLAY = """---
 - name: The local CA and Traefik's certificate
   hosts: localhost
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The CA
       ansible.builtin.import_role:
@@ -72,6 +74,7 @@ RENDER_PLAY = """---
   hosts: k3s_servers[0]
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.keycloak
 """
 ROLE_VARS = yaml.safe_load((REPO / "roles" / "keycloak" / "vars" / "main.yml").read_text())
@@ -89,6 +92,7 @@ ROLE_PLAY = """---
   hosts: localhost
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.keycloak
 """
 

@@ -46,6 +46,7 @@ VERIFY_PLAY = """---
   hosts: localhost
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.verify
 """
 
@@ -116,7 +117,8 @@ def traefik(identity):
 
 def run_verify(run_play, identity) -> tuple[subprocess.CompletedProcess, dict[str, tuple[str, str]]]:
     """The verify role, tag verify_auth; returns the run and its table rows {target: (result, detail)}."""
-    # The sample inventory's values (the role's argument spec resolves every default), this
+    # The sample inventory's values (the collection's come with role gauntlet in the play; the
+    # role's argument spec resolves every default), this
     # tier's credentials (local CA, test user's password), and no address taken from inventory
     # hosts (the sample's point at k3s and registry hosts this inventory does not have).
     variables = {}

@@ -21,6 +21,8 @@ PLAY = """
   hosts: localhost
   connection: local
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Packages
       ansible.builtin.include_role:

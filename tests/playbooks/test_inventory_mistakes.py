@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 from playbook_runs import playbook_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,9 +70,10 @@ class Inventory:
                 return hosts[host]
         raise KeyError(host)
 
-    # group_vars/all/<topic>.yml
+    # group_vars/all/<topic>.yml (a topic the sample does not have starts empty)
     def topic(self, name: str) -> dict:
-        return yaml.safe_load((self.path / "group_vars" / "all" / name).read_text())
+        path = self.path / "group_vars" / "all" / name
+        return yaml.safe_load(path.read_text()) if path.exists() else {}
 
     def save_topic(self, name: str, data: dict) -> None:
         (self.path / "group_vars" / "all" / name).write_text(yaml.safe_dump(data, sort_keys=False))
@@ -93,7 +95,19 @@ def domains(**changes):
 
 
 def versions(**changes):
-    return lambda inv: inv.edit("versions.yml", "gauntlet_versions", lambda d: d.update(changes))
+    """The site's own pins (gauntlet_version_overrides), in a versions.yml of its inventory."""
+    return lambda inv: inv.set("versions.yml", gauntlet_version_overrides=changes)
+
+
+def override(topic, name, change):
+    """The site overrides collection default `name` in its `topic`: the collection's value, changed."""
+
+    def write(inv):
+        value = collection_defaults()[name]
+        change(value)
+        inv.set(topic, **{name: value})
+
+    return write
 
 
 def platform(**values):
@@ -143,7 +157,9 @@ def drop_service(service):
 
 
 def drop_version(component):
-    return lambda inv: inv.edit("versions.yml", "gauntlet_versions", lambda d: d.pop(component))
+    """A site that sets gauntlet_versions itself (the whole mapping) and leaves `component` out."""
+    pins = collection_defaults()["gauntlet_collection_versions"]
+    return lambda inv: inv.set("versions.yml", gauntlet_versions={k: v for k, v in pins.items() if k != component})
 
 
 def bundle_entry(prefix, **changes):
@@ -158,15 +174,14 @@ def bundle_entry(prefix, **changes):
             else:
                 entry[key] = value
 
-    return lambda inv: inv.edit("versions.yml", "gauntlet_bundle_files_listed", change)
+    return override("versions.yml", "gauntlet_bundle_files_listed", change)
 
 
-def kube_prometheus_sha(inv):
-    inv.edit(
-        "versions.yml",
-        "gauntlet_kube_prometheus_files",
-        lambda files: files["grafana-service.yaml"].update(sha256="not-a-checksum"),
-    )
+kube_prometheus_sha = override(
+    "versions.yml",
+    "gauntlet_kube_prometheus_files",
+    lambda files: files["grafana-service.yaml"].update(sha256="not-a-checksum"),
+)
 
 
 def render_dir_is_a_file(inv):
@@ -190,16 +205,6 @@ def credentials_folder(mode, file_mode=None):
 def hosts_text(text):
     def change(inv):
         (inv.path / "hosts.yml").write_text(text)
-
-    return change
-
-
-def replace_in(topic, old, new):
-    def change(inv):
-        path = inv.path / "group_vars" / "all" / topic
-        text = path.read_text()
-        assert old in text
-        path.write_text(text.replace(old, new))
 
     return change
 
@@ -391,6 +396,16 @@ BROKEN = [
     ),
     ("version-missing", drop_version("kube_prometheus"), "gauntlet_versions.kube_prometheus is not set"),
     (
+        "version-override-unknown-component",
+        versions(k3="v1.36.5+k3s1"),
+        "gauntlet_version_overrides.k3: the collection pins no component 'k3'; name one of argocd, cnpg",
+    ),
+    (
+        "version-overrides-as-list",
+        lambda inv: inv.set("versions.yml", gauntlet_version_overrides=["v1.36.5+k3s1"]),
+        'gauntlet_version_overrides = ["v1.36.5+k3s1"]: it is a list, the option takes a mapping',
+    ),
+    (
         "bundle-sha256-malformed",
         bundle_entry("argo-cd/", sha256="795a3a97"),
         "sha256 '795a3a97' is not 64 lower-case hex digits",
@@ -419,7 +434,7 @@ BROKEN = [
     ),
     (
         "topic-misspelled",
-        replace_in("versions.yml", "gauntlet_versions:", "gauntlet_version:"),
+        lambda inv: inv.set("versions.yml", gauntlet_version={"k3s": "v1.36.5+k3s1"}),
         "'gauntlet_version' is not a variable anything reads; did you mean 'gauntlet_versions'?",
     ),
     (
@@ -440,7 +455,7 @@ BROKEN = [
     ("render-dir-is-a-file", render_dir_is_a_file, "' is a file, not a folder"),
     (
         "registry-account-key-misspelled",
-        lambda inv: inv.edit(
+        override(
             "platform.yml", "gauntlet_registry_accounts", lambda a: a["ci"].update(credentail=a["ci"].pop("credential"))
         ),
         "gauntlet_registry_accounts.ci has an unknown key 'credentail' (did you mean 'credential'?)",

@@ -264,7 +264,7 @@ def test_bad_architecture_and_missing_arm64_pin_stop_site(tmp_path, run_playbook
     agents["a2"]["gauntlet_arch"] = "arm64"
     agents["a3"]["gauntlet_arch"] = "arm64"
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    # The site's versions.yml pins amd64 only (as before this item): arm64 has no entry.
+    # A site whose own gauntlet_k3s_arch_assets has amd64 only (as before this item): no arm64 entry.
     assets = {
         "amd64": {
             "binary": "k3s",

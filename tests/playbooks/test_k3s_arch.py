@@ -20,13 +20,15 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "inventory" / "sample" / "group_vars" / "all"
+PINS = REPO / "roles" / "gauntlet" / "defaults" / "main" / "versions.yml"
 VERSION = "v1.36.4+k3s1"
 
 PLAY = """---
 - name: The k3s role's architecture and bundle checks
   hosts: all
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Decide each node's architecture
       ansible.builtin.import_role:
@@ -69,7 +71,7 @@ def run(tmp_path, ansible_env, bundle_names):
     (tmp_path / "play.yml").write_text(PLAY)
     bundle = tmp_path / "bundle"
     write_bundle(bundle, bundle_names)
-    assets = yaml.safe_load((SAMPLE / "versions.yml").read_text())["gauntlet_k3s_arch_assets"]
+    assets = yaml.safe_load(PINS.read_text())["gauntlet_k3s_arch_assets"]
     variables = {
         "gauntlet_versions": {"k3s": VERSION},
         "gauntlet_bundle_dir": str(bundle),
@@ -119,7 +121,7 @@ def test_a_serial_play_checks_each_batch_s_own_files(tmp_path, ansible_env):
     (tmp_path / "play.yml").write_text(SERIAL_PLAY)
     bundle = tmp_path / "bundle"
     write_bundle(bundle, ["k3s", "k3s-airgap-images-amd64.tar.zst"])
-    assets = yaml.safe_load((SAMPLE / "versions.yml").read_text())["gauntlet_k3s_arch_assets"]
+    assets = yaml.safe_load(PINS.read_text())["gauntlet_k3s_arch_assets"]
     variables = {
         "gauntlet_versions": {"k3s": VERSION},
         "gauntlet_bundle_dir": str(bundle),

@@ -16,7 +16,8 @@ v1.29.1+k3s1, so every release of the pinned v1.36 line has it.
 import yaml
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config import AGENT_FLAGS
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.version import parse_version
-from k3s_local import HOSTS, REPO, node_play, run_play
+from collection_defaults import pinned_versions
+from k3s_local import HOSTS, node_play, run_play
 
 PLAY = node_play("Render each node's k3s config.yaml with the role's template")
 FLAG = "disable-default-registry-endpoint"
@@ -54,7 +55,7 @@ def test_the_fallback_can_be_allowed_for_a_connected_cluster(tmp_path, ansible_e
 def test_the_pinned_k3s_version_has_the_flag():
     # The docs' version gate: the flag exists from v1.29.1+k3s1 (and the older lines' January
     # 2024 patches); the version the collection pins must be at least that.
-    pinned = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
+    pinned = pinned_versions()
     assert parse_version(pinned["k3s"]) >= parse_version("v1.29.1+k3s1"), pinned["k3s"]
     # and the role's flag check knows it for servers and agents alike.
     assert FLAG in AGENT_FLAGS

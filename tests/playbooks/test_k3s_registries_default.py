@@ -14,6 +14,8 @@ PLAYBOOK = """---
   gather_facts: false
   vars_files:
     - {defaults}
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Write it
       ansible.builtin.copy:

@@ -14,6 +14,7 @@ PLAY = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.k8s_objects
       k8s_objects_component: demo
       k8s_objects_list:

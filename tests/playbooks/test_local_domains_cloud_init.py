@@ -43,6 +43,7 @@ PLAY = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - gauntlet.platform.local_domains
 """
 

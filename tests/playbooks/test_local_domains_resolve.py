@@ -22,6 +22,7 @@ PLAY = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.local_domains
 """
 # Runs the command with a private copy of /etc bound over /etc (the copy's path is $1).

@@ -170,6 +170,8 @@ CLEAN = """
 - name: Clean the agent as playbooks/remove-node.yml does (the k3s role's reset entry point)
   hosts: a1
   gather_facts: true
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Remove k3s from the host
       ansible.builtin.include_role:

@@ -45,6 +45,8 @@ GITEA_PLAY = """
     __gitea_clone_password: "{{ lookup('gauntlet.platform.credential', 'gitea/clone-password', dir=gauntlet_credentials_dir) }}"
     __gitea_gitops_password: "{{ lookup('gauntlet.platform.credential', 'gitea/gitops-password', dir=gauntlet_credentials_dir) }}"
     __gitea_argocd_webhook_secret: "{{ lookup('gauntlet.platform.credential', 'argocd/gitea-webhook-secret', dir=gauntlet_credentials_dir) }}"
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's configure tasks
       ansible.builtin.import_role:
@@ -61,6 +63,8 @@ PACKAGES_PLAY = """
     __gitea_api_ok: true
     __gitea_admin_password: "{{ lookup('gauntlet.platform.credential', 'gitea/admin-password', dir=gauntlet_credentials_dir) }}"
     __gitea_packages_password: "{{ lookup('gauntlet.platform.credential', 'gitea/packages-password', dir=gauntlet_credentials_dir) }}"
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's package index tasks
       ansible.builtin.import_role:
@@ -76,6 +80,8 @@ DRONE_PLAY = """
     __drone_ready: true
     __drone_ca_pem: "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
     __drone_admin_token: "{{ lookup('gauntlet.platform.credential', 'drone/admin-token', dir=gauntlet_credentials_dir, chars='hex', length=32) }}"
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's configure tasks
       ansible.builtin.import_role:

@@ -21,6 +21,7 @@ import pytest
 import session_cache
 import upstream
 import yaml
+from collection_defaults import pinned_versions
 from resolved_vars import VARS_PLAYBOOK
 
 # Helper modules beside this file (pod_security) import by name under importlib mode.
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 REPO = Path(__file__).resolve().parents[2]
 # Where upstream copies are read (may not exist: read files through upstream.path/glob).
 UPSTREAM = upstream.root()
-VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
+VERSIONS = pinned_versions()
 # v1.36.4+k3s1 -> 1.36.0: kubernetes-validate ships one schema set per minor.
 K8S_VERSION = ".".join(VERSIONS["k3s"].lstrip("v").split(".")[:2]) + ".0"
 # Upstream files holding CustomResourceDefinitions (whole install manifests included:

@@ -405,6 +405,8 @@ REPORT_PLAYBOOK = """---
   hosts: localhost
   gather_facts: false
   vars_files: [{roles}/argocd/defaults/main.yml, {roles}/argocd/vars/main.yml]
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Write it
       ansible.builtin.copy:

@@ -28,6 +28,7 @@ ROLE_ONLY = """---
   hosts: k3s_servers[0]
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - gauntlet.platform.cnpg
 """
 

@@ -25,6 +25,7 @@ PLAYBOOK = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - gauntlet.platform.coredns_custom
     - gauntlet.platform.traefik
 """

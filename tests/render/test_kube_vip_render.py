@@ -62,6 +62,8 @@ PLAY = """---
   vars_files:
     - {k3s}/defaults/main.yml
     - {k3s}/vars/main.yml
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's kube-vip tasks
       ansible.builtin.include_tasks: {k3s}/tasks/kube_vip.yml

@@ -415,6 +415,8 @@ CERTIFICATES_PLAYBOOK = """---
 - name: Run the linkerd certificates step alone
   hosts: k3s_servers[0]
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Certificates
       ansible.builtin.include_role:

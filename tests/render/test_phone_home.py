@@ -28,6 +28,7 @@ HOST_PLAYBOOK = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - gauntlet.platform.traefik
 
 - name: Render the registry's systemd unit the way the registry role installs it
@@ -37,6 +38,8 @@ HOST_PLAYBOOK = """---
   vars_files: [{roles}/registry/defaults/main.yml]
   vars:
     __registry_binary: /usr/local/bin/gauntlet-registry
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Write it
       ansible.builtin.template:

@@ -38,6 +38,8 @@ RENDER_CONFIG = """---
   vars_files:
     - {role}/defaults/main.yml
     - {role}/vars/main.yml
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Render the role's template
       ansible.builtin.template:

@@ -145,6 +145,8 @@ WAIT_PLAYBOOK = """---
   hosts: localhost
   connection: local
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Wait
       ansible.builtin.include_role:

@@ -249,6 +249,8 @@ def test_delta_bundle_preload_k3s_stage_and_diff(world, registry_factory, capsys
   vars_files:
     - {K3S / "defaults/main.yml"}
     - {K3S / "vars/main.yml"}
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The role's architecture step, which decides each node's bundle files (amd64 here)
       ansible.builtin.import_tasks: {K3S / "tasks/arch.yml"}"""
@@ -259,7 +261,7 @@ def test_delta_bundle_preload_k3s_stage_and_diff(world, registry_factory, capsys
     variables = {
         "k3s_version": VERSION,
         "k3s_bundle_dir": str(delta),
-        "gauntlet_k3s_arch_assets": yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())[
+        "gauntlet_k3s_arch_assets": yaml.safe_load((REPO / "roles/gauntlet/defaults/main/versions.yml").read_text())[
             "gauntlet_k3s_arch_assets"
         ],
     }

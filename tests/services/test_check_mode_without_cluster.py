@@ -165,6 +165,7 @@ LOCAL_DOMAINS_PLAY = """---
   connection: local
   gather_facts: false
   roles:
+    - gauntlet.platform.gauntlet
     - role: gauntlet.platform.local_domains
 """
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import gitea_server
 import pytest
 from argocd_webhook import Refused, parse, refreshed
+from collection_defaults import pinned_versions
 from gitea_server import ADMIN, DOMAIN
 from wheel_files import make_wheel
 
@@ -190,9 +191,7 @@ def configured(real):
 
 
 def test_the_real_server_is_the_pinned_release_without_frontend_and_serves_the_api(real):
-    import yaml
-
-    pinned = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"]
+    pinned = pinned_versions()
     status, version = real.api("GET", "/version")
     assert status == 200 and version == {"version": pinned["gitea"]}
     # Built without the frontend (no bindata): the web pages come from the templates copied next to

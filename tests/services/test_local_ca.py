@@ -34,6 +34,8 @@ PLAY = """---
 - name: The local CA and two certificates, as the traefik and registry roles ask for them
   hosts: localhost
   gather_facts: false
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: The CA
       ansible.builtin.import_role:

@@ -41,6 +41,8 @@ PLAY = """---
   vars:
     ansible_connection: local
     ansible_python_interpreter: {python}
+  roles:
+    - gauntlet.platform.gauntlet
   tasks:
     - name: Run the role's controller tasks (passwords, salts, signing key)
       ansible.builtin.include_role:

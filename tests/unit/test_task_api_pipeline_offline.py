@@ -238,7 +238,7 @@ def test_the_pushed_tag_is_the_one_the_promotion_deploys():
     assert pushed == [str(promote.TAG_LENGTH)]
     scanned = "\n".join(steps["scan-image"]["commands"]).replace("$$", "$")
     assert f'"${{IMAGE}}:$(echo "${{DRONE_COMMIT_SHA}}" | cut -c1-{promote.TAG_LENGTH})"' in scanned
-    platform = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
+    platform = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())  # the site's port
     image = f"{DOMAINS['local_domains_services']['registry']}:{platform['gauntlet_registry_port']}/gauntlet/task-api"
     assert steps["build-push"]["environment"]["IMAGE"] == steps["scan-image"]["environment"]["IMAGE"] == image
     defaults = yaml.safe_load((DRONE / "defaults/main.yml").read_text())

@@ -14,9 +14,9 @@ ADDRESS = {p.stem: yaml.safe_load(p.read_text())["node_ip"] for p in sorted((SCE
 SERVERS = ["k3s-server-1", "k3s-server-2", "k3s-server-3"]
 AGENTS = ["k3s-agent-1"]
 OVERRIDES = yaml.safe_load((SCENARIO / "group_vars/all/zz-molecule.yml").read_text())
-VERSION = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_versions"][
-    "k3s"
-]
+VERSION = yaml.safe_load((REPO / "roles/gauntlet/defaults/main/versions.yml").read_text())[
+    "gauntlet_collection_versions"
+]["k3s"]
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 INVENTORY = EPHEMERAL / "inventory"
 CREDENTIALS = INVENTORY / "credentials"

@@ -48,8 +48,9 @@ def inventory_check(data) -> list[str]:
 
     data:
       groups: {group: [host, ...]} as Ansible's `groups`
-      hosts: {host: {variable: {value, origin, error}}} — the variables the validation looked
-        at, templated (error: why templating failed), origin: where it is set ("file:line")
+      hosts: {host: {variable: {value, origin, error, inventory}}} — the variables the validation
+        looked at, templated (error: why templating failed), origin: where it is set ("file:line"),
+        inventory: set by the inventory or -e (not a role default of the collection)
       options: {variable: {spec: <argument spec option>, owner: "role k3s" | ...}}
       prefixes: role names (and "gauntlet"): variables starting with one are checked by name
       required_services, required_versions: names that must be present

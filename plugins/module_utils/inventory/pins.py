@@ -14,6 +14,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.gather
     SERVER_GROUP,
     as_mapping,
     as_str_list,
+    cluster_reference,
     host_list,
     host_variable,
     kind,
@@ -27,8 +28,10 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import 
     asset_problems,
 )
 
+# Where the collection pins every component (defaults of role gauntlet); messages name it.
+PINS_FILE = "roles/gauntlet/defaults/main/versions.yml"
 # Version formats, by component, as the bundle URLs and image tags of
-# inventory/sample/group_vars/all/versions.yml use them (a `v` where the URL or tag has
+# roles/gauntlet/defaults/main/versions.yml use them (a `v` where the URL or tag has
 # one). The k3s form is the one roles/k3s/tasks/validate.yml requires on the hosts.
 _SEMVER = r"\d+\.\d+\.\d+"
 VERSION_FORMATS = {
@@ -45,29 +48,41 @@ _URL = re.compile(r"^https?://[^\s/]+\S*$")
 
 
 def version_problems(data: dict, reference) -> list[str]:
+    """gauntlet_versions (the collection's pins with the site's overrides): every required component, its format."""
     hosts = as_mapping(data.get("hosts"))
     versions, origin, error, is_set = host_variable(hosts, reference, "gauntlet_versions")
     if error:
         return []
     if not is_set:
         return [
-            "gauntlet_versions is not set: pin every component in group_vars/all/versions.yml "
-            "(see inventory/sample/group_vars/all/versions.yml)"
+            "gauntlet_versions is not set: the collection's pins come with role gauntlet.platform.gauntlet "
+            f"({PINS_FILE}); list it first under the play's roles, as every playbook of the collection does"
         ]
     if not isinstance(versions, dict):
         return []  # the spec reports the shape
-    where = origin_or_host(origin, reference)
+    overrides, overrides_origin, overrides_error, _ = host_variable(hosts, reference, "gauntlet_version_overrides")
+    overrides = overrides if isinstance(overrides, dict) and not overrides_error else {}
+    pinned, _, _, _ = host_variable(hosts, reference, "gauntlet_collection_versions")
     problems = []
+    if isinstance(pinned, dict):
+        for component in sorted(set(overrides) - set(pinned), key=str):
+            problems.append(
+                f"gauntlet_version_overrides.{component}: the collection pins no component '{component}'; name one of "
+                f"{', '.join(sorted(map(str, pinned)))} ({origin_or_host(overrides_origin, reference)})"
+            )
     for component in as_str_list(data.get("required_versions")):
         if versions.get(component) in (None, ""):
             problems.append(
-                f"gauntlet_versions.{component} is not set: pin it in group_vars/all/versions.yml "
-                f"(see inventory/sample/group_vars/all/versions.yml) ({where})"
+                f"gauntlet_versions.{component} is not set ({origin_or_host(origin, reference)}): the collection pins "
+                f"every component ({PINS_FILE}); an inventory that sets gauntlet_versions replaces that whole mapping, "
+                "so name only the versions it changes in gauntlet_version_overrides instead"
             )
     for component in sorted(versions, key=str):
         version = versions[component]
         if version in (None, ""):
             continue
+        # A site's own pin is reported where the site wrote it.
+        where = origin_or_host(overrides_origin if component in overrides else origin, reference)
         pattern, example = VERSION_FORMATS.get(component, _DEFAULT_VERSION_FORMAT)
         if not isinstance(version, str):
             problems.append(
@@ -172,3 +187,28 @@ def architecture_problems(data: dict, reference) -> list[str]:
         assets = {}
     problems.extend(f"{problem}{where}" for problem in asset_problems(assets, dict(sorted(needed.items()))))
     return problems
+
+
+def pinned_override_warnings(data: dict) -> list[str]:
+    """Pinned collection data (spec `pinned: true`) the inventory sets itself, one warning per file.
+
+    Such a copy replaces the collection's value whole, so every later upgrade of the collection
+    passes the site by, silently: an inventory copied from an older inventory/sample still
+    holds its versions.yml. A warning, not a problem: pinning on purpose stays possible.
+    """
+    reference, hosts = cluster_reference(data)
+    options = as_mapping(data.get("options"))
+    variables = as_mapping(hosts.get(reference))
+    by_file: dict[str, list[str]] = {}
+    for name in sorted(variables, key=str):
+        entry = variables[name]
+        spec = as_mapping(as_mapping(options.get(name)).get("spec"))
+        if spec.get("pinned") and isinstance(entry, dict) and entry.get("inventory"):
+            where = origin_or_host(entry.get("origin"), reference)
+            by_file.setdefault(re.sub(r":\d+$", "", where), []).append(str(name))
+    return [
+        f"{where}: the inventory sets {', '.join(names)}, which the collection pins ({PINS_FILE}); this copy "
+        "replaces the collection's and misses every upgrade of it. Delete it (a versions.yml copied from an older "
+        "inventory/sample), or, for a version of the site's own, set only gauntlet_version_overrides"
+        for where, names in by_file.items()
+    ]

@@ -336,8 +336,9 @@ def inventory_problems(inventory: dict) -> list[str]:
     for component in inventory.get("required_versions", []):
         if not versions.get(component):
             problems.append(
-                f"gauntlet_versions.{component} is not set: pin it in group_vars/all/versions.yml "
-                "(see inventory/sample/group_vars/all/versions.yml)"
+                f"gauntlet_versions.{component} is not set: the collection pins it "
+                "(roles/gauntlet/defaults/main/versions.yml); an inventory changes one version with "
+                "gauntlet_version_overrides"
             )
 
     problems.extend(address_problems(inventory))

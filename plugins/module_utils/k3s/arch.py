@@ -13,7 +13,7 @@ file: ``k3s`` / ``k3s-arm64`` (``scripts/package-cli``: no suffix for amd64, ``-
 otherwise), ``k3s-airgap-images-<arch>.tar.zst`` and ``sha256sum-<arch>.txt``
 (``scripts/validate-artifacts``, the list of every release asset; ``install.sh`` downloads
 ``sha256sum-${ARCH}.txt``). Their names are kept per architecture in
-``gauntlet_k3s_arch_assets`` (inventory/sample/group_vars/all/versions.yml), with either the
+``gauntlet_k3s_arch_assets`` (roles/gauntlet/defaults/main/versions.yml), with either the
 published checksum file or pinned sha256s.
 
 Stdlib only.
@@ -113,7 +113,7 @@ def asset_problems(assets, architectures) -> list[str]:
     if not isinstance(assets, dict):
         return [
             f"{ASSETS_VARIABLE} is {type(assets).__name__}, not a mapping of architecture to k3s release files: "
-            "copy it from inventory/sample/group_vars/all/versions.yml"
+            "remove it from the inventory to use the collection's (roles/gauntlet/defaults/main/versions.yml)"
         ]
     for arch, hosts in _by_host(architectures).items():
         who = f" (host{'s' if len(hosts) > 1 else ''} {', '.join(hosts)})" if hosts else ""
@@ -123,7 +123,7 @@ def asset_problems(assets, architectures) -> list[str]:
             problems.append(
                 f"{label} is not set, but the cluster runs {arch}{who}: add the k3s release files of {arch} "
                 f"(binary, airgap_images, and checksums or binary_sha256 + airgap_images_sha256) to "
-                "group_vars/all/versions.yml, as inventory/sample/group_vars/all/versions.yml does"
+                "gauntlet_k3s_arch_assets, as the collection's roles/gauntlet/defaults/main/versions.yml does"
             )
             continue
         for key in ("binary", "airgap_images"):

@@ -20,6 +20,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variab
     spec_problems,
     unknown_variable_problem,
 )
+from collection_defaults import collection_defaults, sample_variables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,13 +28,6 @@ REPO = Path(__file__).resolve().parents[4]
 SAMPLE = REPO / "inventory" / "sample"
 OPTIONS, PREFIXES, LOAD_PROBLEMS = load_options(REPO)
 SERVICES = required_services(REPO)
-
-
-def sample_variables() -> dict:
-    variables = {}
-    for path in sorted((SAMPLE / "group_vars" / "all").glob("*.yml")):
-        variables.update(yaml.safe_load(path.read_text()))
-    return variables
 
 
 def entry(value, origin="group_vars/all/platform.yml:1"):
@@ -66,7 +60,7 @@ def good_data(**changes) -> dict:
             "group_vars/all/versions.yml:30",
         ),
         "gauntlet_k3s_arch_assets": entry(
-            sample_variables()["gauntlet_k3s_arch_assets"], "group_vars/all/versions.yml:52"
+            collection_defaults()["gauntlet_k3s_arch_assets"], "roles/gauntlet/defaults/main/versions.yml:64"
         ),
     }
     addresses = {"s1": "10.0.0.11", "a1": "10.0.0.21", "r1": "10.0.0.30"}
@@ -117,10 +111,11 @@ def test_required_services_are_read_from_the_roles():
     )
 
 
-def test_every_variable_of_the_sample_is_known():
-    unknown = [name for name in sample_variables() if unknown_variable_problem(name, set(OPTIONS), PREFIXES)]
+@pytest.mark.parametrize("variables", [sample_variables, collection_defaults])
+def test_every_variable_of_the_sample_and_of_the_collection_defaults_is_known(variables):
+    unknown = [name for name in variables() if unknown_variable_problem(name, set(OPTIONS), PREFIXES)]
     assert unknown == []
-    assert not set(sample_variables()) - set(OPTIONS)
+    assert not set(variables()) - set(OPTIONS)
 
 
 def test_the_inventory_spec_describes_no_role_option():

@@ -114,8 +114,8 @@ def test_shared_domain_and_missing_version():
     )
     assert problems == [
         "local_domains_services.gitea and .drone both use 'git.local': give each service its own name",
-        "gauntlet_versions.k3s is not set: pin it in group_vars/all/versions.yml "
-        "(see inventory/sample/group_vars/all/versions.yml)",
+        "gauntlet_versions.k3s is not set: the collection pins it (roles/gauntlet/defaults/main/versions.yml); "
+        "an inventory changes one version with gauntlet_version_overrides",
     ]
 
 

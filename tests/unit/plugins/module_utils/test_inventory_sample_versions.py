@@ -1,4 +1,4 @@
-"""Every version pinned in inventory/sample passes the format rule validation applies to it."""
+"""Every version the collection pins passes the format rule validation applies to it."""
 
 import re
 from pathlib import Path
@@ -9,11 +9,11 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins i
     VERSION_FORMATS,
 )
 
-SAMPLE = Path(__file__).resolve().parents[4] / "inventory/sample/group_vars/all/versions.yml"
+PINS = Path(__file__).resolve().parents[4] / "roles/gauntlet/defaults/main/versions.yml"
 
 
-def test_every_version_of_the_sample_passes_its_format_rule():
-    versions = yaml.safe_load(SAMPLE.read_text())["gauntlet_versions"]
+def test_every_pinned_version_passes_its_format_rule():
+    versions = yaml.safe_load(PINS.read_text())["gauntlet_collection_versions"]
     wrong = {
         component: version
         for component, version in versions.items()

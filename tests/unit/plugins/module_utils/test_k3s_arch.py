@@ -17,7 +17,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.arch import 
 )
 
 REPO = Path(__file__).resolve().parents[4]
-ASSETS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())["gauntlet_k3s_arch_assets"]
+ASSETS = yaml.safe_load((REPO / "roles/gauntlet/defaults/main/versions.yml").read_text())["gauntlet_k3s_arch_assets"]
 VERSION = "v1.36.4+k3s1"
 BASE = "https://github.com/k3s-io/k3s/releases/download/v1.36.4%2Bk3s1"
 
@@ -136,7 +136,7 @@ def test_validation_reads_each_nodes_arch_and_the_table():
     data = {
         "groups": {"k3s_servers": ["s1"], "k3s_agents": ["a1", "a2"]},
         "hosts": {
-            "s1": {"gauntlet_k3s_arch_assets": entry(assets, "group_vars/all/versions.yml:52")},
+            "s1": {"gauntlet_k3s_arch_assets": entry(assets, "roles/gauntlet/defaults/main/versions.yml:64")},
             "a1": {"gauntlet_arch": entry("x86_64", "hosts.yml:12")},
             "a2": {"gauntlet_arch": entry("arm64", "hosts.yml:14")},
         },
@@ -147,7 +147,8 @@ def test_validation_reads_each_nodes_arch_and_the_table():
         "k3s calls it amd64): set it to amd64 or arm64, or remove it to use the host's facts",
         "gauntlet_k3s_arch_assets.arm64 is not set, but the cluster runs arm64 (host a2): add the k3s release files of "
         "arm64 (binary, airgap_images, and checksums or binary_sha256 + airgap_images_sha256) to "
-        "group_vars/all/versions.yml, as inventory/sample/group_vars/all/versions.yml does (group_vars/all/versions.yml:52)",
+        "gauntlet_k3s_arch_assets, as the collection's roles/gauntlet/defaults/main/versions.yml does "
+        "(roles/gauntlet/defaults/main/versions.yml:64)",
     ]
     data["hosts"]["a1"]["gauntlet_arch"] = entry("amd64")
     data["hosts"]["s1"]["gauntlet_k3s_arch_assets"] = entry(ASSETS)
