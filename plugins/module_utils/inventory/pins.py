@@ -63,13 +63,14 @@ def version_problems(data: dict, reference) -> list[str]:
     overrides, overrides_origin, overrides_error, _ = host_variable(hosts, reference, "gauntlet_version_overrides")
     overrides = overrides if isinstance(overrides, dict) and not overrides_error else {}
     pinned, _, _, _ = host_variable(hosts, reference, "gauntlet_collection_versions")
+    site_mapping = as_mapping(as_mapping(hosts.get(reference)).get("gauntlet_versions")).get("inventory")
     problems = []
-    if isinstance(pinned, dict):
-        for component in sorted(set(overrides) - set(pinned), key=str):
-            problems.append(
-                f"gauntlet_version_overrides.{component}: the collection pins no component '{component}'; name one of "
-                f"{', '.join(sorted(map(str, pinned)))} ({origin_or_host(overrides_origin, reference)})"
-            )
+    unknown = set(overrides) - set(pinned) if isinstance(pinned, dict) else set()
+    for component in sorted(unknown, key=str):
+        problems.append(
+            f"gauntlet_version_overrides.{component}: the collection pins no component '{component}'; name one of "
+            f"{', '.join(sorted(map(str, pinned)))} ({origin_or_host(overrides_origin, reference)})"
+        )
     for component in as_str_list(data.get("required_versions")):
         if versions.get(component) in (None, ""):
             problems.append(
@@ -79,10 +80,12 @@ def version_problems(data: dict, reference) -> list[str]:
             )
     for component in sorted(versions, key=str):
         version = versions[component]
-        if version in (None, ""):
+        if version in (None, "") or component in unknown:
             continue
-        # A site's own pin is reported where the site wrote it.
-        where = origin_or_host(overrides_origin if component in overrides else origin, reference)
+        # A site's own pin is reported where the site wrote it (its overrides count only when
+        # gauntlet_versions is the collection's combination, not a mapping the inventory sets).
+        own = component in overrides and not site_mapping
+        where = origin_or_host(overrides_origin if own else origin, reference)
         pattern, example = VERSION_FORMATS.get(component, _DEFAULT_VERSION_FORMAT)
         if not isinstance(version, str):
             problems.append(

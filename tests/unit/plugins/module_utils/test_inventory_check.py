@@ -16,6 +16,7 @@ from ansible_collections.gauntlet.platform.plugins.action.validate_inventory imp
     required_services,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check import inventory_check
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import pinned_override_warnings
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import (
     spec_problems,
     unknown_variable_problem,
@@ -264,6 +265,52 @@ def test_messages_name_the_file():
         "inv/group_vars/all/platform.yml:41: gauntlet_registry_port = '80': it is the text '80', the option takes a "
         "number: write it without quotes (meta/inventory_variables.yml)"
     ]
+
+
+# --- The collection's pins and the site's own (issue 16 item 2) ------------------------------
+PINS = "roles/gauntlet/defaults/main/versions.yml"
+
+
+def with_site_pins(overrides, origin="inv/group_vars/all/versions.yml:2"):
+    """The collection's pins (role defaults) with the site's gauntlet_version_overrides, as the
+    action gathers them: gauntlet_versions is their combination."""
+    pinned = {"k3s": "v1.36.4+k3s1", "registry": "3.1.1"}
+    data = good_data()
+    for variables in data["hosts"].values():
+        variables["gauntlet_collection_versions"] = entry(pinned, f"{PINS}:9")
+        variables["gauntlet_version_overrides"] = {**entry(overrides, origin), "inventory": True}
+        variables["gauntlet_versions"] = entry(pinned | overrides, f"{PINS}:35")
+    return data
+
+
+def test_a_site_pin_is_checked_and_reported_where_the_site_wrote_it():
+    assert inventory_check(with_site_pins({"k3s": "v1.36.5+k3s1"})) == []
+    assert inventory_check(with_site_pins({"k3s": "1.36.5"})) == [
+        "gauntlet_versions.k3s = '1.36.5' is not a k3s version: write it like v1.36.4+k3s1 "
+        "(inv/group_vars/all/versions.yml:2)"
+    ]
+
+
+def test_a_site_pin_of_a_component_the_collection_does_not_pin_is_named():
+    assert inventory_check(with_site_pins({"k3": "v1.36.5+k3s1"})) == [
+        "gauntlet_version_overrides.k3: the collection pins no component 'k3'; name one of k3s, registry "
+        "(inv/group_vars/all/versions.yml:2)"
+    ]
+
+
+def test_pinned_data_the_inventory_sets_is_a_warning_per_file():
+    data = with_site_pins({})
+    assert pinned_override_warnings(data) == []  # the overrides are the site's to set
+    for variables in data["hosts"].values():
+        for line, (name, value) in enumerate({"gauntlet_versions": variables["gauntlet_versions"]["value"],
+                                              "gauntlet_images": {}}.items()):  # fmt: skip
+            variables[name] = {**entry(value, f"inv/group_vars/all/versions.yml:{line + 1}"), "inventory": True}
+    (warning,) = pinned_override_warnings(data)
+    assert warning.startswith(
+        "inv/group_vars/all/versions.yml: the inventory sets gauntlet_images, gauntlet_versions, which the "
+        f"collection pins ({PINS}); this copy replaces the collection's and misses every upgrade of it."
+    )
+    assert inventory_check(data) == [], "a warning, never a problem"
 
 
 # --- Never raises: random shapes for every input --------------------------------------------
