@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from collection_defaults import collection_defaults, pinned_versions
 from pod_security import pod_spec_of, restricted_violations
 from upstream import path as upstream_path
 
 REPO = Path(__file__).resolve().parents[2]
-VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
-CNPG = VERSIONS["gauntlet_versions"]["cnpg"]
-POSTGRES_IMAGE = VERSIONS["gauntlet_images"]["postgresql"]
+CNPG = pinned_versions()["cnpg"]
+POSTGRES_IMAGE = collection_defaults()["gauntlet_images"]["postgresql"]
 APPS = ["keycloak", "gitea", "task_api"]
 NAMESPACE, CLUSTER, HOST = "database", "platform-db", "platform-db-rw.database.svc"
 ROLE_ONLY = """---

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
-VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
+# The collection's contracts and pins (role gauntlet's defaults).
+DEFAULTS = collection_defaults()
 
 
 def component(objects, name="drone"):
@@ -56,7 +57,7 @@ def runner(objects):
 def test_namespaces_meshed_server_and_baseline_builds(objects):
     drone = objects[("Namespace", None, "drone")]["metadata"]
     builds = objects[("Namespace", None, "drone-builds")]["metadata"]
-    assert "drone" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
+    assert "drone" in DEFAULTS["gauntlet_linkerd_inject_namespaces"]
     assert drone["annotations"]["linkerd.io/inject"] == "enabled"
     assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # kaniko builds as root without privileges: baseline, and no Linkerd proxy in build pods.
@@ -73,7 +74,7 @@ def test_server_environment(objects, platform_render):
     assert env["DRONE_DATABASE_DRIVER"] == "sqlite3"
     data_mount = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["data"]
     assert env["DRONE_DATABASE_DATASOURCE"].startswith(data_mount + "/")
-    assert env["DRONE_USER_FILTER"].split(",") == [PLATFORM["gauntlet_gitea_org"], "gauntlet-ci"]
+    assert env["DRONE_USER_FILTER"].split(",") == [DEFAULTS["gauntlet_gitea_org"], "gauntlet-ci"]
     assert container["envFrom"] == [{"secretRef": {"name": "drone-server"}}]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in server(objects)["volumes"]}
@@ -152,7 +153,7 @@ def test_probes_reach_the_process_not_the_linkerd_proxy(objects):
 def test_runner_images_come_from_gauntlet_images(objects, platform_render):
     (container,) = runner(objects)["containers"]
     env = env_of(container)
-    images = VERSIONS["gauntlet_images"]
+    images = DEFAULTS["gauntlet_images"]
     assert env["DRONE_IMAGE_PLACEHOLDER"] == images["drone_placeholder"]
     assert env["DRONE_IMAGE_CLONE"] == images["drone_git"]
     listed = set(platform_render.images)
@@ -186,7 +187,7 @@ def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
     values = {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
-    internal = PLATFORM["gauntlet_gitea_internal_url"]
+    internal = DEFAULTS["gauntlet_gitea_internal_url"]
     assert values["GIT_CONFIG_COUNT"] == "2"
     assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
     assert values["GIT_CONFIG_VALUE_0"] == f"https://{platform_render.domains['gitea']}/"
@@ -318,16 +319,16 @@ def test_the_gitops_bump_runs_outside_drone(objects, platform_render):
     assert configmap["data"][script.name] == (REPO / "roles/drone/files/gitops_promote.py").read_text()
     # Main of task-api, after Drone's push build of it succeeded, into the gitops kustomization.
     kustomization = yaml.safe_load((REPO / "gitops/task-api/kustomization.yaml").read_text())
-    assert env["SOURCE_REPO"] == f"{PLATFORM['gauntlet_gitea_org']}/task-api"
+    assert env["SOURCE_REPO"] == f"{DEFAULTS['gauntlet_gitea_org']}/task-api"
     assert env["SOURCE_BRANCH"] == "main"
     assert env["STATUS_CONTEXT"] == "continuous-integration/drone/push"
-    assert env["GITOPS_REPO"] == f"{PLATFORM['gauntlet_gitea_org']}/gitops"
+    assert env["GITOPS_REPO"] == f"{DEFAULTS['gauntlet_gitea_org']}/gitops"
     assert env["GITOPS_BRANCH"] == "main"
     assert env["GITOPS_PATH"] == "task-api/kustomization.yaml"
     # A repository name, not an image reference (and not named like an image setting).
     assert env["REPOSITORY"] in [i["name"] for i in kustomization["images"]]
     assert not [name for name in env if "IMAGE" in name]
-    assert env["GITEA_URL"] == PLATFORM["gauntlet_gitea_internal_url"]
+    assert env["GITEA_URL"] == DEFAULTS["gauntlet_gitea_internal_url"]
     # Tokens as files from one Secret, not environment variables.
     for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE"):
         path = Path(env[name])
@@ -353,8 +354,8 @@ def test_the_promoter_asks_the_registrys_push_record(objects):
     assert volumes[mounts[str(ca.parent)]]["configMap"]["name"] == "gauntlet-local-ca"
     assert ca.name in objects[("ConfigMap", "drone", "gauntlet-local-ca")]["data"]
     # The nodes' pull-only account reads the record; only the CI account's pushes are deployed.
-    assert env["PUSHES_USERNAME"] == PLATFORM["gauntlet_registry_accounts"]["node"]["name"]
-    assert env["PUSH_ACCOUNT"] == PLATFORM["gauntlet_registry_accounts"]["ci"]["name"]
+    assert env["PUSHES_USERNAME"] == DEFAULTS["gauntlet_registry_accounts"]["node"]["name"]
+    assert env["PUSH_ACCOUNT"] == DEFAULTS["gauntlet_registry_accounts"]["ci"]["name"]
     password = Path(env["PUSHES_PASSWORD_FILE"])
     assert volumes[mounts[str(password.parent)]]["secret"]["secretName"] == "drone-gitops-promote"
     assert password.name in objects[("Secret", "drone", "drone-gitops-promote")]["data"]
@@ -429,7 +430,7 @@ def test_the_extension_runs_the_roles_script_with_the_main_only_secrets(objects,
     # Policy: push builds of main of task-api get registry_password, nothing else is listed.
     assert json.loads(env["POLICY"]) == {
         "branch": "main",
-        "repos": {f"{PLATFORM['gauntlet_gitea_org']}/task-api": ["registry_password"]},
+        "repos": {f"{DEFAULTS['gauntlet_gitea_org']}/task-api": ["registry_password"]},
     }
     # Token and values as files from the Secret drone-secret-extension, where the script reads them.
     values = objects[("Secret", "drone", "drone-secret-extension")]
@@ -444,7 +445,7 @@ def test_the_extension_runs_the_roles_script_with_the_main_only_secrets(objects,
     assert secret(values, "token") == secret(objects[("Secret", "drone", "drone-runner")], "DRONE_SECRET_PLUGIN_TOKEN")
     assert secret(values, "token") == credential(platform_render.credentials, "drone/secret-extension-token")
     assert secret(values, "secret.registry_password") == credential(
-        platform_render.credentials, PLATFORM["gauntlet_registry_accounts"]["ci"]["credential"]
+        platform_render.credentials, DEFAULTS["gauntlet_registry_accounts"]["ci"]["credential"]
     )
     assert (platform_render.credentials / "drone/secret-extension-token").stat().st_mode & 0o777 == 0o600
 

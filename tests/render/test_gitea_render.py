@@ -7,11 +7,11 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-import yaml
+from collection_defaults import collection_defaults, pinned_versions
 
 REPO = Path(__file__).resolve().parents[2]
-PLATFORM = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())
-VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
+# The collection's contracts and pins (role gauntlet's defaults).
+DEFAULTS = collection_defaults()
 
 
 def gitea_objects(render):
@@ -52,7 +52,7 @@ def container(objects):
 
 
 def test_in_cluster_url_contract_is_served(objects):
-    url = urllib.parse.urlsplit(PLATFORM["gauntlet_gitea_internal_url"])
+    url = urllib.parse.urlsplit(DEFAULTS["gauntlet_gitea_internal_url"])
     service_name, namespace = url.hostname.split(".")[:2]
     service = objects[("Service", service_name)]
     assert service["metadata"]["namespace"] == namespace == "gitea"
@@ -66,7 +66,7 @@ def test_in_cluster_url_contract_is_served(objects):
 
 def test_namespace_is_meshed_and_restricted(objects):
     namespace = objects[("Namespace", "gitea")]["metadata"]
-    assert "gitea" in PLATFORM["gauntlet_linkerd_inject_namespaces"]
+    assert "gitea" in DEFAULTS["gauntlet_linkerd_inject_namespaces"]
     assert namespace["annotations"]["linkerd.io/inject"] == "enabled"
     assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert namespace["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
@@ -146,8 +146,8 @@ def test_pod_trusts_the_platform_ca(objects, platform_render):
 
 def test_storage_probes_resources_and_image(objects, platform_render):
     gitea = container(objects)
-    assert gitea["image"] == VERSIONS["gauntlet_images"]["gitea"].replace(
-        "{{ gauntlet_versions.gitea }}", VERSIONS["gauntlet_versions"]["gitea"]
+    assert gitea["image"] == DEFAULTS["gauntlet_images"]["gitea"].replace(
+        "{{ gauntlet_versions.gitea }}", pinned_versions()["gitea"]
     )
     assert gitea["image"].endswith("-rootless") and gitea["image"] in platform_render.images
     assert gitea["readinessProbe"]["httpGet"]["path"] == "/api/healthz"

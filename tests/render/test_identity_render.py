@@ -26,6 +26,7 @@ from pathlib import Path
 import jmespath
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 from keycloak_model import Realm, claim_roots, refused_for_ssl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,9 +57,7 @@ def realm():
     define counts as empty (what the role then creates).
     """
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
-    realm_name = yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
-        "gauntlet_keycloak_realm"
-    ]
+    realm_name = collection_defaults()["gauntlet_keycloak_realm"]
     return Realm(
         realm_name,
         defaults.get("keycloak_client_scopes", []),

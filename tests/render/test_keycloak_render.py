@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from collection_defaults import collection_defaults, pinned_versions
 from pod_security import pod_spec_of, restricted_violations
 
 REPO = Path(__file__).resolve().parents[2]
-VERSIONS = yaml.safe_load((REPO / "inventory/sample/group_vars/all/versions.yml").read_text())
-KEYCLOAK_VERSION = VERSIONS["gauntlet_versions"]["keycloak"]
+KEYCLOAK_VERSION = pinned_versions()["keycloak"]
 IMAGE = f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}"
 NS = "keycloak"
 ROLE_ONLY = """---
@@ -184,9 +184,7 @@ def test_root_filesystem_is_read_only(rendered, container):
 
 
 def realm_name():
-    return yaml.safe_load((REPO / "inventory/sample/group_vars/all/platform.yml").read_text())[
-        "gauntlet_keycloak_realm"
-    ]
+    return collection_defaults()["gauntlet_keycloak_realm"]
 
 
 def task_api_settings():

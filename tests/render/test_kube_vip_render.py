@@ -20,6 +20,7 @@ import sys
 
 import pytest
 import yaml
+from collection_defaults import pinned_versions
 
 # pkg/kubevip/config_envvar.go @ v1.2.3: the value of every constant (the names kube-vip reads).
 UPSTREAM_ENV_NAMES = {
@@ -129,8 +130,7 @@ def test_control_plane_in_arp_mode_with_leader_election(objects):
 
 
 def test_the_image_is_the_pinned_one_of_the_versions_file(objects, render_tools):
-    versions = yaml.safe_load((render_tools.repo / "inventory/sample/group_vars/all/versions.yml").read_text())
-    assert versions["gauntlet_versions"]["kube_vip"] == "v1.2.3"
+    assert pinned_versions()["kube_vip"] == "v1.2.3"
     assert container_of(objects)["image"] == "ghcr.io/kube-vip/kube-vip:v1.2.3"
     # So the bundle pulls it (its lock records the digest the role pins) and the preload pushes it.
     assert "ghcr.io/kube-vip/kube-vip:v1.2.3" in objects["bundle images"]

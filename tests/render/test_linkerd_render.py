@@ -12,16 +12,15 @@ import io
 import json
 import re
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml
+from collection_defaults import pinned_versions
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-VERSIONS_FILE = Path(__file__).resolve().parents[2] / "inventory/sample/group_vars/all/versions.yml"
-VERSION = yaml.safe_load(VERSIONS_FILE.read_text())["gauntlet_versions"]["linkerd"]
+VERSION = pinned_versions()["linkerd"]
 CHART_VERSION = "20" + VERSION.removeprefix("edge-")
 CHARTS = {
     # HelmChart name: (bundle folder under linkerd/<version>/, target namespace, appVersion set)

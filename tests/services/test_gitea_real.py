@@ -627,8 +627,8 @@ def _load(name: str, path: Path):
 
 def promote_container(overrides: dict) -> dict:
     """The CronJob's container (image, command, env) as the drone role renders it: the ``promote``
-    container of roles/drone/templates/objects.yml.j2, templated by Ansible with the sample
-    inventory's group_vars, the role's defaults and vars, and ``overrides`` (the test's addresses
+    container of roles/drone/templates/objects.yml.j2, templated by Ansible with the collection's
+    defaults (role gauntlet), the sample inventory's group_vars, the role's defaults and vars, and ``overrides`` (the test's addresses
     and folders)."""
     import yaml
     from ansible.parsing.dataloader import DataLoader
@@ -644,7 +644,8 @@ def promote_container(overrides: dict) -> dict:
         return value
 
     loader, variables = DataLoader(), {}
-    for path in [*sorted((REPO / "inventory/sample/group_vars/all").glob("*.yml")),
+    for path in [*sorted((REPO / "roles/gauntlet/defaults/main").glob("*.yml")),
+                 *sorted((REPO / "inventory/sample/group_vars/all").glob("*.yml")),
                  REPO / "roles/drone/defaults/main.yml", REPO / "roles/drone/vars/main.yml"]:  # fmt: skip
         variables.update(loader.load_from_file(str(path)) or {})
     variables = {**trusted(variables), **overrides}
