@@ -52,7 +52,7 @@ def test_every_play_lists_the_defaults_first(playbook):
 
 
 def test_validation_names_the_pins_file_that_exists():
-    from ansible_collections.gauntlet.platform.plugins.module_utils.inventory_check import PINS_FILE
+    from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import PINS_FILE
 
     assert (REPO / PINS_FILE) == DEFAULTS / "versions.yml"
     defaults = collection_defaults()
