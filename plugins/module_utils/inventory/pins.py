@@ -60,9 +60,9 @@ def version_problems(data: dict, reference) -> list[str]:
         ]
     if not isinstance(versions, dict):
         return []  # the spec reports the shape
-    overrides, overrides_origin, overrides_error, _ = host_variable(hosts, reference, "gauntlet_version_overrides")
+    overrides, overrides_origin, overrides_error = host_variable(hosts, reference, "gauntlet_version_overrides")[:3]
     overrides = overrides if isinstance(overrides, dict) and not overrides_error else {}
-    pinned, _, _, _ = host_variable(hosts, reference, "gauntlet_collection_versions")
+    pinned = host_variable(hosts, reference, "gauntlet_collection_versions")[0]
     site_mapping = as_mapping(as_mapping(hosts.get(reference)).get("gauntlet_versions")).get("inventory")
     problems = []
     unknown = set(overrides) - set(pinned) if isinstance(pinned, dict) else set()
