@@ -279,3 +279,39 @@ def test_bad_architecture_and_missing_arm64_pin_stop_site(tmp_path, run_playbook
     )
     assert "gauntlet_k3s_arch_assets.arm64 is not set, but the cluster runs arm64 (hosts a2, a3)" in result.stdout
     assert "add the k3s release files of arm64" in result.stdout
+
+
+# --- Once per run (issue 16 item 6) ----------------------------------------------------------
+#
+# site.yml imports every stage playbook and each imports validate.yml (so a stage run alone is
+# validated too): a `--tags hosts,registry,preload` rerun ran the same validation six times,
+# because validation is tagged `always`. The second and later imports of a run skip what the
+# first one checked.
+
+
+def task_states(stdout: str, task: str) -> list[str]:
+    """The first word of each result line of every run of ``task`` ('ok', 'skipping', ...)."""
+    states = []
+    for block in stdout.split("TASK [")[1:]:
+        if block.startswith(task):
+            states += [
+                line.split(":")[0].strip()
+                for line in block.splitlines()[1:]
+                if line.split(":")[0] in ("ok", "skipping", "changed", "fatal")
+            ]
+    return states
+
+
+def test_validation_runs_once_per_run(tmp_path, ansible_env):
+    inventory = write_inventory(tmp_path, **GOOD)
+    validate = REPO / "playbooks" / "validate.yml"
+    playbook = tmp_path / "stages.yml"
+    playbook.write_text(
+        "---\n" + "".join(f"- name: Stage {n}\n  ansible.builtin.import_playbook: {validate}\n" for n in range(3))
+    )
+    result = subprocess.run(
+        ["ansible-playbook", str(playbook), "-i", str(inventory)],
+        capture_output=True, text=True, cwd=REPO, env=ansible_env(tmp_path), check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert task_states(result.stdout, "Check groups, variables") == ["ok", "skipping", "skipping"], result.stdout
