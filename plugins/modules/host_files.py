@@ -33,9 +33,11 @@ options:
         type: path
         required: true
       state:
-        description: V(file) writes O(files[].content); V(directory) makes the folder (not its parents).
+        description:
+          - V(file) writes O(files[].content); V(directory) makes the folder (not its parents); V(absent) removes a
+            file that is no longer used (never a folder).
         type: str
-        choices: [file, directory]
+        choices: [file, directory, absent]
         default: file
       content:
         description: The whole content of the file. A file needs this or O(files[].secret_content).
@@ -52,9 +54,8 @@ options:
         type: str
         default: root
       mode:
-        description: Permissions as an octal string, such as V('0644').
+        description: Permissions as an octal string, such as V('0644'). Required unless O(files[].state=absent).
         type: str
-        required: true
 author:
   - Cloud Native Gauntlet developers (!UNKNOWN)
 """
@@ -111,6 +112,8 @@ def _ids(entry) -> tuple[int, int]:
 
 
 def _mode(entry) -> int:
+    if entry["mode"] is None:
+        raise HostFilesError(f"{entry['path']}: mode is required, as an octal string such as '0644'")
     try:
         mode = int(str(entry["mode"]), 8)
     except ValueError:
@@ -160,6 +163,14 @@ def ensure(entry, check_mode: bool, planned: set) -> tuple[bool, dict | None]:
     path = entry["path"]
     if not os.path.isabs(path):
         raise HostFilesError(f"{path}: the path must be absolute")
+    if entry["state"] == "absent":
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise HostFilesError(f"{path}: is a folder; state=absent removes files only")
+        if not os.path.lexists(path):
+            return False, None
+        if not check_mode:
+            os.unlink(path)
+        return True, {"before_header": path, "after_header": f"{path} (removed)", "before": "", "after": ""}
     uid, gid = _ids(entry)
     mode = _mode(entry)
     if entry["state"] == "directory":
@@ -216,12 +227,12 @@ def main():
                 "required": True,
                 "options": {
                     "path": {"type": "path", "required": True},
-                    "state": {"type": "str", "choices": ["file", "directory"], "default": "file"},
+                    "state": {"type": "str", "choices": ["file", "directory", "absent"], "default": "file"},
                     "content": {"type": "str"},
                     "secret_content": {"type": "str", "no_log": True},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
-                    "mode": {"type": "str", "required": True},
+                    "mode": {"type": "str"},
                 },
             }
         },

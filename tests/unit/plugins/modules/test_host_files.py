@@ -96,6 +96,7 @@ def test_created_paths_tell_new_from_changed(tmp_path, capsys):
         ({"owner": "no-such-user-gauntlet"}, "user 'no-such-user-gauntlet' does not exist on this host"),
         ({"mode": "rw-r--r--"}, "is not an octal string"),
         ({"path": "relative/one.conf"}, "the path must be absolute"),
+        ({"mode": None}, "mode is required"),
         ({"content": None}, "state=file needs content or secret_content"),
     ],
 )
@@ -111,3 +112,14 @@ def test_bad_entries_are_named_and_nothing_after_them_is_touched(tmp_path, capsy
 def test_a_file_whose_folder_is_missing_says_to_list_the_folder(tmp_path, capsys):
     result = run([entries(tmp_path)[1]], capsys)
     assert "list the folder before the file" in result["msg"]
+
+
+def test_absent_removes_a_file_once_and_refuses_a_folder(tmp_path, capsys):
+    (tmp_path / "htpasswd").write_text("old\n")
+    gone = [{"path": str(tmp_path / "htpasswd"), "state": "absent"}]
+    assert run(gone, capsys)["changed_paths"] == [str(tmp_path / "htpasswd")]
+    assert not (tmp_path / "htpasswd").exists()
+    assert run(gone, capsys)["changed"] is False
+    refused = run([{"path": str(tmp_path), "state": "absent"}], capsys)
+    assert refused["failed"] is True and "removes files only" in refused["msg"]
+    assert tmp_path.is_dir()
