@@ -126,14 +126,16 @@ REPLACE = {DIRECTIVE: "replace"}
 
 
 def _literal(value, path: str):
-    """A copy of ``value`` where it adds to the object: a directive there would have nothing to
+    """A copy of ``value`` where it replaces or adds to what the object has. A list's replace
+    directive is dropped (the list replaces anyway); any other directive would have nothing to
     act on (and would reach the API server as a field), so it is an error."""
     if isinstance(value, dict):
         if DIRECTIVE in value:
             raise OverlayError(f"{path}: {DIRECTIVE} {value[DIRECTIVE]!r} has nothing to act on here")
         return {key: _literal(item, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, list):
-        return [_literal(item, f"{path}[{position}]") for position, item in enumerate(value)]
+        items = [item for item in value if item != REPLACE]
+        return [_literal(item, f"{path}[{position}]") for position, item in enumerate(items)]
     return copy.deepcopy(value)
 
 
@@ -166,7 +168,7 @@ def _merge(base, patch, path: str):
             merged[key] = _merge(base[key], value, f"{path}.{key}") if key in base else _literal(value, f"{path}.{key}")
         return merged
     if isinstance(patch, list) and REPLACE in patch:
-        return _literal([item for item in patch if item != REPLACE], path)
+        return _literal(patch, path)
     if _is_named_list(base) and _is_named_list(patch):
         return _merge_named(base, patch, path)
     return _literal(patch, path)

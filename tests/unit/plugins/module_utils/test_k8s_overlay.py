@@ -184,6 +184,9 @@ def test_replace_makes_the_overlay_list_replace_a_named_list():
     server, sidecar = result["spec"]["template"]["spec"]["containers"]
     assert server["env"] == [] and server["image"] == "example/server:1"
     assert sidecar["env"] == [{"name": "A", "value": "1"}]
+    # A list the object lacks: the overlay's items, as for any list added.
+    (result,) = overlay([deployment()], [containers_patch({"name": "server", "ports": [{"$patch": "replace"}, {"name": "p"}]})])
+    assert result["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"name": "p"}]
 
 
 def test_delete_removes_a_named_item_and_keeps_the_order():
@@ -212,7 +215,6 @@ def test_delete_naming_an_item_upstream_lacks_is_an_error():
         # A directive where nothing is merged would reach the API server as a field.
         (containers_patch({"name": "server", "resources": {"$patch": "replace"}}), r"resources: \$patch 'replace' has nothing"),
         (containers_patch({"name": "server", "env": [{"$patch": "replace"}, {"$patch": "delete"}]}), r"env\[0\]: \$patch 'delete'"),
-        (containers_patch({"name": "server", "ports": [{"$patch": "replace"}]}), r"ports\[0\]: \$patch 'replace' has nothing"),
         (containers_patch({"name": "server", "$patch": "replace"}), r"\[server\]: an item of a named list takes \$patch 'delete'"),
         (containers_patch({"name": "server", "image": "x", "$patch": "delete"}), "with its name only"),
         ({"kind": "Deployment", "metadata": {"name": "server"}, "$patch": "delete"}, r"Deployment server: \$patch 'delete'"),
