@@ -251,7 +251,9 @@ def move_to_namespace(objects, names, namespace) -> list:
     for name in names:
         count = keys.count(name)
         if count != 1:
-            raise OverlayError(f"{name} to move to namespace {namespace} matches {count or 'no'} objects; was it renamed upstream?")
+            raise OverlayError(
+                f"{name} to move to namespace {namespace} matches {count or 'no'} objects; was it renamed upstream?"
+            )
         if name.split("/")[0] in CLUSTER_SCOPED_KINDS:
             raise OverlayError(f"{name} is cluster-scoped: it has no namespace to move")
     return [

@@ -185,7 +185,9 @@ def test_replace_makes_the_overlay_list_replace_a_named_list():
     assert server["env"] == [] and server["image"] == "example/server:1"
     assert sidecar["env"] == [{"name": "A", "value": "1"}]
     # A list the object lacks: the overlay's items, as for any list added.
-    (result,) = overlay([deployment()], [containers_patch({"name": "server", "ports": [{"$patch": "replace"}, {"name": "p"}]})])
+    (result,) = overlay(
+        [deployment()], [containers_patch({"name": "server", "ports": [{"$patch": "replace"}, {"name": "p"}]})]
+    )
     assert result["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"name": "p"}]
 
 
@@ -195,7 +197,11 @@ def test_delete_removes_a_named_item_and_keeps_the_order():
         "metadata": {"name": "rules"},
         "spec": {"groups": [{"name": "a", "rules": []}, {"name": "b", "rules": []}, {"name": "c", "rules": [1]}]},
     }
-    patch = {"kind": "PrometheusRule", "metadata": {"name": "rules"}, "spec": {"groups": [{"name": "b", "$patch": "delete"}]}}
+    patch = {
+        "kind": "PrometheusRule",
+        "metadata": {"name": "rules"},
+        "spec": {"groups": [{"name": "b", "$patch": "delete"}]},
+    }
     before = copy.deepcopy(obj)
     (result,) = overlay([obj], [patch])
     assert result["spec"]["groups"] == [{"name": "a", "rules": []}, {"name": "c", "rules": [1]}]
@@ -213,11 +219,23 @@ def test_delete_naming_an_item_upstream_lacks_is_an_error():
     ("patch", "message"),
     [
         # A directive where nothing is merged would reach the API server as a field.
-        (containers_patch({"name": "server", "resources": {"$patch": "replace"}}), r"resources: \$patch 'replace' has nothing"),
-        (containers_patch({"name": "server", "env": [{"$patch": "replace"}, {"$patch": "delete"}]}), r"env\[0\]: \$patch 'delete'"),
-        (containers_patch({"name": "server", "$patch": "replace"}), r"\[server\]: an item of a named list takes \$patch 'delete'"),
+        (
+            containers_patch({"name": "server", "resources": {"$patch": "replace"}}),
+            r"resources: \$patch 'replace' has nothing",
+        ),
+        (
+            containers_patch({"name": "server", "env": [{"$patch": "replace"}, {"$patch": "delete"}]}),
+            r"env\[0\]: \$patch 'delete'",
+        ),
+        (
+            containers_patch({"name": "server", "$patch": "replace"}),
+            r"\[server\]: an item of a named list takes \$patch 'delete'",
+        ),
         (containers_patch({"name": "server", "image": "x", "$patch": "delete"}), "with its name only"),
-        ({"kind": "Deployment", "metadata": {"name": "server"}, "$patch": "delete"}, r"Deployment server: \$patch 'delete'"),
+        (
+            {"kind": "Deployment", "metadata": {"name": "server"}, "$patch": "delete"},
+            r"Deployment server: \$patch 'delete'",
+        ),
     ],
 )
 def test_a_directive_elsewhere_is_an_error(patch, message):
@@ -237,7 +255,9 @@ def test_drop_leaves_out_the_named_objects_in_any_namespace():
 def test_drop_naming_no_object_is_an_error():
     """An object renamed upstream must not come back without a word (k8s_patch_objects, which the
     monitoring role used before, ignored a drop naming no object)."""
-    with pytest.raises(OverlayError, match=r"no object to leave out named NetworkPolicy/renamed; was it renamed upstream\?"):
+    with pytest.raises(
+        OverlayError, match=r"no object to leave out named NetworkPolicy/renamed; was it renamed upstream\?"
+    ):
         drop([config_map()], ["ConfigMap/cm", "NetworkPolicy/renamed"])
 
 
@@ -247,7 +267,8 @@ def test_drop_of_an_object_an_overlay_changes_is_an_error():
 
 
 @pytest.mark.parametrize(
-    ("names", "message"), [("ConfigMap/cm", "names must be a list"), (["cm"], "names must be a list"), (["a/"], "names must")]
+    ("names", "message"),
+    [("ConfigMap/cm", "names must be a list"), (["cm"], "names must be a list"), (["a/"], "names must")],
 )
 def test_drop_bad_names(names, message):
     with pytest.raises(OverlayError, match=message):
