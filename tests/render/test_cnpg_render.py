@@ -288,6 +288,21 @@ def test_ha_cluster_with_own_storage_and_fewer_databases(platform_render, render
     assert not [o for o in cluster.values() if o["metadata"].get("namespace") == "task-api"]
 
 
+def test_a_meshed_operator_namespace_is_annotated_for_injection(platform_render, render_tools, tmp_path):
+    """The operator namespace's Linkerd annotation and its meshed NetworkPolicies follow
+    gauntlet_linkerd_inject_namespaces together. Failed before: the role merged only the labels
+    of the platform's Namespace into upstream's, so the policies said meshed and nothing was injected."""
+    inject = [*collection_defaults()["gauntlet_linkerd_inject_namespaces"], "cnpg-system"]
+    result, objects = run_role(platform_render, render_tools, tmp_path, {"gauntlet_linkerd_inject_namespaces": inject})
+    assert result.returncode == 0, result.stdout + result.stderr
+    operator = {p.name: o for p, o in objects.items() if p.parts[0] == "cnpg"}
+    metadata = find(operator, "Namespace", "cnpg-system")["metadata"]
+    assert metadata["annotations"] == {"linkerd.io/inject": "enabled"}
+    assert metadata["labels"]["app.kubernetes.io/name"] == "cloudnative-pg"
+    assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert find(operator, "NetworkPolicy", "linkerd-proxy", "cnpg-system")
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

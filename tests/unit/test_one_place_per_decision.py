@@ -1,4 +1,5 @@
-"""One place per decision: where the local CA certificate and the kubeconfig live.
+"""One place per decision: where the local CA certificate and the kubeconfig live, whether a
+bundle file may be used, how upstream objects are changed.
 
 Every role, playbook and plugin on the controller reads the local CA certificate and the
 kubeconfig through the two contract variables `gauntlet_ca_cert` and `gauntlet_kubeconfig`,
@@ -69,3 +70,128 @@ def test_a_bundle_file_is_checked_against_the_lock_in_one_place():
     ]
     assert not copies, f"the bundle file check is written again outside {owner}: {copies}"
     assert "but the lock says" in (REPO / owner).read_text()
+
+
+# --- Upstream objects are changed by overlays only -------------------------------------------
+# A role adapts the objects of an upstream manifest (read with the bundle_manifest lookup) with
+# filter k8s_overlay (its strict rules: an overlay must land, lists of named items merge by name)
+# and leaves objects out or moves them with k8s_drop_objects / k8s_move_to_namespace, the same
+# module's. Before issue 16 item 3, monitoring merged its own patches (k8s_patch_objects, lists
+# replaced, a renamed object's drop ignored) and cnpg combined the upstream Namespace inline.
+#
+# The check follows names, not values: a variable (set_fact, vars, a role's vars or defaults, a
+# template's {% set %} or {% for %}) whose definition reads bundle_manifest or such a variable
+# holds upstream data; no Jinja expression that reads one may merge with combine. It cannot see
+# a merge that passes through a name it does not know (a module argument computed elsewhere).
+MERGING = re.compile(r"\b(combine|lists_mergeby)\b")
+# Derived, not changed: a new ClusterRole of the platform's own, built from the verbs upstream's
+# cnpg-manager grants the cluster-scoped kinds it keeps.
+DERIVED = {"roles/cnpg/templates/operator-rbac.yaml.j2"}
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_ATTRIBUTE = re.compile(r"\.\s*[A-Za-z_]\w*")
+_TEMPLATE_SET = re.compile(r"{%-?\s*set\s+(\w+)\s*=(.*?)-?%}", re.DOTALL)
+_TEMPLATE_FOR = re.compile(r"{%-?\s*for\s+([\w\s,]+?)\s+in\s+(.*?)-?%}", re.DOTALL)
+_TEMPLATE_EXPRESSION = re.compile(r"{{(.*?)}}|{%(.*?)%}", re.DOTALL)
+
+
+def _strings(value):
+    """The Jinja inside a YAML value's strings (the text around it is literal)."""
+    if isinstance(value, str):
+        yield "\n".join(a or b for a, b in _TEMPLATE_EXPRESSION.findall(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _yaml_definitions(data):
+    """(name, value) of set_fact and vars mappings, and loop variables, anywhere in a task file."""
+    if isinstance(data, list):
+        for item in data:
+            yield from _yaml_definitions(item)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("vars", "ansible.builtin.set_fact", "set_fact") and isinstance(value, dict):
+                yield from value.items()
+            yield from _yaml_definitions(value)
+        loop_var = (
+            (data.get("loop_control") or {}).get("loop_var") if isinstance(data.get("loop_control"), dict) else None
+        )
+        if loop_var and "loop" in data:
+            yield loop_var, data["loop"]
+
+
+def role_expressions(role: Path):
+    """Definitions and expressions of one role: ({name: [expression, ...]}, [(file, expression), ...])."""
+    definitions, expressions = {}, []
+    for path in sorted(role.rglob("*")):
+        relative = str(path.relative_to(REPO))
+        if path.suffix in {".yml", ".yaml"} and path.parent.name in {"tasks", "vars", "defaults", "handlers"}:
+            data = yaml.safe_load(path.read_text())
+            pairs = list(data.items()) if path.parent.name in {"vars", "defaults"} and isinstance(data, dict) else []
+            pairs += list(_yaml_definitions(data))
+            for name, expression in pairs:
+                definitions.setdefault(name, []).append("\n".join(_strings(expression)))
+            expressions += [(relative, text) for text in _strings(data) if text]
+        elif path.suffix == ".j2":
+            text = path.read_text()
+            for pattern in (_TEMPLATE_SET, _TEMPLATE_FOR):
+                for names, expression in pattern.findall(text):
+                    for name in _NAME.findall(names):
+                        definitions.setdefault(name, []).append(expression)
+            expressions += [(relative, a or b) for a, b in _TEMPLATE_EXPRESSION.findall(text)]
+    return definitions, expressions
+
+
+def names_in(expression: str) -> set:
+    """The variable names a Jinja expression reads (not the words of its string literals, nor attributes)."""
+    return set(_NAME.findall(_ATTRIBUTE.sub("", _QUOTED.sub("", expression))))
+
+
+def upstream_names(definitions: dict) -> set:
+    """The names whose definitions read an upstream manifest, directly or through another such name."""
+    found = set()
+    while True:
+        more = {
+            name
+            for name, texts in definitions.items()
+            if name not in found and any("bundle_manifest" in text or found & names_in(text) for text in texts)
+        }
+        if not more:
+            return found
+        found |= more
+
+
+def upstream_merges(roles_dir: Path) -> tuple[dict, list]:
+    """({role: upstream names}, [file: expression that merges upstream data with combine])."""
+    names_by_role, merges = {}, []
+    for role in sorted(p for p in roles_dir.iterdir() if p.is_dir()):
+        definitions, expressions = role_expressions(role)
+        names = upstream_names(definitions)
+        if names:
+            names_by_role[role.name] = names
+        for relative, expression in expressions:
+            if relative not in DERIVED and MERGING.search(expression) and names & names_in(expression):
+                merges.append(f"{relative}: {' '.join(expression.split())[:200]}")
+    return names_by_role, merges
+
+
+def test_upstream_objects_are_changed_by_overlays_only():
+    names_by_role, merges = upstream_merges(REPO / "roles")
+    # The check sees the roles that read upstream manifests (else it would pass on nothing).
+    assert {"argocd", "cnpg", "monitoring"} <= set(names_by_role), names_by_role
+    assert {"__cnpg_upstream", "__argocd_upstream", "__monitoring_upstream_index", "up"} <= set().union(
+        *names_by_role.values()
+    )
+    assert not merges, (
+        "upstream objects are changed with gauntlet.platform.k8s_overlay (overlays), k8s_drop_objects and "
+        "k8s_move_to_namespace, not merged inline:\n" + "\n".join(merges)
+    )
+    for role in ("argocd", "cnpg", "monitoring"):
+        texts = [text for path in (REPO / "roles" / role / "tasks").glob("*.yml") for text in [path.read_text()]]
+        assert any("gauntlet.platform.k8s_overlay(" in text for text in texts), (
+            f"{role} adapts upstream with k8s_overlay"
+        )

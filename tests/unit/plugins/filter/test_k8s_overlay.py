@@ -11,6 +11,10 @@ def test_filters_wrap_the_module_utils():
     assert namespaced["metadata"] == {"name": "cm", "namespace": "argocd"}
     (merged,) = FILTERS["k8s_overlay"]([CM], [{"kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"b": "2"}}])
     assert merged["data"] == {"a": "1", "b": "2"}
+    (moved,) = FILTERS["k8s_move_to_namespace"]([CM], ["ConfigMap/cm"], "other")
+    assert moved["metadata"] == {"name": "cm", "namespace": "other"}
+    assert FILTERS["k8s_drop_objects"]([CM], ["ConfigMap/cm"]) == []
+    assert FILTERS["k8s_drop_objects"]([CM], ["ConfigMap/cm"], None) == [], "no overlays"
 
 
 def test_cluster_kinds_default_and_given():
@@ -24,3 +28,7 @@ def test_errors_are_filter_errors_naming_the_filter():
         FILTERS["k8s_set_namespace"]([CM], "")
     with pytest.raises(AnsibleFilterError, match="k8s_overlay: overlay Secret cm matches no object"):
         FILTERS["k8s_overlay"]([CM], [{"kind": "Secret", "metadata": {"name": "cm"}}])
+    with pytest.raises(AnsibleFilterError, match="k8s_move_to_namespace: Secret/cm to move"):
+        FILTERS["k8s_move_to_namespace"]([CM], ["Secret/cm"], "other")
+    with pytest.raises(AnsibleFilterError, match="k8s_drop_objects: no object to leave out named Secret/cm"):
+        FILTERS["k8s_drop_objects"]([CM], ["Secret/cm"])
