@@ -99,16 +99,19 @@ class HostFilesError(Exception):
     """An entry that cannot be made as asked."""
 
 
-def _ids(entry) -> tuple[int, int]:
-    try:
-        uid = pwd.getpwnam(entry["owner"]).pw_uid
-    except KeyError:
-        raise HostFilesError(f"{entry['path']}: user {entry['owner']!r} does not exist on this host") from None
-    try:
-        gid = grp.getgrnam(entry["group"]).gr_gid
-    except KeyError:
-        raise HostFilesError(f"{entry['path']}: group {entry['group']!r} does not exist on this host") from None
-    return uid, gid
+def _ids(entry, check_mode: bool) -> tuple[int, int]:
+    """The owner's and group's ids. In check mode a user or group an earlier task would have
+    created (and check mode only pretended to) is not there yet: -1, which matches no file."""
+    ids = []
+    for kind, database in (("owner", pwd.getpwnam), ("group", grp.getgrnam)):
+        try:
+            ids.append(database(entry[kind])[2])
+        except KeyError:
+            if not check_mode:
+                what = "user" if kind == "owner" else "group"
+                raise HostFilesError(f"{entry['path']}: {what} {entry[kind]!r} does not exist on this host") from None
+            ids.append(-1)
+    return ids[0], ids[1]
 
 
 def _mode(entry) -> int:
@@ -171,7 +174,7 @@ def ensure(entry, check_mode: bool, planned: set) -> tuple[bool, dict | None]:
         if not check_mode:
             os.unlink(path)
         return True, {"before_header": path, "after_header": f"{path} (removed)", "before": "", "after": ""}
-    uid, gid = _ids(entry)
+    uid, gid = _ids(entry, check_mode)
     mode = _mode(entry)
     if entry["state"] == "directory":
         if os.path.isdir(path):

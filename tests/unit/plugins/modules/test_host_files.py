@@ -123,3 +123,14 @@ def test_absent_removes_a_file_once_and_refuses_a_folder(tmp_path, capsys):
     refused = run([{"path": str(tmp_path), "state": "absent"}], capsys)
     assert refused["failed"] is True and "removes files only" in refused["msg"]
     assert tmp_path.is_dir()
+
+
+def test_check_mode_accepts_a_user_an_earlier_task_would_create(tmp_path, capsys):
+    files = entries(tmp_path)
+    files[0] = {**files[0], "group": "no-such-group-gauntlet"}
+    checked = run(files, capsys, check=True)
+    assert checked["changed"] is True and "failed" not in checked
+    (tmp_path / "conf.d").mkdir()
+    assert run(files, capsys, check=True)["changed_paths"][0] == str(tmp_path / "conf.d")
+    refused = run(files, capsys)
+    assert "group 'no-such-group-gauntlet' does not exist on this host" in refused["msg"]
