@@ -18,7 +18,7 @@ description:
     per file on a converged host (V(stat), then V(file) for the attributes); a role that writes ten files
     pays twenty remote calls on every rerun, this module one.
   - Contents come from the controller (a template or file lookup in the task), so they are module arguments.
-    A secret goes in O(files[].secret_content): Ansible masks it in every output, and its diff says only that it
+    A secret goes in O(files[].secret_content), which Ansible masks in every output; its diff says only that it
     changed.
   - Supports check mode and diff mode.
 options:
@@ -90,9 +90,8 @@ changed_paths:
 import grp
 import os
 import pwd
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gauntlet.platform.plugins.module_utils.atomic_file import atomic_write
 
 
 class HostFilesError(Exception):
@@ -141,23 +140,6 @@ def _read(path: str) -> bytes | None:
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def _write_atomically(path: str, data: bytes, uid: int, gid: int, mode: int) -> None:
-    """The new content appears whole or not at all (a reader never sees half a file)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".host_files-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chown(tmp, uid, gid)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def ensure(entry, check_mode: bool, planned: set) -> tuple[bool, dict | None]:
@@ -209,7 +191,7 @@ def ensure(entry, check_mode: bool, planned: set) -> tuple[bool, dict | None]:
         return False, None
     if not check_mode:
         if content_changed:
-            _write_atomically(path, data, uid, gid, mode)
+            atomic_write(path, data, mode, owner=(uid, gid))
         else:
             os.chown(path, uid, gid)
             os.chmod(path, mode)
