@@ -450,7 +450,7 @@ def test_verify_failure_report_names_each_cause(render_tools, tmp_path):
     assert "last sync Failed: one or more objects failed to apply" in report
     assert "Deployment task-api/task-api: Synced, Degraded: ImagePullBackOff" in report
     assert "Service task-api/task-api" not in report, "healthy resources are not listed"
-    assert "- other: no such Application in namespace argocd" in report
+    assert "- other: no Application other in namespace argocd" in report
 
 
 # --- Gitea's push notices (issue 15 item 5) ---------------------------------------------------
