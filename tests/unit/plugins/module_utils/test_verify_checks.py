@@ -666,6 +666,17 @@ def test_keycloak_token_problems():
     assert "unreadable" in keycloak_token_row(uri(200, garbled), ISSUER, "task-api", "t")["detail"][0]
 
 
+def test_keycloak_token_realm_roles():
+    """The keycloak role's own check asks for the test user's realm roles too (the same judgement)."""
+    claims = dict(CLAIMS, realm_access={"roles": ["default-roles-gauntlet", "task-admin"]})
+    assert (
+        keycloak_token_row(uri(200, token_response(claims)), ISSUER, "task-api", "t", ["task-admin"])["result"] == "OK"
+    )
+    row = keycloak_token_row(uri(200, token_response(CLAIMS)), ISSUER, "task-api", "t", realm_roles=["task-admin"])
+    assert row["result"] == "FAIL"
+    assert row["detail"] == ["realm roles [] lack ['task-admin']"]
+
+
 def test_http_status_row():
     ok = http_status_row(uri(401), "task-api", "forged", 401, "refused")
     assert ok == {"check": "task-api", "target": "forged", "result": "OK", "detail": ["HTTP 401 unauthorized: refused"]}
