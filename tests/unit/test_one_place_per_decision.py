@@ -140,3 +140,11 @@ def test_no_role_names_a_component_namespace_itself():
             if LITERAL_NAMESPACE.search(line):
                 found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not found, "read the namespace from gauntlet_namespaces instead:\n" + "\n".join(found)
+
+
+def test_validation_knows_every_namespace_of_the_contract():
+    """A site's gauntlet_namespaces replaces the collection's whole mapping (Ansible replaces a
+    mapping, it does not merge it): validation names an entry it lacks, so it must know them all."""
+    spec = yaml.safe_load((REPO / "meta/inventory_variables.yml").read_text())["options"]["gauntlet_namespaces"]
+    assert set(spec["options"]) == set(NAMESPACES)
+    assert all(option == {"type": "str", "required": True} for option in spec["options"].values())
