@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries import HostsEntriesError
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify import (
+    argocd,
     dns,
     observability,
     rows,
@@ -46,7 +47,7 @@ FILTERS = {
     "verify_registry": workloads.registry_row,
     "verify_pod_problems": workloads.pod_problems,
     "verify_pods": workloads.pods_row,
-    "verify_argocd_app": workloads.argocd_app_row,
+    "verify_argocd_app": argocd.application_row,
     "verify_deployed_image": workloads.deployed_image_row,
     "verify_drone_repo": services.drone_repo_row,
     "verify_keycloak_token": services.keycloak_token_row,

@@ -32,6 +32,7 @@ from pathlib import Path
 import keycloak_server
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 from contract_paths import CONTRACT_PATHS
 from controlplane import NetNS, require_netns
 from keycloak_server import ADMIN_URL, ISSUER, NAMES, REALM, TASK_API, KeycloakServer, LocalNames, terminate
@@ -347,7 +348,8 @@ def tier_variables(credentials: Path, **extra) -> dict:
         "gauntlet_oidc_issuer": ISSUER,
         "gauntlet_ingress_address": "127.0.0.1",
         "gauntlet_images": {"keycloak": "quay.io/keycloak/keycloak:26.7.4"},
-        "gauntlet_namespaces": {"task_api": "task-api", "monitoring": "monitoring", "keycloak": "keycloak"},
+        # The roles' namespaces default to its entries: every entry, as the collection has them.
+        "gauntlet_namespaces": collection_defaults()["gauntlet_namespaces"],
         "gauntlet_linkerd_enabled": False,
         "gauntlet_linkerd_inject_namespaces": [],
         "local_domains_services": {

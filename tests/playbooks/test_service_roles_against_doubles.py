@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
 
 sys.path.insert(0, str(REPO / "tests"))
 
+from collection_defaults import collection_defaults  # noqa: E402
 from contract_paths import CONTRACT_PATHS  # noqa: E402
 from service_doubles import DroneDouble, GiteaDouble  # noqa: E402
 from wheel_files import make_wheel  # noqa: E402
@@ -102,7 +103,8 @@ COMMON = {
     },
     "gauntlet_postgres_host": "db",
     "gauntlet_gitea_internal_url": "http://gitea-http.gitea.svc:3000",
-    "gauntlet_namespaces": {"argocd": "argocd", "gitea": "gitea", "drone": "drone"},
+    # The roles' namespaces default to its entries: every entry, as the collection has them.
+    "gauntlet_namespaces": collection_defaults()["gauntlet_namespaces"],
     "gauntlet_pypi_owner": "gauntlet-packages",
     "gauntlet_registry_accounts": {
         "node": {"name": "gauntlet-node", "credential": "registry/node-password"},

@@ -272,17 +272,20 @@ def _first_render(tmp_path_factory):
 
 
 def _second_render(first):
-    """The first render, a second run over it, and the resolved image list and domains."""
+    """The first render, a second run over it, and the resolved image list, domains and the
+    contracts that name a namespace (templated from gauntlet_namespaces)."""
     from types import SimpleNamespace
 
     second = run_playbook(REPO / "playbooks/platform.yml", *first.args)
     assert second.returncode == 0, second.stdout + second.stderr
-    resolved = inventory_vars(first.work, ["gauntlet_bundle_images", "local_domains_services"], *first.args)
+    contracts = ["gauntlet_namespaces", "gauntlet_gitea_internal_url", "gauntlet_linkerd_inject_namespaces"]
+    resolved = inventory_vars(first.work, ["gauntlet_bundle_images", "local_domains_services", *contracts], *first.args)
     return SimpleNamespace(
         **vars(first),
         second_stdout=second.stdout,
         images=resolved["gauntlet_bundle_images"],
         domains=resolved["local_domains_services"],
+        contracts={name: resolved[name] for name in contracts},
     )
 
 

@@ -19,6 +19,7 @@ import argocd_webhook
 import gitops_render
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 from passlib.hash import bcrypt
 from upstream import path as upstream_path
 
@@ -311,7 +312,9 @@ def test_appproject_permits_exactly_the_kinds_gitops_uses(argocd, render_tools):
 # --- A second run with the role's switches flipped --------------------------------------
 
 VARIANT = {
-    "argocd_namespace": "gitops-cd",
+    # A site moves Argo CD in the contract (argocd_namespace follows it; validation refuses
+    # argocd_namespace set apart from it).
+    "gauntlet_namespaces": {**collection_defaults()["gauntlet_namespaces"], "argocd": "gitops-cd"},
     "argocd_dex_enabled": True,
     "argocd_oidc_enabled": False,
     "gauntlet_linkerd_enabled": False,
@@ -450,7 +453,7 @@ def test_verify_failure_report_names_each_cause(render_tools, tmp_path):
     assert "last sync Failed: one or more objects failed to apply" in report
     assert "Deployment task-api/task-api: Synced, Degraded: ImagePullBackOff" in report
     assert "Service task-api/task-api" not in report, "healthy resources are not listed"
-    assert "- other: no such Application in namespace argocd" in report
+    assert "- other: no Application other in namespace argocd" in report
 
 
 # --- Gitea's push notices (issue 15 item 5) ---------------------------------------------------

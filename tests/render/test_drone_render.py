@@ -54,10 +54,10 @@ def runner(objects):
     return objects[("Deployment", "drone", "drone-runner")]["spec"]["template"]["spec"]
 
 
-def test_namespaces_meshed_server_and_baseline_builds(objects):
+def test_namespaces_meshed_server_and_baseline_builds(objects, platform_render):
     drone = objects[("Namespace", None, "drone")]["metadata"]
     builds = objects[("Namespace", None, "drone-builds")]["metadata"]
-    assert "drone" in DEFAULTS["gauntlet_linkerd_inject_namespaces"]
+    assert "drone" in platform_render.contracts["gauntlet_linkerd_inject_namespaces"]
     assert drone["annotations"]["linkerd.io/inject"] == "enabled"
     assert drone["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     # kaniko builds as root without privileges: baseline, and no Linkerd proxy in build pods.
@@ -187,7 +187,7 @@ def test_build_steps_clone_through_the_in_cluster_gitea(objects, platform_render
     volume = {v["name"]: v for v in runner(objects)["volumes"]}[mounts[str(Path(env_file).parent)]]
     lines = objects[("ConfigMap", "drone", volume["configMap"]["name"])]["data"][Path(env_file).name].splitlines()
     values = {k: v.strip("'") for k, _unused, v in (line.partition("=") for line in lines if line)}
-    internal = DEFAULTS["gauntlet_gitea_internal_url"]
+    internal = platform_render.contracts["gauntlet_gitea_internal_url"]
     assert values["GIT_CONFIG_COUNT"] == "2"
     assert values["GIT_CONFIG_KEY_0"] == f"url.{internal}/.insteadOf"
     assert values["GIT_CONFIG_VALUE_0"] == f"https://{platform_render.domains['gitea']}/"
@@ -328,7 +328,7 @@ def test_the_gitops_bump_runs_outside_drone(objects, platform_render):
     # A repository name, not an image reference (and not named like an image setting).
     assert env["REPOSITORY"] in [i["name"] for i in kustomization["images"]]
     assert not [name for name in env if "IMAGE" in name]
-    assert env["GITEA_URL"] == DEFAULTS["gauntlet_gitea_internal_url"]
+    assert env["GITEA_URL"] == platform_render.contracts["gauntlet_gitea_internal_url"]
     # Tokens as files from one Secret, not environment variables.
     for name in ("SOURCE_TOKEN_FILE", "GITOPS_TOKEN_FILE"):
         path = Path(env[name])

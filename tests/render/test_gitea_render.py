@@ -51,8 +51,8 @@ def container(objects):
     return gitea
 
 
-def test_in_cluster_url_contract_is_served(objects):
-    url = urllib.parse.urlsplit(DEFAULTS["gauntlet_gitea_internal_url"])
+def test_in_cluster_url_contract_is_served(objects, platform_render):
+    url = urllib.parse.urlsplit(platform_render.contracts["gauntlet_gitea_internal_url"])
     service_name, namespace = url.hostname.split(".")[:2]
     service = objects[("Service", service_name)]
     assert service["metadata"]["namespace"] == namespace == "gitea"
@@ -64,9 +64,9 @@ def test_in_cluster_url_contract_is_served(objects):
     assert service["spec"]["selector"].items() <= labels.items()
 
 
-def test_namespace_is_meshed_and_restricted(objects):
+def test_namespace_is_meshed_and_restricted(objects, platform_render):
     namespace = objects[("Namespace", "gitea")]["metadata"]
-    assert "gitea" in DEFAULTS["gauntlet_linkerd_inject_namespaces"]
+    assert "gitea" in platform_render.contracts["gauntlet_linkerd_inject_namespaces"]
     assert namespace["annotations"]["linkerd.io/inject"] == "enabled"
     assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert namespace["labels"]["pod-security.kubernetes.io/warn"] == "restricted"

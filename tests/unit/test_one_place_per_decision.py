@@ -195,3 +195,82 @@ def test_upstream_objects_are_changed_by_overlays_only():
         assert any("gauntlet.platform.k8s_overlay(" in text for text in texts), (
             f"{role} adapts upstream with k8s_overlay"
         )
+
+
+def test_argocd_applications_are_judged_in_one_place():
+    """What Synced and Healthy means is decided by plugins/module_utils/verify/argocd.py, for the
+    argocd role's wait and report and for the verify row (issue 16, item 3): the role once judged
+    the same status fields again in Jinja. A comparison with Argo CD's status words marks a copy."""
+    owner = "plugins/module_utils/verify/argocd.py"
+    judged = re.compile(
+        r"""(==|!=|equalto)\s*\(?\s*['"](Synced|Healthy)['"]|selectattr\(\s*['"]status\.(sync|health)"""
+    )
+    copies = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in searched_files()
+        if str(path.relative_to(REPO)) != owner
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if judged.search(line)
+    ]
+    assert not copies, f"an Argo CD Application is judged again outside {owner}: {copies}"
+
+
+def test_a_keycloak_token_is_judged_in_one_place():
+    """The keycloak role's own check and the verify row judge the test user's token with the same
+    filter, verify_keycloak_token (module_utils/verify/services.py); the role once decoded the
+    token and compared its claims in Jinja."""
+    role = (REPO / "roles/keycloak/tasks/verify.yml").read_text()
+    assert "gauntlet.platform.verify_keycloak_token(" in role
+    assert "gauntlet.platform.verify_keycloak_token(" in (REPO / "roles/verify/tasks/auth.yml").read_text()
+    assert "jwt_claims" not in role and "realm_access" not in role
+
+
+# --- Namespaces: gauntlet_namespaces decides, every role reads it ---------------------------
+NAMESPACES = yaml.safe_load(CONTRACT.read_text())["gauntlet_namespaces"]
+_NAMESPACE_NAMES = "|".join(sorted((re.escape(name) for name in NAMESPACES.values()), key=len, reverse=True))
+# Where a namespace is named: a namespace key or *_namespace variable, a peer's namespaceSelector,
+# a service's cluster DNS name, a --*-namespaces= argument, a name piped into a filter that
+# builds a namespace's objects, a list of namespaces.
+LITERAL_NAMESPACE = re.compile(
+    rf"""(namespace:\s*['"]?({_NAMESPACE_NAMES})['"]?\s*([,}}\]]|$)"""
+    rf"""|metadata\.name:\s*['"]?({_NAMESPACE_NAMES})['"]?\s*([,}}]|$)"""
+    rf"""|\.({_NAMESPACE_NAMES})\.svc\b"""
+    rf"""|namespaces=({_NAMESPACE_NAMES})\b"""
+    rf"""|['"]({_NAMESPACE_NAMES})['"]\s*\|\s*gauntlet\.platform\.(platform_namespace|namespace_network_policies|mesh_\w+_policy)\b"""
+    rf"""|_namespaces:\s*\[[^\]]*\b({_NAMESPACE_NAMES})\b)"""
+)
+
+
+def _without_comments(path: Path) -> list[tuple[int, str]]:
+    lines = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.lstrip().startswith(("#", "{#")):
+            continue
+        lines.append((number, line))
+    return lines
+
+
+def test_no_role_names_a_component_namespace_itself():
+    """Each component's namespace is gauntlet_namespaces' entry (the collection's contracts): the
+    roles' own variables default to it and every other role's policies, URLs and RBAC subjects
+    read it, so a site that moves a namespace moves it everywhere. The roles once kept their own
+    copies equal by hand (argocd_namespace: argocd, __monitoring_namespace: monitoring, 'monitoring'
+    in the monitoring objects, RoleBinding subjects in namespace monitoring)."""
+    found = []
+    for path in sorted((REPO / "roles").rglob("*")):
+        if not path.is_file() or path.suffix not in {".yml", ".j2"}:
+            continue
+        for number, line in _without_comments(path):
+            if path == CONTRACT and re.match(rf"\s+\w+:\s*({_NAMESPACE_NAMES})\s*$", line):
+                continue  # gauntlet_namespaces itself: the one place
+            if LITERAL_NAMESPACE.search(line):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not found, "read the namespace from gauntlet_namespaces instead:\n" + "\n".join(found)
+
+
+def test_validation_knows_every_namespace_of_the_contract():
+    """A site's gauntlet_namespaces replaces the collection's whole mapping (Ansible replaces a
+    mapping, it does not merge it): validation names an entry it lacks, so it must know them all."""
+    spec = yaml.safe_load((REPO / "meta/inventory_variables.yml").read_text())["options"]["gauntlet_namespaces"]
+    assert set(spec["options"]) == set(NAMESPACES)
+    assert all(option == {"type": "str", "required": True} for option in spec["options"].values())

@@ -29,6 +29,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.gather
     kind,
     show,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.namespaces import namespace_problems
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.nodes import (
     group_problems,
     node_problems,
@@ -62,6 +63,7 @@ def inventory_check(data) -> list[str]:
     checks = (
         lambda: group_problems(as_mapping(data.get("groups"))),
         lambda: variable_problems(data),
+        lambda: namespace_problems(data),
         lambda: _addresses_and_names(data),
         lambda: version_problems(data, cluster_reference(data)[0]),
         lambda: bundle_problems(data, cluster_reference(data)[0]),

@@ -56,8 +56,13 @@ def jwt_parts(token: str) -> tuple[dict, dict]:
         raise VerifyInputError(str(exc)) from exc
 
 
-def keycloak_token_row(result, issuer: str, audience: str, target: str) -> dict:
-    """The password grant returned a Bearer access token for the expected issuer and audience."""
+def keycloak_token_row(result, issuer: str, audience: str, target: str, realm_roles=None) -> dict:
+    """The password grant returned a Bearer access token for the expected issuer and audience,
+    holding every realm role of ``realm_roles`` (none asked when empty).
+
+    The one judgement of a token answer: the keycloak role's own check and the verify row
+    both make it (filter verify_keycloak_token).
+    """
     error = task_error(result, expect="status")
     if error:
         return make_row("keycloak", target, FAIL, error)
@@ -84,6 +89,11 @@ def keycloak_token_row(result, issuer: str, audience: str, target: str) -> dict:
     audiences = aud if isinstance(aud, list) else [aud]
     if audience not in audiences:
         problems.append(f"audience is {aud!r}, the Task API expects {audience!r} (add an audience mapper)")
+    realm_access = claims.get("realm_access")
+    held = (realm_access.get("roles") if isinstance(realm_access, dict) else None) or []
+    missing = [role for role in realm_roles or [] if role not in held]
+    if missing:
+        problems.append(f"realm roles {held!r} lack {missing!r}")
     if problems:
         return make_row("keycloak", target, FAIL, problems)
     return make_row(

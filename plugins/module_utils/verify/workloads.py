@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
 """The verify rows of what runs: the registry holds the bundle's images, every pod is Ready,
-the Argo CD Application is synced and healthy, and the Task API runs the image gitops deploys."""
+and the Task API runs the image gitops deploys (the Argo CD Application: argocd.py)."""
 
 from __future__ import annotations
 
@@ -160,43 +160,6 @@ def pods_row(pods_result, jobs_result=None, ignore=None) -> dict:
     return make_row(
         "pods", "all namespaces", FAIL, [f"{len(problems)} of {len(pods)} pods not Ready", *limited(problems)]
     )
-
-
-# -- Argo CD ---------------------------------------------------------------------------
-
-
-def argocd_app_row(result, name: str, namespace: str = "argocd") -> dict:
-    """The Application is Synced and Healthy; otherwise say which resources are not."""
-    target = f"{namespace}/{name}"
-    error = task_error(result, expect="resources")
-    if error:
-        if "Failed to find exact match" in error or "could not find the requested resource" in error:
-            error = "the Application kind is unknown: Argo CD is not installed (run the platform stage, tag argocd)"
-        return make_row("argocd", target, FAIL, error)
-    apps = result.get("resources") or []
-    if not apps:
-        return make_row("argocd", target, FAIL, "the Application does not exist: run the platform stage, tag argocd")
-    status = apps[0].get("status") or {}
-    sync = (status.get("sync") or {}).get("status") or "Unknown"
-    health = status.get("health") or {}
-    health_status = health.get("status") or "Unknown"
-    revision = str((status.get("sync") or {}).get("revision") or "")[:12]
-    if sync == "Synced" and health_status == "Healthy":
-        return make_row("argocd", target, OK, f"Synced{' to ' + revision if revision else ''}, Healthy")
-    lines = [f"sync {sync}, health {health_status}{': ' + health['message'] if health.get('message') else ''}"]
-    for condition in status.get("conditions") or []:
-        lines.append(f"{condition.get('type')}: {condition.get('message')}")
-    operation = status.get("operationState") or {}
-    if operation.get("phase") and operation.get("phase") != "Succeeded":
-        lines.append(f"last sync {operation['phase']}: {operation.get('message') or ''}".strip())
-    bad = []
-    for res in status.get("resources") or []:
-        res_health = (res.get("health") or {}).get("status")
-        if res.get("status") not in (None, "Synced") or res_health not in (None, "Healthy"):
-            where = f"{res.get('kind')} {res.get('namespace') + '/' if res.get('namespace') else ''}{res.get('name')}"
-            message = (res.get("health") or {}).get("message")
-            bad.append(f"{where}: {res.get('status') or '-'}, {res_health or '-'}{': ' + message if message else ''}")
-    return make_row("argocd", target, FAIL, lines + limited(bad))
 
 
 # -- The image the Task API runs -------------------------------------------------------

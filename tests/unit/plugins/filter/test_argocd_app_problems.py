@@ -1,4 +1,5 @@
-"""The verify step's report: each Application that is missing or not Synced and Healthy, and why."""
+"""The argocd role's report: each Application that is missing or not Synced and Healthy, and why
+(the judgement itself: tests/unit/plugins/module_utils/test_verify_argocd.py)."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -21,7 +22,7 @@ def test_every_application_fine_is_no_lines():
 
 def test_a_missing_application_names_the_namespace():
     assert F(APPS[:1], [app("other", HEALTHY)], namespace="argocd") == (
-        "- task-api: no such Application in namespace argocd (did tag argocd_configure run?)\n"
+        "- task-api: no Application task-api in namespace argocd: run the platform stage (tag argocd_configure creates it)\n"
     )
 
 
@@ -43,7 +44,7 @@ def test_the_causes_of_one_application():
         "  condition ComparisonError: authentication required",
         "  last sync Failed: one or more objects failed to apply",
         "  Deployment task-api/task-api: Synced, Degraded: ImagePullBackOff",
-        "  ClusterRole /x: OutOfSync",
+        "  ClusterRole x: OutOfSync",
     ]
 
 
@@ -55,3 +56,8 @@ def test_a_status_not_reported_yet_is_unknown(status):
 def test_not_lists():
     with pytest.raises(AnsibleFilterError, match="as lists"):
         F({"name": "task-api"}, [], namespace="argocd")
+
+
+def test_every_application_wanted_has_a_name():
+    with pytest.raises(AnsibleFilterError, match="needs a name"):
+        F([{"path": "task-api"}], [], namespace="argocd")

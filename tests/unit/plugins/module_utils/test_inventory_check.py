@@ -313,6 +313,56 @@ def test_pinned_data_the_inventory_sets_is_a_warning_per_file():
     assert inventory_check(data) == [], "a warning, never a problem"
 
 
+# --- Namespaces: gauntlet_namespaces decides, the roles' variables follow it -----------------
+CONTRACTS = "roles/gauntlet/defaults/main/contracts.yml"
+NAMESPACES = collection_defaults()["gauntlet_namespaces"]
+
+
+def with_namespaces(namespaces=None, **site):
+    """gauntlet_namespaces as the action gathers it (the collection's, or the site's), and role
+    variables the site sets."""
+    data = good_data()
+    for variables in data["hosts"].values():
+        if namespaces is None:
+            variables["gauntlet_namespaces"] = entry(NAMESPACES, f"{CONTRACTS}:30")
+        else:
+            variables["gauntlet_namespaces"] = {
+                **entry(namespaces, "inv/group_vars/all/platform.yml:40"),
+                "inventory": True,
+            }
+        for name, value in site.items():
+            variables[name] = {**entry(value, "inv/group_vars/all/platform.yml:50"), "inventory": True}
+    return data
+
+
+def test_a_role_namespace_moved_apart_from_the_contract_is_refused():
+    """argocd_namespace alone would move Argo CD but not the other roles' NetworkPolicies, URLs and
+    checks, which read gauntlet_namespaces: the contract is where a site moves it."""
+    assert inventory_check(with_namespaces(argocd_namespace="argocd")) == []
+    assert inventory_check(with_namespaces({**NAMESPACES, "argocd": "cd"}, argocd_namespace="cd")) == []
+    assert inventory_check(with_namespaces(argocd_namespace="cd", linkerd_viz_namespace="viz")) == [
+        "inv/group_vars/all/platform.yml:50: argocd_namespace = 'cd' differs from gauntlet_namespaces.argocd = "
+        "'argocd', the namespace the other roles' NetworkPolicies, URLs and checks name: move it there (the whole "
+        "gauntlet_namespaces mapping) and remove argocd_namespace, which follows it (role argocd, meta/argument_specs.yml)",
+        "inv/group_vars/all/platform.yml:50: linkerd_viz_namespace = 'viz' differs from gauntlet_namespaces.linkerd_viz = "
+        "'linkerd-viz', the namespace the other roles' NetworkPolicies, URLs and checks name: move it there (the whole "
+        "gauntlet_namespaces mapping) and remove linkerd_viz_namespace, which follows it (role linkerd, "
+        "meta/argument_specs.yml)",
+    ]
+
+
+def test_a_site_namespaces_mapping_names_every_component():
+    partial = {key: value for key, value in NAMESPACES.items() if key != "drone_builds"}
+    assert inventory_check(with_namespaces(partial)) == [
+        "inv/group_vars/all/platform.yml:40: gauntlet_namespaces has no 'drone_builds': every entry needs one "
+        "(meta/inventory_variables.yml)"
+    ]
+    assert inventory_check(with_namespaces({**NAMESPACES, "argo": "x"})) == [
+        "inv/group_vars/all/platform.yml:40: gauntlet_namespaces has an unknown key 'argo' (did you mean 'argocd'?) "
+        "(meta/inventory_variables.yml)"
+    ]
+
+
 # --- Never raises: random shapes for every input --------------------------------------------
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20), st.binary(max_size=8)

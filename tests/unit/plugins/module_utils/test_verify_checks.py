@@ -35,7 +35,6 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.verify.services 
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.task_results import task_error
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.tls import tls_rows, tls_targets
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.workloads import (
-    argocd_app_row,
     deployed_image_row,
     pod_problems,
     pods_row,
@@ -560,74 +559,7 @@ def test_long_problem_lists_are_cut():
     assert row["detail"][-1] == "... and 5 more"
 
 
-# -- 5. Argo CD --------------------------------------------------------------------------------
-
-
-def application(sync="Synced", health="Healthy", **status):
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "task-api", "namespace": "argocd"},
-        "status": {
-            "sync": {"status": sync, "revision": "3f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"},
-            "health": {"status": health},
-            **status,
-        },
-    }
-
-
-def test_argocd_synced_and_healthy():
-    row = argocd_app_row({"resources": [application()]}, "task-api")
-    assert row == {
-        "check": "argocd",
-        "target": "argocd/task-api",
-        "result": "OK",
-        "detail": ["Synced to 3f1c2a9d8e7b, Healthy"],
-    }
-
-
-def test_argocd_degraded_lists_the_culprits():
-    app = application(
-        "OutOfSync",
-        "Degraded",
-        conditions=[{"type": "ComparisonError", "message": "rpc error: repository not accessible"}],
-        operationState={"phase": "Failed", "message": "one or more objects failed to apply"},
-        resources=[
-            {
-                "kind": "Service",
-                "namespace": "task-api",
-                "name": "task-api",
-                "status": "Synced",
-                "health": {"status": "Healthy"},
-            },
-            {
-                "group": "apps",
-                "kind": "Deployment",
-                "namespace": "task-api",
-                "name": "task-api",
-                "status": "OutOfSync",
-                "health": {"status": "Degraded", "message": "Deployment has timed out progressing."},
-            },
-            {"kind": "Namespace", "name": "task-api", "status": "Synced"},
-        ],
-    )
-    row = argocd_app_row({"resources": [app]}, "task-api")
-    assert row["result"] == "FAIL"
-    assert row["detail"] == [
-        "sync OutOfSync, health Degraded",
-        "ComparisonError: rpc error: repository not accessible",
-        "last sync Failed: one or more objects failed to apply",
-        "Deployment task-api/task-api: OutOfSync, Degraded: Deployment has timed out progressing.",
-    ]
-
-
-def test_argocd_missing_app_and_missing_crd():
-    assert "does not exist" in argocd_app_row({"resources": []}, "task-api")["detail"][0]
-    no_crd = {
-        "failed": False,
-        "msg": "Failed to find exact match for argoproj.io/v1alpha1.Application by [kind, name, singularName, shortNames]",
-    }
-    assert "Argo CD is not installed" in argocd_app_row(no_crd, "task-api")["detail"][0]
+# -- 5. Argo CD: test_verify_argocd.py ---------------------------------------------------
 
 
 # -- 6. Drone ----------------------------------------------------------------------------------
@@ -732,6 +664,17 @@ def test_keycloak_token_problems():
     assert keycloak_token_row(uri_error(), ISSUER, "task-api", "t")["result"] == "FAIL"
     garbled = dict(token_response(), access_token="not-a-jwt")
     assert "unreadable" in keycloak_token_row(uri(200, garbled), ISSUER, "task-api", "t")["detail"][0]
+
+
+def test_keycloak_token_realm_roles():
+    """The keycloak role's own check asks for the test user's realm roles too (the same judgement)."""
+    claims = dict(CLAIMS, realm_access={"roles": ["default-roles-gauntlet", "task-admin"]})
+    assert (
+        keycloak_token_row(uri(200, token_response(claims)), ISSUER, "task-api", "t", ["task-admin"])["result"] == "OK"
+    )
+    row = keycloak_token_row(uri(200, token_response(CLAIMS)), ISSUER, "task-api", "t", realm_roles=["task-admin"])
+    assert row["result"] == "FAIL"
+    assert row["detail"] == ["realm roles [] lack ['task-admin']"]
 
 
 def test_http_status_row():
