@@ -4,11 +4,13 @@ The pods are the pod templates of the workloads playbooks/platform.yml renders (
 `platform_render` fixture) and of the gitops/ kustomizations Argo CD applies.
 """
 
+import re
 from pathlib import Path
 
 import gitops_render
 import pytest
 import yaml
+from collection_defaults import collection_defaults
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -42,12 +44,17 @@ def selects(selector, labels):
 def test_dns_pod_candidates_select_a_workload_with_that_container(pods):
     defaults = yaml.safe_load((REPO / "roles/verify/defaults/main.yml").read_text())
     candidates = defaults["verify_dns_pod_candidates"]
+    namespaces = collection_defaults()["gauntlet_namespaces"]
     assert candidates
     for candidate in candidates:
+        # The defaults name the namespace through the contract (gauntlet_namespaces).
+        wanted = re.sub(
+            r"\{\{\s*gauntlet_namespaces\.(\w+)\s*\}\}", lambda m: namespaces[m.group(1)], candidate["namespace"]
+        )
         matching = [
             containers
             for namespace, labels, containers in pods
-            if namespace == candidate["namespace"] and selects(candidate["label_selector"], labels)
+            if namespace == wanted and selects(candidate["label_selector"], labels)
         ]
         assert matching, f"{candidate}: no rendered workload's pods carry these labels"
         assert any(candidate["container"] in containers for containers in matching), candidate

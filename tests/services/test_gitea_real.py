@@ -56,9 +56,9 @@ PLAY = (
     GITEA_PLAY.replace(
         "Harness for the gitea role's configure tasks", "Harness for the gitea role's configure and package tasks"
     ).replace(
-        "  tasks:\n",
+        "  roles:\n",
         "    __gitea_packages_password: \"{{ lookup('gauntlet.platform.credential', 'gitea/packages-password',"
-        ' dir=gauntlet_credentials_dir) }}"\n  tasks:\n',
+        ' dir=gauntlet_credentials_dir) }}"\n  roles:\n',
     )
     + """
     - name: The role's package index tasks
