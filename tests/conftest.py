@@ -14,6 +14,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS_DIR = REPO_ROOT / "collections"
+APP_TESTS = REPO_ROOT / "apps" / "task-api" / "tests"
 
 if str(COLLECTIONS_DIR) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_DIR))
@@ -56,7 +57,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         path = item.path.resolve()
         if not path.is_relative_to(tests) or len(path.relative_to(tests).parts) < 2:
-            continue  # apps/task-api/tests, or a module at the top of tests/ (test_upstream_inputs.py)
+            # apps/task-api/tests (one PostgreSQL per session), or a module at the top of tests/
+            item.add_marker(pytest.mark.xdist_group("task-api" if path.is_relative_to(APP_TESTS) else path.name))
+            continue
         folder = path.relative_to(tests).parts[0]
         if folder not in TIER_MARKERS:
             raise pytest.UsageError(
@@ -64,6 +67,18 @@ def pytest_collection_modifyitems(items):
                 "to the markers in pyproject.toml and to the table in docs/testing.md"
             )
         item.add_marker(TIER_MARKERS[folder])
+        item.add_marker(pytest.mark.xdist_group(xdist_group(path, folder)))
+
+
+# scripts/test spreads the tests over the cores (pytest-xdist, --dist loadgroup). A tier whose
+# session fixture starts something heavy (Keycloak, the control plane, the render of every role)
+# or whose files share one podman image tag runs on one worker; every other file is a unit of its own.
+WHOLE_TIER_GROUPS = {"render", "cluster", "identity", "containers", "deployed"}
+
+
+def xdist_group(path: Path, folder: str) -> str:
+    """The pytest-xdist group of a test in tests/<folder> (the tier, or its file)."""
+    return folder if folder in WHOLE_TIER_GROUPS else str(path.relative_to(REPO_ROOT))
 
 
 @pytest.hookimpl(wrapper=True)
