@@ -92,8 +92,6 @@ build:
 
 import functools
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
     DroneClient,
@@ -101,6 +99,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_a
     link_account,
     split_repo,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -131,8 +130,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **DRONE_ARGSPEC,
             "settings": {"type": "dict", "default": {}},
             "link": {
@@ -145,13 +144,10 @@ def main():
             },
             "build_on_activation": {"type": "str"},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"drone repository {p['repo']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"drone repository {module.params['repo']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":
