@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Cloud Native Gauntlet contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The main() of the gitea_* and drone_* modules: one place for how a service API module runs.
+"""The main() of the gitea_*, drone_* and git_publish modules: one place for how a service module runs.
 
 Each module keeps its own ``run(params, check_mode)`` (what the unit tests call) and says
 which exceptions are the user's to read and how its failure message names the object; this
