@@ -19,3 +19,11 @@ options:
         (its C(bundle.lock.json) must be the base the delta names). Default is C(gauntlet_bundle_base_dir).
     type: str
 """
+
+    # The terms of the lookups that read bundle files by name (bundle_file, bundle_manifest).
+    FILE_NAMES = r"""
+options:
+  _terms:
+    description: Bundle file names, as in C(gauntlet_bundle_files[].name).
+    required: true
+"""

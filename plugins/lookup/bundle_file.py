@@ -12,12 +12,9 @@ description:
     entry in C(<bundle_dir>/bundle.lock.json).
   - Fails with a message naming the file and the fix when the lock or the file is missing, the file is not in the
     lock, or its sha256 differs. Use it before copying or unpacking a bundle file to a host.
-options:
-  _terms:
-    description: Bundle file names, as in C(gauntlet_bundle_files[].name).
-    required: true
 extends_documentation_fragment:
   - gauntlet.platform.bundle_lookup
+  - gauntlet.platform.bundle_lookup.file_names
 """
 
 EXAMPLES = r"""

@@ -12,12 +12,9 @@ description:
     C(<bundle_dir>/bundle.lock.json), and returns its objects (every YAML document, C(List) items expanded).
   - Fails with a message naming the file and the fix when the lock or the file is missing, the file is
     not in the lock, its sha256 differs, or it is not valid YAML.
-options:
-  _terms:
-    description: Bundle file names, as in C(gauntlet_bundle_files[].name).
-    required: true
 extends_documentation_fragment:
   - gauntlet.platform.bundle_lookup
+  - gauntlet.platform.bundle_lookup.file_names
 """
 
 EXAMPLES = r"""
