@@ -94,7 +94,7 @@ import functools
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
-    DroneClient,
+    client_from_params,
     ensure_repo,
     link_account,
     split_repo,
@@ -105,7 +105,6 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_cli
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     link = None
     if params["link"]:
         link = functools.partial(
@@ -119,7 +118,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
             resolve=params.get("resolve"),
         )
     return ensure_repo(
-        client,
+        client_from_params(params),
         owner,
         name,
         settings=params["settings"],

@@ -85,7 +85,7 @@ updated:
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
-    DroneClient,
+    client_from_params,
     ensure_secrets,
     split_repo,
 )
@@ -95,9 +95,8 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_cli
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     return ensure_secrets(
-        client,
+        client_from_params(params),
         owner,
         name,
         params["secrets"],
