@@ -18,6 +18,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_ref import ImageRefError, parse_image
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
 def _parse(value, filter_name):
@@ -51,12 +52,10 @@ def image_digest(value):
     return _parse(value, "image_digest").digest
 
 
+@filter_errors(ImageRefError)
 def image_mirror(value, local_registry):
     ref = _parse(value, "image_mirror")
-    try:
-        return str(ref.mirror(local_registry))
-    except ImageRefError as exc:
-        raise AnsibleFilterError(f"image_mirror: {exc}") from exc
+    return str(ref.mirror(local_registry))
 
 
 def image_registries(values):

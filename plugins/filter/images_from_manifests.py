@@ -21,6 +21,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.oci.image_list i
     ImageListError,
     images_from_manifests as _collect,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
 def _load(value):
@@ -43,11 +44,9 @@ def _load(value):
     )
 
 
+@filter_errors(ImageListError)
 def images_from_manifests(value, normalize=True):
-    try:
-        return _collect(_load(value), normalize=bool(normalize))
-    except ImageListError as exc:
-        raise AnsibleFilterError(f"images_from_manifests: {exc}") from exc
+    return _collect(_load(value), normalize=bool(normalize))
 
 
 class FilterModule:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gauntlet.platform.plugins.module_utils.jwt_compact import JwtFormatError, decode_part
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(JwtFormatError)
 def jwt_claims(token):
     """Return the payload of a compact JWS (header.payload.signature) as a dict."""
     if not isinstance(token, str):
@@ -19,10 +21,7 @@ def jwt_claims(token):
     parts = token.strip().split(".")
     if len(parts) != 3 or not all(parts[:2]):
         raise AnsibleFilterError(f"jwt_claims: not a compact JWT (header.payload.signature): {len(parts)} part(s)")
-    try:
-        return decode_part(parts[1], "payload")
-    except JwtFormatError as exc:
-        raise AnsibleFilterError(f"jwt_claims: {exc}") from exc
+    return decode_part(parts[1], "payload")
 
 
 class FilterModule:

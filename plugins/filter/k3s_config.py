@@ -16,14 +16,13 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.config impor
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.etcd_snapshot import SnapshotError, prune_plan
 from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.version import K3sVersionError, upgrade_plan
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(K3sConfigError)
 def k3s_config(settings, role):
     """config.yaml content for a server or an agent; see k3s_config.yml."""
-    try:
-        return build_config(settings, role)
-    except K3sConfigError as exc:
-        raise AnsibleFilterError(f"k3s_config: {exc}") from exc
+    return build_config(settings, role)
 
 
 def k3s_token_matches(stored, token):
@@ -33,12 +32,10 @@ def k3s_token_matches(stored, token):
     return token_matches(stored, token)
 
 
+@filter_errors(K3sConfigError, TypeError, ValueError)
 def k8s_object_filename(obj, index):
     """File name of a rendered object: NN-kind-namespace-name.yaml."""
-    try:
-        return object_filename(obj, int(index))
-    except (K3sConfigError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"k8s_object_filename: {exc}") from exc
+    return object_filename(obj, int(index))
 
 
 def k8s_object_filenames(objects):
@@ -60,20 +57,16 @@ def k8s_object_filenames(objects):
     return names
 
 
+@filter_errors(K3sVersionError)
 def k3s_upgrade_plan(installed, target, lock, allow_downgrade=False, allow_minor_skip=False):
     """Every node's version change and what stops the upgrade; see k3s_upgrade_plan.yml."""
-    try:
-        return upgrade_plan(installed, target, lock, bool(allow_downgrade), bool(allow_minor_skip))
-    except K3sVersionError as exc:
-        raise AnsibleFilterError(f"k3s_upgrade_plan: {exc}") from exc
+    return upgrade_plan(installed, target, lock, bool(allow_downgrade), bool(allow_minor_skip))
 
 
+@filter_errors(SnapshotError)
 def k3s_etcd_snapshot_prune(files, prefix, keep):
     """Which snapshots a prune keeps and deletes; see k3s_etcd_snapshot_prune.yml."""
-    try:
-        return prune_plan(files, prefix, keep)
-    except SnapshotError as exc:
-        raise AnsibleFilterError(f"k3s_etcd_snapshot_prune: {exc}") from exc
+    return prune_plan(files, prefix, keep)
 
 
 class FilterModule:

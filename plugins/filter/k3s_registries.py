@@ -23,8 +23,10 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k3s.registries_c
     RegistriesConfigError,
     build_registries,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(RegistriesConfigError)
 def k3s_registries(
     images,
     local_registry,
@@ -42,22 +44,19 @@ def k3s_registries(
         raise AnsibleFilterError(
             f"k3s_registries: expected a list of image references as input, got {type(images).__name__}"
         )
-    try:
-        return build_registries(
-            images or [],
-            local_registry,
-            registries=DEFAULT_MIRRORED_REGISTRIES if registries is None else registries,
-            plain_http=bool(plain_http),
-            username=username or None,
-            password=password or None,
-            ca_file=ca_file or None,
-            cert_file=cert_file or None,
-            key_file=key_file or None,
-            insecure_skip_verify=bool(insecure_skip_verify),
-            mirror_local=bool(mirror_local),
-        )
-    except RegistriesConfigError as exc:
-        raise AnsibleFilterError(f"k3s_registries: {exc}") from exc
+    return build_registries(
+        images or [],
+        local_registry,
+        registries=DEFAULT_MIRRORED_REGISTRIES if registries is None else registries,
+        plain_http=bool(plain_http),
+        username=username or None,
+        password=password or None,
+        ca_file=ca_file or None,
+        cert_file=cert_file or None,
+        key_file=key_file or None,
+        insecure_skip_verify=bool(insecure_skip_verify),
+        mirror_local=bool(mirror_local),
+    )
 
 
 class FilterModule:

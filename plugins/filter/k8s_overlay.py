@@ -6,8 +6,6 @@ k8s_move_to_namespace.yml, k8s_drop_objects.yml)."""
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.overlay import (
     OverlayError,
     drop,
@@ -15,38 +13,31 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.overlay impo
     overlay,
     set_namespace,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(OverlayError)
 def k8s_set_namespace(objects, namespace, cluster_kinds=None):
     """Set metadata.namespace on every namespaced object; see k8s_set_namespace.yml."""
-    try:
-        return set_namespace(objects, namespace, cluster_kinds=cluster_kinds or [])
-    except OverlayError as exc:
-        raise AnsibleFilterError(f"k8s_set_namespace: {exc}") from exc
+    return set_namespace(objects, namespace, cluster_kinds=cluster_kinds or [])
 
 
+@filter_errors(OverlayError)
 def k8s_overlay(objects, overlays):
     """Merge partial objects into the objects they name; see k8s_overlay.yml."""
-    try:
-        return overlay(objects, overlays)
-    except OverlayError as exc:
-        raise AnsibleFilterError(f"k8s_overlay: {exc}") from exc
+    return overlay(objects, overlays)
 
 
+@filter_errors(OverlayError)
 def k8s_move_to_namespace(objects, names, namespace):
     """Move the objects named Kind/name into a namespace; see k8s_move_to_namespace.yml."""
-    try:
-        return move_to_namespace(objects, names, namespace)
-    except OverlayError as exc:
-        raise AnsibleFilterError(f"k8s_move_to_namespace: {exc}") from exc
+    return move_to_namespace(objects, names, namespace)
 
 
+@filter_errors(OverlayError)
 def k8s_drop_objects(objects, names, overlays=None):
     """Leave out the objects named Kind/name; see k8s_drop_objects.yml."""
-    try:
-        return drop(objects, names, overlays=overlays or [])
-    except OverlayError as exc:
-        raise AnsibleFilterError(f"k8s_drop_objects: {exc}") from exc
+    return drop(objects, names, overlays=overlays or [])
 
 
 class FilterModule:

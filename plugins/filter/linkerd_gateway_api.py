@@ -4,22 +4,19 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.gateway_api import (
     GatewayApiError,
     decide,
     render_default,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(GatewayApiError)
 def linkerd_gateway_api(crds, release_namespace, render=None):
-    try:
-        if render is not None:
-            return render_default(render, release_namespace=release_namespace)
-        return decide(crds, release_namespace=release_namespace)
-    except GatewayApiError as exc:
-        raise AnsibleFilterError(f"linkerd_gateway_api: {exc}") from exc
+    if render is not None:
+        return render_default(render, release_namespace=release_namespace)
+    return decide(crds, release_namespace=release_namespace)
 
 
 class FilterModule:

@@ -5,29 +5,24 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.local_ca import (
     LocalCaError,
     name_constraints,
     name_problems,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(LocalCaError)
 def local_ca_name_constraints(permitted_dns, permitted_networks):
     """The CA's permitted and excluded subtrees; see local_ca_name_constraints.yml."""
-    try:
-        return name_constraints(permitted_dns, permitted_networks)
-    except LocalCaError as exc:
-        raise AnsibleFilterError(f"local_ca_name_constraints: {exc}") from exc
+    return name_constraints(permitted_dns, permitted_networks)
 
 
+@filter_errors(LocalCaError)
 def local_ca_name_problems(dns_names, ip_addresses, permitted_dns, permitted_networks):
     """Names of a certificate the CA may not sign; see local_ca_name_problems.yml."""
-    try:
-        return name_problems(dns_names, ip_addresses, permitted_dns, permitted_networks)
-    except LocalCaError as exc:
-        raise AnsibleFilterError(f"local_ca_name_problems: {exc}") from exc
+    return name_problems(dns_names, ip_addresses, permitted_dns, permitted_networks)
 
 
 class FilterModule:

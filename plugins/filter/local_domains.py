@@ -11,14 +11,13 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.hosts_entries im
     HostsEntriesError,
     build_hosts_entries,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(HostsEntriesError)
 def hosts_entries(services, ingress_address, direct=None):
     """Return [{address, names}] for the services map; see hosts_entries.yml."""
-    try:
-        return build_hosts_entries(services, ingress_address, direct)
-    except HostsEntriesError as exc:
-        raise AnsibleFilterError(f"hosts_entries: {exc}") from exc
+    return build_hosts_entries(services, ingress_address, direct)
 
 
 def hosts_lines(entries):

@@ -40,30 +40,26 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.mesh_policy 
     namespace_policies,
     proxy_ports_policy,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(MeshPolicyError)
 def mesh_network_policy(objects, meshed=True):
     if not meshed:
         return objects
-    try:
-        if isinstance(objects, list):
-            return [
-                mirror_inbound(o) if isinstance(o, dict) and o.get("kind") == "NetworkPolicy" else o for o in objects
-            ]
-        return mirror_inbound(objects)
-    except MeshPolicyError as exc:
-        raise AnsibleFilterError(f"mesh_network_policy: {exc}") from exc
+    if isinstance(objects, list):
+        return [mirror_inbound(o) if isinstance(o, dict) and o.get("kind") == "NetworkPolicy" else o for o in objects]
+    return mirror_inbound(objects)
 
 
+@filter_errors(MeshPolicyError)
 def mesh_proxy_policy(namespace, name="linkerd-proxy", prometheus_namespace="monitoring", viz_namespace="linkerd-viz",
                       labels=None):  # fmt: skip
-    try:
-        return proxy_ports_policy(namespace, name=name, prometheus_namespace=prometheus_namespace,
-                                  viz_namespace=viz_namespace, labels=labels)  # fmt: skip
-    except MeshPolicyError as exc:
-        raise AnsibleFilterError(f"mesh_proxy_policy: {exc}") from exc
+    return proxy_ports_policy(namespace, name=name, prometheus_namespace=prometheus_namespace,
+                              viz_namespace=viz_namespace, labels=labels)  # fmt: skip
 
 
+@filter_errors(MeshPolicyError)
 def namespace_network_policies(namespace, allows=None, meshed=False, egress=False, namespaces=None,
                                linkerd_namespace="linkerd", prometheus_namespace="monitoring",
                                viz_namespace="linkerd-viz", labels=None):  # fmt: skip
@@ -73,19 +69,14 @@ def namespace_network_policies(namespace, allows=None, meshed=False, egress=Fals
         linkerd_namespace = namespaces.get("linkerd", linkerd_namespace)
         prometheus_namespace = namespaces.get("monitoring", prometheus_namespace)
         viz_namespace = namespaces.get("linkerd_viz", viz_namespace)
-    try:
-        return namespace_policies(namespace, allows, meshed=bool(meshed), egress=bool(egress),
-                                  linkerd_namespace=linkerd_namespace, prometheus_namespace=prometheus_namespace,
-                                  viz_namespace=viz_namespace, labels=labels)  # fmt: skip
-    except MeshPolicyError as exc:
-        raise AnsibleFilterError(f"namespace_network_policies: {exc}") from exc
+    return namespace_policies(namespace, allows, meshed=bool(meshed), egress=bool(egress),
+                              linkerd_namespace=linkerd_namespace, prometheus_namespace=prometheus_namespace,
+                              viz_namespace=viz_namespace, labels=labels)  # fmt: skip
 
 
+@filter_errors(MeshPolicyError)
 def mesh_mtls_policy(namespace, name, pod_selector, port, clients, proxy_protocol=None, labels=None):
-    try:
-        return mtls_policy(namespace, name, pod_selector, port, clients, proxy_protocol=proxy_protocol, labels=labels)
-    except MeshPolicyError as exc:
-        raise AnsibleFilterError(f"mesh_mtls_policy: {exc}") from exc
+    return mtls_policy(namespace, name, pod_selector, port, clients, proxy_protocol=proxy_protocol, labels=labels)
 
 
 class FilterModule:

@@ -18,35 +18,28 @@ its namespace may not publish (or no host at all).
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.k8s.platform_objects import (
     PlatformObjectError,
     ingress_host_policy,
     ingress_object,
     namespace_object,
 )
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(PlatformObjectError)
 def platform_namespace(name, pod_security="restricted", inject=False):
-    try:
-        return namespace_object(name, pod_security=pod_security, inject=bool(inject))
-    except PlatformObjectError as exc:
-        raise AnsibleFilterError(f"platform_namespace: {exc}") from exc
+    return namespace_object(name, pod_security=pod_security, inject=bool(inject))
 
 
+@filter_errors(PlatformObjectError)
 def platform_ingress(name, namespace, host, service, port, path="/", annotations=None):
-    try:
-        return ingress_object(name, namespace, host, service, port, path=path, annotations=annotations)
-    except PlatformObjectError as exc:
-        raise AnsibleFilterError(f"platform_ingress: {exc}") from exc
+    return ingress_object(name, namespace, host, service, port, path=path, annotations=annotations)
 
 
+@filter_errors(PlatformObjectError)
 def platform_ingress_host_policy(services, namespaces):
-    try:
-        return ingress_host_policy(services, namespaces)
-    except PlatformObjectError as exc:
-        raise AnsibleFilterError(f"platform_ingress_host_policy: {exc}") from exc
+    return ingress_host_policy(services, namespaces)
 
 
 class FilterModule:

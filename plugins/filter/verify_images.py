@@ -5,17 +5,14 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify import images as vi
 from ansible_collections.gauntlet.platform.plugins.module_utils.verify.rows import VerifyInputError
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.filter_errors import filter_errors
 
 
+@filter_errors(VerifyInputError, TypeError, KeyError, AttributeError, ValueError)
 def verify_images(pods, digests, unlocked=None, ignore=None):
-    try:
-        return vi.images_row(pods, digests, unlocked, ignore)
-    except (VerifyInputError, TypeError, KeyError, AttributeError, ValueError) as exc:
-        raise AnsibleFilterError(f"verify_images: {exc}") from exc
+    return vi.images_row(pods, digests, unlocked, ignore)
 
 
 class FilterModule:

@@ -14,13 +14,6 @@ description:
   - C(playbooks/bundle.yml) pulls exactly this list; the render tests check that every image of every
     rendered object is in it.
 options:
-  bundle_dir:
-    description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
-    type: str
-    required: true
-  base_dir:
-    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
-    type: str
   manifests:
     description: Bundle file names of manifests whose images the platform runs.
     type: list
@@ -36,6 +29,8 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - gauntlet.platform.bundle_lookup
 """
 
 RETURN = r"""

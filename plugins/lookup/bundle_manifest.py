@@ -12,17 +12,9 @@ description:
     C(<bundle_dir>/bundle.lock.json), and returns its objects (every YAML document, C(List) items expanded).
   - Fails with a message naming the file and the fix when the lock or the file is missing, the file is
     not in the lock, its sha256 differs, or it is not valid YAML.
-options:
-  _terms:
-    description: Bundle file names, as in C(gauntlet_bundle_files[].name).
-    required: true
-  bundle_dir:
-    description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
-    type: str
-    required: true
-  base_dir:
-    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
-    type: str
+extends_documentation_fragment:
+  - gauntlet.platform.bundle_lookup
+  - gauntlet.platform.bundle_lookup.file_names
 """
 
 EXAMPLES = r"""
@@ -46,18 +38,12 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.bundle.file impo
     bundle_file_path,
     load_manifest,
 )
-from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import base_dir
+from ansible_collections.gauntlet.platform.plugins.plugin_utils.bundle_base import bundle_and_base_dir
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        # Options are read directly so the plugin also works outside the plugin loader.
-        bundle_dir = kwargs.get("bundle_dir")
-        if not bundle_dir or set(kwargs) - {"bundle_dir", "base_dir"}:
-            raise AnsibleLookupError(
-                "bundle_manifest: pass bundle_dir=gauntlet_bundle_dir (and base_dir) and nothing else"
-            )
-        base = base_dir(self, variables, kwargs)
+        bundle_dir, base = bundle_and_base_dir(self, "bundle_manifest", variables, kwargs)
         objects = []
         for name in terms:
             try:

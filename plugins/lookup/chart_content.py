@@ -23,13 +23,6 @@ options:
   _terms:
     description: Bundle folders of the charts (holding C(Chart.yaml)), e.g. C(linkerd/edge-26.8.3/charts/linkerd-crds).
     required: true
-  bundle_dir:
-    description: The bundle folder (holds C(files/) and C(bundle.lock.json)).
-    type: str
-    required: true
-  base_dir:
-    description: For a differential bundle, the base bundle's folder. Default is C(gauntlet_bundle_base_dir).
-    type: str
   dependencies:
     description: Bundle folders of charts to vendor under C(charts/).
     type: list
@@ -43,6 +36,8 @@ options:
     description: C(appVersion) written to C(Chart.yaml); empty keeps the file's.
     type: str
     default: ""
+extends_documentation_fragment:
+  - gauntlet.platform.bundle_lookup
 """
 
 EXAMPLES = r"""

@@ -92,21 +92,19 @@ build:
 
 import functools
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
-    DroneClient,
+    client_from_params,
     ensure_repo,
     link_account,
     split_repo,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     link = None
     if params["link"]:
         link = functools.partial(
@@ -120,7 +118,7 @@ def run(params: dict, check_mode: bool = False) -> dict:
             resolve=params.get("resolve"),
         )
     return ensure_repo(
-        client,
+        client_from_params(params),
         owner,
         name,
         settings=params["settings"],
@@ -131,8 +129,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **DRONE_ARGSPEC,
             "settings": {"type": "dict", "default": {}},
             "link": {
@@ -145,13 +143,10 @@ def main():
             },
             "build_on_activation": {"type": "str"},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"drone repository {p['repo']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"drone repository {module.params['repo']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -83,22 +83,20 @@ updated:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.drone_api import (
     DRONE_ARGSPEC,
-    DroneClient,
+    client_from_params,
     ensure_secrets,
     split_repo,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
 def run(params: dict, check_mode: bool = False) -> dict:
     owner, name = split_repo(params["repo"])
-    client = DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
     return ensure_secrets(
-        client,
+        client_from_params(params),
         owner,
         name,
         params["secrets"],
@@ -111,8 +109,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **DRONE_ARGSPEC,
             "secrets": {"type": "dict", "required": True, "no_log": True},
             "fingerprint_file": {"type": "path", "required": True},
@@ -120,13 +118,10 @@ def main():
             "pull_request_names": {"type": "list", "elements": "str", "default": []},
             "absent": {"type": "list", "elements": "str", "default": []},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError, OSError),
+        lambda p: f"drone secrets of {p['repo']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except (ApiError, OSError) as exc:
-        module.fail_json(msg=f"drone secrets of {module.params['repo']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

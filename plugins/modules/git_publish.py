@@ -113,9 +113,8 @@ paths:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.git_publish import PublishError, publish
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 
 AUTHOR = re.compile(r"^(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>$")
 
@@ -144,8 +143,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             "repo_url": {"type": "str", "required": True},
             "branch": {"type": "str", "default": "main"},
             "root": {"type": "path", "required": True},
@@ -163,13 +162,10 @@ def main():
             "commit_message": {"type": "str", "default": "Publish sources"},
             "source_ref": {"type": "str"},
         },
-        supports_check_mode=True,
+        run,
+        (PublishError,),
+        lambda p: f"git_publish {p['repo_url']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except PublishError as exc:
-        module.fail_json(msg=f"git_publish {module.params['repo_url']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -74,14 +74,13 @@ client_id:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_oauth_app,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import SecretFileError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -99,9 +98,15 @@ def run(params: dict, check_mode: bool = False) -> dict:
     )
 
 
+def without_id(_module, result: dict) -> dict:
+    """Gitea's numeric id of the application is run's bookkeeping, not a return value."""
+    result.pop("id", None)
+    return result
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "name": {"type": "str", "required": True},
             "redirect_uris": {"type": "list", "elements": "str", "required": True},
@@ -109,14 +114,11 @@ def main():
             "client_id_file": {"type": "path", "required": True},
             "client_secret_file": {"type": "path", "required": True},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError, SecretFileError),
+        lambda p: f"gitea OAuth2 application {p['name']}",
+        without_id,
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except (ApiError, SecretFileError) as exc:
-        module.fail_json(msg=f"gitea OAuth2 application {module.params['name']}: {exc}")
-    result.pop("id", None)
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -52,13 +52,12 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_org,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -66,23 +65,26 @@ def run(params: dict, check_mode: bool = False) -> dict:
     return ensure_org(client_from_params(params), params["name"], params["visibility"], check_mode=check_mode)
 
 
+def with_diff(module, result: dict) -> dict:
+    """run's before and after become the --diff output, shown only when asked for."""
+    before, after = result.pop("before"), result.pop("after")
+    if module._diff:
+        result["diff"] = {"before": before or {}, "after": after}
+    return result
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "name": {"type": "str", "required": True},
             "visibility": {"type": "str", "choices": ["public", "limited", "private"], "default": "private"},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"gitea organisation {p['name']}",
+        with_diff,
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"gitea organisation {module.params['name']}: {exc}")
-    before, after = result.pop("before"), result.pop("after")
-    if module._diff:
-        result["diff"] = {"before": before or {}, "after": after}
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -70,10 +70,9 @@ kept:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import GITEA_ARGSPEC
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_pypi import PypiIndex, ensure_wheels
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError, HttpClient
 
 
@@ -84,20 +83,17 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "owner": {"type": "str", "required": True},
             "directory": {"type": "path", "required": True},
             "wheels": {"type": "list", "elements": "dict", "required": True},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"gitea PyPI registry of {p['owner']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"gitea PyPI registry of {module.params['owner']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -112,13 +112,12 @@ protection:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_repo,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -137,8 +136,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "owner": {"type": "str", "required": True},
             "name": {"type": "str", "required": True},
@@ -162,13 +161,10 @@ def main():
                 },
             },
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"gitea repository {p['owner']}/{p['name']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"gitea repository {module.params['owner']}/{module.params['name']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

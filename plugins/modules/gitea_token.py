@@ -59,14 +59,13 @@ action:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_token,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import SecretFileError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -85,20 +84,17 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "name": {"type": "str", "required": True},
             "scopes": {"type": "list", "elements": "str", "required": True},
             "token_file": {"type": "path", "required": True},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError, SecretFileError),
+        lambda p: f"gitea token {p['name']} of {p['username']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except (ApiError, SecretFileError) as exc:
-        module.fail_json(msg=f"gitea token {module.params['name']} of {module.params['username']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

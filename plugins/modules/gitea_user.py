@@ -60,13 +60,12 @@ password_updated:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_user,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -76,20 +75,17 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "name": {"type": "str", "required": True},
             "email": {"type": "str", "required": True},
             "user_password": {"type": "str", "required": True, "no_log": True},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError,),
+        lambda p: f"gitea user {p['name']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except ApiError as exc:
-        module.fail_json(msg=f"gitea user {module.params['name']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -84,14 +84,13 @@ id:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.gitea_api import (
     GITEA_ARGSPEC,
     client_from_params,
     ensure_webhook,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.issued_secret import SecretFileError
+from ansible_collections.gauntlet.platform.plugins.module_utils.services.module_main import run_module
 from ansible_collections.gauntlet.platform.plugins.module_utils.services.web_client import ApiError
 
 
@@ -114,8 +113,8 @@ def run(params: dict, check_mode: bool = False) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
+    run_module(
+        {
             **GITEA_ARGSPEC,
             "owner": {"type": "str", "required": True},
             "repo": {"type": "str", "required": True},
@@ -125,14 +124,10 @@ def main():
             "branch_filter": {"type": "str", "default": ""},
             "state_file": {"type": "path", "required": True},
         },
-        supports_check_mode=True,
+        run,
+        (ApiError, SecretFileError),
+        lambda p: f"gitea webhook of {p['owner']}/{p['repo']} to {p['hook_url']}",
     )
-    try:
-        result = run(module.params, module.check_mode)
-    except (ApiError, SecretFileError) as exc:
-        p = module.params
-        module.fail_json(msg=f"gitea webhook of {p['owner']}/{p['repo']} to {p['hook_url']}: {exc}")
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -44,17 +44,6 @@ options:
         Each must be in the bundle. Default is every image of the bundle.
     type: list
     elements: str
-  plain_http:
-    description: Talk plain HTTP to the registry. Only for registries without TLS; never the default.
-    type: bool
-    default: false
-  ca_file:
-    description: CA certificate (PEM) to verify the registry's TLS certificate. Default is the system trust store.
-    type: path
-  validate_certs:
-    description: Verify the registry's TLS certificate. Only switch off for throw-away test registries.
-    type: bool
-    default: true
   username:
     description: Registry user (HTTP basic or bearer-token flow).
     type: str
@@ -117,6 +106,7 @@ seealso:
 extends_documentation_fragment:
   - gauntlet.platform.attributes
   - gauntlet.platform.attributes.with_diff
+  - gauntlet.platform.registry_connection
 """
 
 EXAMPLES = r"""

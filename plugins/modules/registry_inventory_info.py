@@ -34,17 +34,6 @@ options:
     description: Check only these images of the lock (names as the lock writes them). Default is every image.
     type: list
     elements: str
-  plain_http:
-    description: Talk plain HTTP to the registry. Only for registries without TLS; never the default.
-    type: bool
-    default: false
-  ca_file:
-    description: CA certificate (PEM) that signed the registry's certificate. Default is the system trust store.
-    type: path
-  validate_certs:
-    description: Verify the registry's TLS certificate. Only switch off for throw-away test registries.
-    type: bool
-    default: true
   username:
     description: Registry user.
     type: str
@@ -70,6 +59,7 @@ notes:
 extends_documentation_fragment:
   - gauntlet.platform.attributes
   - gauntlet.platform.attributes.no_diff
+  - gauntlet.platform.registry_connection
 author:
   - Cloud Native Gauntlet developers (!UNKNOWN)
 """

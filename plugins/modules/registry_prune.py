@@ -41,17 +41,6 @@ options:
     type: list
     elements: str
     default: []
-  plain_http:
-    description: Talk plain HTTP to the registry. Only for registries without TLS; never the default.
-    type: bool
-    default: false
-  ca_file:
-    description: CA certificate (PEM) that signed the registry's certificate. Default is the system trust store.
-    type: path
-  validate_certs:
-    description: Verify the registry's TLS certificate.
-    type: bool
-    default: true
   username:
     description: Registry user (needs delete permission).
     type: str
@@ -76,6 +65,7 @@ notes:
 extends_documentation_fragment:
   - gauntlet.platform.attributes
   - gauntlet.platform.attributes.no_diff
+  - gauntlet.platform.registry_connection
 seealso:
   - module: gauntlet.platform.image_preload
   - module: gauntlet.platform.registry_inventory_info

@@ -128,23 +128,11 @@ def proxy_ports_policy(
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
     }
     viz = {"namespaceSelector": {"matchLabels": {_NS: viz_namespace}}}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "gauntlet", **(labels or {})},
-        },
-        "spec": {
-            "podSelector": pod_selector or {},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {"from": [prometheus, viz], "ports": [{"port": PROXY_ADMIN, "protocol": "TCP"}]},
-                {"from": [viz], "ports": [{"port": PROXY_CONTROL, "protocol": "TCP"}]},
-            ],
-        },
-    }
+    ingress = [
+        {"from": [prometheus, viz], "ports": [{"port": PROXY_ADMIN, "protocol": "TCP"}]},
+        {"from": [viz], "ports": [{"port": PROXY_CONTROL, "protocol": "TCP"}]},
+    ]
+    return _policy(namespace, name, pod_selector or {}, ["Ingress"], labels, ingress=ingress)
 
 
 # --- Namespace policies: default deny plus the flows a component needs ------------------

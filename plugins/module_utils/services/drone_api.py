@@ -103,6 +103,11 @@ class DroneClient:
         return None if response.status == 404 else response.json()
 
 
+def client_from_params(params: dict) -> DroneClient:
+    """The client that a drone_* module's connection options (DRONE_ARGSPEC) describe."""
+    return DroneClient(params["url"], params["token"], params["ca_path"], params["timeout"], params.get("resolve"))
+
+
 def link_account(
     drone_url: str,
     gitea_url: str,

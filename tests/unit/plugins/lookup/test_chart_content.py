@@ -6,10 +6,15 @@ import tarfile
 import pytest
 import yaml
 from ansible.errors import AnsibleLookupError
+from ansible_collections.gauntlet.platform.plugins.doc_fragments.bundle_lookup import ModuleDocFragment
 from ansible_collections.gauntlet.platform.plugins.lookup import chart_content
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 
-OPTIONS = yaml.safe_load(chart_content.DOCUMENTATION)["options"]
+# The plugin's own options and those of the gauntlet.platform.bundle_lookup fragment it extends.
+OPTIONS = {
+    **yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"],
+    **yaml.safe_load(chart_content.DOCUMENTATION)["options"],
+}
 
 
 def LookupModule():

@@ -6,6 +6,9 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.gauntlet.platform.plugins.doc_fragments.registry_connection import (
+    ModuleDocFragment as RegistryConnection,
+)
 from ansible_collections.gauntlet.platform.plugins.modules import image_bundle, image_preload
 
 
@@ -51,7 +54,10 @@ def test_docs_parse(module):
     doc = yaml.safe_load(module.DOCUMENTATION)
     assert doc["module"] == module.__name__.rsplit(".", 1)[-1]
     spec = module.argument_spec()
-    assert set(doc["options"]) == set(spec)
+    documented = set(doc["options"])
+    if "gauntlet.platform.registry_connection" in doc.get("extends_documentation_fragment", []):
+        documented |= set(yaml.safe_load(RegistryConnection.DOCUMENTATION)["options"])
+    assert documented == set(spec)
     yaml.safe_load(module.EXAMPLES)
     yaml.safe_load(module.RETURN)
     for name, opt in spec.items():

@@ -6,6 +6,9 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.gauntlet.platform.plugins.doc_fragments.registry_connection import (
+    ModuleDocFragment as RegistryConnection,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.bundle import lock as bundle_lock
 from ansible_collections.gauntlet.platform.plugins.modules import registry_inventory_info as mod
 
@@ -75,7 +78,9 @@ def test_docs_match_the_argument_spec():
     yaml = pytest.importorskip("yaml")
     doc = yaml.safe_load(mod.DOCUMENTATION)
     assert doc["module"] == "registry_inventory_info"
-    assert set(doc["options"]) == set(mod.argument_spec())
+    assert "gauntlet.platform.registry_connection" in doc["extends_documentation_fragment"]
+    fragment = yaml.safe_load(RegistryConnection.DOCUMENTATION)["options"]
+    assert set(doc["options"]) | set(fragment) == set(mod.argument_spec())
     assert mod.argument_spec()["password"]["no_log"] is True
     # Plain strings only: "a: b" in a list item would be a mapping, and ansible-doc fails on it.
     assert all(isinstance(line, str) for key in ("description", "notes") for line in doc.get(key, []))

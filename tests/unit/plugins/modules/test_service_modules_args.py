@@ -8,6 +8,7 @@ import json
 
 import pytest
 import yaml
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gauntlet.platform.plugins.doc_fragments.service_api import ModuleDocFragment
 from ansible_collections.gauntlet.platform.plugins.modules import (
@@ -64,7 +65,7 @@ def test_documentation_matches_the_argument_spec(module, monkeypatch):
         captured.update(argument_spec=argument_spec, **kwargs)
         raise Capture
 
-    monkeypatch.setattr(module.AnsibleModule, "__init__", fake_init)
+    monkeypatch.setattr(AnsibleModule, "__init__", fake_init)
     with pytest.raises(Capture):
         module.main()
     spec = captured["argument_spec"]
@@ -184,7 +185,7 @@ def test_no_option_takes_a_name_ansible_reserves(module, monkeypatch):
         captured.update(argument_spec=argument_spec)
         raise Capture
 
-    monkeypatch.setattr(module.AnsibleModule, "__init__", fake_init)
+    monkeypatch.setattr(AnsibleModule, "__init__", fake_init)
     with pytest.raises(Capture):
         module.main()
     assert _restricted(captured["argument_spec"], "") == []
