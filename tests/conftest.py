@@ -14,7 +14,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS_DIR = REPO_ROOT / "collections"
-APP_TESTS = REPO_ROOT / "apps" / "task-api" / "tests"
 
 if str(COLLECTIONS_DIR) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_DIR))
@@ -57,9 +56,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         path = item.path.resolve()
         if not path.is_relative_to(tests) or len(path.relative_to(tests).parts) < 2:
-            # apps/task-api/tests (one PostgreSQL per session), or a module at the top of tests/
-            item.add_marker(pytest.mark.xdist_group("task-api" if path.is_relative_to(APP_TESTS) else path.name))
-            continue
+            continue  # apps/task-api/tests, or a module at the top of tests/ (test_upstream_inputs.py)
         folder = path.relative_to(tests).parts[0]
         if folder not in TIER_MARKERS:
             raise pytest.UsageError(
@@ -67,18 +64,37 @@ def pytest_collection_modifyitems(items):
                 "to the markers in pyproject.toml and to the table in docs/testing.md"
             )
         item.add_marker(TIER_MARKERS[folder])
-        item.add_marker(pytest.mark.xdist_group(xdist_group(path, folder)))
 
 
-# scripts/test spreads the tests over the cores (pytest-xdist, --dist loadgroup). A tier whose
-# session fixture starts something heavy (Keycloak, the control plane, the render of every role)
-# or whose files share one podman image tag runs on one worker; every other file is a unit of its own.
-WHOLE_TIER_GROUPS = {"render", "cluster", "identity", "containers", "deployed"}
+# scripts/test spreads the tests over the cores (pytest-xdist, -n auto). A tier whose session
+# fixture starts something heavy (Keycloak, the control plane, the render of every role) or whose
+# files share one podman image tag runs on one worker; the app's tests share one PostgreSQL; every
+# other file is a unit of its own, so its module fixtures and the order of its tests hold.
+WHOLE_TIER_UNITS = {"render", "cluster", "identity", "containers", "deployed"}
 
 
-def xdist_group(path: Path, folder: str) -> str:
-    """The pytest-xdist group of a test in tests/<folder> (the tier, or its file)."""
-    return folder if folder in WHOLE_TIER_GROUPS else str(path.relative_to(REPO_ROOT))
+def worker_unit(nodeid: str) -> str:
+    """What must run on one worker with the test ``nodeid``: its tier, the app's tests, or its file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if parts[0] == "tests" and len(parts) > 2 and parts[1] in WHOLE_TIER_UNITS:
+        return f"tests/{parts[1]}"
+    if path.startswith("apps/task-api/tests/"):
+        return "apps/task-api/tests"
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without pytest-xdist it is never called
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by worker_unit. Not --dist loadgroup: pytest-xdist 3.8 marks a group by renaming
+    item._nodeid, which pytest 9 no longer reads (Node.nodeid comes from Node._id), so groups are lost."""
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+    class WorkerUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_unit(nodeid)
+
+    return WorkerUnitScheduling(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
