@@ -52,7 +52,7 @@ def test_a_play_on_a_node_stops_before_contacting_it(tmp_path, ansible_env):
     result = run(tmp_path, ansible_env, "node-1")
     assert result.returncode != 0, result.stdout
     assert "gauntlet.platform.coredns_custom runs on the controller" in result.stdout, result.stdout + result.stderr
-    assert "playbooks/k3s.yml, \"Configure the cluster's DNS and ingress\"" in result.stdout, result.stdout
+    assert 'playbooks/k3s.yml, "Configure the cluster\'s DNS and ingress"' in result.stdout, result.stdout
     assert "UNREACHABLE" not in result.stdout, result.stdout
     assert not (tmp_path / "out").exists()
 

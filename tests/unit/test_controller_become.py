@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory import controller_roles as marks
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -38,7 +39,7 @@ HOST_ENTRY_POINTS = {
     ("verify", "certificates_host"),
 }
 ROLE_PREFIX = "gauntlet.platform."
-INCLUDES = ("ansible.builtin.import_role", "ansible.builtin.include_role", "import_role", "include_role")
+INCLUDES = marks.INCLUDE_KEYS
 
 # Plays on the controller that must be root, and why. Each entry is (file, play name).
 ROOT_ON_PURPOSE = {
@@ -141,15 +142,8 @@ def test_every_controller_task_sets_become_false():
 
 
 def controller_roles():
-    """Roles whose first task is the controller guard (role gauntlet, tasks_from: controller)."""
-    found = set()
-    for main in sorted((REPO / "roles").glob("*/tasks/main.yml")):
-        tasks = yaml.safe_load(main.read_text()) or []
-        first = tasks[0] if tasks else {}
-        include = next((first[key] for key in INCLUDES if key in first), None)
-        if include and include.get("name") == ROLE_PREFIX + "gauntlet" and include.get("tasks_from") == "controller":
-            found.add(main.parent.parent.name)
-    return found
+    """Roles whose first task is the controller guard: the mark validation reads too (module_utils)."""
+    return set(marks.controller_roles(REPO / "roles", lambda path: yaml.safe_load(path.read_text())))
 
 
 def role_uses(tasks):
@@ -188,7 +182,9 @@ def misplaced_controller_roles():
                 uses = [u for u in play_role_uses(play) if u[0] in roles and u not in HOST_ENTRY_POINTS]
                 on_controller = str(play["hosts"]).strip() in LOCAL_NAMES and play.get("become") is False
                 if uses and not on_controller:
-                    found.append(f"{where} play {play.get('name')!r} (hosts {play['hosts']}, become {play.get('become')}): {uses}")
+                    found.append(
+                        f"{where} play {play.get('name')!r} (hosts {play['hosts']}, become {play.get('become')}): {uses}"
+                    )
         elif path.parts[-3] not in roles:
             # A task file of a role that runs on the nodes cannot run a controller role.
             found += [f"{where}: {use}" for use in role_uses(data) if use[0] in roles and use not in HOST_ENTRY_POINTS]
@@ -214,7 +210,9 @@ def test_the_play_check_can_fail():
     play = {
         "hosts": "k3s_servers[0]",
         "roles": [ROLE_PREFIX + "traefik", {"role": ROLE_PREFIX + "gauntlet"}],
-        "tasks": [{"block": [{"ansible.builtin.include_role": {"name": ROLE_PREFIX + "verify", "tasks_from": "node_dns"}}]}],
+        "tasks": [
+            {"block": [{"ansible.builtin.include_role": {"name": ROLE_PREFIX + "verify", "tasks_from": "node_dns"}}]}
+        ],
     }
     assert list(play_role_uses(play)) == [("traefik", "main"), ("gauntlet", "main"), ("verify", "node_dns")]
 
