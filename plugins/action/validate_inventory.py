@@ -27,6 +27,10 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.check 
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_paths import (
     is_published_certificate,
 )
+from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_roles import (
+    controller_roles,
+    unseen_setting_warnings,
+)
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import pinned_override_warnings
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.variables import prefix_of
 
@@ -61,7 +65,9 @@ def load_options(collection: Path = COLLECTION) -> tuple[dict, list[str], list[s
             entry_points = (_load_yaml(spec_file) or {}).get("argument_specs") or {}
             for entry_point in entry_points.values():
                 for name, spec in ((entry_point or {}).get("options") or {}).items():
-                    options.setdefault(name, {"spec": spec or {}, "owner": f"role {role}, meta/argument_specs.yml"})
+                    options.setdefault(
+                        name, {"spec": spec or {}, "owner": f"role {role}, meta/argument_specs.yml", "role": role}
+                    )
         except (OSError, yaml.YAMLError, AttributeError) as error:
             problems.append(f"cannot read {spec_file}: {error}")
     topics = collection / "meta" / "inventory_variables.yml"
@@ -265,7 +271,7 @@ class ActionModule(ActionBase):
             "paths": paths,
         }
         problems.extend(inventory_check(data))
-        warnings = pinned_override_warnings(data)
+        warnings = pinned_override_warnings(data) + self._unseen_by_the_controller(hostvars, groups, options)
         if warnings:
             result["warnings"] = warnings
         result["changed"] = False
@@ -276,6 +282,21 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = f"the inventory is valid ({len(hosts)} hosts)"
         return result
+
+    def _unseen_by_the_controller(self, hostvars, groups, options) -> list[str]:
+        """Options of controller roles the first server sees otherwise than localhost, where their plays run."""
+        server = next(iter(groups.get("k3s_servers") or []), None)
+        if server is None or hostvars is None:
+            return []
+        roles = set(controller_roles(COLLECTION / "roles", _load_yaml))
+        owners = {name: entry["role"] for name, entry in options.items() if entry.get("role") in roles}
+        try:
+            server_vars = dict(hostvars.raw_get(server))
+            controller_vars = dict(hostvars.raw_get("localhost"))
+        except Exception:  # the gathering above reports what cannot be read
+            return []
+        origins = {name: origin_of(server_vars[name]) for name in owners if name in server_vars}
+        return unseen_setting_warnings(server, server_vars, controller_vars, owners, origins)
 
     def _role_defaults(self) -> tuple[dict, str | None]:
         """(the defaults of this play's public roles, a problem when role gauntlet's are hidden).

@@ -51,7 +51,8 @@ BACKEND_NET = "10.42.250."
 WEB, WEBSECURE = 8000, 8443
 ROLES = """---
 - name: Render the roles whose objects Traefik serves
-  hosts: k3s_servers[0]
+  hosts: localhost
+  become: false
   gather_facts: false
   roles:
     - gauntlet.platform.gauntlet

@@ -33,7 +33,7 @@ def sample(tmp_path_factory):
     work = tmp_path_factory.mktemp("sample-vars")
     (work / "vars.yml").write_text(VARS_PLAYBOOK)
     names = ["local_domains_services", "gauntlet_service_namespaces", "gauntlet_namespaces"]
-    extra = {"__names": names, "__dest": str(work / "vars.json"), "__host": "k3s_servers[0]"}
+    extra = {"__names": names, "__dest": str(work / "vars.json"), "__host": "localhost"}
     result = subprocess.run(
         ["ansible-playbook", "-i", str(REPO / "inventory/sample"), str(work / "vars.yml"), "-e", json.dumps(extra)],
         capture_output=True,

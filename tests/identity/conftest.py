@@ -72,7 +72,8 @@ CA_PLAY = """---
 # The keycloak role's objects as the platform renders them (render mode writes them as files).
 RENDER_PLAY = """---
 - name: Render the keycloak role
-  hosts: k3s_servers[0]
+  hosts: localhost
+  become: false
   gather_facts: false
   roles:
     - gauntlet.platform.gauntlet

@@ -315,3 +315,24 @@ def test_validation_runs_once_per_run(tmp_path, ansible_env):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert task_states(result.stdout, "Check groups, variables") == ["ok", "skipping", "skipping"], result.stdout
+
+
+# --- Settings the controller's plays cannot see (docs/inventory.md) --------------------------
+
+
+def test_a_controller_role_setting_only_the_first_server_sees_is_a_warning(tmp_path, run_playbook):
+    """traefik runs in a play on localhost, which reads group_vars/all: a value in
+    group_vars/k3s_servers is not what it runs with. A warning; the run goes on."""
+    inventory = write_inventory(tmp_path, **GOOD)
+    (inventory / "group_vars" / "k3s_servers.yml").write_text("traefik_tls_secret_name: elsewhere\n")
+    result = run_playbook("validate.yml", inventory)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "traefik_tls_secret_name (role traefik) is set for s1 but not so in group_vars/all" in out, out
+    assert "k3s_servers.yml" in out, out
+
+
+def test_settings_in_group_vars_all_give_no_such_warning(tmp_path, run_playbook):
+    result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "which reads group_vars/all only" not in result.stdout + result.stderr

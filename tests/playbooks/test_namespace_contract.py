@@ -63,12 +63,12 @@ def role_variables() -> list[str]:
 
 
 def resolved(tmp_path: Path, inventories: list[Path], names: list[str]) -> dict:
-    """`names` as the first k3s server's plays see them, the platform roles listed."""
+    """`names` as the controller's plays (on localhost) see them, the platform roles listed."""
     loopback_netns.require()
     playbook = tmp_path / "vars.yml"
     playbook.write_text(vars_playbook(PLATFORM_ROLES))
     dest = tmp_path / "vars.json"
-    extra = {"__names": names, "__dest": str(dest), "__host": "k3s_servers[0]",
+    extra = {"__names": names, "__dest": str(dest), "__host": "localhost",
              "gauntlet_credentials_dir": str(tmp_path / "credentials")}  # fmt: skip
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_CACHE_PLUGIN="memory")
     sources = [arg for inventory in inventories for arg in ("-i", str(inventory))]

@@ -142,12 +142,12 @@ def validate_object(obj: dict) -> None:
 
 
 def inventory_vars(work: Path, names: list[str], *extra: str) -> dict:
-    """Variables of the first k3s server of inventory/sample, templated by Ansible itself."""
+    """Variables of inventory/sample as the controller's plays (on localhost) see them, templated by Ansible itself."""
     playbook = work / "vars.yml"
     playbook.write_text(VARS_PLAYBOOK)
     dest = work / "vars.json"
     result = run_playbook(
-        playbook, "-e", json.dumps({"__names": names, "__dest": str(dest), "__host": "k3s_servers[0]"}), *extra
+        playbook, "-e", json.dumps({"__names": names, "__dest": str(dest), "__host": "localhost"}), *extra
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(dest.read_text())

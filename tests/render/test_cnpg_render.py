@@ -25,7 +25,8 @@ APPS = ["keycloak", "gitea", "task_api"]
 NAMESPACE, CLUSTER, HOST = "database", "platform-db", "platform-db-rw.database.svc"
 ROLE_ONLY = """---
 - name: Render the cnpg role alone
-  hosts: k3s_servers[0]
+  hosts: localhost
+  become: false
   gather_facts: false
   roles:
     - gauntlet.platform.gauntlet

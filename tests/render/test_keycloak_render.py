@@ -20,7 +20,8 @@ IMAGE = f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}"
 NS = "keycloak"
 ROLE_ONLY = """---
 - name: Render the keycloak role alone
-  hosts: k3s_servers[0]
+  hosts: localhost
+  become: false
   gather_facts: false
   roles:
     - gauntlet.platform.gauntlet

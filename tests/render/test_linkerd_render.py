@@ -412,7 +412,8 @@ def test_dashboard_password_is_the_credential_as_a_stable_bcrypt_hash(platform_r
 
 CERTIFICATES_PLAYBOOK = """---
 - name: Run the linkerd certificates step alone
-  hosts: k3s_servers[0]
+  hosts: localhost
+  become: false
   gather_facts: false
   roles:
     - gauntlet.platform.gauntlet

@@ -37,8 +37,10 @@ def test_the_defaults_read_nothing_relative_to_the_inventory_or_the_checkout():
 
 def test_the_role_only_carries_defaults():
     # No tasks and no argument specs: an argument spec would add a task to every play and
-    # template its defaults at role start.
-    assert sorted(p.name for p in ROLE.iterdir()) == ["defaults", "meta"]
+    # template its defaults at role start. Its one task file is the controller roles' guard, an
+    # entry point they import (tasks_from: controller); no main.yml, so listing the role runs nothing.
+    assert sorted(p.name for p in ROLE.iterdir()) == ["defaults", "meta", "tasks"]
+    assert sorted(p.name for p in (ROLE / "tasks").iterdir()) == ["controller.yml"]
     assert sorted(p.name for p in (ROLE / "meta").iterdir()) == ["main.yml"]
 
 
