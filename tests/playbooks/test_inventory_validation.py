@@ -336,3 +336,21 @@ def test_settings_in_group_vars_all_give_no_such_warning(tmp_path, run_playbook)
     result = run_playbook("validate.yml", write_inventory(tmp_path, **GOOD))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "which reads group_vars/all only" not in result.stdout + result.stderr
+
+
+# --- --limit and the controller's plays (issue 16 item 4) -------------------------------------
+
+
+def test_a_limit_without_localhost_says_the_controller_plays_are_left_out(tmp_path, run_playbook):
+    """--limit leaves out the implicit localhost, where the cluster objects, the platform and
+    verify's checks run: a run limited to the first server no longer installs the platform, so
+    validation says so (a warning: a run limited to a new node means to leave them out)."""
+    inventory = write_inventory(tmp_path, **GOOD)
+    result = run_playbook("validate.yml", inventory, "--limit", "s1")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "--limit s1 leaves out localhost" in out, out
+    assert "add localhost to --limit" in out, out
+    result = run_playbook("validate.yml", inventory, "--limit", "s1,localhost")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "leaves out localhost" not in result.stdout + result.stderr
