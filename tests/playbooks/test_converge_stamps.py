@@ -1,6 +1,7 @@
 """Converge stamps (docs/reruns.md) with the real local_domains role and ansible-playbook: a
 full run stamps the host, a rerun with nothing changed skips the role, a drifted file or a
-changed input runs it in full again (and repairs the file), and a run of a part of the role (--tags local_domains_verify) neither skips nor stamps.
+changed input runs it in full again (and repairs the file), and a run of a part of the role
+(--tags local_domains_verify) neither skips nor stamps.
 
 The role runs on this machine (connection local) against files in a temporary folder. A role on
 the controller itself keeps no stamp, so the test turns stamps on as for a remote host and points
