@@ -85,6 +85,12 @@ changed_paths:
   type: list
   elements: str
   sample: [/etc/sysctl.d/90-k3s.conf]
+paths:
+  description: Every path of O(files), in the order given (what the task manages, for a converge stamp).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/modules-load.d/k3s.conf, /etc/sysctl.d/90-k3s.conf]
 """
 
 import grp
@@ -239,7 +245,12 @@ def main():
             diffs.append(diff)
         if not existed:
             created_paths.append(entry["path"])
-    result = {"changed": bool(changed_paths), "changed_paths": changed_paths, "created_paths": created_paths}
+    result = {
+        "changed": bool(changed_paths),
+        "changed_paths": changed_paths,
+        "created_paths": created_paths,
+        "paths": [entry["path"] for entry in module.params["files"]],
+    }
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = diffs
     module.exit_json(**result)

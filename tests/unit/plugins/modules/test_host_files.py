@@ -52,6 +52,7 @@ def test_first_run_writes_everything_and_a_rerun_nothing(tmp_path, capsys):
     assert stat.S_IMODE(os.stat(tmp_path / "conf.d" / "key").st_mode) == 0o600
     again = run(files, capsys)
     assert again["changed"] is False and again["changed_paths"] == []
+    assert again["paths"] == [f["path"] for f in files]  # every entry, changed or not
 
 
 def test_check_mode_reports_and_writes_nothing(tmp_path, capsys):
