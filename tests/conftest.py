@@ -26,6 +26,7 @@ import upstream  # noqa: E402
 from oci_images import TestImages  # noqa: E402
 from playbook_runs import playbook_command  # noqa: E402
 from registry_server import Registry, start_token_registry  # noqa: E402
+from worker_units import worker_unit  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -64,24 +65,6 @@ def pytest_collection_modifyitems(items):
                 "to the markers in pyproject.toml and to the table in docs/testing.md"
             )
         item.add_marker(TIER_MARKERS[folder])
-
-
-# scripts/test spreads the tests over the cores (pytest-xdist, -n auto). A tier whose session
-# fixture starts something heavy (Keycloak, the control plane, the render of every role) or whose
-# files share one podman image tag runs on one worker; the app's tests share one PostgreSQL; every
-# other file is a unit of its own, so its module fixtures and the order of its tests hold.
-WHOLE_TIER_UNITS = {"render", "cluster", "identity", "containers", "deployed"}
-
-
-def worker_unit(nodeid: str) -> str:
-    """What must run on one worker with the test ``nodeid``: its tier, the app's tests, or its file."""
-    path = nodeid.split("::", 1)[0]
-    parts = path.split("/")
-    if parts[0] == "tests" and len(parts) > 2 and parts[1] in WHOLE_TIER_UNITS:
-        return f"tests/{parts[1]}"
-    if path.startswith("apps/task-api/tests/"):
-        return "apps/task-api/tests"
-    return path
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without pytest-xdist it is never called

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import worker_unit
+from worker_units import worker_unit
 
 REPO = Path(__file__).resolve().parents[2]
 

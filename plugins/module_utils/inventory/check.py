@@ -100,6 +100,7 @@ def _addresses_and_names(data: dict) -> list[str]:
         return None if error else value
 
     ingress, _unused, ingress_error, ingress_set = host_variable(hosts, reference, "gauntlet_ingress_address")
+    kube_vip = cluster_value("k3s_kube_vip")  # kube-vip on the servers (role k3s); unset: off
     summary = {
         "groups": {g: host_list(m) for g, m in groups.items() if isinstance(g, str)},
         "hosts": addresses,
@@ -107,8 +108,8 @@ def _addresses_and_names(data: dict) -> list[str]:
         "agent_group": AGENT_GROUP,
         "control_plane_address": cluster_value("gauntlet_control_plane_address") or "",
         "node_network": network if isinstance(network, str) and not network_error else "",
-        # kube-vip on the servers (role k3s): set in the inventory, else the role's default (off).
-        "kube_vip": boolean(cluster_value("k3s_kube_vip") or False, strict=False),
+        # A value of another type is the type check's message; boolean() would raise on it.
+        "kube_vip": boolean(kube_vip, strict=False) if isinstance(kube_vip, (str, bool, int)) else False,
         "kube_vip_interface": cluster_value("k3s_kube_vip_interface") or "",
     }
     if not ingress_error and host_list(groups.get(SERVER_GROUP)):

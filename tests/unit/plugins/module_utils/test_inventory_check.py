@@ -539,3 +539,12 @@ def test_kube_vip_off_keeps_the_old_rules():
     for host in data["hosts"]:
         data["hosts"][host]["k3s_kube_vip"] = entry(False)
     assert inventory_check(data) == []
+
+
+@pytest.mark.parametrize("value", [[None], {"on": True}, (None, [])])
+def test_a_kube_vip_switch_of_the_wrong_type_is_a_message(value):
+    """Hypothesis found `k3s_kube_vip: [..]` crashing the address check (Ansible's boolean()
+    hashes its argument): the type check names the variable, nothing else fails."""
+    problems = inventory_check(with_variable("k3s_kube_vip", value))
+    assert not any("the validation itself failed" in problem for problem in problems), problems
+    assert any("k3s_kube_vip" in problem for problem in problems), problems
