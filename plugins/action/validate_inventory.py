@@ -29,6 +29,7 @@ from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.contro
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.controller_roles import (
     controller_roles,
+    host_only_path_problems,
     unseen_setting_warnings,
 )
 from ansible_collections.gauntlet.platform.plugins.module_utils.inventory.pins import pinned_override_warnings
@@ -271,6 +272,7 @@ class ActionModule(ActionBase):
             "paths": paths,
         }
         problems.extend(inventory_check(data))
+        problems.extend(self._host_only_paths(hostvars))
         warnings = pinned_override_warnings(data) + self._unseen_by_the_controller(hostvars, groups, options)
         if warnings:
             result["warnings"] = warnings
@@ -282,6 +284,17 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = f"the inventory is valid ({len(hosts)} hosts)"
         return result
+
+    def _host_only_paths(self, hostvars) -> list[str]:
+        """Variables localhost sees (group_vars/all) that use inventory_dir, which it lacks."""
+        if hostvars is None:
+            return []
+        try:
+            controller_vars = dict(hostvars.raw_get("localhost"))
+        except Exception:  # the gathering above reports what cannot be read
+            return []
+        origins = {name: origin_of(value) for name, value in controller_vars.items()}
+        return host_only_path_problems(controller_vars, controller_vars, origins)
 
     def _unseen_by_the_controller(self, hostvars, groups, options) -> list[str]:
         """Options of controller roles the first server sees otherwise than localhost, where their plays run."""

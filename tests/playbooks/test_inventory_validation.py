@@ -354,3 +354,21 @@ def test_a_limit_without_localhost_says_the_controller_plays_are_left_out(tmp_pa
     result = run_playbook("validate.yml", inventory, "--limit", "s1,localhost")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "leaves out localhost" not in result.stdout + result.stderr
+
+
+def test_a_path_made_of_inventory_dir_stops_the_run(tmp_path, run_playbook):
+    """The controller's plays run on localhost, which has no inventory_dir: the sample's
+    `{{ inventory_dir }}/credentials` stopped Molecule k3s's platform play ('inventory_dir' is
+    undefined). An inventory copied from an older sample is refused before any host."""
+    inventory = write_inventory(tmp_path, **GOOD)
+    group_vars = inventory / "group_vars" / "all"
+    group_vars.unlink()  # the sample's folder, linked: a copy of it with the old line instead
+    shutil.copytree(REPO / "inventory" / "sample" / "group_vars" / "all", group_vars)
+    platform = group_vars / "platform.yml"
+    old = platform.read_text().replace("{{ gauntlet_inventory_dir }}/credentials", "{{ inventory_dir }}/credentials")
+    platform.write_text(old)
+    result = run_playbook("site.yml", inventory)
+    assert_stopped_before_hosts(
+        result, "gauntlet_credentials_dir = '{{ inventory_dir }}/credentials' uses inventory_dir"
+    )
+    assert "write {{ gauntlet_inventory_dir }} instead" in result.stdout

@@ -12,6 +12,8 @@ variables: a role option set there for the first server is not what the role run
 
 from __future__ import annotations
 
+import re
+
 GUARD = {"name": "gauntlet.platform.gauntlet", "tasks_from": "controller"}
 INCLUDE_KEYS = ("ansible.builtin.import_role", "ansible.builtin.include_role", "import_role", "include_role")
 
@@ -55,3 +57,25 @@ def unseen_setting_warnings(
             'Move it to group_vars/all (docs/inventory.md, "What the controller stages read")'
         )
     return warnings
+
+
+# `inventory_dir` is a variable of the inventory's hosts: the implicit localhost, where the
+# controller's plays run, has none. gauntlet_inventory_dir (role gauntlet) is the same folder
+# on every host, localhost included.
+BARE_INVENTORY_DIR = re.compile(r"(?<![\w.])inventory_dir\b")
+
+
+def host_only_path_problems(controller_vars: dict, names, origins: dict) -> list[str]:
+    """One problem per variable in ``names`` whose value (as localhost has it, untemplated) uses
+    ``inventory_dir``: on the controller it is undefined, and the platform stage would stop there."""
+    problems = []
+    for name in sorted(names):
+        value = controller_vars.get(name)
+        if isinstance(value, str) and BARE_INVENTORY_DIR.search(value):
+            where = origins.get(name) or "the inventory"
+            problems.append(
+                f"{where}: {name} = {value!r} uses inventory_dir, which the controller's plays (on localhost) do not have: "
+                "write {{ gauntlet_inventory_dir }} instead, the inventory's folder on every host "
+                '(inventory/sample/group_vars/all/platform.yml; docs/inventory.md, "Upgrading the collection")'
+            )
+    return problems
