@@ -40,7 +40,8 @@ def test_the_unit_of_a_test(nodeid, unit):
 def test_two_workers_keep_each_file_together():
     """Two files of several tests each, on two real workers: each file's tests on one worker."""
     pytest.importorskip("xdist")
-    files = ["tests/gitops/test_task_api_manifests.py", "tests/unit/test_controller_become.py"]
+    # Two files whose tests need nothing beyond the venv (no upstream copies, no service).
+    files = ["tests/unit/plugins/module_utils/test_module_main.py", "tests/unit/test_controller_become.py"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "-v", "-p", "no:cacheprovider", *files],
