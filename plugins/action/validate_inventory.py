@@ -294,7 +294,7 @@ class ActionModule(ActionBase):
         except Exception:  # the gathering above reports what cannot be read
             return []
         origins = {name: origin_of(value) for name, value in controller_vars.items()}
-        return host_only_path_problems(controller_vars, controller_vars, origins)
+        return host_only_path_problems(controller_vars, origins)
 
     def _unseen_by_the_controller(self, hostvars, groups, options) -> list[str]:
         """Options of controller roles the first server sees otherwise than localhost, where their plays run."""

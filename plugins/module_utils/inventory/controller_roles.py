@@ -65,12 +65,11 @@ def unseen_setting_warnings(
 BARE_INVENTORY_DIR = re.compile(r"(?<![\w.])inventory_dir\b")
 
 
-def host_only_path_problems(controller_vars: dict, names, origins: dict) -> list[str]:
-    """One problem per variable in ``names`` whose value (as localhost has it, untemplated) uses
+def host_only_path_problems(controller_vars: dict, origins: dict) -> list[str]:
+    """One problem per variable of ``controller_vars`` whose value (as localhost has it, untemplated) uses
     ``inventory_dir``: on the controller it is undefined, and the platform stage would stop there."""
     problems = []
-    for name in sorted(names):
-        value = controller_vars.get(name)
+    for name, value in sorted(controller_vars.items()):
         if isinstance(value, str) and BARE_INVENTORY_DIR.search(value):
             where = origins.get(name) or "the inventory"
             problems.append(
